@@ -1,0 +1,595 @@
+//! Rotor's configuration file: TOML parsed into raw serde types, then
+//! validated into [`Config`], whose values are known to be usable.
+//!
+//! ```toml
+//! listen = "127.0.0.1:10001"
+//! [plugins]
+//! dir = "plugins/dist"
+//! [handlers]
+//! connect = "connect-jwt.wasm"
+//! [handlers.rpc]
+//! default = "rpc-router.wasm"
+//! methods = { "booking:" = "booking.wasm" }
+//! [limits]
+//! memory = "16MiB"
+//! timeout = "100ms"
+//! concurrency = 256
+//! [settings."connect-jwt.wasm"]
+//! secret = { env = "ROTOR_JWT_SECRET" }
+//! ```
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde::de::{self, Deserializer, MapAccess, Visitor};
+
+use crate::kind::{Refinement, RequestKind};
+
+/// Where Centrifugo's proxy points when `listen` is not set.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:10001";
+/// Plugins live beside the config file unless told otherwise.
+pub const DEFAULT_PLUGIN_DIR: &str = ".";
+/// Linear memory per instance: ample for handlers written in Rust, JS or Python.
+pub const DEFAULT_MEMORY: u64 = 64 << 20;
+/// CPU time per call: well inside Centrifugo's default 1 s proxy timeout.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(500);
+/// Concurrent calls: bounds memory use under load instead of queueing without end.
+pub const DEFAULT_CONCURRENCY: u32 = 256;
+
+/// A validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The address the proxy service listens on.
+    pub listen: SocketAddr,
+    /// The directory that plugin file names are relative to.
+    pub plugin_dir: PathBuf,
+    /// Whether to watch `plugin_dir` and reload changed plugins.
+    pub watch: bool,
+    /// Which component answers each request kind.
+    pub handlers: BTreeMap<RequestKind, HandlerRoutes>,
+    /// Limits applied to every call.
+    pub limits: Limits,
+    /// Per-plugin settings, read by guests through the `config` import.
+    pub settings: BTreeMap<String, BTreeMap<String, String>>,
+}
+
+/// The components that answer one request kind.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HandlerRoutes {
+    /// The component for calls that no refinement matches.
+    pub default: Option<PluginRef>,
+    /// Components by channel namespace or RPC method (see [`Refinement`]).
+    pub refined: BTreeMap<String, PluginRef>,
+}
+
+/// A plugin named in the configuration.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct PluginRef {
+    /// The name as written in the config, e.g. `auth.wasm`: the key of its settings.
+    pub name: String,
+    /// The file, resolved against the plugin directory.
+    pub path: PathBuf,
+}
+
+/// Resource limits of one call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Maximum linear memory of one instance, in bytes.
+    pub memory: u64,
+    /// CPU time one call may take (also bounded by Centrifugo's deadline).
+    pub timeout: Duration,
+    /// Calls that may run at once; more get a temporary error.
+    pub concurrency: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            memory: DEFAULT_MEMORY,
+            timeout: DEFAULT_TIMEOUT,
+            concurrency: DEFAULT_CONCURRENCY,
+        }
+    }
+}
+
+/// Why a configuration was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The config file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML or has unknown or mistyped keys.
+    #[error("invalid config {path}: {message}")]
+    Parse {
+        /// The config file.
+        path: PathBuf,
+        /// The parser's message, with line and column.
+        message: String,
+    },
+    /// A value is out of range or inconsistent.
+    #[error("invalid config: `{key}`: {message}")]
+    Invalid {
+        /// The dotted key of the value.
+        key: String,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// A configured plugin file does not exist.
+    #[error("invalid config: `{key}`: plugin file {path} does not exist")]
+    MissingPlugin {
+        /// The dotted key that names the plugin.
+        key: String,
+        /// The resolved path.
+        path: PathBuf,
+    },
+}
+
+impl Config {
+    /// Reads and validates a config file; relative paths in it are resolved
+    /// against the file's directory.
+    pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        Config::parse(&text, base).map_err(|error| match error {
+            ConfigError::Parse { message, .. } => ConfigError::Parse {
+                path: path.to_owned(),
+                message,
+            },
+            other => other,
+        })
+    }
+
+    /// Parses and validates config text; relative paths are resolved against `base`.
+    pub fn parse(text: &str, base: &Path) -> Result<Config, ConfigError> {
+        let raw: RawConfig = toml::from_str(text).map_err(|error| ConfigError::Parse {
+            path: PathBuf::from("<text>"),
+            message: error.to_string(),
+        })?;
+        raw.validate(base)
+    }
+
+    /// Every distinct plugin the configuration refers to.
+    pub fn plugins(&self) -> Vec<&PluginRef> {
+        let mut plugins: Vec<&PluginRef> = self
+            .handlers
+            .values()
+            .flat_map(|routes| routes.default.iter().chain(routes.refined.values()))
+            .collect();
+        plugins.sort();
+        plugins.dedup();
+        plugins
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    listen: Option<String>,
+    #[serde(default)]
+    plugins: RawPlugins,
+    #[serde(default)]
+    handlers: BTreeMap<RequestKind, RawRoutes>,
+    #[serde(default)]
+    limits: RawLimits,
+    #[serde(default)]
+    settings: BTreeMap<String, BTreeMap<String, RawSetting>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPlugins {
+    dir: Option<PathBuf>,
+    #[serde(default)]
+    watch: bool,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLimits {
+    memory: Option<String>,
+    timeout: Option<String>,
+    concurrency: Option<u32>,
+}
+
+/// A handler route: a file name, or a table with refinements.
+#[derive(Debug, Default)]
+struct RawRoutes {
+    default: Option<String>,
+    namespaces: BTreeMap<String, String>,
+    methods: BTreeMap<String, String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRoutesTable {
+    default: Option<String>,
+    #[serde(default)]
+    namespaces: BTreeMap<String, String>,
+    #[serde(default)]
+    methods: BTreeMap<String, String>,
+}
+
+impl<'de> Deserialize<'de> for RawRoutes {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct RoutesVisitor;
+
+        impl<'de> Visitor<'de> for RoutesVisitor {
+            type Value = RawRoutes;
+
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a plugin file name or a table with `default`, `namespaces`, `methods`")
+            }
+
+            fn visit_str<E: de::Error>(self, file: &str) -> Result<RawRoutes, E> {
+                Ok(RawRoutes {
+                    default: Some(file.to_owned()),
+                    ..RawRoutes::default()
+                })
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<RawRoutes, A::Error> {
+                let table = RawRoutesTable::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                Ok(RawRoutes {
+                    default: table.default,
+                    namespaces: table.namespaces,
+                    methods: table.methods,
+                })
+            }
+        }
+
+        deserializer.deserialize_any(RoutesVisitor)
+    }
+}
+
+/// A setting: a literal, or a secret read from the environment or a file so
+/// it need not be written in the config in clear.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum RawSetting {
+    Literal(String),
+    Env { env: String },
+    File { file: PathBuf },
+}
+
+impl RawConfig {
+    fn validate(self, base: &Path) -> Result<Config, ConfigError> {
+        let listen_text = self.listen.as_deref().unwrap_or(DEFAULT_LISTEN);
+        let listen = listen_text.parse().map_err(|_| ConfigError::Invalid {
+            key: "listen".into(),
+            message: format!("`{listen_text}` is not a socket address like 127.0.0.1:10001"),
+        })?;
+        let plugin_dir = base.join(self.plugins.dir.unwrap_or_else(|| DEFAULT_PLUGIN_DIR.into()));
+        if !plugin_dir.is_dir() {
+            return Err(ConfigError::Invalid {
+                key: "plugins.dir".into(),
+                message: format!("{} is not a directory", plugin_dir.display()),
+            });
+        }
+
+        let mut handlers = BTreeMap::new();
+        for (kind, raw) in self.handlers {
+            handlers.insert(kind, validate_routes(kind, raw, &plugin_dir)?);
+        }
+
+        let limits = self.limits.validate()?;
+
+        let mut settings = BTreeMap::new();
+        for (plugin, values) in self.settings {
+            let mut resolved = BTreeMap::new();
+            for (key, value) in values {
+                let dotted = format!("settings.\"{plugin}\".{key}");
+                resolved.insert(key, value.resolve(&dotted, base)?);
+            }
+            settings.insert(plugin, resolved);
+        }
+
+        Ok(Config {
+            listen,
+            plugin_dir,
+            watch: self.plugins.watch,
+            handlers,
+            limits,
+            settings,
+        })
+    }
+}
+
+fn validate_routes(
+    kind: RequestKind,
+    raw: RawRoutes,
+    plugin_dir: &Path,
+) -> Result<HandlerRoutes, ConfigError> {
+    let key = format!("handlers.{kind}");
+    let refined = match kind.refinement() {
+        Some(Refinement::ChannelNamespace) if !raw.methods.is_empty() => {
+            return Err(invalid(&key, "`methods` applies to rpc; use `namespaces`"));
+        }
+        Some(Refinement::Method) if !raw.namespaces.is_empty() => {
+            return Err(invalid(&key, "`namespaces` applies to channels; use `methods`"));
+        }
+        None if !raw.methods.is_empty() || !raw.namespaces.is_empty() => {
+            return Err(invalid(&key, "this request type has no channel or method to route by"));
+        }
+        Some(Refinement::Method) => raw.methods,
+        _ => raw.namespaces,
+    };
+    if raw.default.is_none() && refined.is_empty() {
+        return Err(invalid(&key, "names no plugin"));
+    }
+    let default = raw
+        .default
+        .map(|name| plugin_ref(format!("{key}.default"), name, plugin_dir))
+        .transpose()?;
+    let refined = refined
+        .into_iter()
+        .map(|(prefix, name)| {
+            if prefix.is_empty() {
+                return Err(invalid(&key, "an empty namespace or method name"));
+            }
+            let plugin = plugin_ref(format!("{key}.\"{prefix}\""), name, plugin_dir)?;
+            Ok((prefix, plugin))
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(HandlerRoutes { default, refined })
+}
+
+fn plugin_ref(key: String, name: String, plugin_dir: &Path) -> Result<PluginRef, ConfigError> {
+    let path = plugin_dir.join(&name);
+    if !path.is_file() {
+        return Err(ConfigError::MissingPlugin { key, path });
+    }
+    Ok(PluginRef { name, path })
+}
+
+fn invalid(key: &str, message: &str) -> ConfigError {
+    ConfigError::Invalid {
+        key: key.to_owned(),
+        message: message.to_owned(),
+    }
+}
+
+impl RawLimits {
+    fn validate(self) -> Result<Limits, ConfigError> {
+        let defaults = Limits::default();
+        let memory = match self.memory {
+            Some(text) => parse_size(&text).map_err(|message| ConfigError::Invalid {
+                key: "limits.memory".into(),
+                message,
+            })?,
+            None => defaults.memory,
+        };
+        let timeout = match self.timeout {
+            Some(text) => parse_duration(&text).map_err(|message| ConfigError::Invalid {
+                key: "limits.timeout".into(),
+                message,
+            })?,
+            None => defaults.timeout,
+        };
+        let concurrency = self.concurrency.unwrap_or(defaults.concurrency);
+        if memory < 1 << 20 {
+            return Err(invalid("limits.memory", "must be at least 1MiB"));
+        }
+        if timeout.is_zero() {
+            return Err(invalid("limits.timeout", "must be greater than zero"));
+        }
+        if concurrency == 0 {
+            return Err(invalid("limits.concurrency", "must be at least 1"));
+        }
+        Ok(Limits {
+            memory,
+            timeout,
+            concurrency,
+        })
+    }
+}
+
+impl RawSetting {
+    fn resolve(self, key: &str, base: &Path) -> Result<String, ConfigError> {
+        match self {
+            RawSetting::Literal(value) => Ok(value),
+            RawSetting::Env { env } => std::env::var(&env).map_err(|_| ConfigError::Invalid {
+                key: key.to_owned(),
+                message: format!("environment variable {env} is not set"),
+            }),
+            RawSetting::File { file } => {
+                let path = base.join(file);
+                std::fs::read_to_string(&path)
+                    .map(|text| text.trim_end_matches(['\r', '\n']).to_owned())
+                    .map_err(|error| ConfigError::Invalid {
+                        key: key.to_owned(),
+                        message: format!("cannot read {}: {error}", path.display()),
+                    })
+            }
+        }
+    }
+}
+
+/// Parses a byte size such as `16MiB`, `512KiB`, `1GiB` or `65536`.
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (digits, unit) = text.split_at(split);
+    let number: u64 = digits
+        .parse()
+        .map_err(|_| format!("`{text}` is not a size like 16MiB"))?;
+    let scale: u64 = match unit.trim() {
+        "" | "B" => 1,
+        "KiB" => 1 << 10,
+        "MiB" => 1 << 20,
+        "GiB" => 1 << 30,
+        "KB" | "kB" => 1_000,
+        "MB" => 1_000_000,
+        "GB" => 1_000_000_000,
+        other => return Err(format!("unknown size unit `{other}` (use B, KiB, MiB or GiB)")),
+    };
+    number
+        .checked_mul(scale)
+        .ok_or_else(|| format!("`{text}` is too large"))
+}
+
+/// Parses a duration such as `100ms`, `2s`, `250us`.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (digits, unit) = text.split_at(split);
+    let number: u64 = digits
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration like 100ms"))?;
+    match unit.trim() {
+        "us" | "µs" => Ok(Duration::from_micros(number)),
+        "ms" => Ok(Duration::from_millis(number)),
+        "s" => Ok(Duration::from_secs(number)),
+        "m" => Ok(Duration::from_secs(number.saturating_mul(60))),
+        "" => Err(format!("`{text}` needs a unit: us, ms, s or m")),
+        other => Err(format!("unknown duration unit `{other}` (use us, ms, s or m)")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dir_with(files: &[&str]) -> tempdir::Dir {
+        tempdir::Dir::with_files(files)
+    }
+
+    /// A throwaway directory for config tests, removed on drop.
+    mod tempdir {
+        use std::path::{Path, PathBuf};
+        use std::sync::atomic::{AtomicU32, Ordering};
+
+        pub struct Dir(PathBuf);
+
+        impl Dir {
+            pub fn with_files(files: &[&str]) -> Dir {
+                static NEXT: AtomicU32 = AtomicU32::new(0);
+                let path = std::env::temp_dir().join(format!(
+                    "rotor-config-test-{}-{}",
+                    std::process::id(),
+                    NEXT.fetch_add(1, Ordering::Relaxed)
+                ));
+                std::fs::create_dir_all(&path).expect("create temp dir");
+                for file in files {
+                    std::fs::write(path.join(file), b"").expect("write temp file");
+                }
+                Dir(path)
+            }
+
+            pub fn path(&self) -> &Path {
+                &self.0
+            }
+        }
+
+        impl Drop for Dir {
+            fn drop(&mut self) {
+                let _ = std::fs::remove_dir_all(&self.0);
+            }
+        }
+    }
+
+    #[test]
+    fn full_config() {
+        let dir = dir_with(&["auth.wasm", "acl.wasm", "rpc.wasm", "booking.wasm"]);
+        let config = Config::parse(
+            r#"
+            listen = "127.0.0.1:9999"
+            [handlers]
+            connect = "auth.wasm"
+            subscribe = { default = "acl.wasm", namespaces = { chat = "acl.wasm" } }
+            [handlers.rpc]
+            default = "rpc.wasm"
+            methods = { "booking:" = "booking.wasm" }
+            [limits]
+            memory = "16MiB"
+            timeout = "100ms"
+            concurrency = 8
+            [settings."auth.wasm"]
+            secret = "s3cret"
+            "#,
+            dir.path(),
+        )
+        .expect("valid config");
+        assert_eq!(config.listen.port(), 9999);
+        assert_eq!(config.limits.memory, 16 << 20);
+        assert_eq!(config.limits.timeout, Duration::from_millis(100));
+        assert_eq!(config.limits.concurrency, 8);
+        let rpc = &config.handlers[&RequestKind::Rpc];
+        assert_eq!(rpc.refined["booking:"].name, "booking.wasm");
+        assert_eq!(config.settings["auth.wasm"]["secret"], "s3cret");
+        assert_eq!(config.plugins().len(), 4);
+    }
+
+    #[test]
+    fn unknown_keys_are_named() {
+        let dir = dir_with(&[]);
+        let error = Config::parse("lisen = \"x\"", dir.path()).unwrap_err();
+        assert!(error.to_string().contains("lisen"), "{error}");
+        let error = Config::parse("[handlers]\nconect = \"a.wasm\"", dir.path()).unwrap_err();
+        assert!(error.to_string().contains("conect"), "{error}");
+        let error =
+            Config::parse("[handlers.rpc]\ndefault = \"a\"\nnamspaces = {}", dir.path()).unwrap_err();
+        assert!(error.to_string().contains("namspaces"), "{error}");
+    }
+
+    #[test]
+    fn missing_plugin_names_key_and_file() {
+        let dir = dir_with(&[]);
+        let error = Config::parse("[handlers]\nconnect = \"gone.wasm\"", dir.path()).unwrap_err();
+        let message = error.to_string();
+        assert!(message.contains("handlers.connect.default"), "{message}");
+        assert!(message.contains("gone.wasm"), "{message}");
+    }
+
+    #[test]
+    fn refinements_must_fit_the_kind() {
+        let dir = dir_with(&["a.wasm"]);
+        for text in [
+            "[handlers.connect]\ndefault = \"a.wasm\"\nnamespaces = { x = \"a.wasm\" }",
+            "[handlers.rpc]\ndefault = \"a.wasm\"\nnamespaces = { x = \"a.wasm\" }",
+            "[handlers.publish]\ndefault = \"a.wasm\"\nmethods = { x = \"a.wasm\" }",
+            "[handlers.rpc]\n",
+        ] {
+            let error = Config::parse(text, dir.path()).unwrap_err();
+            assert!(matches!(error, ConfigError::Invalid { .. }), "{text}: {error}");
+        }
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        let dir = dir_with(&[]);
+        for (text, key) in [
+            ("listen = \"nowhere\"", "listen"),
+            ("[limits]\nmemory = \"16 parsecs\"", "limits.memory"),
+            ("[limits]\ntimeout = \"100\"", "limits.timeout"),
+            ("[limits]\nconcurrency = 0", "limits.concurrency"),
+            ("[plugins]\ndir = \"no/such/dir\"", "plugins.dir"),
+            ("[settings.\"a.wasm\"]\nkey = { env = \"ROTOR_TEST_UNSET_VARIABLE\" }", "settings"),
+        ] {
+            let error = Config::parse(text, dir.path()).unwrap_err().to_string();
+            assert!(error.contains(key), "{text}: {error}");
+        }
+    }
+
+    #[test]
+    fn sizes_and_durations() {
+        assert_eq!(parse_size("16MiB"), Ok(16 << 20));
+        assert_eq!(parse_size("1000"), Ok(1000));
+        assert_eq!(parse_size("2 GiB"), Ok(2 << 30));
+        assert!(parse_size("MiB").is_err());
+        assert_eq!(parse_duration("100ms"), Ok(Duration::from_millis(100)));
+        assert_eq!(parse_duration("2s"), Ok(Duration::from_secs(2)));
+        assert!(parse_duration("2h").is_err());
+    }
+}

@@ -1,0 +1,657 @@
+//! Protobuf ⇄ WIT: the edge where Centrifugo's messages become the records
+//! guests see, and guest replies become Centrifugo's messages.
+//!
+//! Payloads are decoded from `data` or base64 `b64data` into bytes; replies
+//! are encoded the way the request came in (`encoding: "binary"` → `b64*`
+//! fields). Replies are checked against what Centrifugo accepts, so a guest
+//! cannot make Rotor send a malformed answer.
+
+use std::collections::HashMap;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+
+use crate::error::GuestFault;
+use crate::kind::RequestKind;
+use crate::proto::proxy as pb;
+use crate::wit::types as wit;
+
+/// Application disconnect codes a proxy may return: 4000–4499 reconnect,
+/// 4500–4999 terminal.
+const DISCONNECT_CODES: std::ops::RangeInclusive<u32> = 4000..=4999;
+/// Error codes a proxy may return: Centrifugo's built-in client errors from
+/// 100 and application codes up to 1999.
+const ERROR_CODES: std::ops::RangeInclusive<u32> = 100..=1999;
+/// Centrifugo keeps disconnect reasons short: they travel in WebSocket close frames.
+const MAX_REASON_BYTES: usize = 123;
+/// Deepest server tags filter accepted from a guest.
+const MAX_FILTER_DEPTH: usize = 32;
+
+/// What the reply conversion needs to know about the request.
+#[derive(Debug, Clone, Default)]
+pub struct ReplyContext {
+    /// Whether payloads go back base64-encoded in `b64*` fields.
+    pub binary: bool,
+    /// The publication data of a publish, kept when the guest does not replace it.
+    pub original_data: Vec<u8>,
+}
+
+/// A Centrifugo proxy request message and its response message.
+pub trait ProxyCall: Sized {
+    /// The response message.
+    type Response;
+    /// The request kind.
+    const KIND: RequestKind;
+
+    /// Converts the message into the guest's request record.
+    fn into_request(self, headers: wit::Headers) -> Result<(wit::Request, ReplyContext), BadRequest>;
+
+    /// Converts the guest's reply into the response message.
+    fn response(reply: wit::Reply, context: &ReplyContext) -> Result<Self::Response, GuestFault>;
+
+    /// A response carrying a Centrifugo error; `None` for kinds where
+    /// Centrifugo ignores errors (refreshes).
+    fn error_response(error: pb::Error) -> Option<Self::Response>;
+}
+
+/// A request Rotor cannot decode.
+#[derive(Debug, thiserror::Error)]
+#[error("bad request: {0}")]
+pub struct BadRequest(pub String);
+
+fn payload(data: Vec<u8>, b64: &str, field: &str) -> Result<Vec<u8>, BadRequest> {
+    if !data.is_empty() || b64.is_empty() {
+        return Ok(data);
+    }
+    BASE64
+        .decode(b64)
+        .map_err(|error| BadRequest(format!("`b64{field}` is not valid base64: {error}")))
+}
+
+fn connection(client: String, transport: String, protocol: String, encoding: String) -> wit::Connection {
+    wit::Connection {
+        client,
+        transport,
+        protocol,
+        encoding,
+    }
+}
+
+fn pairs(map: HashMap<String, String>) -> Vec<(String, String)> {
+    let mut pairs: Vec<_> = map.into_iter().collect();
+    pairs.sort();
+    pairs
+}
+
+fn is_binary(encoding: &str) -> bool {
+    encoding == "binary"
+}
+
+/// Puts a payload in the bytes field or, for binary encoding, the base64 field.
+fn encode(bytes: Vec<u8>, binary: bool) -> (Vec<u8>, String) {
+    if binary && !bytes.is_empty() {
+        (Vec::new(), BASE64.encode(bytes))
+    } else {
+        (bytes, String::new())
+    }
+}
+
+fn mismatch(expected: RequestKind) -> GuestFault {
+    GuestFault::InvalidReply(format!("a reply of another request type to a {expected} request"))
+}
+
+fn error(error: wit::CentrifugoError) -> Result<pb::Error, GuestFault> {
+    if !ERROR_CODES.contains(&error.code) {
+        return Err(GuestFault::InvalidReply(format!(
+            "error code {} is outside {}–{}",
+            error.code,
+            ERROR_CODES.start(),
+            ERROR_CODES.end()
+        )));
+    }
+    Ok(pb::Error {
+        code: error.code,
+        message: error.message,
+        temporary: error.temporary,
+    })
+}
+
+fn disconnect(disconnect: wit::Disconnect) -> Result<pb::Disconnect, GuestFault> {
+    if !DISCONNECT_CODES.contains(&disconnect.code) {
+        return Err(GuestFault::InvalidReply(format!(
+            "disconnect code {} is outside {}–{}",
+            disconnect.code,
+            DISCONNECT_CODES.start(),
+            DISCONNECT_CODES.end()
+        )));
+    }
+    if disconnect.reason.len() > MAX_REASON_BYTES {
+        return Err(GuestFault::InvalidReply(format!(
+            "disconnect reason is {} bytes, at most {MAX_REASON_BYTES} fit",
+            disconnect.reason.len()
+        )));
+    }
+    Ok(pb::Disconnect {
+        code: disconnect.code,
+        reason: disconnect.reason,
+    })
+}
+
+fn caps(caps: Vec<wit::ChannelsCapability>) -> Vec<pb::ChannelsCapability> {
+    caps.into_iter()
+        .map(|cap| pb::ChannelsCapability {
+            channels: cap.channels,
+            allow: cap.allow,
+            r#match: match cap.match_ {
+                wit::ChannelMatch::Exact => String::new(),
+                wit::ChannelMatch::Wildcard => "wildcard".into(),
+            },
+        })
+        .collect()
+}
+
+fn overrides(overrides: Option<wit::SubscribeOverrides>) -> Option<pb::SubscribeOptionOverride> {
+    let o = overrides?;
+    let value = |v: Option<bool>| v.map(|value| pb::BoolValue { value });
+    Some(pb::SubscribeOptionOverride {
+        presence: value(o.presence),
+        join_leave: value(o.join_leave),
+        force_recovery: value(o.force_recovery),
+        force_positioning: value(o.force_positioning),
+        force_push_join_leave: value(o.force_push_join_leave),
+    })
+}
+
+/// Rebuilds a filter tree from its flattened nodes, checking that children
+/// point forward (no cycles), stay in range and nest at most
+/// [`MAX_FILTER_DEPTH`] deep.
+fn filter(nodes: Option<wit::Filter>) -> Result<Option<pb::FilterNode>, GuestFault> {
+    fn build(nodes: &[wit::FilterNode], index: usize, depth: usize) -> Result<pb::FilterNode, GuestFault> {
+        if depth > MAX_FILTER_DEPTH {
+            return Err(GuestFault::InvalidReply("server tags filter nests too deep".into()));
+        }
+        let node = &nodes[index];
+        let mut children = Vec::with_capacity(node.children.len());
+        for &child in &node.children {
+            let child = usize::try_from(child).unwrap_or(usize::MAX);
+            if child <= index || child >= nodes.len() {
+                return Err(GuestFault::InvalidReply(format!(
+                    "filter node {index} has child {child}: children must come after their parent"
+                )));
+            }
+            children.push(build(nodes, child, depth + 1)?);
+        }
+        Ok(pb::FilterNode {
+            op: node.op.clone(),
+            key: node.key.clone(),
+            cmp: node.cmp.clone(),
+            val: node.val.clone(),
+            vals: node.vals.clone(),
+            nodes: children,
+        })
+    }
+    match nodes {
+        None => Ok(None),
+        Some(nodes) if nodes.is_empty() => Ok(None),
+        Some(nodes) => build(&nodes, 0, 0).map(Some),
+    }
+}
+
+fn subscribe_options(options: wit::SubscribeOptions, binary: bool) -> Result<pb::SubscribeOptions, GuestFault> {
+    let (info, b64info) = encode(options.info, binary);
+    let (data, b64data) = encode(options.data, binary);
+    Ok(pb::SubscribeOptions {
+        expire_at: options.expire_at,
+        info,
+        b64info,
+        data,
+        b64data,
+        r#override: overrides(options.overrides),
+        server_tags_filter: filter(options.server_tags_filter)?,
+        cache_recover: options.cache_recover,
+    })
+}
+
+impl ProxyCall for pb::ConnectRequest {
+    type Response = pb::ConnectResponse;
+    const KIND: RequestKind = RequestKind::Connect;
+
+    fn into_request(self, headers: wit::Headers) -> Result<(wit::Request, ReplyContext), BadRequest> {
+        let context = ReplyContext {
+            binary: is_binary(&self.encoding),
+            ..ReplyContext::default()
+        };
+        let request = wit::ConnectRequest {
+            data: payload(self.data, &self.b64data, "data")?,
+            conn: connection(self.client, self.transport, self.protocol, self.encoding),
+            headers,
+            name: self.name,
+            version: self.version,
+            channels: self.channels,
+        };
+        Ok((wit::Request::Connect(request), context))
+    }
+
+    fn response(reply: wit::Reply, context: &ReplyContext) -> Result<Self::Response, GuestFault> {
+        let wit::Reply::Connect(reply) = reply else {
+            return Err(mismatch(Self::KIND));
+        };
+        Ok(match reply {
+            wit::ConnectReply::Accept(r) => {
+                let (info, b64info) = encode(r.info, context.binary);
+                let (data, b64data) = encode(r.data, context.binary);
+                let subs = r
+                    .subs
+                    .into_iter()
+                    .map(|(channel, options)| Ok((channel, subscribe_options(options, context.binary)?)))
+                    .collect::<Result<_, GuestFault>>()?;
+                pb::ConnectResponse {
+                    result: Some(pb::ConnectResult {
+                        user: r.user,
+                        expire_at: r.expire_at,
+                        info,
+                        b64info,
+                        data,
+                        b64data,
+                        channels: r.channels,
+                        subs,
+                        meta: r.meta,
+                        caps: caps(r.caps),
+                        labels: r.labels.into_iter().collect(),
+                    }),
+                    ..Default::default()
+                }
+            }
+            wit::ConnectReply::Reject(e) => pb::ConnectResponse {
+                error: Some(error(e)?),
+                ..Default::default()
+            },
+            wit::ConnectReply::Disconnect(d) => pb::ConnectResponse {
+                disconnect: Some(disconnect(d)?),
+                ..Default::default()
+            },
+        })
+    }
+
+    fn error_response(error: pb::Error) -> Option<Self::Response> {
+        Some(pb::ConnectResponse {
+            error: Some(error),
+            ..Default::default()
+        })
+    }
+}
+
+impl ProxyCall for pb::RefreshRequest {
+    type Response = pb::RefreshResponse;
+    const KIND: RequestKind = RequestKind::Refresh;
+
+    fn into_request(self, headers: wit::Headers) -> Result<(wit::Request, ReplyContext), BadRequest> {
+        let context = ReplyContext {
+            binary: is_binary(&self.encoding),
+            ..ReplyContext::default()
+        };
+        let request = wit::RefreshRequest {
+            conn: connection(self.client, self.transport, self.protocol, self.encoding),
+            headers,
+            user: self.user,
+            meta: self.meta,
+            labels: pairs(self.labels),
+        };
+        Ok((wit::Request::Refresh(request), context))
+    }
+
+    fn response(reply: wit::Reply, context: &ReplyContext) -> Result<Self::Response, GuestFault> {
+        let wit::Reply::Refresh(reply) = reply else {
+            return Err(mismatch(Self::KIND));
+        };
+        let result = match reply {
+            wit::RefreshReply::Extend(r) => {
+                let (info, b64info) = encode(r.info, context.binary);
+                pb::RefreshResult {
+                    expired: false,
+                    expire_at: r.expire_at,
+                    info,
+                    b64info,
+                    meta: r.meta,
+                    caps: caps(r.caps),
+                }
+            }
+            wit::RefreshReply::Expire => pb::RefreshResult {
+                expired: true,
+                ..Default::default()
+            },
+        };
+        Ok(pb::RefreshResponse {
+            result: Some(result),
+            ..Default::default()
+        })
+    }
+
+    fn error_response(_: pb::Error) -> Option<Self::Response> {
+        None
+    }
+}
+
+impl ProxyCall for pb::SubscribeRequest {
+    type Response = pb::SubscribeResponse;
+    const KIND: RequestKind = RequestKind::Subscribe;
+
+    fn into_request(self, headers: wit::Headers) -> Result<(wit::Request, ReplyContext), BadRequest> {
+        let context = ReplyContext {
+            binary: is_binary(&self.encoding),
+            ..ReplyContext::default()
+        };
+        let request = wit::SubscribeRequest {
+            data: payload(self.data, &self.b64data, "data")?,
+            conn: connection(self.client, self.transport, self.protocol, self.encoding),
+            headers,
+            user: self.user,
+            channel: self.channel,
+            token: self.token,
+            meta: self.meta,
+            labels: pairs(self.labels),
+        };
+        Ok((wit::Request::Subscribe(request), context))
+    }
+
+    fn response(reply: wit::Reply, context: &ReplyContext) -> Result<Self::Response, GuestFault> {
+        let wit::Reply::Subscribe(reply) = reply else {
+            return Err(mismatch(Self::KIND));
+        };
+        Ok(match reply {
+            wit::SubscribeReply::Accept(r) => {
+                let (info, b64info) = encode(r.info, context.binary);
+                let (data, b64data) = encode(r.data, context.binary);
+                pb::SubscribeResponse {
+                    result: Some(pb::SubscribeResult {
+                        expire_at: r.expire_at,
+                        info,
+                        b64info,
+                        data,
+                        b64data,
+                        r#override: overrides(r.overrides),
+                        allow: r.allow,
+                        server_tags_filter: filter(r.server_tags_filter)?,
+                    }),
+                    ..Default::default()
+                }
+            }
+            wit::SubscribeReply::Reject(e) => pb::SubscribeResponse {
+                error: Some(error(e)?),
+                ..Default::default()
+            },
+            wit::SubscribeReply::Disconnect(d) => pb::SubscribeResponse {
+                disconnect: Some(disconnect(d)?),
+                ..Default::default()
+            },
+        })
+    }
+
+    fn error_response(error: pb::Error) -> Option<Self::Response> {
+        Some(pb::SubscribeResponse {
+            error: Some(error),
+            ..Default::default()
+        })
+    }
+}
+
+impl ProxyCall for pb::PublishRequest {
+    type Response = pb::PublishResponse;
+    const KIND: RequestKind = RequestKind::Publish;
+
+    fn into_request(self, headers: wit::Headers) -> Result<(wit::Request, ReplyContext), BadRequest> {
+        let data = payload(self.data, &self.b64data, "data")?;
+        let context = ReplyContext {
+            binary: is_binary(&self.encoding),
+            original_data: data.clone(),
+        };
+        let request = wit::PublishRequest {
+            conn: connection(self.client, self.transport, self.protocol, self.encoding),
+            headers,
+            user: self.user,
+            channel: self.channel,
+            data,
+            meta: self.meta,
+            labels: pairs(self.labels),
+        };
+        Ok((wit::Request::Publish(request), context))
+    }
+
+    fn response(reply: wit::Reply, context: &ReplyContext) -> Result<Self::Response, GuestFault> {
+        let wit::Reply::Publish(reply) = reply else {
+            return Err(mismatch(Self::KIND));
+        };
+        Ok(match reply {
+            wit::PublishReply::Accept(r) => {
+                let unchanged = r.data.is_none()
+                    && !r.skip_history
+                    && r.tags.is_empty()
+                    && r.idempotency_key.is_empty()
+                    && !r.delta
+                    && r.version == 0
+                    && r.version_epoch.is_empty();
+                // No result publishes the client's data as it is; a result
+                // carries the data explicitly, the original if not replaced.
+                let result = (!unchanged).then(|| {
+                    let data = r.data.unwrap_or_else(|| context.original_data.clone());
+                    let (data, b64data) = encode(data, context.binary);
+                    pb::PublishResult {
+                        data,
+                        b64data,
+                        skip_history: r.skip_history,
+                        tags: r.tags.into_iter().collect(),
+                        idempotency_key: r.idempotency_key,
+                        delta: r.delta,
+                        version: r.version,
+                        version_epoch: r.version_epoch,
+                    }
+                });
+                pb::PublishResponse {
+                    result,
+                    ..Default::default()
+                }
+            }
+            wit::PublishReply::Reject(e) => pb::PublishResponse {
+                error: Some(error(e)?),
+                ..Default::default()
+            },
+            wit::PublishReply::Disconnect(d) => pb::PublishResponse {
+                disconnect: Some(disconnect(d)?),
+                ..Default::default()
+            },
+        })
+    }
+
+    fn error_response(error: pb::Error) -> Option<Self::Response> {
+        Some(pb::PublishResponse {
+            error: Some(error),
+            ..Default::default()
+        })
+    }
+}
+
+impl ProxyCall for pb::RpcRequest {
+    type Response = pb::RpcResponse;
+    const KIND: RequestKind = RequestKind::Rpc;
+
+    fn into_request(self, headers: wit::Headers) -> Result<(wit::Request, ReplyContext), BadRequest> {
+        let context = ReplyContext {
+            binary: is_binary(&self.encoding),
+            ..ReplyContext::default()
+        };
+        let request = wit::RpcRequest {
+            data: payload(self.data, &self.b64data, "data")?,
+            conn: connection(self.client, self.transport, self.protocol, self.encoding),
+            headers,
+            user: self.user,
+            method: self.method,
+            meta: self.meta,
+            labels: pairs(self.labels),
+        };
+        Ok((wit::Request::Rpc(request), context))
+    }
+
+    fn response(reply: wit::Reply, context: &ReplyContext) -> Result<Self::Response, GuestFault> {
+        let wit::Reply::Rpc(reply) = reply else {
+            return Err(mismatch(Self::KIND));
+        };
+        Ok(match reply {
+            wit::RpcReply::Accept(r) => {
+                let (data, b64data) = encode(r.data, context.binary);
+                pb::RpcResponse {
+                    result: Some(pb::RpcResult { data, b64data }),
+                    ..Default::default()
+                }
+            }
+            wit::RpcReply::Reject(e) => pb::RpcResponse {
+                error: Some(error(e)?),
+                ..Default::default()
+            },
+            wit::RpcReply::Disconnect(d) => pb::RpcResponse {
+                disconnect: Some(disconnect(d)?),
+                ..Default::default()
+            },
+        })
+    }
+
+    fn error_response(error: pb::Error) -> Option<Self::Response> {
+        Some(pb::RpcResponse {
+            error: Some(error),
+            ..Default::default()
+        })
+    }
+}
+
+impl ProxyCall for pb::SubRefreshRequest {
+    type Response = pb::SubRefreshResponse;
+    const KIND: RequestKind = RequestKind::SubRefresh;
+
+    fn into_request(self, headers: wit::Headers) -> Result<(wit::Request, ReplyContext), BadRequest> {
+        let context = ReplyContext {
+            binary: is_binary(&self.encoding),
+            ..ReplyContext::default()
+        };
+        let request = wit::SubRefreshRequest {
+            conn: connection(self.client, self.transport, self.protocol, self.encoding),
+            headers,
+            user: self.user,
+            channel: self.channel,
+            meta: self.meta,
+            labels: pairs(self.labels),
+        };
+        Ok((wit::Request::SubRefresh(request), context))
+    }
+
+    fn response(reply: wit::Reply, context: &ReplyContext) -> Result<Self::Response, GuestFault> {
+        let wit::Reply::SubRefresh(reply) = reply else {
+            return Err(mismatch(Self::KIND));
+        };
+        let result = match reply {
+            wit::SubRefreshReply::Extend(r) => {
+                let (info, b64info) = encode(r.info, context.binary);
+                pb::SubRefreshResult {
+                    expired: false,
+                    expire_at: r.expire_at,
+                    info,
+                    b64info,
+                }
+            }
+            wit::SubRefreshReply::Expire => pb::SubRefreshResult {
+                expired: true,
+                ..Default::default()
+            },
+        };
+        Ok(pb::SubRefreshResponse {
+            result: Some(result),
+            ..Default::default()
+        })
+    }
+
+    fn error_response(_: pb::Error) -> Option<Self::Response> {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(op: &str, children: Vec<u32>) -> wit::FilterNode {
+        wit::FilterNode {
+            op: op.into(),
+            key: String::new(),
+            cmp: String::new(),
+            val: String::new(),
+            vals: Vec::new(),
+            children,
+        }
+    }
+
+    #[test]
+    fn payload_prefers_bytes_then_base64() {
+        assert_eq!(payload(b"x".to_vec(), "eQ==", "data").unwrap(), b"x");
+        assert_eq!(payload(Vec::new(), "eQ==", "data").unwrap(), b"y");
+        assert!(payload(Vec::new(), "not base64!", "data").is_err());
+    }
+
+    #[test]
+    fn binary_replies_use_base64_fields() {
+        assert_eq!(encode(b"hi".to_vec(), true), (Vec::new(), "aGk=".to_string()));
+        assert_eq!(encode(b"hi".to_vec(), false), (b"hi".to_vec(), String::new()));
+        assert_eq!(encode(Vec::new(), true), (Vec::new(), String::new()));
+    }
+
+    #[test]
+    fn filters_rebuild_and_reject_cycles() {
+        let tree = filter(Some(vec![node("and", vec![1, 2]), node("", vec![]), node("", vec![])]))
+            .unwrap()
+            .unwrap();
+        assert_eq!(tree.nodes.len(), 2);
+        assert!(filter(Some(vec![node("and", vec![0])])).is_err());
+        assert!(filter(Some(vec![node("and", vec![5])])).is_err());
+        let deep: Vec<_> = (0..40).map(|i| node("not", vec![i + 1])).chain([node("", vec![])]).collect();
+        assert!(filter(Some(deep)).is_err());
+    }
+
+    #[test]
+    fn codes_outside_the_proxy_ranges_are_refused() {
+        let e = |code| wit::CentrifugoError {
+            code,
+            message: String::new(),
+            temporary: false,
+        };
+        assert!(error(e(0)).is_err());
+        assert!(error(e(103)).is_ok());
+        assert!(error(e(4000)).is_err());
+        let d = |code, reason: &str| wit::Disconnect {
+            code,
+            reason: reason.into(),
+        };
+        assert!(disconnect(d(3000, "x")).is_err());
+        assert!(disconnect(d(4500, "x")).is_ok());
+        assert!(disconnect(d(4500, &"x".repeat(200))).is_err());
+    }
+
+    #[test]
+    fn publish_without_changes_sends_no_result() {
+        let accept = |data| {
+            wit::Reply::Publish(wit::PublishReply::Accept(wit::PublishResult {
+                data,
+                skip_history: false,
+                tags: Vec::new(),
+                idempotency_key: String::new(),
+                delta: false,
+                version: 0,
+                version_epoch: String::new(),
+            }))
+        };
+        let context = ReplyContext {
+            binary: false,
+            original_data: b"{}".to_vec(),
+        };
+        let response = pb::PublishRequest::response(accept(None), &context).unwrap();
+        assert!(response.result.is_none());
+        let response = pb::PublishRequest::response(accept(Some(b"[]".to_vec())), &context).unwrap();
+        assert_eq!(response.result.unwrap().data, b"[]");
+    }
+}

@@ -1,0 +1,115 @@
+//! The wasmtime engine under Rotor's policy: components, async calls, the
+//! pooling allocator sized from the limits, and epoch interruption driven by
+//! a ticker thread.
+
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use wasmtime::component::{Component, Linker};
+use wasmtime::{InstanceAllocationStrategy, PoolingAllocationConfig};
+
+use crate::config::Limits;
+use crate::error::PluginError;
+use crate::sandbox::CallState;
+
+/// How often the epoch advances: the resolution of CPU deadlines, and how
+/// often a running guest yields to other tasks.
+pub const EPOCH_TICK: Duration = Duration::from_millis(1);
+
+/// Component instances the pool holds per allowed concurrent call: one for
+/// the handler and headroom for interceptors.
+const INSTANCES_PER_CALL: u32 = 4;
+/// Core instances per component instance: a Rust guest has a handful, a
+/// Python or JavaScript guest more.
+const CORE_INSTANCES_PER_COMPONENT: u32 = 8;
+/// Table elements per table: interpreters compiled to wasm have large tables.
+const TABLE_ELEMENTS: usize = 100_000;
+
+/// A wasmtime engine and the linker with every host import, built once.
+pub struct Engine {
+    wasmtime: wasmtime::Engine,
+    linker: Linker<CallState>,
+    _ticker: EpochTicker,
+}
+
+impl Engine {
+    /// Builds an engine whose pool fits `limits`.
+    pub fn new(limits: &Limits) -> Result<Engine, PluginError> {
+        let mut pool = PoolingAllocationConfig::default();
+        let instances = limits.concurrency.saturating_mul(INSTANCES_PER_CALL);
+        pool.total_component_instances(instances)
+            .total_core_instances(instances.saturating_mul(CORE_INSTANCES_PER_COMPONENT))
+            .total_memories(instances.saturating_mul(2))
+            .total_tables(instances.saturating_mul(2))
+            .total_stacks(instances)
+            .table_elements(TABLE_ELEMENTS)
+            .max_memory_size(usize::try_from(limits.memory).unwrap_or(usize::MAX));
+
+        let mut config = wasmtime::Config::new();
+        config
+            .wasm_component_model(true)
+            .epoch_interruption(true)
+            .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        let wasmtime = wasmtime::Engine::new(&config).map_err(PluginError::engine)?;
+
+        let mut linker = Linker::new(&wasmtime);
+        crate::imports::add_to_linker(&mut linker).map_err(PluginError::engine)?;
+
+        let ticker = EpochTicker::start(wasmtime.clone());
+        Ok(Engine {
+            wasmtime,
+            linker,
+            _ticker: ticker,
+        })
+    }
+
+    /// The wasmtime engine.
+    pub fn wasmtime(&self) -> &wasmtime::Engine {
+        &self.wasmtime
+    }
+
+    /// The linker with every host import Rotor offers.
+    pub fn linker(&self) -> &Linker<CallState> {
+        &self.linker
+    }
+
+    /// Compiles a component. CPU-heavy: call it off the async runtime.
+    pub fn compile(&self, bytes: &[u8]) -> Result<Component, PluginError> {
+        Component::new(&self.wasmtime, bytes).map_err(|error| PluginError::Compile(format!("{error:#}")))
+    }
+}
+
+/// Advances the engine's epoch every [`EPOCH_TICK`] on a thread of its own,
+/// until dropped.
+struct EpochTicker {
+    stop: Option<mpsc::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl EpochTicker {
+    fn start(engine: wasmtime::Engine) -> EpochTicker {
+        let (stop, stopped) = mpsc::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("rotor-epoch".into())
+            .spawn(move || {
+                while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(EPOCH_TICK) {
+                    engine.increment_epoch();
+                }
+            })
+            .expect("spawning the epoch thread");
+        EpochTicker {
+            stop: Some(stop),
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for EpochTicker {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}

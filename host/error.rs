@@ -1,0 +1,170 @@
+//! Rotor's error types, and the one place where a failed call becomes what
+//! Centrifugo reads.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use crate::kind::RequestKind;
+
+/// Why a plugin could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum PluginError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The plugin file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The bytes are not a valid WebAssembly component.
+    #[error("not a valid WebAssembly component: {0}")]
+    Compile(String),
+    /// The component imports something Rotor does not provide.
+    #[error("imports what Rotor does not grant: {0}")]
+    Imports(String),
+    /// The component exports none of Rotor's interfaces, or a wrong version.
+    #[error("exports no Rotor interface (expected one of the `rotor:centrifugo` handler or interceptor interfaces)")]
+    NoExports,
+    /// A route needs an interface the component does not export.
+    #[error("does not export `{needed}` (it exports: {exports})")]
+    MissingExport {
+        /// The interface the route needs.
+        needed: &'static str,
+        /// What the component does export.
+        exports: String,
+    },
+    /// The engine could not be set up.
+    #[error("cannot set up the WebAssembly engine: {0}")]
+    Engine(String),
+}
+
+impl PluginError {
+    pub(crate) fn engine(error: impl fmt::Display) -> PluginError {
+        PluginError::Engine(format!("{error:#}"))
+    }
+}
+
+/// How a call failed before a valid reply came back.
+#[derive(Debug, thiserror::Error)]
+pub enum CallError {
+    /// No plugin answers this request type (or this channel/method).
+    #[error("no handler is configured for {0}")]
+    NoRoute(String),
+    /// The limit of concurrent calls is reached.
+    #[error("too many concurrent calls")]
+    Busy,
+    /// The guest failed: a trap, a deadline, a limit, or an invalid reply.
+    #[error("plugin {plugin} failed: {fault}")]
+    Guest {
+        /// The plugin's name.
+        plugin: String,
+        /// What went wrong.
+        fault: GuestFault,
+    },
+}
+
+/// What went wrong inside a guest.
+#[derive(Debug, thiserror::Error)]
+pub enum GuestFault {
+    /// The guest ran past its CPU deadline and was interrupted.
+    #[error("deadline exceeded")]
+    Deadline,
+    /// The guest asked for more memory than its limit.
+    #[error("memory limit exceeded")]
+    OutOfMemory,
+    /// The guest trapped: a panic, an `unreachable`, a stack overflow…
+    #[error("trapped: {0}")]
+    Trap(String),
+    /// The guest could not be instantiated.
+    #[error("cannot instantiate: {0}")]
+    Instantiate(String),
+    /// The guest answered with a value Centrifugo cannot accept.
+    #[error("invalid reply: {0}")]
+    InvalidReply(String),
+}
+
+impl GuestFault {
+    /// A short, stable name for logs and metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            GuestFault::Deadline => "deadline",
+            GuestFault::OutOfMemory => "out_of_memory",
+            GuestFault::Trap(_) => "trap",
+            GuestFault::Instantiate(_) => "instantiate",
+            GuestFault::InvalidReply(_) => "invalid_reply",
+        }
+    }
+}
+
+/// Centrifugo's code for "internal server error": what a client sees when a
+/// plugin fails (temporary, so it retries).
+pub const INTERNAL_ERROR: u32 = 100;
+/// Centrifugo's code for "too many requests" (temporary).
+pub const TOO_MANY_REQUESTS: u32 = 111;
+
+/// What a failed call answers Centrifugo.
+#[derive(Debug, Clone)]
+pub enum FailureReply {
+    /// An OK response carrying this Centrifugo error: the client sees it.
+    Error {
+        /// Centrifugo error code.
+        code: u32,
+        /// Message for the client.
+        message: &'static str,
+    },
+    /// A gRPC status: Centrifugo treats it as the backend being unavailable
+    /// (error 100 for most calls; for refreshes it extends by 60 s and asks
+    /// again, which is the only safe way to fail a refresh).
+    Status(tonic::Status),
+}
+
+impl CallError {
+    /// Maps a failure to its answer: the single place that decides what
+    /// Centrifugo (and so the client) sees when a call fails.
+    pub fn reply(&self, kind: RequestKind) -> FailureReply {
+        match self {
+            CallError::NoRoute(what) => {
+                FailureReply::Status(tonic::Status::unimplemented(format!("no handler is configured for {what}")))
+            }
+            _ if kind.is_refresh() => FailureReply::Status(match self {
+                CallError::Busy => tonic::Status::resource_exhausted(self.to_string()),
+                _ => tonic::Status::internal(self.to_string()),
+            }),
+            CallError::Busy => FailureReply::Error {
+                code: TOO_MANY_REQUESTS,
+                message: "too many requests",
+            },
+            CallError::Guest { .. } => FailureReply::Error {
+                code: INTERNAL_ERROR,
+                message: "internal server error",
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn guest_faults_fail_closed_and_temporary() {
+        let fault = CallError::Guest {
+            plugin: "p.wasm".into(),
+            fault: GuestFault::Trap("unreachable".into()),
+        };
+        assert!(matches!(
+            fault.reply(RequestKind::Subscribe),
+            FailureReply::Error {
+                code: 100,
+                message: "internal server error"
+            }
+        ));
+        assert!(matches!(fault.reply(RequestKind::Refresh), FailureReply::Status(s) if s.code() == tonic::Code::Internal));
+        assert!(matches!(
+            CallError::NoRoute("rpc".into()).reply(RequestKind::Rpc),
+            FailureReply::Status(s) if s.code() == tonic::Code::Unimplemented
+        ));
+        assert!(matches!(CallError::Busy.reply(RequestKind::Publish), FailureReply::Error { code: 111, .. }));
+    }
+}

@@ -1,0 +1,34 @@
+//! Rotor answers Centrifugo's gRPC proxy calls — connect, refresh,
+//! subscribe, publish, RPC, sub-refresh — with sandboxed WebAssembly
+//! components, one per request type.
+//!
+//! The flow of one call: [`proxy`](ProxyService) decodes protobuf into the
+//! WIT records of `wit/`, the [`PluginRegistry`] picks the component, a fresh
+//! instance answers in a sandbox with memory and CPU limits, and the reply
+//! goes back as protobuf. A guest that fails becomes a defined reply.
+
+pub mod config;
+mod convert;
+mod engine;
+mod error;
+mod imports;
+mod json_bytes;
+mod kind;
+mod pipeline;
+mod plugin;
+pub mod proto;
+mod proxy;
+mod registry;
+mod sandbox;
+mod server;
+mod wit;
+
+pub use config::{Config, ConfigError, Limits};
+pub use convert::{BadRequest, ProxyCall};
+pub use engine::Engine;
+pub use error::{CallError, GuestFault, PluginError};
+pub use kind::RequestKind;
+pub use plugin::Plugin;
+pub use proxy::ProxyService;
+pub use registry::{PluginRegistry, RegistryError, Routes};
+pub use server::{Rotor, ServeError};

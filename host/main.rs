@@ -1,0 +1,196 @@
+//! The `rotor` command: serve Centrifugo's proxy, check a component, or try
+//! one call locally.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+use rotor::proto::proxy as pb;
+use rotor::{Config, Engine, Limits, Plugin, RequestKind, Rotor};
+
+/// Answers Centrifugo's proxy calls with sandboxed WebAssembly components.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve Centrifugo's gRPC proxy with the plugins of a config file.
+    Serve {
+        /// The configuration file.
+        #[arg(long, short, default_value = "rotor.toml")]
+        config: PathBuf,
+    },
+    /// Validate components and show what they export and import.
+    Check {
+        /// Component files (`.wasm`).
+        #[arg(required = true)]
+        plugins: Vec<PathBuf>,
+    },
+    /// Run one call through a component and print the reply as JSON.
+    Call {
+        /// The request type: connect, refresh, subscribe, publish, rpc, sub_refresh.
+        kind: RequestKind,
+        /// The component file.
+        #[arg(long)]
+        plugin: PathBuf,
+        /// The request in Centrifugo's proxy JSON, or `@file` to read it from a file.
+        #[arg(long, default_value = "{}")]
+        request: String,
+        /// A plugin setting, `key=value`; repeatable.
+        #[arg(long = "setting", value_parser = key_value)]
+        settings: Vec<(String, String)>,
+        /// A forwarded header, `name=value`; repeatable.
+        #[arg(long = "header", value_parser = key_value)]
+        headers: Vec<(String, String)>,
+    },
+}
+
+fn key_value(text: &str) -> Result<(String, String), String> {
+    text.split_once('=')
+        .map(|(key, value)| (key.to_owned(), value.to_owned()))
+        .ok_or_else(|| format!("`{text}` is not key=value"))
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command)) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command) -> Result<ExitCode> {
+    match command {
+        Command::Serve { config } => serve(config).await,
+        Command::Check { plugins } => check(plugins).await,
+        Command::Call {
+            kind,
+            plugin,
+            request,
+            settings,
+            headers,
+        } => call(kind, plugin, request, settings.into_iter().collect(), headers).await,
+    }
+}
+
+async fn serve(path: PathBuf) -> Result<ExitCode> {
+    let config = Config::from_file(&path)?;
+    let rotor = Rotor::new(&config).await?;
+    rotor.serve_config(&config, shutdown_signal()).await?;
+    tracing::info!("stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(signal) => signal,
+            Err(error) => {
+                tracing::warn!("cannot listen for SIGTERM: {error}");
+                let _ = interrupt.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = interrupt.await;
+    tracing::info!("shutting down: finishing calls in flight");
+}
+
+async fn check(paths: Vec<PathBuf>) -> Result<ExitCode> {
+    let engine = std::sync::Arc::new(Engine::new(&Limits::default())?);
+    let mut failed = false;
+    for path in paths {
+        let started = Instant::now();
+        let name = path.display().to_string();
+        let loaded = {
+            let engine = engine.clone();
+            let path = path.clone();
+            let name = name.clone();
+            tokio::task::spawn_blocking(move || Plugin::load(&engine, &name, &path, BTreeMap::new())).await?
+        };
+        match loaded {
+            Ok(plugin) => {
+                println!("{name}: ok (compiled in {:.1?})", started.elapsed());
+                println!("  sha256   {}", plugin.sha256());
+                for export in plugin.exports() {
+                    println!("  exports  {export}");
+                }
+                for import in plugin.imports() {
+                    println!("  imports  {import}");
+                }
+            }
+            Err(error) => {
+                failed = true;
+                println!("{name}: invalid: {error}");
+            }
+        }
+    }
+    Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}
+
+async fn call(
+    kind: RequestKind,
+    plugin: PathBuf,
+    request: String,
+    settings: BTreeMap<String, String>,
+    headers: Vec<(String, String)>,
+) -> Result<ExitCode> {
+    let text = match request.strip_prefix('@') {
+        Some(file) => std::fs::read_to_string(file).with_context(|| format!("cannot read {file}"))?,
+        None => request,
+    };
+    let rotor = Rotor::single(kind, &plugin, settings).await?;
+    let reply = match kind {
+        RequestKind::Connect => answer::<pb::ConnectRequest>(&rotor, &text, headers).await?,
+        RequestKind::Refresh => answer::<pb::RefreshRequest>(&rotor, &text, headers).await?,
+        RequestKind::Subscribe => answer::<pb::SubscribeRequest>(&rotor, &text, headers).await?,
+        RequestKind::Publish => answer::<pb::PublishRequest>(&rotor, &text, headers).await?,
+        RequestKind::Rpc => answer::<pb::RpcRequest>(&rotor, &text, headers).await?,
+        RequestKind::SubRefresh => answer::<pb::SubRefreshRequest>(&rotor, &text, headers).await?,
+    };
+    println!("{reply}");
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn answer<C>(rotor: &Rotor, text: &str, headers: Vec<(String, String)>) -> Result<String>
+where
+    C: rotor::ProxyCall + serde::de::DeserializeOwned,
+    C::Response: serde::Serialize,
+{
+    let message: C = serde_json::from_str(text).context("the request is not valid proxy JSON")?;
+    match rotor.answer(message, headers, None).await {
+        Ok(response) => Ok(serde_json::to_string_pretty(&response)?),
+        Err(status) => bail!("{}: {}", status.code(), status.message()),
+    }
+}

@@ -1,0 +1,266 @@
+//! A plugin: a compiled, linked and validated component with what it
+//! exports, ready to be instantiated once per call.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use sha2::{Digest, Sha256};
+use wasmtime::Store;
+use wasmtime::component::{Component, InstancePre};
+
+use crate::engine::Engine;
+use crate::error::PluginError;
+use crate::kind::RequestKind;
+use crate::sandbox::{CallState, Guest};
+use crate::wit;
+use crate::wit::types::{Reply, Request};
+
+/// The tenant of a configuration without tenants.
+pub const DEFAULT_TENANT: &str = "default";
+
+/// The interceptor interface's name.
+pub const INTERCEPTOR_INTERFACE: &str = "rotor:centrifugo/interceptor@0.1.0";
+
+/// A component ready to serve calls.
+pub struct Plugin {
+    name: String,
+    path: PathBuf,
+    sha256: String,
+    loaded_at: SystemTime,
+    guest: Arc<Guest>,
+    pre: InstancePre<CallState>,
+    handlers: Handlers,
+    interceptor: Option<wit::interceptor::GuestIndices>,
+    imports: Vec<String>,
+}
+
+/// The handler exports of a component, found once at load time.
+#[derive(Default)]
+struct Handlers {
+    connect: Option<wit::connect_handler::GuestIndices>,
+    refresh: Option<wit::refresh_handler::GuestIndices>,
+    subscribe: Option<wit::subscribe_handler::GuestIndices>,
+    publish: Option<wit::publish_handler::GuestIndices>,
+    rpc: Option<wit::rpc_handler::GuestIndices>,
+    sub_refresh: Option<wit::sub_refresh_handler::GuestIndices>,
+}
+
+impl Plugin {
+    /// Reads, compiles, links and inspects the component at `path`.
+    ///
+    /// Compiling is CPU-heavy: call this off the async runtime.
+    pub fn load(
+        engine: &Engine,
+        name: &str,
+        path: &Path,
+        settings: BTreeMap<String, String>,
+    ) -> Result<Plugin, PluginError> {
+        let bytes = std::fs::read(path).map_err(|source| PluginError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Plugin::from_bytes(engine, name, path, &bytes, settings)
+    }
+
+    /// Compiles, links and inspects a component from its bytes.
+    pub fn from_bytes(
+        engine: &Engine,
+        name: &str,
+        path: &Path,
+        bytes: &[u8],
+        settings: BTreeMap<String, String>,
+    ) -> Result<Plugin, PluginError> {
+        let component = engine.compile(bytes)?;
+        let pre = engine
+            .linker()
+            .instantiate_pre(&component)
+            .map_err(|error| PluginError::Imports(format!("{error:#}")))?;
+        let handlers = Handlers {
+            connect: wit::connect_handler::GuestIndices::new(&pre).ok(),
+            refresh: wit::refresh_handler::GuestIndices::new(&pre).ok(),
+            subscribe: wit::subscribe_handler::GuestIndices::new(&pre).ok(),
+            publish: wit::publish_handler::GuestIndices::new(&pre).ok(),
+            rpc: wit::rpc_handler::GuestIndices::new(&pre).ok(),
+            sub_refresh: wit::sub_refresh_handler::GuestIndices::new(&pre).ok(),
+        };
+        let interceptor = wit::interceptor::GuestIndices::new(&pre).ok();
+        let plugin = Plugin {
+            name: name.to_owned(),
+            path: path.to_owned(),
+            sha256: hex(&Sha256::digest(bytes)),
+            loaded_at: SystemTime::now(),
+            guest: Arc::new(Guest {
+                plugin: name.to_owned(),
+                tenant: DEFAULT_TENANT.to_owned(),
+                settings: Arc::new(settings),
+            }),
+            imports: import_names(engine, &component),
+            pre,
+            handlers,
+            interceptor,
+        };
+        if plugin.kinds().is_empty() && !plugin.is_interceptor() {
+            return Err(PluginError::NoExports);
+        }
+        Ok(plugin)
+    }
+
+    /// The name the configuration gives it.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The file it was loaded from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The SHA-256 of the component's bytes, in hex: its version.
+    pub fn sha256(&self) -> &str {
+        &self.sha256
+    }
+
+    /// When it was loaded.
+    pub fn loaded_at(&self) -> SystemTime {
+        self.loaded_at
+    }
+
+    /// Who runs when it runs: name, tenant and settings for host imports.
+    pub fn guest(&self) -> &Arc<Guest> {
+        &self.guest
+    }
+
+    /// The request kinds it has handlers for.
+    pub fn kinds(&self) -> Vec<RequestKind> {
+        RequestKind::ALL
+            .into_iter()
+            .filter(|kind| self.handles(*kind))
+            .collect()
+    }
+
+    /// Whether it exports the handler interface for `kind`.
+    pub fn handles(&self, kind: RequestKind) -> bool {
+        let h = &self.handlers;
+        match kind {
+            RequestKind::Connect => h.connect.is_some(),
+            RequestKind::Refresh => h.refresh.is_some(),
+            RequestKind::Subscribe => h.subscribe.is_some(),
+            RequestKind::Publish => h.publish.is_some(),
+            RequestKind::Rpc => h.rpc.is_some(),
+            RequestKind::SubRefresh => h.sub_refresh.is_some(),
+        }
+    }
+
+    /// Whether it exports the interceptor interface.
+    pub fn is_interceptor(&self) -> bool {
+        self.interceptor.is_some()
+    }
+
+    /// The Rotor interfaces it exports.
+    pub fn exports(&self) -> Vec<&'static str> {
+        let mut exports: Vec<_> = self.kinds().into_iter().map(RequestKind::handler_interface).collect();
+        if self.is_interceptor() {
+            exports.push(INTERCEPTOR_INTERFACE);
+        }
+        exports
+    }
+
+    /// The interfaces it imports.
+    pub fn imports(&self) -> &[String] {
+        &self.imports
+    }
+
+    /// Fails unless it exports the handler for `kind`.
+    pub fn require_handler(&self, kind: RequestKind) -> Result<(), PluginError> {
+        if self.handles(kind) {
+            return Ok(());
+        }
+        Err(PluginError::MissingExport {
+            needed: kind.handler_interface(),
+            exports: self.describe_exports(),
+        })
+    }
+
+    /// Fails unless it exports the interceptor interface.
+    pub fn require_interceptor(&self) -> Result<(), PluginError> {
+        if self.is_interceptor() {
+            return Ok(());
+        }
+        Err(PluginError::MissingExport {
+            needed: INTERCEPTOR_INTERFACE,
+            exports: self.describe_exports(),
+        })
+    }
+
+    fn describe_exports(&self) -> String {
+        let exports = self.exports();
+        if exports.is_empty() {
+            "nothing Rotor uses".into()
+        } else {
+            exports.join(", ")
+        }
+    }
+
+    /// Instantiates the component in `store` and calls the handler of the
+    /// request's kind.
+    pub async fn handle(&self, store: &mut Store<CallState>, request: Request) -> wasmtime::Result<Reply> {
+        let instance = self.pre.instantiate_async(&mut *store).await?;
+        let h = &self.handlers;
+        let missing = || wasmtime::format_err!("the plugin has no handler for this request type");
+        Ok(match request {
+            Request::Connect(r) => {
+                let guest = h.connect.as_ref().ok_or_else(missing)?.load(&mut *store, &instance)?;
+                Reply::Connect(guest.call_handle(&mut *store, &r).await?)
+            }
+            Request::Refresh(r) => {
+                let guest = h.refresh.as_ref().ok_or_else(missing)?.load(&mut *store, &instance)?;
+                Reply::Refresh(guest.call_handle(&mut *store, &r).await?)
+            }
+            Request::Subscribe(r) => {
+                let guest = h.subscribe.as_ref().ok_or_else(missing)?.load(&mut *store, &instance)?;
+                Reply::Subscribe(guest.call_handle(&mut *store, &r).await?)
+            }
+            Request::Publish(r) => {
+                let guest = h.publish.as_ref().ok_or_else(missing)?.load(&mut *store, &instance)?;
+                Reply::Publish(guest.call_handle(&mut *store, &r).await?)
+            }
+            Request::Rpc(r) => {
+                let guest = h.rpc.as_ref().ok_or_else(missing)?.load(&mut *store, &instance)?;
+                Reply::Rpc(guest.call_handle(&mut *store, &r).await?)
+            }
+            Request::SubRefresh(r) => {
+                let guest = h.sub_refresh.as_ref().ok_or_else(missing)?.load(&mut *store, &instance)?;
+                Reply::SubRefresh(guest.call_handle(&mut *store, &r).await?)
+            }
+        })
+    }
+}
+
+impl std::fmt::Debug for Plugin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Plugin")
+            .field("name", &self.name)
+            .field("sha256", &self.sha256)
+            .field("exports", &self.exports())
+            .finish_non_exhaustive()
+    }
+}
+
+fn import_names(engine: &Engine, component: &Component) -> Vec<String> {
+    component
+        .component_type()
+        .imports(engine.wasmtime())
+        .map(|(name, _)| name.to_owned())
+        .collect()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    let mut text = String::with_capacity(bytes.len() * 2);
+    for byte in bytes {
+        let _ = write!(text, "{byte:02x}");
+    }
+    text
+}

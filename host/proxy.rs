@@ -1,0 +1,206 @@
+//! The gRPC face of Rotor: Centrifugo's `CentrifugoProxy` service. Thin on
+//! purpose: it reads metadata and the deadline, and hands the message to
+//! [`Rotor::answer`].
+
+use std::time::{Duration, Instant};
+
+use tonic::codegen::BoxStream;
+use tonic::metadata::KeyAndValueRef;
+use tonic::{Request, Response, Status, Streaming};
+
+use crate::convert::ProxyCall;
+use crate::proto::proxy as pb;
+use crate::proto::proxy::centrifugo_proxy_server::{CentrifugoProxy, CentrifugoProxyServer};
+use crate::server::Rotor;
+use crate::wit::types::Headers;
+
+/// Metadata that belongs to the gRPC transport, not to the client: never
+/// shown to guests.
+const TRANSPORT_HEADERS: [&str; 4] = ["content-type", "te", "user-agent", "authority"];
+
+/// The largest proxy message accepted: Centrifugo's own client message limit
+/// is 64 KiB by default, so this leaves ample room.
+pub const MAX_MESSAGE_BYTES: usize = 4 << 20;
+
+/// Centrifugo's proxy service backed by a [`Rotor`].
+pub struct ProxyService {
+    rotor: Rotor,
+}
+
+impl ProxyService {
+    /// The service for `rotor`.
+    pub fn new(rotor: Rotor) -> ProxyService {
+        ProxyService { rotor }
+    }
+
+    /// The tonic server for this service.
+    pub fn into_server(self) -> CentrifugoProxyServer<ProxyService> {
+        CentrifugoProxyServer::new(self)
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(MAX_MESSAGE_BYTES)
+    }
+
+    async fn answer<C: ProxyCall>(&self, request: Request<C>) -> Result<Response<C::Response>, Status> {
+        let deadline = deadline(request.metadata());
+        let headers = headers(request.metadata());
+        let response = self.rotor.answer(request.into_inner(), headers, deadline).await?;
+        Ok(Response::new(response))
+    }
+}
+
+/// The client metadata Centrifugo forwarded, lower-cased, without gRPC's own.
+fn headers(metadata: &tonic::metadata::MetadataMap) -> Headers {
+    metadata
+        .iter()
+        .filter_map(|entry| match entry {
+            KeyAndValueRef::Ascii(key, value) => {
+                let key = key.as_str();
+                let transport = key.starts_with("grpc-") || key.starts_with(':') || TRANSPORT_HEADERS.contains(&key);
+                let value = value.to_str().ok()?;
+                (!transport).then(|| (key.to_owned(), value.to_owned()))
+            }
+            KeyAndValueRef::Binary(..) => None,
+        })
+        .collect()
+}
+
+/// When the caller stops waiting, from the `grpc-timeout` header.
+fn deadline(metadata: &tonic::metadata::MetadataMap) -> Option<Instant> {
+    let value = metadata.get("grpc-timeout")?.to_str().ok()?;
+    parse_grpc_timeout(value).map(|timeout| Instant::now() + timeout)
+}
+
+/// Parses gRPC's timeout format: up to 8 digits and a unit (H, M, S, m, u, n).
+fn parse_grpc_timeout(value: &str) -> Option<Duration> {
+    let (digits, unit) = value.split_at(value.len().checked_sub(1)?);
+    if digits.is_empty() || digits.len() > 8 {
+        return None;
+    }
+    let amount: u64 = digits.parse().ok()?;
+    Some(match unit {
+        "H" => Duration::from_secs(amount * 3600),
+        "M" => Duration::from_secs(amount * 60),
+        "S" => Duration::from_secs(amount),
+        "m" => Duration::from_millis(amount),
+        "u" => Duration::from_micros(amount),
+        "n" => Duration::from_nanos(amount),
+        _ => return None,
+    })
+}
+
+fn not_routed(rpc: &str) -> Status {
+    Status::unimplemented(format!("Rotor does not answer CentrifugoProxy.{rpc}"))
+}
+
+#[tonic::async_trait]
+impl CentrifugoProxy for ProxyService {
+    async fn connect(&self, request: Request<pb::ConnectRequest>) -> Result<Response<pb::ConnectResponse>, Status> {
+        self.answer(request).await
+    }
+
+    async fn refresh(&self, request: Request<pb::RefreshRequest>) -> Result<Response<pb::RefreshResponse>, Status> {
+        self.answer(request).await
+    }
+
+    async fn subscribe(
+        &self,
+        request: Request<pb::SubscribeRequest>,
+    ) -> Result<Response<pb::SubscribeResponse>, Status> {
+        self.answer(request).await
+    }
+
+    async fn publish(&self, request: Request<pb::PublishRequest>) -> Result<Response<pb::PublishResponse>, Status> {
+        self.answer(request).await
+    }
+
+    async fn rpc(&self, request: Request<pb::RpcRequest>) -> Result<Response<pb::RpcResponse>, Status> {
+        self.answer(request).await
+    }
+
+    async fn sub_refresh(
+        &self,
+        request: Request<pb::SubRefreshRequest>,
+    ) -> Result<Response<pb::SubRefreshResponse>, Status> {
+        self.answer(request).await
+    }
+
+    async fn notify_cache_empty(
+        &self,
+        _: Request<pb::NotifyCacheEmptyRequest>,
+    ) -> Result<Response<pb::NotifyCacheEmptyResponse>, Status> {
+        Err(not_routed("NotifyCacheEmpty"))
+    }
+
+    async fn notify_channel_state(
+        &self,
+        _: Request<pb::NotifyChannelStateRequest>,
+    ) -> Result<Response<pb::NotifyChannelStateResponse>, Status> {
+        Err(not_routed("NotifyChannelState"))
+    }
+
+    async fn map_publish(
+        &self,
+        _: Request<pb::MapPublishRequest>,
+    ) -> Result<Response<pb::MapPublishResponse>, Status> {
+        Err(not_routed("MapPublish"))
+    }
+
+    async fn map_remove(&self, _: Request<pb::MapRemoveRequest>) -> Result<Response<pb::MapRemoveResponse>, Status> {
+        Err(not_routed("MapRemove"))
+    }
+
+    async fn shared_poll_refresh(
+        &self,
+        _: Request<pb::SharedPollRefreshRequest>,
+    ) -> Result<Response<pb::SharedPollRefreshResponse>, Status> {
+        Err(not_routed("SharedPollRefresh"))
+    }
+
+    async fn subscribe_unidirectional(
+        &self,
+        _: Request<pb::SubscribeRequest>,
+    ) -> Result<Response<BoxStream<pb::StreamSubscribeResponse>>, Status> {
+        Err(not_routed("SubscribeUnidirectional"))
+    }
+
+    async fn subscribe_bidirectional(
+        &self,
+        _: Request<Streaming<pb::StreamSubscribeRequest>>,
+    ) -> Result<Response<BoxStream<pb::StreamSubscribeResponse>>, Status> {
+        Err(not_routed("SubscribeBidirectional"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grpc_timeouts() {
+        assert_eq!(parse_grpc_timeout("1S"), Some(Duration::from_secs(1)));
+        assert_eq!(parse_grpc_timeout("250m"), Some(Duration::from_millis(250)));
+        assert_eq!(parse_grpc_timeout("5u"), Some(Duration::from_micros(5)));
+        assert_eq!(parse_grpc_timeout("S"), None);
+        assert_eq!(parse_grpc_timeout("123456789S"), None);
+        assert_eq!(parse_grpc_timeout("1x"), None);
+        assert_eq!(parse_grpc_timeout(""), None);
+    }
+
+    #[test]
+    fn transport_headers_stay_out() {
+        let mut metadata = tonic::metadata::MetadataMap::new();
+        metadata.insert("authorization", "Bearer t".parse().unwrap());
+        metadata.insert("grpc-timeout", "1S".parse().unwrap());
+        metadata.insert("user-agent", "grpc-go".parse().unwrap());
+        metadata.insert("x-tenant", "a".parse().unwrap());
+        let mut seen = headers(&metadata);
+        seen.sort();
+        assert_eq!(
+            seen,
+            vec![
+                ("authorization".to_string(), "Bearer t".to_string()),
+                ("x-tenant".to_string(), "a".to_string())
+            ]
+        );
+    }
+}

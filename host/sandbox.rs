@@ -1,0 +1,123 @@
+//! The per-call store: a fresh WASI context that grants nothing, a memory
+//! limiter, a CPU deadline, and the calling plugin's identity for imports.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use wasmtime::{ResourceLimiter, Store, UpdateDeadline};
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{ResourceTable, WasiCtx, WasiCtxView, WasiView};
+
+use crate::engine::Engine;
+
+/// Bytes of a guest's stderr kept per call: enough for a panic message.
+const STDERR_CAPACITY: usize = 4096;
+/// Log lines a guest may write per call; more are dropped with one warning.
+pub const LOG_LINES_PER_CALL: u32 = 64;
+/// Bytes of one guest log line kept; the rest is cut.
+pub const LOG_LINE_MAX: usize = 2048;
+
+/// Who a store runs: what host imports need to know about the plugin.
+#[derive(Debug)]
+pub struct Guest {
+    /// The plugin's name, as the config names it.
+    pub plugin: String,
+    /// The tenant the call belongs to.
+    pub tenant: String,
+    /// The plugin's settings, read through the `config` import.
+    pub settings: Arc<BTreeMap<String, String>>,
+}
+
+/// The data of one call's store.
+pub struct CallState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    limiter: MemoryLimiter,
+    stderr: MemoryOutputPipe,
+    /// The guest this store runs.
+    pub guest: Arc<Guest>,
+    /// Log lines the guest may still write in this call.
+    pub log_budget: u32,
+}
+
+impl CallState {
+    /// Whether the guest asked for more memory than it may have.
+    pub fn hit_memory_limit(&self) -> bool {
+        self.limiter.denied
+    }
+
+    /// What the guest wrote to stderr (a panic message, say), lossily decoded.
+    pub fn stderr(&self) -> String {
+        let bytes = self.stderr.contents();
+        String::from_utf8_lossy(&bytes).trim_end().to_owned()
+    }
+}
+
+impl WasiView for CallState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+/// Creates the store for one call of `guest`, with its limits attached.
+///
+/// The WASI context grants clocks and randomness only: no files,
+/// environment, arguments or sockets. Guest stderr is captured for logs.
+pub fn new_store(engine: &Engine, guest: Arc<Guest>, memory: u64, deadline: Instant) -> Store<CallState> {
+    let stderr = MemoryOutputPipe::new(STDERR_CAPACITY);
+    let wasi = {
+        let mut builder = WasiCtx::builder();
+        builder.stderr(stderr.clone());
+        builder.build()
+    };
+    let state = CallState {
+        wasi,
+        table: ResourceTable::new(),
+        limiter: MemoryLimiter {
+            max: usize::try_from(memory).unwrap_or(usize::MAX),
+            denied: false,
+        },
+        stderr,
+        guest,
+        log_budget: LOG_LINES_PER_CALL,
+    };
+    let mut store = Store::new(engine.wasmtime(), state);
+    store.limiter(|state| &mut state.limiter);
+    // Check the clock on every epoch tick: interrupt the guest once its
+    // deadline has passed, otherwise yield so other calls on this thread run.
+    store.set_epoch_deadline(1);
+    store.epoch_deadline_callback(move |_| {
+        if Instant::now() >= deadline {
+            Ok(UpdateDeadline::Interrupt)
+        } else {
+            Ok(UpdateDeadline::Yield(1))
+        }
+    });
+    store
+}
+
+/// Bounds each linear memory of an instance and remembers a refusal, so a
+/// guest that dies after a failed `memory.grow` is reported as out of memory.
+struct MemoryLimiter {
+    max: usize,
+    denied: bool,
+}
+
+/// Tables are bounded by the pooling allocator; this caps a single table.
+const MAX_TABLE_ELEMENTS: usize = 100_000;
+
+impl ResourceLimiter for MemoryLimiter {
+    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        let allowed = desired <= self.max;
+        self.denied |= !allowed;
+        Ok(allowed)
+    }
+
+    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        Ok(desired <= MAX_TABLE_ELEMENTS)
+    }
+}

@@ -1,0 +1,166 @@
+//! Rotor assembled: engine, plugins and pipeline behind the gRPC proxy
+//! service, and the one function every proxy call goes through.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+
+use crate::config::{Config, Limits};
+use crate::convert::ProxyCall;
+use crate::engine::Engine;
+use crate::error::{FailureReply, PluginError};
+use crate::kind::RequestKind;
+use crate::pipeline::Pipeline;
+use crate::plugin::Plugin;
+use crate::proto::proxy as pb;
+use crate::proxy::ProxyService;
+use crate::registry::{PluginRegistry, RegistryError, Routes};
+use crate::wit::types::Headers;
+
+/// Why Rotor could not start or stopped serving.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The engine could not be built.
+    #[error(transparent)]
+    Engine(#[from] PluginError),
+    /// The plugins of the configuration could not be loaded.
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    /// The listener failed.
+    #[error("cannot listen on {address}: {source}")]
+    Listen {
+        /// The configured address.
+        address: std::net::SocketAddr,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The gRPC server failed.
+    #[error("gRPC server: {0}")]
+    Transport(#[from] tonic::transport::Error),
+}
+
+/// A running Rotor: answers proxy calls with its plugins.
+#[derive(Clone)]
+pub struct Rotor {
+    pipeline: Arc<Pipeline>,
+}
+
+impl Rotor {
+    /// Builds the engine and loads every plugin `config` names. Compiling
+    /// runs on a blocking thread.
+    pub async fn new(config: &Config) -> Result<Rotor, ServeError> {
+        let engine = Arc::new(Engine::new(&config.limits)?);
+        let routes = {
+            let engine = engine.clone();
+            let config = config.clone();
+            tokio::task::spawn_blocking(move || Routes::load(&engine, &config))
+                .await
+                .expect("plugin loading panicked")?
+        };
+        Ok(Rotor::from_routes(engine, routes, config.limits))
+    }
+
+    /// A Rotor that answers every `kind` call with one component file, with
+    /// default limits: what `rotor call` runs.
+    pub async fn single(
+        kind: RequestKind,
+        path: &std::path::Path,
+        settings: std::collections::BTreeMap<String, String>,
+    ) -> Result<Rotor, ServeError> {
+        let limits = Limits::default();
+        let engine = Arc::new(Engine::new(&limits)?);
+        let name = path
+            .file_name()
+            .map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
+        let plugin = {
+            let engine = engine.clone();
+            let path = path.to_owned();
+            let name = name.clone();
+            tokio::task::spawn_blocking(move || Plugin::load(&engine, &name, &path, settings))
+                .await
+                .expect("plugin loading panicked")
+        }
+        .map_err(|source| RegistryError::Plugin {
+            name,
+            path: path.to_owned(),
+            source,
+        })?;
+        let routes = Routes::single(kind, Arc::new(plugin))?;
+        Ok(Rotor::from_routes(engine, routes, limits))
+    }
+
+    fn from_routes(engine: Arc<Engine>, routes: Routes, limits: Limits) -> Rotor {
+        for plugin in routes.plugins() {
+            tracing::info!(
+                plugin = plugin.name(),
+                sha256 = &plugin.sha256()[..12],
+                exports = ?plugin.exports(),
+                "plugin loaded"
+            );
+        }
+        let registry = Arc::new(PluginRegistry::new(routes));
+        Rotor {
+            pipeline: Arc::new(Pipeline::new(engine, registry, limits)),
+        }
+    }
+
+    /// The live plugin registry.
+    pub fn registry(&self) -> &Arc<PluginRegistry> {
+        self.pipeline.registry()
+    }
+
+    /// Answers one proxy call: protobuf in, protobuf out. A failure becomes
+    /// what Centrifugo should read (see [`CallError::reply`]); an `Err` is a
+    /// gRPC status.
+    pub async fn answer<C: ProxyCall>(
+        &self,
+        message: C,
+        headers: Headers,
+        deadline: Option<Instant>,
+    ) -> Result<C::Response, tonic::Status> {
+        let (request, context) = message
+            .into_request(headers)
+            .map_err(|error| tonic::Status::invalid_argument(error.to_string()))?;
+        let result = self
+            .pipeline
+            .call(request, deadline, |reply| C::response(reply, &context))
+            .await;
+        match result {
+            Ok(response) => Ok(response),
+            Err(error) => match error.reply(C::KIND) {
+                FailureReply::Error { code, message } => C::error_response(pb::Error {
+                    code,
+                    message: message.to_owned(),
+                    temporary: true,
+                })
+                .ok_or_else(|| tonic::Status::internal(error.to_string())),
+                FailureReply::Status(status) => Err(status),
+            },
+        }
+    }
+
+    /// Serves the proxy service on `listener` until `shutdown` completes,
+    /// then lets calls in flight finish.
+    pub async fn serve(self, listener: TcpListener, shutdown: impl Future<Output = ()>) -> Result<(), ServeError> {
+        tonic::transport::Server::builder()
+            .add_service(ProxyService::new(self).into_server())
+            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+            .await?;
+        Ok(())
+    }
+
+    /// Binds `config.listen` and serves until `shutdown` completes.
+    pub async fn serve_config(self, config: &Config, shutdown: impl Future<Output = ()>) -> Result<(), ServeError> {
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .map_err(|source| ServeError::Listen {
+                address: config.listen,
+                source,
+            })?;
+        tracing::info!(address = %config.listen, "serving Centrifugo's proxy");
+        self.serve(listener, shutdown).await
+    }
+}

@@ -1,0 +1,17 @@
+//! Host bindings of the WIT contract in `wit/`.
+//!
+//! The host binds the `host` world, the union of every plugin world, and
+//! looks up only the exports a route needs, so a component may export any
+//! subset of the handler interfaces.
+
+wasmtime::component::bindgen!({
+    path: "wit",
+    world: "host",
+    exports: { default: async },
+});
+
+pub use exports::rotor::centrifugo::{
+    connect_handler, interceptor, publish_handler, refresh_handler, rpc_handler,
+    sub_refresh_handler, subscribe_handler,
+};
+pub use rotor::centrifugo::{config, log, types};
