@@ -1,0 +1,8 @@
+//! End-to-end tests: Rotor serves real components over real gRPC on
+//! loopback, and the tests play Centrifugo.
+
+mod cli;
+mod faults;
+mod mapping;
+mod routing;
+mod support;
