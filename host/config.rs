@@ -14,6 +14,9 @@
 //! memory = "16MiB"
 //! timeout = "100ms"
 //! concurrency = 256
+//! [interceptors]
+//! "*" = ["telemetry.wasm"]
+//! publish = [{ plugin = "rate-limit.wasm", settings = { limit = "10" } }]
 //! [settings."connect-jwt.wasm"]
 //! secret = { env = "ROTOR_JWT_SECRET" }
 //! ```
@@ -51,6 +54,8 @@ pub struct Config {
     pub watch: bool,
     /// Which component answers each request kind.
     pub handlers: BTreeMap<RequestKind, HandlerRoutes>,
+    /// Interceptor chains: `all` run first for every kind, then the kind's own.
+    pub interceptors: Interceptors,
     /// Limits applied to every call.
     pub limits: Limits,
     /// Per-plugin settings, read by guests through the `config` import.
@@ -73,6 +78,45 @@ pub struct PluginRef {
     pub name: String,
     /// The file, resolved against the plugin directory.
     pub path: PathBuf,
+}
+
+/// The interceptor chains of a configuration.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Interceptors {
+    /// The `"*"` chain: runs first, for every request kind.
+    pub all: Vec<InterceptorRef>,
+    /// The chains of single request kinds.
+    pub by_kind: BTreeMap<RequestKind, Vec<InterceptorRef>>,
+}
+
+impl Interceptors {
+    /// The chain of `kind`, outermost first: the `"*"` entries, then the kind's.
+    pub fn chain(&self, kind: RequestKind) -> impl Iterator<Item = &InterceptorRef> {
+        self.all
+            .iter()
+            .chain(self.by_kind.get(&kind).into_iter().flatten())
+    }
+
+    /// The length of the longest chain.
+    pub fn longest(&self) -> usize {
+        RequestKind::ALL
+            .iter()
+            .map(|kind| self.chain(*kind).count())
+            .max()
+            .unwrap_or(0)
+    }
+}
+
+/// One interceptor in a chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InterceptorRef {
+    /// Its component.
+    pub plugin: PluginRef,
+    /// Settings of this entry, over the plugin's `[settings]`.
+    pub settings: BTreeMap<String, String>,
+    /// Whether the call goes on without it when it fails (default: the call
+    /// fails with error 100).
+    pub fail_open: bool,
 }
 
 /// Resource limits of one call.
@@ -162,10 +206,16 @@ impl Config {
 
     /// Every distinct plugin the configuration refers to.
     pub fn plugins(&self) -> Vec<&PluginRef> {
+        let interceptors = self
+            .interceptors
+            .all
+            .iter()
+            .chain(self.interceptors.by_kind.values().flatten());
         let mut plugins: Vec<&PluginRef> = self
             .handlers
             .values()
             .flat_map(|routes| routes.default.iter().chain(routes.refined.values()))
+            .chain(interceptors.map(|interceptor| &interceptor.plugin))
             .collect();
         plugins.sort();
         plugins.dedup();
@@ -182,9 +232,24 @@ struct RawConfig {
     #[serde(default)]
     handlers: BTreeMap<RequestKind, RawRoutes>,
     #[serde(default)]
+    interceptors: BTreeMap<String, Vec<RawInterceptor>>,
+    #[serde(default)]
     limits: RawLimits,
     #[serde(default)]
     settings: BTreeMap<String, BTreeMap<String, RawSetting>>,
+}
+
+/// An interceptor entry: a file name, or a table with options.
+type RawInterceptor = FileOrTable<RawInterceptorTable>;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawInterceptorTable {
+    plugin: String,
+    #[serde(default)]
+    fail_open: bool,
+    #[serde(default)]
+    settings: BTreeMap<String, RawSetting>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -203,15 +268,41 @@ struct RawLimits {
     concurrency: Option<u32>,
 }
 
-/// A handler route: a file name, or a table with refinements.
-#[derive(Debug, Default)]
-struct RawRoutes {
-    default: Option<String>,
-    namespaces: BTreeMap<String, String>,
-    methods: BTreeMap<String, String>,
+/// A plugin file name, or a table that names the plugin and its options.
+#[derive(Debug)]
+enum FileOrTable<T> {
+    File(String),
+    Table(T),
 }
 
-#[derive(Deserialize)]
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for FileOrTable<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct FileOrTableVisitor<T>(std::marker::PhantomData<T>);
+
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for FileOrTableVisitor<T> {
+            type Value = FileOrTable<T>;
+
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a plugin file name or a table")
+            }
+
+            fn visit_str<E: de::Error>(self, file: &str) -> Result<Self::Value, E> {
+                Ok(FileOrTable::File(file.to_owned()))
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                T::deserialize(de::value::MapAccessDeserializer::new(map)).map(FileOrTable::Table)
+            }
+        }
+
+        deserializer.deserialize_any(FileOrTableVisitor(std::marker::PhantomData))
+    }
+}
+
+/// A handler route: a file name, or a table with refinements.
+type RawRoutes = FileOrTable<RawRoutesTable>;
+
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawRoutesTable {
     default: Option<String>,
@@ -219,38 +310,6 @@ struct RawRoutesTable {
     namespaces: BTreeMap<String, String>,
     #[serde(default)]
     methods: BTreeMap<String, String>,
-}
-
-impl<'de> Deserialize<'de> for RawRoutes {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct RoutesVisitor;
-
-        impl<'de> Visitor<'de> for RoutesVisitor {
-            type Value = RawRoutes;
-
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a plugin file name or a table with `default`, `namespaces`, `methods`")
-            }
-
-            fn visit_str<E: de::Error>(self, file: &str) -> Result<RawRoutes, E> {
-                Ok(RawRoutes {
-                    default: Some(file.to_owned()),
-                    ..RawRoutes::default()
-                })
-            }
-
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<RawRoutes, A::Error> {
-                let table = RawRoutesTable::deserialize(de::value::MapAccessDeserializer::new(map))?;
-                Ok(RawRoutes {
-                    default: table.default,
-                    namespaces: table.namespaces,
-                    methods: table.methods,
-                })
-            }
-        }
-
-        deserializer.deserialize_any(RoutesVisitor)
-    }
 }
 
 /// A setting: a literal, or a secret read from the environment or a file so
@@ -270,7 +329,11 @@ impl RawConfig {
             key: "listen".into(),
             message: format!("`{listen_text}` is not a socket address like 127.0.0.1:10001"),
         })?;
-        let plugin_dir = base.join(self.plugins.dir.unwrap_or_else(|| DEFAULT_PLUGIN_DIR.into()));
+        let plugin_dir = base.join(
+            self.plugins
+                .dir
+                .unwrap_or_else(|| DEFAULT_PLUGIN_DIR.into()),
+        );
         if !plugin_dir.is_dir() {
             return Err(ConfigError::Invalid {
                 key: "plugins.dir".into(),
@@ -281,6 +344,27 @@ impl RawConfig {
         let mut handlers = BTreeMap::new();
         for (kind, raw) in self.handlers {
             handlers.insert(kind, validate_routes(kind, raw, &plugin_dir)?);
+        }
+
+        let mut interceptors = Interceptors::default();
+        for (chain, entries) in self.interceptors {
+            let key = format!("interceptors.\"{chain}\"");
+            let mut steps = Vec::with_capacity(entries.len());
+            for (index, entry) in entries.into_iter().enumerate() {
+                steps.push(entry.validate(&format!("{key}[{index}]"), &plugin_dir, base)?);
+            }
+            if chain == "*" {
+                interceptors.all = steps;
+            } else {
+                let kind =
+                    chain
+                        .parse::<RequestKind>()
+                        .map_err(|message| ConfigError::Invalid {
+                            key: key.clone(),
+                            message: format!("{message}, or \"*\""),
+                        })?;
+                interceptors.by_kind.insert(kind, steps);
+            }
         }
 
         let limits = self.limits.validate()?;
@@ -300,6 +384,7 @@ impl RawConfig {
             plugin_dir,
             watch: self.plugins.watch,
             handlers,
+            interceptors,
             limits,
             settings,
         })
@@ -312,15 +397,29 @@ fn validate_routes(
     plugin_dir: &Path,
 ) -> Result<HandlerRoutes, ConfigError> {
     let key = format!("handlers.{kind}");
+    let raw = match raw {
+        FileOrTable::File(file) => RawRoutesTable {
+            default: Some(file),
+            namespaces: BTreeMap::new(),
+            methods: BTreeMap::new(),
+        },
+        FileOrTable::Table(table) => table,
+    };
     let refined = match kind.refinement() {
         Some(Refinement::ChannelNamespace) if !raw.methods.is_empty() => {
             return Err(invalid(&key, "`methods` applies to rpc; use `namespaces`"));
         }
         Some(Refinement::Method) if !raw.namespaces.is_empty() => {
-            return Err(invalid(&key, "`namespaces` applies to channels; use `methods`"));
+            return Err(invalid(
+                &key,
+                "`namespaces` applies to channels; use `methods`",
+            ));
         }
         None if !raw.methods.is_empty() || !raw.namespaces.is_empty() => {
-            return Err(invalid(&key, "this request type has no channel or method to route by"));
+            return Err(invalid(
+                &key,
+                "this request type has no channel or method to route by",
+            ));
         }
         Some(Refinement::Method) => raw.methods,
         _ => raw.namespaces,
@@ -343,6 +442,36 @@ fn validate_routes(
         })
         .collect::<Result<_, _>>()?;
     Ok(HandlerRoutes { default, refined })
+}
+
+impl FileOrTable<RawInterceptorTable> {
+    fn validate(
+        self,
+        key: &str,
+        plugin_dir: &Path,
+        base: &Path,
+    ) -> Result<InterceptorRef, ConfigError> {
+        let table = match self {
+            FileOrTable::File(plugin) => RawInterceptorTable {
+                plugin,
+                fail_open: false,
+                settings: BTreeMap::new(),
+            },
+            FileOrTable::Table(table) => table,
+        };
+        let mut settings = BTreeMap::new();
+        for (name, value) in table.settings {
+            settings.insert(
+                name.clone(),
+                value.resolve(&format!("{key}.settings.{name}"), base)?,
+            );
+        }
+        Ok(InterceptorRef {
+            plugin: plugin_ref(key.to_owned(), table.plugin, plugin_dir)?,
+            settings,
+            fail_open: table.fail_open,
+        })
+    }
 }
 
 fn plugin_ref(key: String, name: String, plugin_dir: &Path) -> Result<PluginRef, ConfigError> {
@@ -419,7 +548,9 @@ impl RawSetting {
 /// Parses a byte size such as `16MiB`, `512KiB`, `1GiB` or `65536`.
 pub fn parse_size(text: &str) -> Result<u64, String> {
     let text = text.trim();
-    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
     let (digits, unit) = text.split_at(split);
     let number: u64 = digits
         .parse()
@@ -432,7 +563,11 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
         "KB" | "kB" => 1_000,
         "MB" => 1_000_000,
         "GB" => 1_000_000_000,
-        other => return Err(format!("unknown size unit `{other}` (use B, KiB, MiB or GiB)")),
+        other => {
+            return Err(format!(
+                "unknown size unit `{other}` (use B, KiB, MiB or GiB)"
+            ));
+        }
     };
     number
         .checked_mul(scale)
@@ -442,7 +577,9 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
 /// Parses a duration such as `100ms`, `2s`, `250us`.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
-    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
     let (digits, unit) = text.split_at(split);
     let number: u64 = digits
         .parse()
@@ -453,7 +590,9 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         "s" => Ok(Duration::from_secs(number)),
         "m" => Ok(Duration::from_secs(number.saturating_mul(60))),
         "" => Err(format!("`{text}` needs a unit: us, ms, s or m")),
-        other => Err(format!("unknown duration unit `{other}` (use us, ms, s or m)")),
+        other => Err(format!(
+            "unknown duration unit `{other}` (use us, ms, s or m)"
+        )),
     }
 }
 
@@ -532,14 +671,62 @@ mod tests {
     }
 
     #[test]
+    fn interceptor_chains() {
+        let dir = dir_with(&["t.wasm", "rl.wasm", "h.wasm"]);
+        let config = Config::parse(
+            r#"
+            [handlers]
+            publish = "h.wasm"
+            [interceptors]
+            "*" = ["t.wasm"]
+            publish = [{ plugin = "rl.wasm", fail_open = true, settings = { limit = "5" } }, "t.wasm"]
+            [settings."rl.wasm"]
+            window = "1s"
+            "#,
+            dir.path(),
+        )
+        .expect("valid config");
+        let chain: Vec<_> = config
+            .interceptors
+            .chain(RequestKind::Publish)
+            .map(|i| i.plugin.name.as_str())
+            .collect();
+        assert_eq!(chain, ["t.wasm", "rl.wasm", "t.wasm"]);
+        assert_eq!(config.interceptors.chain(RequestKind::Connect).count(), 1);
+        assert_eq!(config.interceptors.longest(), 3);
+        let rate_limit = &config.interceptors.by_kind[&RequestKind::Publish][0];
+        assert!(rate_limit.fail_open);
+        assert_eq!(rate_limit.settings["limit"], "5");
+        assert_eq!(config.plugins().len(), 3);
+
+        for (text, key) in [
+            ("[interceptors]\npublsh = [\"t.wasm\"]", "publsh"),
+            (
+                r#"interceptors = { "*" = ["gone.wasm"] }"#,
+                r#"interceptors."*"[0]"#,
+            ),
+            (
+                r#"interceptors = { "*" = [{ plugin = "t.wasm", fail_opn = true }] }"#,
+                "fail_opn",
+            ),
+        ] {
+            let error = Config::parse(text, dir.path()).unwrap_err().to_string();
+            assert!(error.contains(key), "{text}: {error}");
+        }
+    }
+
+    #[test]
     fn unknown_keys_are_named() {
         let dir = dir_with(&[]);
         let error = Config::parse("lisen = \"x\"", dir.path()).unwrap_err();
         assert!(error.to_string().contains("lisen"), "{error}");
         let error = Config::parse("[handlers]\nconect = \"a.wasm\"", dir.path()).unwrap_err();
         assert!(error.to_string().contains("conect"), "{error}");
-        let error =
-            Config::parse("[handlers.rpc]\ndefault = \"a\"\nnamspaces = {}", dir.path()).unwrap_err();
+        let error = Config::parse(
+            "[handlers.rpc]\ndefault = \"a\"\nnamspaces = {}",
+            dir.path(),
+        )
+        .unwrap_err();
         assert!(error.to_string().contains("namspaces"), "{error}");
     }
 
@@ -562,7 +749,10 @@ mod tests {
             "[handlers.rpc]\n",
         ] {
             let error = Config::parse(text, dir.path()).unwrap_err();
-            assert!(matches!(error, ConfigError::Invalid { .. }), "{text}: {error}");
+            assert!(
+                matches!(error, ConfigError::Invalid { .. }),
+                "{text}: {error}"
+            );
         }
     }
 
@@ -575,7 +765,10 @@ mod tests {
             ("[limits]\ntimeout = \"100\"", "limits.timeout"),
             ("[limits]\nconcurrency = 0", "limits.concurrency"),
             ("[plugins]\ndir = \"no/such/dir\"", "plugins.dir"),
-            ("[settings.\"a.wasm\"]\nkey = { env = \"ROTOR_TEST_UNSET_VARIABLE\" }", "settings"),
+            (
+                "[settings.\"a.wasm\"]\nkey = { env = \"ROTOR_TEST_UNSET_VARIABLE\" }",
+                "settings",
+            ),
         ] {
             let error = Config::parse(text, dir.path()).unwrap_err().to_string();
             assert!(error.contains(key), "{text}: {error}");

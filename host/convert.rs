@@ -44,7 +44,10 @@ pub trait ProxyCall: Sized {
     const KIND: RequestKind;
 
     /// Converts the message into the guest's request record.
-    fn into_request(self, headers: wit::Headers) -> Result<(wit::Request, ReplyContext), BadRequest>;
+    fn into_request(
+        self,
+        headers: wit::Headers,
+    ) -> Result<(wit::Request, ReplyContext), BadRequest>;
 
     /// Converts the guest's reply into the response message.
     fn response(reply: wit::Reply, context: &ReplyContext) -> Result<Self::Response, GuestFault>;
@@ -68,7 +71,12 @@ fn payload(data: Vec<u8>, b64: &str, field: &str) -> Result<Vec<u8>, BadRequest>
         .map_err(|error| BadRequest(format!("`b64{field}` is not valid base64: {error}")))
 }
 
-fn connection(client: String, transport: String, protocol: String, encoding: String) -> wit::Connection {
+fn connection(
+    client: String,
+    transport: String,
+    protocol: String,
+    encoding: String,
+) -> wit::Connection {
     wit::Connection {
         client,
         transport,
@@ -97,7 +105,9 @@ fn encode(bytes: Vec<u8>, binary: bool) -> (Vec<u8>, String) {
 }
 
 fn mismatch(expected: RequestKind) -> GuestFault {
-    GuestFault::InvalidReply(format!("a reply of another request type to a {expected} request"))
+    GuestFault::InvalidReply(format!(
+        "a reply of another request type to a {expected} request"
+    ))
 }
 
 fn error(error: wit::CentrifugoError) -> Result<pb::Error, GuestFault> {
@@ -166,9 +176,15 @@ fn overrides(overrides: Option<wit::SubscribeOverrides>) -> Option<pb::Subscribe
 /// point forward (no cycles), stay in range and nest at most
 /// [`MAX_FILTER_DEPTH`] deep.
 fn filter(nodes: Option<wit::Filter>) -> Result<Option<pb::FilterNode>, GuestFault> {
-    fn build(nodes: &[wit::FilterNode], index: usize, depth: usize) -> Result<pb::FilterNode, GuestFault> {
+    fn build(
+        nodes: &[wit::FilterNode],
+        index: usize,
+        depth: usize,
+    ) -> Result<pb::FilterNode, GuestFault> {
         if depth > MAX_FILTER_DEPTH {
-            return Err(GuestFault::InvalidReply("server tags filter nests too deep".into()));
+            return Err(GuestFault::InvalidReply(
+                "server tags filter nests too deep".into(),
+            ));
         }
         let node = &nodes[index];
         let mut children = Vec::with_capacity(node.children.len());
@@ -197,7 +213,10 @@ fn filter(nodes: Option<wit::Filter>) -> Result<Option<pb::FilterNode>, GuestFau
     }
 }
 
-fn subscribe_options(options: wit::SubscribeOptions, binary: bool) -> Result<pb::SubscribeOptions, GuestFault> {
+fn subscribe_options(
+    options: wit::SubscribeOptions,
+    binary: bool,
+) -> Result<pb::SubscribeOptions, GuestFault> {
     let (info, b64info) = encode(options.info, binary);
     let (data, b64data) = encode(options.data, binary);
     Ok(pb::SubscribeOptions {
@@ -216,7 +235,10 @@ impl ProxyCall for pb::ConnectRequest {
     type Response = pb::ConnectResponse;
     const KIND: RequestKind = RequestKind::Connect;
 
-    fn into_request(self, headers: wit::Headers) -> Result<(wit::Request, ReplyContext), BadRequest> {
+    fn into_request(
+        self,
+        headers: wit::Headers,
+    ) -> Result<(wit::Request, ReplyContext), BadRequest> {
         let context = ReplyContext {
             binary: is_binary(&self.encoding),
             ..ReplyContext::default()
@@ -243,7 +265,9 @@ impl ProxyCall for pb::ConnectRequest {
                 let subs = r
                     .subs
                     .into_iter()
-                    .map(|(channel, options)| Ok((channel, subscribe_options(options, context.binary)?)))
+                    .map(|(channel, options)| {
+                        Ok((channel, subscribe_options(options, context.binary)?))
+                    })
                     .collect::<Result<_, GuestFault>>()?;
                 pb::ConnectResponse {
                     result: Some(pb::ConnectResult {
@@ -285,7 +309,10 @@ impl ProxyCall for pb::RefreshRequest {
     type Response = pb::RefreshResponse;
     const KIND: RequestKind = RequestKind::Refresh;
 
-    fn into_request(self, headers: wit::Headers) -> Result<(wit::Request, ReplyContext), BadRequest> {
+    fn into_request(
+        self,
+        headers: wit::Headers,
+    ) -> Result<(wit::Request, ReplyContext), BadRequest> {
         let context = ReplyContext {
             binary: is_binary(&self.encoding),
             ..ReplyContext::default()
@@ -336,7 +363,10 @@ impl ProxyCall for pb::SubscribeRequest {
     type Response = pb::SubscribeResponse;
     const KIND: RequestKind = RequestKind::Subscribe;
 
-    fn into_request(self, headers: wit::Headers) -> Result<(wit::Request, ReplyContext), BadRequest> {
+    fn into_request(
+        self,
+        headers: wit::Headers,
+    ) -> Result<(wit::Request, ReplyContext), BadRequest> {
         let context = ReplyContext {
             binary: is_binary(&self.encoding),
             ..ReplyContext::default()
@@ -399,7 +429,10 @@ impl ProxyCall for pb::PublishRequest {
     type Response = pb::PublishResponse;
     const KIND: RequestKind = RequestKind::Publish;
 
-    fn into_request(self, headers: wit::Headers) -> Result<(wit::Request, ReplyContext), BadRequest> {
+    fn into_request(
+        self,
+        headers: wit::Headers,
+    ) -> Result<(wit::Request, ReplyContext), BadRequest> {
         let data = payload(self.data, &self.b64data, "data")?;
         let context = ReplyContext {
             binary: is_binary(&self.encoding),
@@ -474,7 +507,10 @@ impl ProxyCall for pb::RpcRequest {
     type Response = pb::RpcResponse;
     const KIND: RequestKind = RequestKind::Rpc;
 
-    fn into_request(self, headers: wit::Headers) -> Result<(wit::Request, ReplyContext), BadRequest> {
+    fn into_request(
+        self,
+        headers: wit::Headers,
+    ) -> Result<(wit::Request, ReplyContext), BadRequest> {
         let context = ReplyContext {
             binary: is_binary(&self.encoding),
             ..ReplyContext::default()
@@ -526,7 +562,10 @@ impl ProxyCall for pb::SubRefreshRequest {
     type Response = pb::SubRefreshResponse;
     const KIND: RequestKind = RequestKind::SubRefresh;
 
-    fn into_request(self, headers: wit::Headers) -> Result<(wit::Request, ReplyContext), BadRequest> {
+    fn into_request(
+        self,
+        headers: wit::Headers,
+    ) -> Result<(wit::Request, ReplyContext), BadRequest> {
         let context = ReplyContext {
             binary: is_binary(&self.encoding),
             ..ReplyContext::default()
@@ -596,20 +635,33 @@ mod tests {
 
     #[test]
     fn binary_replies_use_base64_fields() {
-        assert_eq!(encode(b"hi".to_vec(), true), (Vec::new(), "aGk=".to_string()));
-        assert_eq!(encode(b"hi".to_vec(), false), (b"hi".to_vec(), String::new()));
+        assert_eq!(
+            encode(b"hi".to_vec(), true),
+            (Vec::new(), "aGk=".to_string())
+        );
+        assert_eq!(
+            encode(b"hi".to_vec(), false),
+            (b"hi".to_vec(), String::new())
+        );
         assert_eq!(encode(Vec::new(), true), (Vec::new(), String::new()));
     }
 
     #[test]
     fn filters_rebuild_and_reject_cycles() {
-        let tree = filter(Some(vec![node("and", vec![1, 2]), node("", vec![]), node("", vec![])]))
-            .unwrap()
-            .unwrap();
+        let tree = filter(Some(vec![
+            node("and", vec![1, 2]),
+            node("", vec![]),
+            node("", vec![]),
+        ]))
+        .unwrap()
+        .unwrap();
         assert_eq!(tree.nodes.len(), 2);
         assert!(filter(Some(vec![node("and", vec![0])])).is_err());
         assert!(filter(Some(vec![node("and", vec![5])])).is_err());
-        let deep: Vec<_> = (0..40).map(|i| node("not", vec![i + 1])).chain([node("", vec![])]).collect();
+        let deep: Vec<_> = (0..40)
+            .map(|i| node("not", vec![i + 1]))
+            .chain([node("", vec![])])
+            .collect();
         assert!(filter(Some(deep)).is_err());
     }
 
@@ -651,7 +703,8 @@ mod tests {
         };
         let response = pb::PublishRequest::response(accept(None), &context).unwrap();
         assert!(response.result.is_none());
-        let response = pb::PublishRequest::response(accept(Some(b"[]".to_vec())), &context).unwrap();
+        let response =
+            pb::PublishRequest::response(accept(Some(b"[]".to_vec())), &context).unwrap();
         assert_eq!(response.result.unwrap().data, b"[]");
     }
 }

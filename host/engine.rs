@@ -17,9 +17,6 @@ use crate::sandbox::CallState;
 /// often a running guest yields to other tasks.
 pub const EPOCH_TICK: Duration = Duration::from_millis(1);
 
-/// Component instances the pool holds per allowed concurrent call: one for
-/// the handler and headroom for interceptors.
-const INSTANCES_PER_CALL: u32 = 4;
 /// Core instances per component instance: a Rust guest has a handful, a
 /// Python or JavaScript guest more.
 const CORE_INSTANCES_PER_COMPONENT: u32 = 8;
@@ -34,10 +31,13 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// Builds an engine whose pool fits `limits`.
-    pub fn new(limits: &Limits) -> Result<Engine, PluginError> {
+    /// Builds an engine whose pool fits `limits` with up to
+    /// `instances_per_call` instances alive per call (the handler and the
+    /// interceptors around it).
+    pub fn new(limits: &Limits, instances_per_call: usize) -> Result<Engine, PluginError> {
         let mut pool = PoolingAllocationConfig::default();
-        let instances = limits.concurrency.saturating_mul(INSTANCES_PER_CALL);
+        let per_call = u32::try_from(instances_per_call.max(1)).unwrap_or(u32::MAX);
+        let instances = limits.concurrency.saturating_mul(per_call);
         pool.total_component_instances(instances)
             .total_core_instances(instances.saturating_mul(CORE_INSTANCES_PER_COMPONENT))
             .total_memories(instances.saturating_mul(2))
@@ -76,7 +76,8 @@ impl Engine {
 
     /// Compiles a component. CPU-heavy: call it off the async runtime.
     pub fn compile(&self, bytes: &[u8]) -> Result<Component, PluginError> {
-        Component::new(&self.wasmtime, bytes).map_err(|error| PluginError::Compile(format!("{error:#}")))
+        Component::new(&self.wasmtime, bytes)
+            .map_err(|error| PluginError::Compile(format!("{error:#}")))
     }
 }
 

@@ -24,7 +24,9 @@ pub enum PluginError {
     #[error("imports what Rotor does not grant: {0}")]
     Imports(String),
     /// The component exports none of Rotor's interfaces, or a wrong version.
-    #[error("exports no Rotor interface (expected one of the `rotor:centrifugo` handler or interceptor interfaces)")]
+    #[error(
+        "exports no Rotor interface (expected one of the `rotor:centrifugo` handler or interceptor interfaces)"
+    )]
     NoExports,
     /// A route needs an interface the component does not export.
     #[error("does not export `{needed}` (it exports: {exports})")]
@@ -124,9 +126,9 @@ impl CallError {
     /// Centrifugo (and so the client) sees when a call fails.
     pub fn reply(&self, kind: RequestKind) -> FailureReply {
         match self {
-            CallError::NoRoute(what) => {
-                FailureReply::Status(tonic::Status::unimplemented(format!("no handler is configured for {what}")))
-            }
+            CallError::NoRoute(what) => FailureReply::Status(tonic::Status::unimplemented(
+                format!("no handler is configured for {what}"),
+            )),
             _ if kind.is_refresh() => FailureReply::Status(match self {
                 CallError::Busy => tonic::Status::resource_exhausted(self.to_string()),
                 _ => tonic::Status::internal(self.to_string()),
@@ -160,11 +162,16 @@ mod tests {
                 message: "internal server error"
             }
         ));
-        assert!(matches!(fault.reply(RequestKind::Refresh), FailureReply::Status(s) if s.code() == tonic::Code::Internal));
+        assert!(
+            matches!(fault.reply(RequestKind::Refresh), FailureReply::Status(s) if s.code() == tonic::Code::Internal)
+        );
         assert!(matches!(
             CallError::NoRoute("rpc".into()).reply(RequestKind::Rpc),
             FailureReply::Status(s) if s.code() == tonic::Code::Unimplemented
         ));
-        assert!(matches!(CallError::Busy.reply(RequestKind::Publish), FailureReply::Error { code: 111, .. }));
+        assert!(matches!(
+            CallError::Busy.reply(RequestKind::Publish),
+            FailureReply::Error { code: 111, .. }
+        ));
     }
 }

@@ -87,10 +87,15 @@ impl std::str::FromStr for RequestKind {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         RequestKind::ALL
             .into_iter()
-            .find(|kind| kind.name() == s || (s == "sub-refresh" && *kind == RequestKind::SubRefresh))
+            .find(|kind| {
+                kind.name() == s || (s == "sub-refresh" && *kind == RequestKind::SubRefresh)
+            })
             .ok_or_else(|| {
                 let names: Vec<_> = RequestKind::ALL.iter().map(|k| k.name()).collect();
-                format!("unknown request type `{s}`, expected one of: {}", names.join(", "))
+                format!(
+                    "unknown request type `{s}`, expected one of: {}",
+                    names.join(", ")
+                )
             })
     }
 }
@@ -120,7 +125,12 @@ mod tests {
             assert_eq!(kind.name().parse::<RequestKind>(), Ok(kind));
         }
         assert_eq!("sub-refresh".parse(), Ok(RequestKind::SubRefresh));
-        assert!("conect".parse::<RequestKind>().unwrap_err().contains("conect"));
+        assert!(
+            "conect"
+                .parse::<RequestKind>()
+                .unwrap_err()
+                .contains("conect")
+        );
     }
 
     #[test]

@@ -14,6 +14,7 @@ mod error;
 mod imports;
 mod json_bytes;
 mod kind;
+mod kv;
 mod pipeline;
 mod plugin;
 pub mod proto;

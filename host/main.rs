@@ -92,7 +92,16 @@ async fn run(command: Command) -> Result<ExitCode> {
             request,
             settings,
             headers,
-        } => call(kind, plugin, request, settings.into_iter().collect(), headers).await,
+        } => {
+            call(
+                kind,
+                plugin,
+                request,
+                settings.into_iter().collect(),
+                headers,
+            )
+            .await
+        }
     }
 }
 
@@ -109,14 +118,15 @@ async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(signal) => signal,
-            Err(error) => {
-                tracing::warn!("cannot listen for SIGTERM: {error}");
-                let _ = interrupt.await;
-                return;
-            }
-        };
+        let mut terminate =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(signal) => signal,
+                Err(error) => {
+                    tracing::warn!("cannot listen for SIGTERM: {error}");
+                    let _ = interrupt.await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = interrupt => {}
             _ = terminate.recv() => {}
@@ -128,7 +138,7 @@ async fn shutdown_signal() {
 }
 
 async fn check(paths: Vec<PathBuf>) -> Result<ExitCode> {
-    let engine = std::sync::Arc::new(Engine::new(&Limits::default())?);
+    let engine = std::sync::Arc::new(Engine::new(&Limits::default(), 1)?);
     let mut failed = false;
     for path in paths {
         let started = Instant::now();
@@ -137,7 +147,7 @@ async fn check(paths: Vec<PathBuf>) -> Result<ExitCode> {
             let engine = engine.clone();
             let path = path.clone();
             let name = name.clone();
-            tokio::task::spawn_blocking(move || Plugin::load(&engine, &name, &path, BTreeMap::new())).await?
+            tokio::task::spawn_blocking(move || Plugin::load(&engine, &name, &path)).await?
         };
         match loaded {
             Ok(plugin) => {
@@ -156,7 +166,11 @@ async fn check(paths: Vec<PathBuf>) -> Result<ExitCode> {
             }
         }
     }
-    Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 async fn call(
@@ -167,7 +181,9 @@ async fn call(
     headers: Vec<(String, String)>,
 ) -> Result<ExitCode> {
     let text = match request.strip_prefix('@') {
-        Some(file) => std::fs::read_to_string(file).with_context(|| format!("cannot read {file}"))?,
+        Some(file) => {
+            std::fs::read_to_string(file).with_context(|| format!("cannot read {file}"))?
+        }
         None => request,
     };
     let rotor = Rotor::single(kind, &plugin, settings).await?;

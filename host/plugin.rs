@@ -1,10 +1,8 @@
 //! A plugin: a compiled, linked and validated component with what it
 //! exports, ready to be instantiated once per call.
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::SystemTime;
 
 use sha2::{Digest, Sha256};
@@ -14,7 +12,7 @@ use wasmtime::component::{Component, InstancePre};
 use crate::engine::Engine;
 use crate::error::PluginError;
 use crate::kind::RequestKind;
-use crate::sandbox::{CallState, Guest};
+use crate::sandbox::CallState;
 use crate::wit;
 use crate::wit::types::{Reply, Request};
 
@@ -30,7 +28,6 @@ pub struct Plugin {
     path: PathBuf,
     sha256: String,
     loaded_at: SystemTime,
-    guest: Arc<Guest>,
     pre: InstancePre<CallState>,
     handlers: Handlers,
     interceptor: Option<wit::interceptor::GuestIndices>,
@@ -52,17 +49,12 @@ impl Plugin {
     /// Reads, compiles, links and inspects the component at `path`.
     ///
     /// Compiling is CPU-heavy: call this off the async runtime.
-    pub fn load(
-        engine: &Engine,
-        name: &str,
-        path: &Path,
-        settings: BTreeMap<String, String>,
-    ) -> Result<Plugin, PluginError> {
+    pub fn load(engine: &Engine, name: &str, path: &Path) -> Result<Plugin, PluginError> {
         let bytes = std::fs::read(path).map_err(|source| PluginError::Read {
             path: path.to_owned(),
             source,
         })?;
-        Plugin::from_bytes(engine, name, path, &bytes, settings)
+        Plugin::from_bytes(engine, name, path, &bytes)
     }
 
     /// Compiles, links and inspects a component from its bytes.
@@ -71,7 +63,6 @@ impl Plugin {
         name: &str,
         path: &Path,
         bytes: &[u8],
-        settings: BTreeMap<String, String>,
     ) -> Result<Plugin, PluginError> {
         let component = engine.compile(bytes)?;
         let pre = engine
@@ -92,11 +83,6 @@ impl Plugin {
             path: path.to_owned(),
             sha256: hex(&Sha256::digest(bytes)),
             loaded_at: SystemTime::now(),
-            guest: Arc::new(Guest {
-                plugin: name.to_owned(),
-                tenant: DEFAULT_TENANT.to_owned(),
-                settings: Arc::new(settings),
-            }),
             imports: import_names(engine, &component),
             pre,
             handlers,
@@ -128,11 +114,6 @@ impl Plugin {
         self.loaded_at
     }
 
-    /// Who runs when it runs: name, tenant and settings for host imports.
-    pub fn guest(&self) -> &Arc<Guest> {
-        &self.guest
-    }
-
     /// The request kinds it has handlers for.
     pub fn kinds(&self) -> Vec<RequestKind> {
         RequestKind::ALL
@@ -161,7 +142,11 @@ impl Plugin {
 
     /// The Rotor interfaces it exports.
     pub fn exports(&self) -> Vec<&'static str> {
-        let mut exports: Vec<_> = self.kinds().into_iter().map(RequestKind::handler_interface).collect();
+        let mut exports: Vec<_> = self
+            .kinds()
+            .into_iter()
+            .map(RequestKind::handler_interface)
+            .collect();
         if self.is_interceptor() {
             exports.push(INTERCEPTOR_INTERFACE);
         }
@@ -206,36 +191,110 @@ impl Plugin {
 
     /// Instantiates the component in `store` and calls the handler of the
     /// request's kind.
-    pub async fn handle(&self, store: &mut Store<CallState>, request: Request) -> wasmtime::Result<Reply> {
+    pub async fn handle(
+        &self,
+        store: &mut Store<CallState>,
+        request: Request,
+    ) -> wasmtime::Result<Reply> {
         let instance = self.pre.instantiate_async(&mut *store).await?;
         let h = &self.handlers;
         let missing = || wasmtime::format_err!("the plugin has no handler for this request type");
         Ok(match request {
             Request::Connect(r) => {
-                let guest = h.connect.as_ref().ok_or_else(missing)?.load(&mut *store, &instance)?;
+                let guest = h
+                    .connect
+                    .as_ref()
+                    .ok_or_else(missing)?
+                    .load(&mut *store, &instance)?;
                 Reply::Connect(guest.call_handle(&mut *store, &r).await?)
             }
             Request::Refresh(r) => {
-                let guest = h.refresh.as_ref().ok_or_else(missing)?.load(&mut *store, &instance)?;
+                let guest = h
+                    .refresh
+                    .as_ref()
+                    .ok_or_else(missing)?
+                    .load(&mut *store, &instance)?;
                 Reply::Refresh(guest.call_handle(&mut *store, &r).await?)
             }
             Request::Subscribe(r) => {
-                let guest = h.subscribe.as_ref().ok_or_else(missing)?.load(&mut *store, &instance)?;
+                let guest = h
+                    .subscribe
+                    .as_ref()
+                    .ok_or_else(missing)?
+                    .load(&mut *store, &instance)?;
                 Reply::Subscribe(guest.call_handle(&mut *store, &r).await?)
             }
             Request::Publish(r) => {
-                let guest = h.publish.as_ref().ok_or_else(missing)?.load(&mut *store, &instance)?;
+                let guest = h
+                    .publish
+                    .as_ref()
+                    .ok_or_else(missing)?
+                    .load(&mut *store, &instance)?;
                 Reply::Publish(guest.call_handle(&mut *store, &r).await?)
             }
             Request::Rpc(r) => {
-                let guest = h.rpc.as_ref().ok_or_else(missing)?.load(&mut *store, &instance)?;
+                let guest = h
+                    .rpc
+                    .as_ref()
+                    .ok_or_else(missing)?
+                    .load(&mut *store, &instance)?;
                 Reply::Rpc(guest.call_handle(&mut *store, &r).await?)
             }
             Request::SubRefresh(r) => {
-                let guest = h.sub_refresh.as_ref().ok_or_else(missing)?.load(&mut *store, &instance)?;
+                let guest = h
+                    .sub_refresh
+                    .as_ref()
+                    .ok_or_else(missing)?
+                    .load(&mut *store, &instance)?;
                 Reply::SubRefresh(guest.call_handle(&mut *store, &r).await?)
             }
         })
+    }
+}
+
+impl Plugin {
+    /// Instantiates the component in `store` as an interceptor.
+    pub async fn interceptor(
+        &self,
+        mut store: Store<CallState>,
+    ) -> wasmtime::Result<InterceptorInstance> {
+        let indices = self
+            .interceptor
+            .as_ref()
+            .ok_or_else(|| wasmtime::format_err!("the plugin is not an interceptor"))?;
+        let instance = self.pre.instantiate_async(&mut store).await?;
+        let guest = indices.load(&mut store, &instance)?;
+        Ok(InterceptorInstance { store, guest })
+    }
+}
+
+/// An interceptor's instance for one call: `before` and `after` run on the
+/// same instance, so the guest may keep per-call state between them.
+pub struct InterceptorInstance {
+    /// The instance's store.
+    pub store: Store<CallState>,
+    guest: wit::interceptor::Guest,
+}
+
+impl InterceptorInstance {
+    /// Calls `before`.
+    pub async fn before(
+        &mut self,
+        context: &wit::interceptor::CallContext,
+        request: &Request,
+    ) -> wasmtime::Result<wit::interceptor::Decision> {
+        self.guest
+            .call_before(&mut self.store, context, request)
+            .await
+    }
+
+    /// Calls `after`.
+    pub async fn after(
+        &mut self,
+        context: &wit::interceptor::CallContext,
+        reply: &Reply,
+    ) -> wasmtime::Result<Option<Reply>> {
+        self.guest.call_after(&mut self.store, context, reply).await
     }
 }
 

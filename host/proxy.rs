@@ -40,10 +40,16 @@ impl ProxyService {
             .max_encoding_message_size(MAX_MESSAGE_BYTES)
     }
 
-    async fn answer<C: ProxyCall>(&self, request: Request<C>) -> Result<Response<C::Response>, Status> {
+    async fn answer<C: ProxyCall>(
+        &self,
+        request: Request<C>,
+    ) -> Result<Response<C::Response>, Status> {
         let deadline = deadline(request.metadata());
         let headers = headers(request.metadata());
-        let response = self.rotor.answer(request.into_inner(), headers, deadline).await?;
+        let response = self
+            .rotor
+            .answer(request.into_inner(), headers, deadline)
+            .await?;
         Ok(Response::new(response))
     }
 }
@@ -55,7 +61,9 @@ fn headers(metadata: &tonic::metadata::MetadataMap) -> Headers {
         .filter_map(|entry| match entry {
             KeyAndValueRef::Ascii(key, value) => {
                 let key = key.as_str();
-                let transport = key.starts_with("grpc-") || key.starts_with(':') || TRANSPORT_HEADERS.contains(&key);
+                let transport = key.starts_with("grpc-")
+                    || key.starts_with(':')
+                    || TRANSPORT_HEADERS.contains(&key);
                 let value = value.to_str().ok()?;
                 (!transport).then(|| (key.to_owned(), value.to_owned()))
             }
@@ -94,11 +102,17 @@ fn not_routed(rpc: &str) -> Status {
 
 #[tonic::async_trait]
 impl CentrifugoProxy for ProxyService {
-    async fn connect(&self, request: Request<pb::ConnectRequest>) -> Result<Response<pb::ConnectResponse>, Status> {
+    async fn connect(
+        &self,
+        request: Request<pb::ConnectRequest>,
+    ) -> Result<Response<pb::ConnectResponse>, Status> {
         self.answer(request).await
     }
 
-    async fn refresh(&self, request: Request<pb::RefreshRequest>) -> Result<Response<pb::RefreshResponse>, Status> {
+    async fn refresh(
+        &self,
+        request: Request<pb::RefreshRequest>,
+    ) -> Result<Response<pb::RefreshResponse>, Status> {
         self.answer(request).await
     }
 
@@ -109,11 +123,17 @@ impl CentrifugoProxy for ProxyService {
         self.answer(request).await
     }
 
-    async fn publish(&self, request: Request<pb::PublishRequest>) -> Result<Response<pb::PublishResponse>, Status> {
+    async fn publish(
+        &self,
+        request: Request<pb::PublishRequest>,
+    ) -> Result<Response<pb::PublishResponse>, Status> {
         self.answer(request).await
     }
 
-    async fn rpc(&self, request: Request<pb::RpcRequest>) -> Result<Response<pb::RpcResponse>, Status> {
+    async fn rpc(
+        &self,
+        request: Request<pb::RpcRequest>,
+    ) -> Result<Response<pb::RpcResponse>, Status> {
         self.answer(request).await
     }
 
@@ -145,7 +165,10 @@ impl CentrifugoProxy for ProxyService {
         Err(not_routed("MapPublish"))
     }
 
-    async fn map_remove(&self, _: Request<pb::MapRemoveRequest>) -> Result<Response<pb::MapRemoveResponse>, Status> {
+    async fn map_remove(
+        &self,
+        _: Request<pb::MapRemoveRequest>,
+    ) -> Result<Response<pb::MapRemoveResponse>, Status> {
         Err(not_routed("MapRemove"))
     }
 

@@ -7,11 +7,13 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 
-use crate::config::{Config, PluginRef};
+use crate::config::{Config, InterceptorRef, PluginRef};
 use crate::engine::Engine;
 use crate::error::{CallError, PluginError};
 use crate::kind::{RequestKind, channel_namespace};
-use crate::plugin::Plugin;
+use crate::kv::KvStore;
+use crate::plugin::{DEFAULT_TENANT, Plugin};
+use crate::sandbox::Guest;
 use crate::wit::types::Request;
 
 /// Why a set of routes could not be built.
@@ -39,27 +41,113 @@ pub enum RegistryError {
     },
 }
 
-/// Which plugin answers which call.
+/// A plugin as one route uses it: the compiled component, and the guest
+/// identity (tenant, settings) its instances run with.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// The component.
+    pub plugin: Arc<Plugin>,
+    /// What its host imports see.
+    pub guest: Arc<Guest>,
+}
+
+/// One interceptor of a chain.
+#[derive(Debug, Clone)]
+pub struct Step {
+    /// The interceptor.
+    pub target: Target,
+    /// Whether the call goes on without it when it fails.
+    pub fail_open: bool,
+}
+
+/// Which plugins answer and intercept which calls.
 #[derive(Debug, Default)]
 pub struct Routes {
     handlers: BTreeMap<RequestKind, KindRoutes>,
+    chains: BTreeMap<RequestKind, Vec<Step>>,
     plugins: BTreeMap<String, Arc<Plugin>>,
 }
 
 #[derive(Debug, Default)]
 struct KindRoutes {
-    default: Option<Arc<Plugin>>,
-    refined: BTreeMap<String, Arc<Plugin>>,
+    default: Option<Target>,
+    refined: BTreeMap<String, Target>,
+}
+
+/// Builds [`Routes`] from a config: knows the loaded plugins and the shared
+/// state their guests reach.
+struct RouteBuilder<'a> {
+    config: &'a Config,
+    plugins: &'a BTreeMap<String, Arc<Plugin>>,
+    kv: &'a Arc<KvStore>,
+}
+
+impl RouteBuilder<'_> {
+    fn target(&self, plugin: &PluginRef, overrides: &BTreeMap<String, String>) -> Target {
+        let mut settings = self
+            .config
+            .settings
+            .get(&plugin.name)
+            .cloned()
+            .unwrap_or_default();
+        settings.extend(overrides.iter().map(|(k, v)| (k.clone(), v.clone())));
+        Target {
+            plugin: self.plugins[&plugin.name].clone(),
+            guest: Arc::new(Guest {
+                plugin: plugin.name.clone(),
+                tenant: DEFAULT_TENANT.to_owned(),
+                settings,
+                kv: self.kv.clone(),
+            }),
+        }
+    }
+
+    fn handler(
+        &self,
+        kind: RequestKind,
+        key: String,
+        plugin: &PluginRef,
+    ) -> Result<Target, RegistryError> {
+        let target = self.target(plugin, &BTreeMap::new());
+        target
+            .plugin
+            .require_handler(kind)
+            .map_err(|source| RegistryError::Route {
+                key,
+                name: plugin.name.clone(),
+                source,
+            })?;
+        Ok(target)
+    }
+
+    fn step(&self, key: String, interceptor: &InterceptorRef) -> Result<Step, RegistryError> {
+        let target = self.target(&interceptor.plugin, &interceptor.settings);
+        target
+            .plugin
+            .require_interceptor()
+            .map_err(|source| RegistryError::Route {
+                key,
+                name: interceptor.plugin.name.clone(),
+                source,
+            })?;
+        Ok(Step {
+            target,
+            fail_open: interceptor.fail_open,
+        })
+    }
 }
 
 impl Routes {
     /// Loads every plugin `config` names (each once) and checks that each
     /// exports what its routes need. Compiles: call it off the async runtime.
-    pub fn load(engine: &Engine, config: &Config) -> Result<Routes, RegistryError> {
+    pub fn load(
+        engine: &Engine,
+        config: &Config,
+        kv: &Arc<KvStore>,
+    ) -> Result<Routes, RegistryError> {
         let mut plugins = BTreeMap::new();
         for plugin in config.plugins() {
-            let settings = config.settings.get(&plugin.name).cloned().unwrap_or_default();
-            let loaded = Plugin::load(engine, &plugin.name, &plugin.path, settings).map_err(|source| {
+            let loaded = Plugin::load(engine, &plugin.name, &plugin.path).map_err(|source| {
                 RegistryError::Plugin {
                     name: plugin.name.clone(),
                     path: plugin.path.clone(),
@@ -69,61 +157,91 @@ impl Routes {
             plugins.insert(plugin.name.clone(), Arc::new(loaded));
         }
 
-        let mut routes = Routes {
-            handlers: BTreeMap::new(),
-            plugins,
+        let builder = RouteBuilder {
+            config,
+            plugins: &plugins,
+            kv,
         };
+        let mut handlers = BTreeMap::new();
         for (&kind, configured) in &config.handlers {
             let default = configured
                 .default
                 .as_ref()
-                .map(|plugin| routes.handler(kind, format!("handlers.{kind}.default"), plugin))
+                .map(|plugin| builder.handler(kind, format!("handlers.{kind}.default"), plugin))
                 .transpose()?;
             let refined = configured
                 .refined
                 .iter()
                 .map(|(key, plugin)| {
-                    let handler = routes.handler(kind, format!("handlers.{kind}.\"{key}\""), plugin)?;
-                    Ok((key.clone(), handler))
+                    let target =
+                        builder.handler(kind, format!("handlers.{kind}.\"{key}\""), plugin)?;
+                    Ok((key.clone(), target))
                 })
                 .collect::<Result<_, RegistryError>>()?;
-            routes.handlers.insert(kind, KindRoutes { default, refined });
+            handlers.insert(kind, KindRoutes { default, refined });
         }
-        Ok(routes)
+        let mut chains = BTreeMap::new();
+        for kind in RequestKind::ALL {
+            let chain = config
+                .interceptors
+                .chain(kind)
+                .enumerate()
+                .map(|(index, interceptor)| {
+                    builder.step(
+                        format!("interceptors ({kind} chain, step {index})"),
+                        interceptor,
+                    )
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            if !chain.is_empty() {
+                chains.insert(kind, chain);
+            }
+        }
+        Ok(Routes {
+            handlers,
+            chains,
+            plugins,
+        })
     }
 
-    /// Routes every call of `kind` to `plugin`.
-    pub fn single(kind: RequestKind, plugin: Arc<Plugin>) -> Result<Routes, RegistryError> {
-        plugin.require_handler(kind).map_err(|source| RegistryError::Route {
-            key: format!("handlers.{kind}"),
-            name: plugin.name().to_owned(),
-            source,
-        })?;
+    /// Routes every call of `kind` to `plugin`, with `settings`.
+    pub fn single(
+        kind: RequestKind,
+        plugin: Arc<Plugin>,
+        settings: BTreeMap<String, String>,
+        kv: &Arc<KvStore>,
+    ) -> Result<Routes, RegistryError> {
+        plugin
+            .require_handler(kind)
+            .map_err(|source| RegistryError::Route {
+                key: format!("handlers.{kind}"),
+                name: plugin.name().to_owned(),
+                source,
+            })?;
+        let target = Target {
+            guest: Arc::new(Guest {
+                plugin: plugin.name().to_owned(),
+                tenant: DEFAULT_TENANT.to_owned(),
+                settings,
+                kv: kv.clone(),
+            }),
+            plugin: plugin.clone(),
+        };
         let mut routes = Routes::default();
-        routes.plugins.insert(plugin.name().to_owned(), plugin.clone());
+        routes.plugins.insert(plugin.name().to_owned(), plugin);
         routes.handlers.insert(
             kind,
             KindRoutes {
-                default: Some(plugin),
+                default: Some(target),
                 refined: BTreeMap::new(),
             },
         );
         Ok(routes)
     }
 
-    fn handler(&self, kind: RequestKind, key: String, plugin: &PluginRef) -> Result<Arc<Plugin>, RegistryError> {
-        let loaded = &self.plugins[&plugin.name];
-        loaded.require_handler(kind).map_err(|source| RegistryError::Route {
-            key,
-            name: plugin.name.clone(),
-            source,
-        })?;
-        Ok(loaded.clone())
-    }
-
     /// The plugin that answers `request`: by RPC method (exact, then
     /// `namespace:` prefix) or channel namespace, then the kind's default.
-    pub fn route(&self, request: &Request) -> Result<&Arc<Plugin>, CallError> {
+    pub fn route(&self, request: &Request) -> Result<&Target, CallError> {
         let kind = kind_of(request);
         let no_route = || CallError::NoRoute(kind.name().to_owned());
         let routes = self.handlers.get(&kind).ok_or_else(no_route)?;
@@ -132,28 +250,40 @@ impl Routes {
                 let namespace = channel_namespace(&r.method)?;
                 routes.refined.get(&format!("{namespace}:"))
             }),
-            Request::Subscribe(r) => channel_namespace(&r.channel).and_then(|ns| routes.refined.get(ns)),
-            Request::Publish(r) => channel_namespace(&r.channel).and_then(|ns| routes.refined.get(ns)),
-            Request::SubRefresh(r) => channel_namespace(&r.channel).and_then(|ns| routes.refined.get(ns)),
+            Request::Subscribe(r) => {
+                channel_namespace(&r.channel).and_then(|ns| routes.refined.get(ns))
+            }
+            Request::Publish(r) => {
+                channel_namespace(&r.channel).and_then(|ns| routes.refined.get(ns))
+            }
+            Request::SubRefresh(r) => {
+                channel_namespace(&r.channel).and_then(|ns| routes.refined.get(ns))
+            }
             Request::Connect(_) | Request::Refresh(_) => None,
         };
-        refined.or(routes.default.as_ref()).ok_or_else(|| match request {
-            Request::Rpc(r) => CallError::NoRoute(format!("rpc method `{}`", r.method)),
-            Request::Subscribe(r) => CallError::NoRoute(format!("subscribe to `{}`", r.channel)),
-            Request::Publish(r) => CallError::NoRoute(format!("publish to `{}`", r.channel)),
-            Request::SubRefresh(r) => CallError::NoRoute(format!("sub_refresh of `{}`", r.channel)),
-            _ => no_route(),
-        })
+        refined
+            .or(routes.default.as_ref())
+            .ok_or_else(|| match request {
+                Request::Rpc(r) => CallError::NoRoute(format!("rpc method `{}`", r.method)),
+                Request::Subscribe(r) => {
+                    CallError::NoRoute(format!("subscribe to `{}`", r.channel))
+                }
+                Request::Publish(r) => CallError::NoRoute(format!("publish to `{}`", r.channel)),
+                Request::SubRefresh(r) => {
+                    CallError::NoRoute(format!("sub_refresh of `{}`", r.channel))
+                }
+                _ => no_route(),
+            })
+    }
+
+    /// The interceptor chain of `kind`, outermost first.
+    pub fn chain(&self, kind: RequestKind) -> &[Step] {
+        self.chains.get(&kind).map_or(&[], Vec::as_slice)
     }
 
     /// Every loaded plugin, by name.
     pub fn plugins(&self) -> impl Iterator<Item = &Arc<Plugin>> {
         self.plugins.values()
-    }
-
-    /// The request kinds that have a handler.
-    pub fn kinds(&self) -> impl Iterator<Item = RequestKind> + '_ {
-        self.handlers.keys().copied()
     }
 }
 

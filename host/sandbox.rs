@@ -10,6 +10,7 @@ use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{ResourceTable, WasiCtx, WasiCtxView, WasiView};
 
 use crate::engine::Engine;
+use crate::kv::KvStore;
 
 /// Bytes of a guest's stderr kept per call: enough for a panic message.
 const STDERR_CAPACITY: usize = 4096;
@@ -26,7 +27,9 @@ pub struct Guest {
     /// The tenant the call belongs to.
     pub tenant: String,
     /// The plugin's settings, read through the `config` import.
-    pub settings: Arc<BTreeMap<String, String>>,
+    pub settings: BTreeMap<String, String>,
+    /// The shared key-value store behind the `kv` import.
+    pub kv: Arc<KvStore>,
 }
 
 /// The data of one call's store.
@@ -39,12 +42,18 @@ pub struct CallState {
     pub guest: Arc<Guest>,
     /// Log lines the guest may still write in this call.
     pub log_budget: u32,
+    deadline: Instant,
 }
 
 impl CallState {
     /// Whether the guest asked for more memory than it may have.
     pub fn hit_memory_limit(&self) -> bool {
         self.limiter.denied
+    }
+
+    /// Gives the guest until `deadline` for its next call.
+    pub fn set_deadline(&mut self, deadline: Instant) {
+        self.deadline = deadline;
     }
 
     /// What the guest wrote to stderr (a panic message, say), lossily decoded.
@@ -67,7 +76,12 @@ impl WasiView for CallState {
 ///
 /// The WASI context grants clocks and randomness only: no files,
 /// environment, arguments or sockets. Guest stderr is captured for logs.
-pub fn new_store(engine: &Engine, guest: Arc<Guest>, memory: u64, deadline: Instant) -> Store<CallState> {
+pub fn new_store(
+    engine: &Engine,
+    guest: Arc<Guest>,
+    memory: u64,
+    deadline: Instant,
+) -> Store<CallState> {
     let stderr = MemoryOutputPipe::new(STDERR_CAPACITY);
     let wasi = {
         let mut builder = WasiCtx::builder();
@@ -84,14 +98,15 @@ pub fn new_store(engine: &Engine, guest: Arc<Guest>, memory: u64, deadline: Inst
         stderr,
         guest,
         log_budget: LOG_LINES_PER_CALL,
+        deadline,
     };
     let mut store = Store::new(engine.wasmtime(), state);
     store.limiter(|state| &mut state.limiter);
     // Check the clock on every epoch tick: interrupt the guest once its
     // deadline has passed, otherwise yield so other calls on this thread run.
     store.set_epoch_deadline(1);
-    store.epoch_deadline_callback(move |_| {
-        if Instant::now() >= deadline {
+    store.epoch_deadline_callback(|store| {
+        if Instant::now() >= store.data().deadline {
             Ok(UpdateDeadline::Interrupt)
         } else {
             Ok(UpdateDeadline::Yield(1))
@@ -111,13 +126,23 @@ struct MemoryLimiter {
 const MAX_TABLE_ELEMENTS: usize = 100_000;
 
 impl ResourceLimiter for MemoryLimiter {
-    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         let allowed = desired <= self.max;
         self.denied |= !allowed;
         Ok(allowed)
     }
 
-    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         Ok(desired <= MAX_TABLE_ELEMENTS)
     }
 }

@@ -13,6 +13,7 @@ use crate::convert::ProxyCall;
 use crate::engine::Engine;
 use crate::error::{FailureReply, PluginError};
 use crate::kind::RequestKind;
+use crate::kv::KvStore;
 use crate::pipeline::Pipeline;
 use crate::plugin::Plugin;
 use crate::proto::proxy as pb;
@@ -52,11 +53,15 @@ impl Rotor {
     /// Builds the engine and loads every plugin `config` names. Compiling
     /// runs on a blocking thread.
     pub async fn new(config: &Config) -> Result<Rotor, ServeError> {
-        let engine = Arc::new(Engine::new(&config.limits)?);
+        let engine = Arc::new(Engine::new(
+            &config.limits,
+            1 + config.interceptors.longest(),
+        )?);
+        let kv = Arc::new(KvStore::new());
         let routes = {
             let engine = engine.clone();
             let config = config.clone();
-            tokio::task::spawn_blocking(move || Routes::load(&engine, &config))
+            tokio::task::spawn_blocking(move || Routes::load(&engine, &config, &kv))
                 .await
                 .expect("plugin loading panicked")?
         };
@@ -71,15 +76,16 @@ impl Rotor {
         settings: std::collections::BTreeMap<String, String>,
     ) -> Result<Rotor, ServeError> {
         let limits = Limits::default();
-        let engine = Arc::new(Engine::new(&limits)?);
-        let name = path
-            .file_name()
-            .map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
+        let engine = Arc::new(Engine::new(&limits, 1)?);
+        let name = path.file_name().map_or_else(
+            || path.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
         let plugin = {
             let engine = engine.clone();
             let path = path.to_owned();
             let name = name.clone();
-            tokio::task::spawn_blocking(move || Plugin::load(&engine, &name, &path, settings))
+            tokio::task::spawn_blocking(move || Plugin::load(&engine, &name, &path))
                 .await
                 .expect("plugin loading panicked")
         }
@@ -88,7 +94,7 @@ impl Rotor {
             path: path.to_owned(),
             source,
         })?;
-        let routes = Routes::single(kind, Arc::new(plugin))?;
+        let routes = Routes::single(kind, Arc::new(plugin), settings, &Arc::new(KvStore::new()))?;
         Ok(Rotor::from_routes(engine, routes, limits))
     }
 
@@ -144,7 +150,11 @@ impl Rotor {
 
     /// Serves the proxy service on `listener` until `shutdown` completes,
     /// then lets calls in flight finish.
-    pub async fn serve(self, listener: TcpListener, shutdown: impl Future<Output = ()>) -> Result<(), ServeError> {
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<(), ServeError> {
         tonic::transport::Server::builder()
             .add_service(ProxyService::new(self).into_server())
             .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
@@ -153,13 +163,18 @@ impl Rotor {
     }
 
     /// Binds `config.listen` and serves until `shutdown` completes.
-    pub async fn serve_config(self, config: &Config, shutdown: impl Future<Output = ()>) -> Result<(), ServeError> {
-        let listener = TcpListener::bind(config.listen)
-            .await
-            .map_err(|source| ServeError::Listen {
-                address: config.listen,
-                source,
-            })?;
+    pub async fn serve_config(
+        self,
+        config: &Config,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<(), ServeError> {
+        let listener =
+            TcpListener::bind(config.listen)
+                .await
+                .map_err(|source| ServeError::Listen {
+                    address: config.listen,
+                    source,
+                })?;
         tracing::info!(address = %config.listen, "serving Centrifugo's proxy");
         self.serve(listener, shutdown).await
     }

@@ -7,6 +7,7 @@
 wasmtime::component::bindgen!({
     path: "wit",
     world: "host",
+    imports: { "rotor:centrifugo/kv": async },
     exports: { default: async },
 });
 
@@ -14,4 +15,4 @@ pub use exports::rotor::centrifugo::{
     connect_handler, interceptor, publish_handler, refresh_handler, rpc_handler,
     sub_refresh_handler, subscribe_handler,
 };
-pub use rotor::centrifugo::{config, log, types};
+pub use rotor::centrifugo::{config, kv, log, types};

@@ -13,11 +13,21 @@ impl Host for CallState {
         let guest = &self.guest;
         let message = truncate(&message, LOG_LINE_MAX);
         match level {
-            Level::Trace => tracing::trace!(tenant = %guest.tenant, plugin = %guest.plugin, "{message}"),
-            Level::Debug => tracing::debug!(tenant = %guest.tenant, plugin = %guest.plugin, "{message}"),
-            Level::Info => tracing::info!(tenant = %guest.tenant, plugin = %guest.plugin, "{message}"),
-            Level::Warn => tracing::warn!(tenant = %guest.tenant, plugin = %guest.plugin, "{message}"),
-            Level::Error => tracing::error!(tenant = %guest.tenant, plugin = %guest.plugin, "{message}"),
+            Level::Trace => {
+                tracing::trace!(tenant = %guest.tenant, plugin = %guest.plugin, "{message}")
+            }
+            Level::Debug => {
+                tracing::debug!(tenant = %guest.tenant, plugin = %guest.plugin, "{message}")
+            }
+            Level::Info => {
+                tracing::info!(tenant = %guest.tenant, plugin = %guest.plugin, "{message}")
+            }
+            Level::Warn => {
+                tracing::warn!(tenant = %guest.tenant, plugin = %guest.plugin, "{message}")
+            }
+            Level::Error => {
+                tracing::error!(tenant = %guest.tenant, plugin = %guest.plugin, "{message}")
+            }
         }
         if self.log_budget == 0 {
             tracing::warn!(

@@ -1,7 +1,8 @@
 //! Host imports offered to guests: WASI (with nothing granted but clocks and
-//! randomness), `log` and `config`.
+//! randomness), `log`, `config` and `kv`.
 
 mod config;
+mod kv;
 mod log;
 
 use wasmtime::component::{HasSelf, Linker};
@@ -15,6 +16,7 @@ pub fn add_to_linker(linker: &mut Linker<CallState>) -> wasmtime::Result<()> {
     wit::types::add_to_linker::<_, HasSelf<CallState>>(linker, |state| state)?;
     wit::log::add_to_linker::<_, HasSelf<CallState>>(linker, |state| state)?;
     wit::config::add_to_linker::<_, HasSelf<CallState>>(linker, |state| state)?;
+    wit::kv::add_to_linker::<_, HasSelf<CallState>>(linker, |state| state)?;
     Ok(())
 }
 

@@ -35,7 +35,10 @@ fn check_lists_exports_and_imports() {
             "{stdout}"
         );
     }
-    assert!(stdout.contains("imports  rotor:centrifugo/types@0.1.0"), "{stdout}");
+    assert!(
+        stdout.contains("imports  rotor:centrifugo/types@0.1.0"),
+        "{stdout}"
+    );
 }
 
 #[test]
@@ -79,7 +82,12 @@ fn call_runs_one_request_and_prints_json() {
 #[test]
 fn call_refuses_a_plugin_without_the_handler() {
     let router = plugin("rpc-router");
-    let (ok, _, stderr) = rotor(&["call", "connect", "--plugin", router.to_str().expect("a UTF-8 path")]);
+    let (ok, _, stderr) = rotor(&[
+        "call",
+        "connect",
+        "--plugin",
+        router.to_str().expect("a UTF-8 path"),
+    ]);
     assert!(!ok);
     assert!(stderr.contains("connect-handler"), "{stderr}");
 }

@@ -98,7 +98,11 @@ async fn calls_over_the_concurrency_limit_get_a_temporary_error() {
             temporary: true,
         })
     );
-    let looped = looping.await.expect("the task").expect("an OK response").into_inner();
+    let looped = looping
+        .await
+        .expect("the task")
+        .expect("an OK response")
+        .into_inner();
     assert_eq!(looped.error, internal_error());
     // The slot is free again.
     assert!(rpc(&mut server, "echo").await.result.is_some());

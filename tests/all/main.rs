@@ -3,6 +3,7 @@
 
 mod cli;
 mod faults;
+mod interceptors;
 mod mapping;
 mod routing;
 mod support;

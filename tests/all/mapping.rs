@@ -19,7 +19,11 @@ sub_refresh = "test-mirror.wasm"
 "#;
 
 fn labels() -> std::collections::HashMap<String, String> {
-    [("region".to_string(), "eu".to_string()), ("tier".to_string(), "gold".to_string())].into()
+    [
+        ("region".to_string(), "eu".to_string()),
+        ("tier".to_string(), "gold".to_string()),
+    ]
+    .into()
 }
 
 #[tokio::test]
@@ -38,11 +42,17 @@ async fn connect_maps_every_field() {
     };
     let response = server
         .client
-        .connect(request(message, &[("authorization", "Bearer abc"), ("x-tenant", "a")]))
+        .connect(request(
+            message,
+            &[("authorization", "Bearer abc"), ("x-tenant", "a")],
+        ))
         .await
         .expect("an OK response")
         .into_inner();
-    assert!(response.error.is_none() && response.disconnect.is_none(), "{response:?}");
+    assert!(
+        response.error.is_none() && response.disconnect.is_none(),
+        "{response:?}"
+    );
     let result = response.result.expect("a result");
     assert_eq!(result.user, "client-1");
     assert_eq!(result.expire_at, 1_700_000_000);
@@ -67,7 +77,10 @@ async fn connect_maps_every_field() {
             r#match: "wildcard".into(),
         }]
     );
-    assert_eq!(result.labels.get("authorization").map(String::as_str), Some("Bearer abc"));
+    assert_eq!(
+        result.labels.get("authorization").map(String::as_str),
+        Some("Bearer abc")
+    );
     assert_eq!(result.labels.get("x-tenant").map(String::as_str), Some("a"));
 
     let sub = &result.subs["mirror:sub"];
@@ -85,7 +98,10 @@ async fn connect_maps_every_field() {
     let filter = sub.server_tags_filter.as_ref().expect("a filter");
     assert_eq!(filter.op, "and");
     assert_eq!(filter.nodes.len(), 2);
-    assert_eq!((filter.nodes[0].key.as_str(), filter.nodes[0].cmp.as_str()), ("k1", "eq"));
+    assert_eq!(
+        (filter.nodes[0].key.as_str(), filter.nodes[0].cmp.as_str()),
+        ("k1", "eq")
+    );
     assert_eq!(filter.nodes[0].val, "v1");
     assert_eq!(filter.nodes[1].vals, ["a", "b"]);
 }
@@ -128,7 +144,11 @@ async fn invalid_base64_is_a_bad_request() {
         b64data: "%%% not base64".into(),
         ..Default::default()
     };
-    let status = server.client.connect(request(message, &[])).await.unwrap_err();
+    let status = server
+        .client
+        .connect(request(message, &[]))
+        .await
+        .unwrap_err();
     assert_eq!(status.code(), tonic::Code::InvalidArgument);
     assert!(status.message().contains("b64data"), "{}", status.message());
 }
@@ -190,7 +210,12 @@ async fn refresh_extends_or_expires() {
         labels: labels(),
         ..Default::default()
     };
-    let response = server.client.refresh(request(message, &[])).await.expect("OK").into_inner();
+    let response = server
+        .client
+        .refresh(request(message, &[]))
+        .await
+        .expect("OK")
+        .into_inner();
     assert!(response.error.is_none() && response.disconnect.is_none());
     let result = response.result.expect("a result");
     assert!(!result.expired);
@@ -233,7 +258,12 @@ async fn subscribe_maps_every_field() {
         labels: labels(),
         ..Default::default()
     };
-    let response = server.client.subscribe(request(message, &[])).await.expect("OK").into_inner();
+    let response = server
+        .client
+        .subscribe(request(message, &[]))
+        .await
+        .expect("OK")
+        .into_inner();
     let result = response.result.expect("a result");
     assert_eq!(result.expire_at, 1_700_000_200);
     assert_eq!(
@@ -248,7 +278,11 @@ async fn subscribe_maps_every_field() {
     assert_eq!(result.allow, ["pub", "prs"]);
     let filter = result.server_tags_filter.expect("a filter");
     assert_eq!(
-        (filter.key.as_str(), filter.cmp.as_str(), filter.val.as_str()),
+        (
+            filter.key.as_str(),
+            filter.cmp.as_str(),
+            filter.val.as_str()
+        ),
         ("tag", "eq", "news:sport")
     );
     assert!(filter.nodes.is_empty());
@@ -261,7 +295,12 @@ async fn subscribe_reject_and_disconnect() {
         channel: "deny".into(),
         ..Default::default()
     };
-    let response = server.client.subscribe(request(deny, &[])).await.expect("OK").into_inner();
+    let response = server
+        .client
+        .subscribe(request(deny, &[]))
+        .await
+        .expect("OK")
+        .into_inner();
     assert_eq!(
         response.error,
         Some(pb::Error {
@@ -274,7 +313,12 @@ async fn subscribe_reject_and_disconnect() {
         channel: "kick".into(),
         ..Default::default()
     };
-    let response = server.client.subscribe(request(kick, &[])).await.expect("OK").into_inner();
+    let response = server
+        .client
+        .subscribe(request(kick, &[]))
+        .await
+        .expect("OK")
+        .into_inner();
     assert_eq!(
         response.disconnect,
         Some(pb::Disconnect {
@@ -296,12 +340,20 @@ async fn publish_maps_every_field() {
         labels: labels(),
         ..Default::default()
     };
-    let response = server.client.publish(request(message, &[])).await.expect("OK").into_inner();
+    let response = server
+        .client
+        .publish(request(message, &[]))
+        .await
+        .expect("OK")
+        .into_inner();
     let result = response.result.expect("a result");
     assert_eq!(json(&result.data), json!({"wrapped": {"text": "hi"}}));
     assert!(result.skip_history);
     assert_eq!(result.tags.get("user").map(String::as_str), Some("42"));
-    assert_eq!(result.tags.get("channel").map(String::as_str), Some("chat:1"));
+    assert_eq!(
+        result.tags.get("channel").map(String::as_str),
+        Some("chat:1")
+    );
     assert_eq!(result.idempotency_key, "idem-c9");
     assert!(result.delta);
     assert_eq!(result.version, 7);
@@ -314,15 +366,28 @@ async fn publish_maps_every_field() {
         data: b"{}".to_vec(),
         ..Default::default()
     };
-    let response = server.client.publish(request(keep, &[])).await.expect("OK").into_inner();
+    let response = server
+        .client
+        .publish(request(keep, &[]))
+        .await
+        .expect("OK")
+        .into_inner();
     assert!(response.result.is_none() && response.error.is_none() && response.disconnect.is_none());
 
     let deny = pb::PublishRequest {
         channel: "deny".into(),
         ..Default::default()
     };
-    let response = server.client.publish(request(deny, &[])).await.expect("OK").into_inner();
-    assert_eq!(response.error.map(|e| (e.code, e.temporary)), Some((1003, false)));
+    let response = server
+        .client
+        .publish(request(deny, &[]))
+        .await
+        .expect("OK")
+        .into_inner();
+    assert_eq!(
+        response.error.map(|e| (e.code, e.temporary)),
+        Some((1003, false))
+    );
 }
 
 #[tokio::test]
@@ -361,9 +426,17 @@ async fn rpc_maps_every_field() {
             method: method.into(),
             ..Default::default()
         };
-        let response = server.client.rpc(request(message, &[])).await.expect("OK").into_inner();
+        let response = server
+            .client
+            .rpc(request(message, &[]))
+            .await
+            .expect("OK")
+            .into_inner();
         assert_eq!(
-            (response.error.map(|e| e.code), response.disconnect.map(|d| d.code)),
+            (
+                response.error.map(|e| e.code),
+                response.disconnect.map(|d| d.code)
+            ),
             expected,
             "{method}"
         );

@@ -23,13 +23,28 @@ async fn channel_namespaces_pick_their_plugin() {
         ..Default::default()
     };
     // `user:` goes to the ACL plugin, which lets users into their own channel only.
-    let own = server.client.subscribe(request(subscribe("42", "user:42"), &[])).await.expect("OK");
+    let own = server
+        .client
+        .subscribe(request(subscribe("42", "user:42"), &[]))
+        .await
+        .expect("OK");
     assert!(own.into_inner().result.is_some());
-    let other = server.client.subscribe(request(subscribe("42", "user:43"), &[])).await.expect("OK");
+    let other = server
+        .client
+        .subscribe(request(subscribe("42", "user:43"), &[]))
+        .await
+        .expect("OK");
     assert_eq!(other.into_inner().error.map(|e| e.code), Some(103));
     // Anything else falls back to the mirror, which accepts it.
-    let default = server.client.subscribe(request(subscribe("42", "room:43"), &[])).await.expect("OK");
-    assert_eq!(default.into_inner().result.map(|r| r.expire_at), Some(1_700_000_200));
+    let default = server
+        .client
+        .subscribe(request(subscribe("42", "room:43"), &[]))
+        .await
+        .expect("OK");
+    assert_eq!(
+        default.into_inner().result.map(|r| r.expire_at),
+        Some(1_700_000_200)
+    );
 }
 
 #[tokio::test]
@@ -43,15 +58,33 @@ async fn rpc_methods_pick_their_plugin() {
         ..Default::default()
     };
     // A `namespace:` prefix: the faulty plugin echoes what it does not know.
-    let echoed = server.client.rpc(request(rpc("faulty:anything"), &[])).await.expect("OK");
-    assert_eq!(echoed.into_inner().result.map(|r| r.data), Some(br#"{"x":1}"#.to_vec()));
+    let echoed = server
+        .client
+        .rpc(request(rpc("faulty:anything"), &[]))
+        .await
+        .expect("OK");
+    assert_eq!(
+        echoed.into_inner().result.map(|r| r.data),
+        Some(br#"{"x":1}"#.to_vec())
+    );
     // An exact method name.
-    let whoami = server.client.rpc(request(rpc("whoami"), &[])).await.expect("OK");
+    let whoami = server
+        .client
+        .rpc(request(rpc("whoami"), &[]))
+        .await
+        .expect("OK");
     let data = whoami.into_inner().result.expect("a result").data;
     assert_eq!(json(&data)["user"], "42");
     // The default.
-    let mirrored = server.client.rpc(request(rpc("other"), &[])).await.expect("OK");
-    assert_eq!(json(&mirrored.into_inner().result.expect("a result").data)["method"], "other");
+    let mirrored = server
+        .client
+        .rpc(request(rpc("other"), &[]))
+        .await
+        .expect("OK");
+    assert_eq!(
+        json(&mirrored.into_inner().result.expect("a result").data)["method"],
+        "other"
+    );
 }
 
 #[tokio::test]
@@ -71,12 +104,20 @@ async fn unrouted_types_and_rpcs_are_unimplemented() {
         .await
         .unwrap_err();
     assert_eq!(status.code(), tonic::Code::Unimplemented);
-    assert!(status.message().contains("NotifyCacheEmpty"), "{}", status.message());
+    assert!(
+        status.message().contains("NotifyCacheEmpty"),
+        "{}",
+        status.message()
+    );
 
     let status = server
         .client
         .map_publish(request(pb::MapPublishRequest::default(), &[]))
         .await
         .unwrap_err();
-    assert!(status.message().contains("MapPublish"), "{}", status.message());
+    assert!(
+        status.message().contains("MapPublish"),
+        "{}",
+        status.message()
+    );
 }

@@ -84,7 +84,9 @@ impl TestServer {
         let config = Config::from_file(&path).expect("a valid config");
         let rotor = Rotor::new(&config).await.expect("Rotor starts");
 
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("binding loopback");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("binding loopback");
         let address = listener.local_addr().expect("a local address");
         let (stop, stopped) = oneshot::channel::<()>();
         let server = rotor.clone();
