@@ -48,7 +48,11 @@ fn proxy_payload_fields(set: &prost_types::FileDescriptorSet) -> Vec<String> {
         for message in &file.message_type {
             for field in &message.field {
                 if field.r#type() == Type::Bytes && field.label() != Label::Repeated {
-                    paths.push(format!(".{PROXY_PACKAGE}.{}.{}", message.name(), field.name()));
+                    paths.push(format!(
+                        ".{PROXY_PACKAGE}.{}.{}",
+                        message.name(),
+                        field.name()
+                    ));
                 }
             }
         }

@@ -60,6 +60,8 @@ pub struct Config {
     pub limits: Limits,
     /// Per-plugin settings, read by guests through the `config` import.
     pub settings: BTreeMap<String, BTreeMap<String, String>>,
+    /// The file this configuration was read from, for reloads.
+    pub source: Option<PathBuf>,
 }
 
 /// The components that answer one request kind.
@@ -186,13 +188,15 @@ impl Config {
             source,
         })?;
         let base = path.parent().unwrap_or(Path::new("."));
-        Config::parse(&text, base).map_err(|error| match error {
+        let mut config = Config::parse(&text, base).map_err(|error| match error {
             ConfigError::Parse { message, .. } => ConfigError::Parse {
                 path: path.to_owned(),
                 message,
             },
             other => other,
-        })
+        })?;
+        config.source = Some(path.to_owned());
+        Ok(config)
     }
 
     /// Parses and validates config text; relative paths are resolved against `base`.
@@ -387,6 +391,7 @@ impl RawConfig {
             interceptors,
             limits,
             settings,
+            source: None,
         })
     }
 }

@@ -108,9 +108,36 @@ async fn run(command: Command) -> Result<ExitCode> {
 async fn serve(path: PathBuf) -> Result<ExitCode> {
     let config = Config::from_file(&path)?;
     let rotor = Rotor::new(&config).await?;
+    let _watcher = if config.watch {
+        Some(rotor.watch_plugins(&config.plugin_dir)?)
+    } else {
+        None
+    };
+    reload_on_sighup(rotor.clone());
     rotor.serve_config(&config, shutdown_signal()).await?;
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Reloads the config file on every SIGHUP; a refused reload changes nothing.
+fn reload_on_sighup(rotor: Rotor) {
+    #[cfg(unix)]
+    tokio::spawn(async move {
+        let Ok(mut hangups) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        else {
+            tracing::warn!("cannot listen for SIGHUP: config reload is off");
+            return;
+        };
+        while hangups.recv().await.is_some() {
+            tracing::info!("SIGHUP: reloading the configuration");
+            if let Err(error) = rotor.reload_config().await {
+                tracing::error!("configuration not reloaded: {error}");
+            }
+        }
+    });
+    #[cfg(not(unix))]
+    let _ = rotor;
 }
 
 /// Completes on Ctrl-C or SIGTERM.

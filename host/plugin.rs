@@ -81,7 +81,7 @@ impl Plugin {
         let plugin = Plugin {
             name: name.to_owned(),
             path: path.to_owned(),
-            sha256: hex(&Sha256::digest(bytes)),
+            sha256: sha256_hex(bytes),
             loaded_at: SystemTime::now(),
             imports: import_names(engine, &component),
             pre,
@@ -316,9 +316,11 @@ fn import_names(engine: &Engine, component: &Component) -> Vec<String> {
         .collect()
 }
 
-fn hex(bytes: &[u8]) -> String {
-    let mut text = String::with_capacity(bytes.len() * 2);
-    for byte in bytes {
+/// The SHA-256 of `bytes` in hex: a plugin's version.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    let digest = Sha256::digest(bytes);
+    let mut text = String::with_capacity(digest.len() * 2);
+    for byte in digest {
         let _ = write!(text, "{byte:02x}");
     }
     text

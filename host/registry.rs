@@ -145,18 +145,17 @@ impl Routes {
         config: &Config,
         kv: &Arc<KvStore>,
     ) -> Result<Routes, RegistryError> {
-        let mut plugins = BTreeMap::new();
-        for plugin in config.plugins() {
-            let loaded = Plugin::load(engine, &plugin.name, &plugin.path).map_err(|source| {
-                RegistryError::Plugin {
-                    name: plugin.name.clone(),
-                    path: plugin.path.clone(),
-                    source,
-                }
-            })?;
-            plugins.insert(plugin.name.clone(), Arc::new(loaded));
-        }
+        let plugins = load_plugins(engine, config, &BTreeMap::new())?;
+        Routes::build(config, plugins, kv)
+    }
 
+    /// Builds the routes of `config` over already loaded `plugins`, checking
+    /// that each exports what its routes need. Does not compile.
+    pub fn build(
+        config: &Config,
+        plugins: BTreeMap<String, Arc<Plugin>>,
+        kv: &Arc<KvStore>,
+    ) -> Result<Routes, RegistryError> {
         let builder = RouteBuilder {
             config,
             plugins: &plugins,
@@ -285,6 +284,46 @@ impl Routes {
     pub fn plugins(&self) -> impl Iterator<Item = &Arc<Plugin>> {
         self.plugins.values()
     }
+
+    /// The loaded plugins by name, to build new routes from.
+    pub fn plugin_map(&self) -> &BTreeMap<String, Arc<Plugin>> {
+        &self.plugins
+    }
+}
+
+/// Loads every plugin `config` names, reusing from `loaded` those whose file
+/// is unchanged (same path and content hash). Compiles: call it off the
+/// async runtime.
+pub fn load_plugins(
+    engine: &Engine,
+    config: &Config,
+    loaded: &BTreeMap<String, Arc<Plugin>>,
+) -> Result<BTreeMap<String, Arc<Plugin>>, RegistryError> {
+    let mut plugins = BTreeMap::new();
+    for plugin in config.plugins() {
+        let failed = |source| RegistryError::Plugin {
+            name: plugin.name.clone(),
+            path: plugin.path.clone(),
+            source,
+        };
+        let bytes = std::fs::read(&plugin.path).map_err(|source| {
+            failed(PluginError::Read {
+                path: plugin.path.clone(),
+                source,
+            })
+        })?;
+        let reusable = loaded.get(&plugin.name).filter(|old| {
+            old.path() == plugin.path && old.sha256() == crate::plugin::sha256_hex(&bytes)
+        });
+        let ready = match reusable {
+            Some(old) => old.clone(),
+            None => Arc::new(
+                Plugin::from_bytes(engine, &plugin.name, &plugin.path, &bytes).map_err(failed)?,
+            ),
+        };
+        plugins.insert(plugin.name.clone(), ready);
+    }
+    Ok(plugins)
 }
 
 /// The kind of a request.

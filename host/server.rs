@@ -19,7 +19,9 @@ use crate::plugin::Plugin;
 use crate::proto::proxy as pb;
 use crate::proxy::ProxyService;
 use crate::registry::{PluginRegistry, RegistryError, Routes};
+use crate::reload::{PluginWatcher, ReloadError, Reloader};
 use crate::wit::types::Headers;
+use std::sync::atomic::Ordering;
 
 /// Why Rotor could not start or stopped serving.
 #[derive(Debug, thiserror::Error)]
@@ -47,6 +49,7 @@ pub enum ServeError {
 #[derive(Clone)]
 pub struct Rotor {
     pipeline: Arc<Pipeline>,
+    reloader: Option<Arc<Reloader>>,
 }
 
 impl Rotor {
@@ -61,11 +64,15 @@ impl Rotor {
         let routes = {
             let engine = engine.clone();
             let config = config.clone();
+            let kv = kv.clone();
             tokio::task::spawn_blocking(move || Routes::load(&engine, &config, &kv))
                 .await
                 .expect("plugin loading panicked")?
         };
-        Ok(Rotor::from_routes(engine, routes, config.limits))
+        let mut rotor = Rotor::from_routes(engine.clone(), routes, config.limits);
+        let reloader = Reloader::new(engine, kv, rotor.registry().clone(), config.clone());
+        rotor.reloader = Some(Arc::new(reloader));
+        Ok(rotor)
     }
 
     /// A Rotor that answers every `kind` call with one component file, with
@@ -110,7 +117,34 @@ impl Rotor {
         let registry = Arc::new(PluginRegistry::new(routes));
         Rotor {
             pipeline: Arc::new(Pipeline::new(engine, registry, limits)),
+            reloader: None,
         }
+    }
+
+    /// Watches the plugin directory and reloads changed plugins while the
+    /// returned guard lives.
+    pub fn watch_plugins(&self, dir: &std::path::Path) -> Result<PluginWatcher, ReloadError> {
+        let reloader = self.reloader.as_ref().ok_or(ReloadError::NoConfigFile)?;
+        reloader
+            .watch(dir)
+            .map_err(|error| ReloadError::Watch(error.to_string()))
+    }
+
+    /// Reloads the config file this Rotor was started from: all or nothing.
+    pub async fn reload_config(&self) -> Result<(), ReloadError> {
+        let reloader = self.reloader.as_ref().ok_or(ReloadError::NoConfigFile)?;
+        reloader.reload_config().await
+    }
+
+    /// Counts of applied and rejected reloads (zero without a config file).
+    pub fn reload_counts(&self) -> (u64, u64) {
+        self.reloader.as_ref().map_or((0, 0), |reloader| {
+            let stats = reloader.stats();
+            (
+                stats.applied.load(Ordering::Relaxed),
+                stats.rejected.load(Ordering::Relaxed),
+            )
+        })
     }
 
     /// The live plugin registry.

@@ -1,0 +1,159 @@
+//! One trait per kind of proxy call.
+//!
+//! Handlers are associated functions without `self`: the host creates a fresh
+//! instance of the component for every call, so there is no state to keep
+//! between calls. Implement a trait on any type and hand the type to the
+//! matching `export_*!` macro.
+
+use crate::{
+    ConnectRequest, ConnectResult, Denial, PublishRequest, PublishResult, RefreshReply,
+    RefreshRequest, RpcRequest, RpcResult, SubRefreshReply, SubRefreshRequest, SubscribeRequest,
+    SubscribeResult,
+};
+
+/// Answers `Connect`: who is this client, and what may it do?
+///
+/// Exported with [`export_connect!`](crate::export_connect).
+///
+/// ```no_run
+/// use rotor_sdk::{Connect, ConnectRequest, ConnectResult, Denial};
+///
+/// struct Guests;
+///
+/// impl Connect for Guests {
+///     fn connect(request: ConnectRequest) -> Result<ConnectResult, Denial> {
+///         match request.data.as_slice() {
+///             b"" => Err(Denial::unauthorized()),
+///             name => Ok(ConnectResult::user(String::from_utf8_lossy(name))),
+///         }
+///     }
+/// }
+///
+/// rotor_sdk::export_connect!(Guests);
+/// ```
+pub trait Connect {
+    /// Accepts the connection with its credentials, or refuses it.
+    fn connect(request: ConnectRequest) -> Result<ConnectResult, Denial>;
+}
+
+/// Answers `Refresh`: should a connection that is about to expire go on?
+///
+/// Centrifugo ignores errors here, so the only answers are extend or expire.
+/// Exported with [`export_refresh!`](crate::export_refresh).
+///
+/// ```no_run
+/// use rotor_sdk::{Refresh, RefreshReply, RefreshRequest};
+///
+/// struct OneMoreHour;
+///
+/// impl Refresh for OneMoreHour {
+///     fn refresh(_request: RefreshRequest) -> RefreshReply {
+///         RefreshReply::extend_until(rotor_sdk::unix_now() + 3600)
+///     }
+/// }
+///
+/// rotor_sdk::export_refresh!(OneMoreHour);
+/// ```
+pub trait Refresh {
+    /// Extends the connection or lets it expire.
+    fn refresh(request: RefreshRequest) -> RefreshReply;
+}
+
+/// Answers `Subscribe`: may this client join this channel?
+///
+/// Exported with [`export_subscribe!`](crate::export_subscribe).
+///
+/// ```no_run
+/// use rotor_sdk::{Denial, Subscribe, SubscribeRequest, SubscribeResult};
+///
+/// struct SignedInOnly;
+///
+/// impl Subscribe for SignedInOnly {
+///     fn subscribe(request: SubscribeRequest) -> Result<SubscribeResult, Denial> {
+///         if request.user.is_empty() {
+///             return Err(Denial::permission_denied());
+///         }
+///         Ok(SubscribeResult::default())
+///     }
+/// }
+///
+/// rotor_sdk::export_subscribe!(SignedInOnly);
+/// ```
+pub trait Subscribe {
+    /// Accepts the subscription with its options, or refuses it.
+    fn subscribe(request: SubscribeRequest) -> Result<SubscribeResult, Denial>;
+}
+
+/// Answers `Publish`: may this publication go out, and how?
+///
+/// Exported with [`export_publish!`](crate::export_publish).
+///
+/// ```no_run
+/// use rotor_sdk::{Denial, Publish, PublishRequest, PublishResult};
+///
+/// struct NoEmptyMessages;
+///
+/// impl Publish for NoEmptyMessages {
+///     fn publish(request: PublishRequest) -> Result<PublishResult, Denial> {
+///         if request.data.is_empty() {
+///             return Err(Denial::bad_request());
+///         }
+///         Ok(PublishResult::default())
+///     }
+/// }
+///
+/// rotor_sdk::export_publish!(NoEmptyMessages);
+/// ```
+pub trait Publish {
+    /// Accepts the publication (as it is, or changed), or refuses it.
+    fn publish(request: PublishRequest) -> Result<PublishResult, Denial>;
+}
+
+/// Answers `RPC`: a method call from a client.
+///
+/// Exported with [`export_rpc!`](crate::export_rpc).
+///
+/// ```no_run
+/// use rotor_sdk::{Denial, Rpc, RpcRequest, RpcResult};
+///
+/// struct Ping;
+///
+/// impl Rpc for Ping {
+///     fn rpc(request: RpcRequest) -> Result<RpcResult, Denial> {
+///         match request.method.as_str() {
+///             "ping" => Ok(RpcResult::data(b"\"pong\"".to_vec())),
+///             _ => Err(Denial::method_not_found()),
+///         }
+///     }
+/// }
+///
+/// rotor_sdk::export_rpc!(Ping);
+/// ```
+pub trait Rpc {
+    /// Answers the call with data, or refuses it.
+    fn rpc(request: RpcRequest) -> Result<RpcResult, Denial>;
+}
+
+/// Answers `SubRefresh`: should a subscription that is about to expire go on?
+///
+/// Centrifugo ignores errors here, so the only answers are extend or expire.
+/// Exported with [`export_sub_refresh!`](crate::export_sub_refresh).
+///
+/// ```no_run
+/// use rotor_sdk::{SubRefresh, SubRefreshReply, SubRefreshRequest};
+///
+/// struct UntilMidnightUtc;
+///
+/// impl SubRefresh for UntilMidnightUtc {
+///     fn sub_refresh(_request: SubRefreshRequest) -> SubRefreshReply {
+///         let now = rotor_sdk::unix_now();
+///         SubRefreshReply::extend_until(now - now % 86_400 + 86_400)
+///     }
+/// }
+///
+/// rotor_sdk::export_sub_refresh!(UntilMidnightUtc);
+/// ```
+pub trait SubRefresh {
+    /// Extends the subscription or lets it expire.
+    fn sub_refresh(request: SubRefreshRequest) -> SubRefreshReply;
+}
