@@ -11,7 +11,7 @@ fn step(tag: &str, extra: &str) -> String {
     format!(r#"{{ plugin = "test-interceptor.wasm", settings = {{ tag = "{tag}"{extra} }} }}"#)
 }
 
-async fn server(chains: &str) -> TestServer {
+async fn with_chains(chains: &str) -> TestServer {
     TestServer::start(&format!(
         "[handlers]\nrpc = \"test-mirror.wasm\"\nrefresh = \"test-mirror.wasm\"\nconnect = \"test-mirror.wasm\"\n[interceptors]\n{chains}"
     ))
@@ -43,7 +43,7 @@ fn internal_error() -> Option<pb::Error> {
 
 #[tokio::test]
 async fn star_chain_runs_first_and_rewrites_reach_the_handler() {
-    let mut server = server(&format!(
+    let mut server = with_chains(&format!(
         "\"*\" = [{}, {}]\nrpc = [{}]",
         step("A", r#", before = "rewrite""#),
         step("B", r#", before = "rewrite""#),
@@ -57,7 +57,7 @@ async fn star_chain_runs_first_and_rewrites_reach_the_handler() {
 
 #[tokio::test]
 async fn after_hooks_run_innermost_first() {
-    let mut server = server(&format!(
+    let mut server = with_chains(&format!(
         "rpc = [{}, {}]",
         step("A", r#", after = "tag""#),
         step("B", r#", after = "tag""#),
@@ -70,7 +70,7 @@ async fn after_hooks_run_innermost_first() {
 
 #[tokio::test]
 async fn an_answer_short_circuits_the_rest_but_outer_after_hooks_run() {
-    let mut server = server(&format!(
+    let mut server = with_chains(&format!(
         "rpc = [{}, {}, {}]",
         step("A", r#", after = "tag""#),
         step("B", r#", before = "answer", after = "tag""#),
@@ -86,7 +86,7 @@ async fn an_answer_short_circuits_the_rest_but_outer_after_hooks_run() {
 
 #[tokio::test]
 async fn reject_and_disconnect() {
-    let mut server = server(&format!("rpc = [{}]", step("R", r#", before = "reject""#))).await;
+    let mut server = with_chains(&format!("rpc = [{}]", step("R", r#", before = "reject""#))).await;
     let response = rpc(&mut server).await;
     assert_eq!(
         response.error,
@@ -98,7 +98,7 @@ async fn reject_and_disconnect() {
     );
     assert!(response.result.is_none());
 
-    let mut server = server(&format!(
+    let mut server = with_chains(&format!(
         "rpc = [{}]",
         step("D", r#", before = "disconnect""#)
     ))
@@ -115,7 +115,7 @@ async fn reject_and_disconnect() {
 
 #[tokio::test]
 async fn a_refusal_expires_a_refresh() {
-    let mut server = server(&format!(
+    let mut server = with_chains(&format!(
         "refresh = [{}]",
         step("R", r#", before = "reject""#)
     ))
@@ -135,10 +135,10 @@ async fn a_refusal_expires_a_refresh() {
 
 #[tokio::test]
 async fn a_trapping_interceptor_fails_the_call_unless_fail_open() {
-    let mut server = server(&format!("rpc = [{}]", step("T", r#", before = "trap""#))).await;
+    let mut server = with_chains(&format!("rpc = [{}]", step("T", r#", before = "trap""#))).await;
     assert_eq!(rpc(&mut server).await.error, internal_error());
 
-    let mut server = server(&format!(
+    let mut server = with_chains(&format!(
         "rpc = [{{ plugin = \"test-interceptor.wasm\", fail_open = true, settings = {{ tag = \"T\", before = \"trap\" }} }}, {}]",
         step("A", r#", before = "rewrite""#)
     ))
@@ -150,7 +150,7 @@ async fn a_trapping_interceptor_fails_the_call_unless_fail_open() {
         .data;
     assert_eq!(json(&data)["headers"]["x-chain"], "A");
 
-    let mut server = server(&format!("rpc = [{}]", step("T", r#", after = "trap""#))).await;
+    let mut server = with_chains(&format!("rpc = [{}]", step("T", r#", after = "trap""#))).await;
     assert_eq!(rpc(&mut server).await.error, internal_error());
 }
 
@@ -161,14 +161,14 @@ async fn replies_and_rewrites_of_the_wrong_type_are_guest_faults() {
         r#", before = "rewrite-wrong-kind""#,
         r#", after = "wrong-kind""#,
     ] {
-        let mut server = server(&format!("rpc = [{}]", step("W", settings))).await;
+        let mut server = with_chains(&format!("rpc = [{}]", step("W", settings))).await;
         assert_eq!(rpc(&mut server).await.error, internal_error(), "{settings}");
     }
 }
 
 #[tokio::test]
 async fn the_same_interceptor_serves_every_type() {
-    let mut server = server(&format!(
+    let mut server = with_chains(&format!(
         "\"*\" = [{}]",
         step("S", r#", before = "rewrite""#)
     ))

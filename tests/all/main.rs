@@ -5,5 +5,6 @@ mod cli;
 mod faults;
 mod interceptors;
 mod mapping;
+mod reload;
 mod routing;
 mod support;

@@ -66,23 +66,37 @@ impl Drop for ScratchDir {
 pub struct TestServer {
     /// A proxy client connected to it, as Centrifugo would be.
     pub client: CentrifugoProxyClient<Channel>,
+    /// The Rotor behind it.
+    pub rotor: Rotor,
+    /// The directory of its config file.
+    pub dir: ScratchDir,
     stop: Option<oneshot::Sender<()>>,
-    _dir: ScratchDir,
+    _watcher: Option<rotor::PluginWatcher>,
 }
 
 impl TestServer {
     /// Starts Rotor with `config` (TOML without `listen` and `[plugins]`;
     /// plugin names are those of `plugins/dist`).
     pub async fn start(config: &str) -> TestServer {
-        let dir = ScratchDir::new();
         let text = format!(
-            "listen = \"127.0.0.1:0\"\n[plugins]\ndir = {:?}\n{config}",
+            "[plugins]\ndir = {:?}\n{config}",
             plugin_dir().display().to_string()
         );
+        TestServer::start_in(ScratchDir::new(), &text).await
+    }
+
+    /// Starts Rotor with a complete `config` written to `rotor.toml` in
+    /// `dir`, watching its plugin directory if the config says so.
+    pub async fn start_in(dir: ScratchDir, config: &str) -> TestServer {
         let path = dir.path().join("rotor.toml");
-        std::fs::write(&path, text).expect("writing the config");
+        std::fs::write(&path, config).expect("writing the config");
         let config = Config::from_file(&path).expect("a valid config");
         let rotor = Rotor::new(&config).await.expect("Rotor starts");
+        let watcher = config.watch.then(|| {
+            rotor
+                .watch_plugins(&config.plugin_dir)
+                .expect("watching the plugin dir")
+        });
 
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -106,8 +120,10 @@ impl TestServer {
             .expect("connecting to Rotor");
         TestServer {
             client: CentrifugoProxyClient::new(channel),
+            rotor,
+            dir,
             stop: Some(stop),
-            _dir: dir,
+            _watcher: watcher,
         }
     }
 }
