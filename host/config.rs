@@ -30,6 +30,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 
+pub use crate::api::ApiConfig;
 use crate::kind::{Refinement, RequestKind};
 
 /// Where Centrifugo's proxy points when `listen` is not set.
@@ -40,6 +41,8 @@ pub const DEFAULT_PLUGIN_DIR: &str = ".";
 pub const DEFAULT_MEMORY: u64 = 64 << 20;
 /// CPU time per call: well inside Centrifugo's default 1 s proxy timeout.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(500);
+/// One server API call: guests wait on it inside Centrifugo's 1 s proxy deadline.
+pub const DEFAULT_API_TIMEOUT: Duration = Duration::from_millis(500);
 /// Concurrent calls: bounds memory use under load instead of queueing without end.
 pub const DEFAULT_CONCURRENCY: u32 = 256;
 
@@ -60,6 +63,8 @@ pub struct Config {
     pub limits: Limits,
     /// Per-plugin settings, read by guests through the `config` import.
     pub settings: BTreeMap<String, BTreeMap<String, String>>,
+    /// Centrifugo's server API for the `centrifugo-api` import, if configured.
+    pub centrifugo: Option<ApiConfig>,
     /// The file this configuration was read from, for reloads.
     pub source: Option<PathBuf>,
 }
@@ -241,6 +246,19 @@ struct RawConfig {
     limits: RawLimits,
     #[serde(default)]
     settings: BTreeMap<String, BTreeMap<String, RawSetting>>,
+    centrifugo: Option<RawCentrifugo>,
+}
+
+/// Centrifugo's server API. The key is never written in the config: it
+/// comes from an environment variable or a file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCentrifugo {
+    api: String,
+    api_key_env: Option<String>,
+    api_key_file: Option<PathBuf>,
+    timeout: Option<String>,
+    namespaces: Option<Vec<String>>,
 }
 
 /// An interceptor entry: a file name, or a table with options.
@@ -372,6 +390,7 @@ impl RawConfig {
         }
 
         let limits = self.limits.validate()?;
+        let centrifugo = self.centrifugo.map(|raw| raw.validate(base)).transpose()?;
 
         let mut settings = BTreeMap::new();
         for (plugin, values) in self.settings {
@@ -391,6 +410,7 @@ impl RawConfig {
             interceptors,
             limits,
             settings,
+            centrifugo,
             source: None,
         })
     }
@@ -491,6 +511,45 @@ fn invalid(key: &str, message: &str) -> ConfigError {
     ConfigError::Invalid {
         key: key.to_owned(),
         message: message.to_owned(),
+    }
+}
+
+impl RawCentrifugo {
+    fn validate(self, base: &Path) -> Result<ApiConfig, ConfigError> {
+        if !(self.api.starts_with("http://") || self.api.starts_with("https://")) {
+            return Err(invalid(
+                "centrifugo.api",
+                "must be an http:// or https:// address, e.g. http://127.0.0.1:10000",
+            ));
+        }
+        let key = match (self.api_key_env, self.api_key_file) {
+            (Some(_), Some(_)) => {
+                return Err(invalid(
+                    "centrifugo.api_key_env",
+                    "set `api_key_env` or `api_key_file`, not both",
+                ));
+            }
+            (Some(env), None) => {
+                Some(RawSetting::Env { env }.resolve("centrifugo.api_key_env", base)?)
+            }
+            (None, Some(file)) => {
+                Some(RawSetting::File { file }.resolve("centrifugo.api_key_file", base)?)
+            }
+            (None, None) => None,
+        };
+        let timeout = match self.timeout {
+            Some(text) => parse_duration(&text).map_err(|message| ConfigError::Invalid {
+                key: "centrifugo.timeout".into(),
+                message,
+            })?,
+            None => DEFAULT_API_TIMEOUT,
+        };
+        Ok(ApiConfig {
+            address: self.api,
+            key,
+            timeout,
+            namespaces: self.namespaces,
+        })
     }
 }
 

@@ -7,6 +7,7 @@
 //! instance answers in a sandbox with memory and CPU limits, and the reply
 //! goes back as protobuf. A guest that fails becomes a defined reply.
 
+mod api;
 pub mod config;
 mod convert;
 mod engine;

@@ -11,9 +11,8 @@ use crate::config::{Config, InterceptorRef, PluginRef};
 use crate::engine::Engine;
 use crate::error::{CallError, PluginError};
 use crate::kind::{RequestKind, channel_namespace};
-use crate::kv::KvStore;
 use crate::plugin::{DEFAULT_TENANT, Plugin};
-use crate::sandbox::Guest;
+use crate::sandbox::{Guest, Services};
 use crate::wit::types::Request;
 
 /// Why a set of routes could not be built.
@@ -79,7 +78,7 @@ struct KindRoutes {
 struct RouteBuilder<'a> {
     config: &'a Config,
     plugins: &'a BTreeMap<String, Arc<Plugin>>,
-    kv: &'a Arc<KvStore>,
+    services: &'a Services,
 }
 
 impl RouteBuilder<'_> {
@@ -97,7 +96,7 @@ impl RouteBuilder<'_> {
                 plugin: plugin.name.clone(),
                 tenant: DEFAULT_TENANT.to_owned(),
                 settings,
-                kv: self.kv.clone(),
+                services: self.services.clone(),
             }),
         }
     }
@@ -143,10 +142,10 @@ impl Routes {
     pub fn load(
         engine: &Engine,
         config: &Config,
-        kv: &Arc<KvStore>,
+        services: &Services,
     ) -> Result<Routes, RegistryError> {
         let plugins = load_plugins(engine, config, &BTreeMap::new())?;
-        Routes::build(config, plugins, kv)
+        Routes::build(config, plugins, services)
     }
 
     /// Builds the routes of `config` over already loaded `plugins`, checking
@@ -154,12 +153,12 @@ impl Routes {
     pub fn build(
         config: &Config,
         plugins: BTreeMap<String, Arc<Plugin>>,
-        kv: &Arc<KvStore>,
+        services: &Services,
     ) -> Result<Routes, RegistryError> {
         let builder = RouteBuilder {
             config,
             plugins: &plugins,
-            kv,
+            services,
         };
         let mut handlers = BTreeMap::new();
         for (&kind, configured) in &config.handlers {
@@ -208,7 +207,7 @@ impl Routes {
         kind: RequestKind,
         plugin: Arc<Plugin>,
         settings: BTreeMap<String, String>,
-        kv: &Arc<KvStore>,
+        services: &Services,
     ) -> Result<Routes, RegistryError> {
         plugin
             .require_handler(kind)
@@ -222,7 +221,7 @@ impl Routes {
                 plugin: plugin.name().to_owned(),
                 tenant: DEFAULT_TENANT.to_owned(),
                 settings,
-                kv: kv.clone(),
+                services: services.clone(),
             }),
             plugin: plugin.clone(),
         };

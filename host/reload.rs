@@ -21,9 +21,9 @@ use tokio::task::JoinHandle;
 use crate::config::{Config, ConfigError};
 use crate::engine::Engine;
 use crate::error::PluginError;
-use crate::kv::KvStore;
 use crate::plugin::Plugin;
 use crate::registry::{PluginRegistry, RegistryError, Routes, load_plugins};
+use crate::sandbox::Services;
 
 /// Quiet time after the last file event before a reload starts: one editor
 /// save or `cp` is one reload, and writes in progress settle first.
@@ -58,7 +58,7 @@ pub struct ReloadStats {
 /// Reloads plugins and configuration into a live registry.
 pub struct Reloader {
     engine: Arc<Engine>,
-    kv: Arc<KvStore>,
+    services: Services,
     registry: Arc<PluginRegistry>,
     config: Mutex<Config>,
     stats: ReloadStats,
@@ -68,13 +68,13 @@ impl Reloader {
     /// A reloader for `registry`, which serves `config`.
     pub fn new(
         engine: Arc<Engine>,
-        kv: Arc<KvStore>,
+        services: Services,
         registry: Arc<PluginRegistry>,
         config: Config,
     ) -> Reloader {
         Reloader {
             engine,
-            kv,
+            services,
             registry,
             config: Mutex::new(config),
             stats: ReloadStats::default(),
@@ -135,7 +135,7 @@ impl Reloader {
         if replaced.is_empty() {
             return;
         }
-        match Routes::build(&config, plugins, &self.kv) {
+        match Routes::build(&config, plugins, &self.services) {
             Ok(routes) => {
                 self.registry.swap(routes);
                 self.stats.applied.fetch_add(1, Ordering::Relaxed);
@@ -172,7 +172,7 @@ impl Reloader {
                         path: path.clone(),
                         source: PluginError::Compile(format!("the compiler panicked: {error}")),
                     })??;
-            let routes = Routes::build(&new, plugins, &self.kv)?;
+            let routes = Routes::build(&new, plugins, &self.services)?;
             Ok::<_, ReloadError>((new, routes))
         }
         .await;

@@ -9,7 +9,9 @@ use wasmtime::{ResourceLimiter, Store, UpdateDeadline};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{ResourceTable, WasiCtx, WasiCtxView, WasiView};
 
+use crate::api::ApiClient;
 use crate::engine::Engine;
+use crate::imports::API_CALLS_PER_CALL;
 use crate::kv::KvStore;
 
 /// Bytes of a guest's stderr kept per call: enough for a panic message.
@@ -28,8 +30,17 @@ pub struct Guest {
     pub tenant: String,
     /// The plugin's settings, read through the `config` import.
     pub settings: BTreeMap<String, String>,
-    /// The shared key-value store behind the `kv` import.
+    /// What its host imports reach.
+    pub services: Services,
+}
+
+/// The shared services behind host imports.
+#[derive(Debug, Clone)]
+pub struct Services {
+    /// The key-value store behind the `kv` import.
     pub kv: Arc<KvStore>,
+    /// Centrifugo's server API behind the `centrifugo-api` import, if configured.
+    pub api: Option<ApiClient>,
 }
 
 /// The data of one call's store.
@@ -42,6 +53,8 @@ pub struct CallState {
     pub guest: Arc<Guest>,
     /// Log lines the guest may still write in this call.
     pub log_budget: u32,
+    /// Server API calls the guest may still make in this call.
+    pub api_budget: u32,
     deadline: Instant,
 }
 
@@ -49,6 +62,11 @@ impl CallState {
     /// Whether the guest asked for more memory than it may have.
     pub fn hit_memory_limit(&self) -> bool {
         self.limiter.denied
+    }
+
+    /// When the current guest call must end.
+    pub fn deadline(&self) -> Instant {
+        self.deadline
     }
 
     /// Gives the guest until `deadline` for its next call.
@@ -98,6 +116,7 @@ pub fn new_store(
         stderr,
         guest,
         log_budget: LOG_LINES_PER_CALL,
+        api_budget: API_CALLS_PER_CALL,
         deadline,
     };
     let mut store = Store::new(engine.wasmtime(), state);

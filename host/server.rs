@@ -8,6 +8,7 @@ use std::time::Instant;
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 
+use crate::api::{ApiClient, ApiSetupError};
 use crate::config::{Config, Limits};
 use crate::convert::ProxyCall;
 use crate::engine::Engine;
@@ -20,6 +21,7 @@ use crate::proto::proxy as pb;
 use crate::proxy::ProxyService;
 use crate::registry::{PluginRegistry, RegistryError, Routes};
 use crate::reload::{PluginWatcher, ReloadError, Reloader};
+use crate::sandbox::Services;
 use crate::wit::types::Headers;
 use std::sync::atomic::Ordering;
 
@@ -32,6 +34,9 @@ pub enum ServeError {
     /// The plugins of the configuration could not be loaded.
     #[error(transparent)]
     Registry(#[from] RegistryError),
+    /// The Centrifugo API client could not be set up.
+    #[error(transparent)]
+    Api(#[from] ApiSetupError),
     /// The listener failed.
     #[error("cannot listen on {address}: {source}")]
     Listen {
@@ -60,17 +65,20 @@ impl Rotor {
             &config.limits,
             1 + config.interceptors.longest(),
         )?);
-        let kv = Arc::new(KvStore::new());
+        let services = Services {
+            kv: Arc::new(KvStore::new()),
+            api: config.centrifugo.as_ref().map(ApiClient::new).transpose()?,
+        };
         let routes = {
             let engine = engine.clone();
             let config = config.clone();
-            let kv = kv.clone();
-            tokio::task::spawn_blocking(move || Routes::load(&engine, &config, &kv))
+            let services = services.clone();
+            tokio::task::spawn_blocking(move || Routes::load(&engine, &config, &services))
                 .await
                 .expect("plugin loading panicked")?
         };
         let mut rotor = Rotor::from_routes(engine.clone(), routes, config.limits);
-        let reloader = Reloader::new(engine, kv, rotor.registry().clone(), config.clone());
+        let reloader = Reloader::new(engine, services, rotor.registry().clone(), config.clone());
         rotor.reloader = Some(Arc::new(reloader));
         Ok(rotor)
     }
@@ -101,7 +109,11 @@ impl Rotor {
             path: path.to_owned(),
             source,
         })?;
-        let routes = Routes::single(kind, Arc::new(plugin), settings, &Arc::new(KvStore::new()))?;
+        let services = Services {
+            kv: Arc::new(KvStore::new()),
+            api: None,
+        };
+        let routes = Routes::single(kind, Arc::new(plugin), settings, &services)?;
         Ok(Rotor::from_routes(engine, routes, limits))
     }
 

@@ -7,7 +7,10 @@
 wasmtime::component::bindgen!({
     path: "wit",
     world: "host",
-    imports: { "rotor:centrifugo/kv": async },
+    imports: {
+        "rotor:centrifugo/kv": async,
+        "rotor:centrifugo/centrifugo-api": async,
+    },
     exports: { default: async },
 });
 
@@ -15,4 +18,4 @@ pub use exports::rotor::centrifugo::{
     connect_handler, interceptor, publish_handler, refresh_handler, rpc_handler,
     sub_refresh_handler, subscribe_handler,
 };
-pub use rotor::centrifugo::{config, kv, log, types};
+pub use rotor::centrifugo::{centrifugo_api, config, kv, log, types};

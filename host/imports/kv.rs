@@ -30,7 +30,7 @@ impl From<kv::KvError> for KvError {
 
 impl Host for CallState {
     async fn get(&mut self, key: String) -> Result<Option<Vec<u8>>, KvError> {
-        Ok(self.guest.kv.get(&self.tenant_key(&key))?)
+        Ok(self.guest.services.kv.get(&self.tenant_key(&key))?)
     }
 
     async fn set(
@@ -41,12 +41,13 @@ impl Host for CallState {
     ) -> Result<(), KvError> {
         Ok(self
             .guest
+            .services
             .kv
             .set(&self.tenant_key(&key), value, ttl(ttl_ms))?)
     }
 
     async fn delete(&mut self, key: String) -> Result<bool, KvError> {
-        Ok(self.guest.kv.delete(&self.tenant_key(&key))?)
+        Ok(self.guest.services.kv.delete(&self.tenant_key(&key))?)
     }
 
     async fn increment(
@@ -57,6 +58,7 @@ impl Host for CallState {
     ) -> Result<i64, KvError> {
         Ok(self
             .guest
+            .services
             .kv
             .increment(&self.tenant_key(&key), delta, ttl(ttl_ms))?)
     }
@@ -68,7 +70,7 @@ impl Host for CallState {
         value: Vec<u8>,
         ttl_ms: Option<u64>,
     ) -> Result<bool, KvError> {
-        Ok(self.guest.kv.compare_and_set(
+        Ok(self.guest.services.kv.compare_and_set(
             &self.tenant_key(&key),
             expected.as_deref(),
             value,

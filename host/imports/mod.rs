@@ -1,9 +1,12 @@
 //! Host imports offered to guests: WASI (with nothing granted but clocks and
-//! randomness), `log`, `config` and `kv`.
+//! randomness), `log`, `config`, `kv` and `centrifugo-api`.
 
+mod api;
 mod config;
 mod kv;
 mod log;
+
+pub use api::API_CALLS_PER_CALL;
 
 use wasmtime::component::{HasSelf, Linker};
 
@@ -17,6 +20,7 @@ pub fn add_to_linker(linker: &mut Linker<CallState>) -> wasmtime::Result<()> {
     wit::log::add_to_linker::<_, HasSelf<CallState>>(linker, |state| state)?;
     wit::config::add_to_linker::<_, HasSelf<CallState>>(linker, |state| state)?;
     wit::kv::add_to_linker::<_, HasSelf<CallState>>(linker, |state| state)?;
+    wit::centrifugo_api::add_to_linker::<_, HasSelf<CallState>>(linker, |state| state)?;
     Ok(())
 }
 

@@ -1,6 +1,6 @@
 //! The code wit-bindgen generates from `wit/`, kept out of the public API.
 //!
-//! `types` and the host imports (`log`, `config`, `kv`) are generated once, in `shared`; every world's
+//! `types` and the host imports (`log`, `config`, `kv`, `centrifugo-api`) are generated once, in `shared`; every world's
 //! bindings point at them through `with`, so connect, rpc and the interceptor
 //! all speak in the same Rust types and a crate may export several worlds.
 //!
@@ -37,6 +37,8 @@ pub mod shared {
             "rotor:centrifugo/types@0.1.0/rpc-result": [#[derive(Default)]],
             "rotor:centrifugo/types@0.1.0/refresh-result": [#[derive(Default)]],
             "rotor:centrifugo/types@0.1.0/sub-refresh-result": [#[derive(Default)]],
+            "rotor:centrifugo/centrifugo-api@0.1.0/publish-options": [#[derive(Default)]],
+            "rotor:centrifugo/centrifugo-api@0.1.0/history-query": [#[derive(Default)]],
         },
     });
 }
@@ -55,6 +57,7 @@ macro_rules! world {
                     "rotor:centrifugo/log@0.1.0": crate::bindings::shared::rotor::centrifugo::log,
                     "rotor:centrifugo/config@0.1.0": crate::bindings::shared::rotor::centrifugo::config,
                     "rotor:centrifugo/kv@0.1.0": crate::bindings::shared::rotor::centrifugo::kv,
+                    "rotor:centrifugo/centrifugo-api@0.1.0": crate::bindings::shared::rotor::centrifugo::centrifugo_api,
                 },
                 additional_derives: [PartialEq, Eq],
                 pub_export_macro: true,

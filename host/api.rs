@@ -1,0 +1,217 @@
+//! The client of Centrifugo's server API behind the `centrifugo-api` import:
+//! one shared gRPC channel, the API key attached to every call, a timeout
+//! that fits inside the proxy call's deadline, and Centrifugo's `error`
+//! field checked before its `result`.
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use tonic::metadata::MetadataValue;
+use tonic::transport::{Channel, Endpoint};
+
+use crate::kind::channel_namespace;
+use crate::proto::api as pb;
+use crate::proto::api::centrifugo_api_client::CentrifugoApiClient;
+use crate::wit::centrifugo_api::{ApiError, CentrifugoFailure};
+
+/// How to reach Centrifugo's server API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiConfig {
+    /// The API's address, e.g. `http://127.0.0.1:10000`.
+    pub address: String,
+    /// The API key, sent as `authorization: apikey <key>`.
+    pub key: Option<String>,
+    /// The longest one API call may take (the proxy call's deadline may cut it shorter).
+    pub timeout: Duration,
+    /// Channel namespaces plugins may touch; `None` allows all. `""` stands
+    /// for channels without a namespace.
+    pub namespaces: Option<Vec<String>>,
+}
+
+/// A connected (lazily) API client, shared by every call.
+#[derive(Debug, Clone)]
+pub struct ApiClient {
+    client: CentrifugoApiClient<Channel>,
+    key: Option<MetadataValue<tonic::metadata::Ascii>>,
+    timeout: Duration,
+    namespaces: Option<Vec<String>>,
+}
+
+/// Why the API client could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiSetupError {
+    /// The address is not a valid URI.
+    #[error("invalid Centrifugo API address `{0}`")]
+    Address(String),
+    /// The key cannot be sent in a header.
+    #[error("the Centrifugo API key is not a valid header value")]
+    Key,
+}
+
+impl ApiClient {
+    /// A client for `config`; it connects on first use and reconnects as needed.
+    pub fn new(config: &ApiConfig) -> Result<ApiClient, ApiSetupError> {
+        let endpoint = Endpoint::from_shared(config.address.clone())
+            .map_err(|_| ApiSetupError::Address(config.address.clone()))?
+            .connect_timeout(config.timeout);
+        let key = config
+            .key
+            .as_ref()
+            .map(|key| {
+                format!("apikey {key}")
+                    .parse()
+                    .map_err(|_| ApiSetupError::Key)
+            })
+            .transpose()?;
+        Ok(ApiClient {
+            client: CentrifugoApiClient::new(endpoint.connect_lazy()),
+            key,
+            timeout: config.timeout,
+            namespaces: config.namespaces.clone(),
+        })
+    }
+
+    /// Fails unless plugins may touch `channel`.
+    pub fn check_channel(&self, channel: &str) -> Result<(), ApiError> {
+        let Some(allowed) = &self.namespaces else {
+            return Ok(());
+        };
+        let namespace = channel_namespace(channel).unwrap_or("");
+        if allowed.iter().any(|granted| granted == namespace) {
+            Ok(())
+        } else {
+            Err(ApiError::Denied(format!(
+                "channel `{channel}`: namespace `{namespace}` is not granted"
+            )))
+        }
+    }
+
+    /// Sends one API call, bounded by the configured timeout and `deadline`.
+    pub async fn send<Q, R, F, Fut>(
+        &self,
+        deadline: Instant,
+        message: Q,
+        rpc: F,
+    ) -> Result<R::Result, ApiError>
+    where
+        R: ApiResponse,
+        F: FnOnce(CentrifugoApiClient<Channel>, tonic::Request<Q>) -> Fut,
+        Fut: Future<Output = Result<tonic::Response<R>, tonic::Status>>,
+    {
+        let timeout = self
+            .timeout
+            .min(deadline.saturating_duration_since(Instant::now()));
+        if timeout.is_zero() {
+            return Err(ApiError::Timeout);
+        }
+        let mut request = tonic::Request::new(message);
+        request.set_timeout(timeout);
+        if let Some(key) = &self.key {
+            request.metadata_mut().insert("authorization", key.clone());
+        }
+        let response = match tokio::time::timeout(timeout, rpc(self.client.clone(), request)).await
+        {
+            Err(_) => return Err(ApiError::Timeout),
+            Ok(Err(status)) => return Err(status_error(&status)),
+            Ok(Ok(response)) => response.into_inner(),
+        };
+        let (error, result) = response.split();
+        match error {
+            Some(error) if error.code != 0 => Err(ApiError::Centrifugo(CentrifugoFailure {
+                code: error.code,
+                message: error.message,
+            })),
+            _ => Ok(result.unwrap_or_default()),
+        }
+    }
+}
+
+/// What a gRPC failure of the API means to a guest.
+fn status_error(status: &tonic::Status) -> ApiError {
+    match status.code() {
+        tonic::Code::DeadlineExceeded => ApiError::Timeout,
+        tonic::Code::Unauthenticated => {
+            ApiError::Unavailable("Centrifugo refused Rotor's API key".into())
+        }
+        code => ApiError::Unavailable(format!("{code}: {}", status.message())),
+    }
+}
+
+/// A response of Centrifugo's API: an `error`, or a `result`.
+pub trait ApiResponse {
+    /// The result message.
+    type Result: Default;
+    /// The error and the result.
+    fn split(self) -> (Option<pb::Error>, Option<Self::Result>);
+}
+
+macro_rules! api_responses {
+    ($($response:ident => $result:ident),* $(,)?) => {
+        $(
+            impl ApiResponse for pb::$response {
+                type Result = pb::$result;
+                fn split(self) -> (Option<pb::Error>, Option<pb::$result>) {
+                    (self.error, self.result)
+                }
+            }
+        )*
+    };
+}
+
+api_responses!(
+    PublishResponse => PublishResult,
+    BroadcastResponse => BroadcastResult,
+    SubscribeResponse => SubscribeResult,
+    UnsubscribeResponse => UnsubscribeResult,
+    DisconnectResponse => DisconnectResult,
+    RefreshResponse => RefreshResult,
+    PresenceResponse => PresenceResult,
+    PresenceStatsResponse => PresenceStatsResult,
+    HistoryResponse => HistoryResult,
+    HistoryRemoveResponse => HistoryRemoveResult,
+    ChannelsResponse => ChannelsResult,
+    InfoResponse => InfoResult,
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn client(namespaces: Option<Vec<&str>>) -> ApiClient {
+        ApiClient::new(&ApiConfig {
+            address: "http://127.0.0.1:1".into(),
+            key: Some("secret".into()),
+            timeout: Duration::from_millis(100),
+            namespaces: namespaces.map(|list| list.into_iter().map(String::from).collect()),
+        })
+        .expect("a client")
+    }
+
+    #[tokio::test]
+    async fn namespaces_restrict_channels() {
+        let all = client(None);
+        assert!(all.check_channel("anything:at-all").is_ok());
+        let some = client(Some(vec!["chat", ""]));
+        assert!(some.check_channel("chat:1").is_ok());
+        assert!(some.check_channel("lobby").is_ok());
+        assert!(matches!(
+            some.check_channel("admin:x"),
+            Err(ApiError::Denied(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_api_is_unavailable_not_a_crash() {
+        let client = client(None);
+        let deadline = Instant::now() + Duration::from_secs(1);
+        let result = client
+            .send(deadline, pb::InfoRequest {}, |mut c, r| async move {
+                c.info(r).await
+            })
+            .await;
+        assert!(
+            matches!(result, Err(ApiError::Unavailable(_) | ApiError::Timeout)),
+            "{result:?}"
+        );
+    }
+}
