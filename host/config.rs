@@ -43,6 +43,8 @@ pub const DEFAULT_MEMORY: u64 = 64 << 20;
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(500);
 /// One server API call: guests wait on it inside Centrifugo's 1 s proxy deadline.
 pub const DEFAULT_API_TIMEOUT: Duration = Duration::from_millis(500);
+/// Keys Rotor writes to a shared Redis start with this, apart from other users'.
+pub const DEFAULT_KV_PREFIX: &str = "rotor:";
 /// Concurrent calls: bounds memory use under load instead of queueing without end.
 pub const DEFAULT_CONCURRENCY: u32 = 256;
 
@@ -65,6 +67,8 @@ pub struct Config {
     pub settings: BTreeMap<String, BTreeMap<String, String>>,
     /// Centrifugo's server API for the `centrifugo-api` import, if configured.
     pub centrifugo: Option<ApiConfig>,
+    /// The store behind the `kv` import.
+    pub kv: KvConfig,
     /// The file this configuration was read from, for reloads.
     pub source: Option<PathBuf>,
 }
@@ -247,6 +251,41 @@ struct RawConfig {
     #[serde(default)]
     settings: BTreeMap<String, BTreeMap<String, RawSetting>>,
     centrifugo: Option<RawCentrifugo>,
+    #[serde(default)]
+    kv: KvConfig,
+}
+
+/// The store behind the `kv` import.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(tag = "backend", rename_all = "snake_case", deny_unknown_fields)]
+pub enum KvConfig {
+    /// In this process: zero setup, state per replica (the default).
+    #[default]
+    Memory,
+    /// Redis, shared by every replica.
+    Redis {
+        /// The server, e.g. `redis://127.0.0.1:6379/0`.
+        url: String,
+        /// Prefix of every key Rotor writes.
+        #[serde(default = "default_kv_prefix")]
+        prefix: String,
+    },
+}
+
+fn default_kv_prefix() -> String {
+    DEFAULT_KV_PREFIX.to_owned()
+}
+
+impl KvConfig {
+    /// Opens the configured store (Redis connects on first use).
+    pub fn store(&self) -> Result<crate::kv::KvStore, crate::kv::KvError> {
+        Ok(match self {
+            KvConfig::Memory => crate::kv::KvStore::memory(),
+            KvConfig::Redis { url, prefix } => {
+                crate::kv::KvStore::Redis(crate::kv::RedisStore::new(url, prefix)?)
+            }
+        })
+    }
 }
 
 /// Centrifugo's server API. The key is never written in the config: it
@@ -411,6 +450,7 @@ impl RawConfig {
             limits,
             settings,
             centrifugo,
+            kv: self.kv,
             source: None,
         })
     }

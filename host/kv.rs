@@ -2,8 +2,9 @@
 //! outlives a call (counters, bookings). Keys are namespaced per tenant by
 //! the import, never by guests.
 //!
-//! The embedded backend keeps everything in this process: zero setup, but
-//! each Rotor replica has its own state.
+//! Two backends behind one type: the embedded store keeps everything in this
+//! process (zero setup, but each Rotor replica has its own state); Redis is
+//! shared by every replica behind one Centrifugo.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -28,8 +29,89 @@ pub enum KvError {
 }
 
 /// A key-value store shared by every call.
+#[derive(Debug)]
+pub enum KvStore {
+    /// In this process.
+    Memory(MemoryStore),
+    /// In Redis, shared by replicas.
+    Redis(RedisStore),
+}
+
+impl KvStore {
+    /// An empty embedded store.
+    pub fn memory() -> KvStore {
+        KvStore::Memory(MemoryStore::default())
+    }
+
+    /// The value of `key`, if set and not expired.
+    pub async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, KvError> {
+        check_key(key)?;
+        match self {
+            KvStore::Memory(store) => store.get(key),
+            KvStore::Redis(store) => store.get(key).await,
+        }
+    }
+
+    /// Sets `key`, expiring after `ttl` if given.
+    pub async fn set(
+        &self,
+        key: &str,
+        value: Vec<u8>,
+        ttl: Option<Duration>,
+    ) -> Result<(), KvError> {
+        check_key(key)?;
+        check_value(&value)?;
+        match self {
+            KvStore::Memory(store) => store.set(key, value, ttl),
+            KvStore::Redis(store) => store.set(key, value, ttl).await,
+        }
+    }
+
+    /// Removes `key`; true if it was set.
+    pub async fn delete(&self, key: &str) -> Result<bool, KvError> {
+        check_key(key)?;
+        match self {
+            KvStore::Memory(store) => store.delete(key),
+            KvStore::Redis(store) => store.delete(key).await,
+        }
+    }
+
+    /// Adds `delta` to the decimal counter at `key` and returns the new
+    /// value; `ttl` applies when the key is created.
+    pub async fn increment(
+        &self,
+        key: &str,
+        delta: i64,
+        ttl: Option<Duration>,
+    ) -> Result<i64, KvError> {
+        check_key(key)?;
+        match self {
+            KvStore::Memory(store) => store.increment(key, delta, ttl),
+            KvStore::Redis(store) => store.increment(key, delta, ttl).await,
+        }
+    }
+
+    /// Sets `key` to `value` only if it currently holds `expected` (`None`:
+    /// only if unset); true if it was set.
+    pub async fn compare_and_set(
+        &self,
+        key: &str,
+        expected: Option<&[u8]>,
+        value: Vec<u8>,
+        ttl: Option<Duration>,
+    ) -> Result<bool, KvError> {
+        check_key(key)?;
+        check_value(&value)?;
+        match self {
+            KvStore::Memory(store) => store.compare_and_set(key, expected, value, ttl),
+            KvStore::Redis(store) => store.compare_and_set(key, expected, value, ttl).await,
+        }
+    }
+}
+
+/// The embedded backend: a map in this process, bounded in entries.
 #[derive(Debug, Default)]
-pub struct KvStore {
+pub struct MemoryStore {
     entries: Mutex<HashMap<String, Entry>>,
 }
 
@@ -45,15 +127,8 @@ impl Entry {
     }
 }
 
-impl KvStore {
-    /// An empty embedded store.
-    pub fn new() -> KvStore {
-        KvStore::default()
-    }
-
-    /// The value of `key`, if set and not expired.
-    pub fn get(&self, key: &str) -> Result<Option<Vec<u8>>, KvError> {
-        check_key(key)?;
+impl MemoryStore {
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, KvError> {
         let entries = self.lock()?;
         let now = Instant::now();
         Ok(entries
@@ -62,10 +137,7 @@ impl KvStore {
             .map(|e| e.value.clone()))
     }
 
-    /// Sets `key`, expiring after `ttl` if given.
-    pub fn set(&self, key: &str, value: Vec<u8>, ttl: Option<Duration>) -> Result<(), KvError> {
-        check_key(key)?;
-        check_value(&value)?;
+    fn set(&self, key: &str, value: Vec<u8>, ttl: Option<Duration>) -> Result<(), KvError> {
         let mut entries = self.lock()?;
         let now = Instant::now();
         make_room(&mut entries, key, now)?;
@@ -79,18 +151,13 @@ impl KvStore {
         Ok(())
     }
 
-    /// Removes `key`; true if it was set.
-    pub fn delete(&self, key: &str) -> Result<bool, KvError> {
-        check_key(key)?;
+    fn delete(&self, key: &str) -> Result<bool, KvError> {
         let mut entries = self.lock()?;
         let now = Instant::now();
         Ok(entries.remove(key).is_some_and(|e| e.live(now)))
     }
 
-    /// Adds `delta` to the decimal counter at `key` and returns the new
-    /// value; `ttl` applies when the key is created.
-    pub fn increment(&self, key: &str, delta: i64, ttl: Option<Duration>) -> Result<i64, KvError> {
-        check_key(key)?;
+    fn increment(&self, key: &str, delta: i64, ttl: Option<Duration>) -> Result<i64, KvError> {
         let mut entries = self.lock()?;
         let now = Instant::now();
         let current = match entries.get(key).filter(|e| e.live(now)) {
@@ -122,17 +189,13 @@ impl KvStore {
         Ok(value)
     }
 
-    /// Sets `key` to `value` only if it currently holds `expected` (`None`:
-    /// only if unset); true if it was set.
-    pub fn compare_and_set(
+    fn compare_and_set(
         &self,
         key: &str,
         expected: Option<&[u8]>,
         value: Vec<u8>,
         ttl: Option<Duration>,
     ) -> Result<bool, KvError> {
-        check_key(key)?;
-        check_value(&value)?;
         let mut entries = self.lock()?;
         let now = Instant::now();
         let current = entries
@@ -200,13 +263,162 @@ fn make_room(entries: &mut HashMap<String, Entry>, key: &str, now: Instant) -> R
     Ok(())
 }
 
+/// The Redis backend: one multiplexed connection, made on first use and
+/// re-made after failures, so Rotor starts and serves while Redis is down
+/// (guests then get `unavailable`). Every key gets the configured prefix.
+pub struct RedisStore {
+    client: redis::Client,
+    prefix: String,
+    connection: tokio::sync::OnceCell<redis::aio::ConnectionManager>,
+}
+
+impl std::fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisStore")
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Atomically adds to a counter and sets its TTL only when it creates it.
+const INCREMENT_SCRIPT: &str = r"
+local existed = redis.call('EXISTS', KEYS[1])
+local value = redis.call('INCRBY', KEYS[1], ARGV[1])
+if existed == 0 and ARGV[2] ~= '' then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return value
+";
+
+/// Atomically sets a key if it holds the expected value (or is unset).
+const COMPARE_AND_SET_SCRIPT: &str = r"
+local current = redis.call('GET', KEYS[1])
+if ARGV[1] == '0' then
+  if current then return 0 end
+elseif current ~= ARGV[2] then
+  return 0
+end
+if ARGV[4] ~= '' then
+  redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[4])
+else
+  redis.call('SET', KEYS[1], ARGV[3])
+end
+return 1
+";
+
+impl RedisStore {
+    /// A store at `url` (e.g. `redis://127.0.0.1:6379/0`) with keys under `prefix`.
+    pub fn new(url: &str, prefix: &str) -> Result<RedisStore, KvError> {
+        let client = redis::Client::open(url)
+            .map_err(|error| KvError::Invalid(format!("Redis URL: {error}")))?;
+        Ok(RedisStore {
+            client,
+            prefix: prefix.to_owned(),
+            connection: tokio::sync::OnceCell::new(),
+        })
+    }
+
+    async fn connection(&self) -> Result<redis::aio::ConnectionManager, KvError> {
+        self.connection
+            .get_or_try_init(|| redis::aio::ConnectionManager::new(self.client.clone()))
+            .await
+            .cloned()
+            .map_err(redis_error)
+    }
+
+    fn key(&self, key: &str) -> String {
+        format!("{}{key}", self.prefix)
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, KvError> {
+        let mut connection = self.connection().await?;
+        redis::cmd("GET")
+            .arg(self.key(key))
+            .query_async(&mut connection)
+            .await
+            .map_err(redis_error)
+    }
+
+    async fn set(&self, key: &str, value: Vec<u8>, ttl: Option<Duration>) -> Result<(), KvError> {
+        let mut connection = self.connection().await?;
+        let mut command = redis::cmd("SET");
+        command.arg(self.key(key)).arg(value);
+        if let Some(ttl) = ttl {
+            command.arg("PX").arg(millis(ttl));
+        }
+        command
+            .query_async::<()>(&mut connection)
+            .await
+            .map_err(redis_error)
+    }
+
+    async fn delete(&self, key: &str) -> Result<bool, KvError> {
+        let mut connection = self.connection().await?;
+        let removed: i64 = redis::cmd("DEL")
+            .arg(self.key(key))
+            .query_async(&mut connection)
+            .await
+            .map_err(redis_error)?;
+        Ok(removed > 0)
+    }
+
+    async fn increment(
+        &self,
+        key: &str,
+        delta: i64,
+        ttl: Option<Duration>,
+    ) -> Result<i64, KvError> {
+        let mut connection = self.connection().await?;
+        redis::Script::new(INCREMENT_SCRIPT)
+            .key(self.key(key))
+            .arg(delta)
+            .arg(ttl.map(|ttl| millis(ttl).to_string()).unwrap_or_default())
+            .invoke_async(&mut connection)
+            .await
+            .map_err(redis_error)
+    }
+
+    async fn compare_and_set(
+        &self,
+        key: &str,
+        expected: Option<&[u8]>,
+        value: Vec<u8>,
+        ttl: Option<Duration>,
+    ) -> Result<bool, KvError> {
+        let mut connection = self.connection().await?;
+        let set: i64 = redis::Script::new(COMPARE_AND_SET_SCRIPT)
+            .key(self.key(key))
+            .arg(if expected.is_some() { "1" } else { "0" })
+            .arg(expected.unwrap_or_default())
+            .arg(value)
+            .arg(ttl.map(|ttl| millis(ttl).to_string()).unwrap_or_default())
+            .invoke_async(&mut connection)
+            .await
+            .map_err(redis_error)?;
+        Ok(set == 1)
+    }
+}
+
+/// Redis takes TTLs of at least one millisecond.
+fn millis(ttl: Duration) -> u64 {
+    u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1)
+}
+
+fn redis_error(error: redis::RedisError) -> KvError {
+    if error.to_string().contains("not an integer") {
+        KvError::Invalid("the value is not a decimal counter".into())
+    } else {
+        KvError::Unavailable(format!("Redis: {error}"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn set_get_delete() {
-        let kv = KvStore::new();
+        let kv = MemoryStore::default();
         assert_eq!(kv.get("a"), Ok(None));
         kv.set("a", b"1".to_vec(), None).unwrap();
         assert_eq!(kv.get("a"), Ok(Some(b"1".to_vec())));
@@ -216,7 +428,7 @@ mod tests {
 
     #[test]
     fn entries_expire() {
-        let kv = KvStore::new();
+        let kv = MemoryStore::default();
         kv.set("a", b"1".to_vec(), Some(Duration::ZERO)).unwrap();
         assert_eq!(kv.get("a"), Ok(None));
         assert_eq!(kv.increment("n", 1, Some(Duration::ZERO)), Ok(1));
@@ -229,7 +441,7 @@ mod tests {
 
     #[test]
     fn counters() {
-        let kv = KvStore::new();
+        let kv = MemoryStore::default();
         assert_eq!(kv.increment("n", 2, Some(Duration::from_secs(60))), Ok(2));
         assert_eq!(kv.increment("n", -5, None), Ok(-3));
         kv.set("text", b"abc".to_vec(), None).unwrap();
@@ -244,7 +456,7 @@ mod tests {
 
     #[test]
     fn compare_and_set() {
-        let kv = KvStore::new();
+        let kv = MemoryStore::default();
         assert_eq!(
             kv.compare_and_set("seat", None, b"alice".to_vec(), None),
             Ok(true)
@@ -260,11 +472,136 @@ mod tests {
         assert_eq!(kv.get("seat"), Ok(Some(b"bob".to_vec())));
     }
 
-    #[test]
-    fn limits() {
-        let kv = KvStore::new();
-        assert!(kv.get("").is_err());
-        assert!(kv.get(&"k".repeat(MAX_KEY_BYTES + 1)).is_err());
-        assert!(kv.set("k", vec![0; MAX_VALUE_BYTES + 1], None).is_err());
+    /// The behaviour every backend must have, run against each.
+    async fn conformance(kv: &KvStore, run: &str) {
+        let key = |name: &str| format!("{run}:{name}");
+        assert_eq!(kv.get(&key("a")).await, Ok(None));
+        kv.set(&key("a"), b"1".to_vec(), None).await.unwrap();
+        assert_eq!(kv.get(&key("a")).await, Ok(Some(b"1".to_vec())));
+        assert_eq!(kv.delete(&key("a")).await, Ok(true));
+        assert_eq!(kv.delete(&key("a")).await, Ok(false));
+
+        kv.set(
+            &key("short"),
+            b"x".to_vec(),
+            Some(Duration::from_millis(30)),
+        )
+        .await
+        .unwrap();
+        tokio::time::sleep(Duration::from_millis(80)).await;
+        assert_eq!(kv.get(&key("short")).await, Ok(None), "expired");
+
+        let window = Some(Duration::from_secs(60));
+        assert_eq!(kv.increment(&key("n"), 2, window).await, Ok(2));
+        assert_eq!(kv.increment(&key("n"), -5, window).await, Ok(-3));
+        kv.set(&key("text"), b"abc".to_vec(), None).await.unwrap();
+        assert!(matches!(
+            kv.increment(&key("text"), 1, None).await,
+            Err(KvError::Invalid(_))
+        ));
+
+        let binary = vec![0u8, 255, 1, 254];
+        assert_eq!(
+            kv.compare_and_set(&key("seat"), None, binary.clone(), None)
+                .await,
+            Ok(true)
+        );
+        assert_eq!(
+            kv.compare_and_set(&key("seat"), None, b"bob".to_vec(), None)
+                .await,
+            Ok(false)
+        );
+        assert_eq!(
+            kv.compare_and_set(&key("seat"), Some(&binary), b"bob".to_vec(), None)
+                .await,
+            Ok(true)
+        );
+        assert_eq!(kv.get(&key("seat")).await, Ok(Some(b"bob".to_vec())));
+
+        assert!(kv.get("").await.is_err());
+        assert!(kv.get(&"k".repeat(MAX_KEY_BYTES + 1)).await.is_err());
+        assert!(
+            kv.set(&key("big"), vec![0; MAX_VALUE_BYTES + 1], None)
+                .await
+                .is_err()
+        );
+    }
+
+    #[tokio::test]
+    async fn memory_backend_conforms() {
+        conformance(&KvStore::memory(), "memory").await;
+    }
+
+    /// A Redis server on a free loopback port, stopped on drop.
+    struct RedisServer(std::process::Child, u16);
+
+    impl RedisServer {
+        fn start() -> Option<RedisServer> {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .ok()?
+                .local_addr()
+                .ok()?
+                .port();
+            let child = std::process::Command::new("redis-server")
+                .args([
+                    "--port",
+                    &port.to_string(),
+                    "--bind",
+                    "127.0.0.1",
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                ])
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .ok()?;
+            let server = RedisServer(child, port);
+            let started = std::time::Instant::now();
+            while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+                if started.elapsed() > Duration::from_secs(5) {
+                    return None;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Some(server)
+        }
+    }
+
+    impl Drop for RedisServer {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+
+    #[tokio::test]
+    async fn redis_backend_conforms() {
+        let Some(server) = RedisServer::start() else {
+            // CI installs redis-server and sets ROTOR_REQUIRE_REDIS so this
+            // cannot pass silently there.
+            assert!(
+                std::env::var_os("ROTOR_REQUIRE_REDIS").is_none(),
+                "redis-server is required but could not be started"
+            );
+            eprintln!("redis-server not found: skipping the Redis backend test");
+            return;
+        };
+        let kv = KvStore::Redis(
+            RedisStore::new(&format!("redis://127.0.0.1:{}/0", server.1), "rotor-test:").unwrap(),
+        );
+        conformance(&kv, "redis").await;
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_redis_is_unavailable() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let kv =
+            KvStore::Redis(RedisStore::new(&format!("redis://127.0.0.1:{port}/0"), "").unwrap());
+        assert!(matches!(kv.get("k").await, Err(KvError::Unavailable(_))));
     }
 }

@@ -34,6 +34,9 @@ pub enum ServeError {
     /// The plugins of the configuration could not be loaded.
     #[error(transparent)]
     Registry(#[from] RegistryError),
+    /// The kv store could not be set up.
+    #[error("kv store: {0}")]
+    Kv(#[from] crate::kv::KvError),
     /// The Centrifugo API client could not be set up.
     #[error(transparent)]
     Api(#[from] ApiSetupError),
@@ -66,7 +69,7 @@ impl Rotor {
             1 + config.interceptors.longest(),
         )?);
         let services = Services {
-            kv: Arc::new(KvStore::new()),
+            kv: Arc::new(config.kv.store()?),
             api: config.centrifugo.as_ref().map(ApiClient::new).transpose()?,
         };
         let routes = {
@@ -110,7 +113,7 @@ impl Rotor {
             source,
         })?;
         let services = Services {
-            kv: Arc::new(KvStore::new()),
+            kv: Arc::new(KvStore::memory()),
             api: None,
         };
         let routes = Routes::single(kind, Arc::new(plugin), settings, &services)?;
