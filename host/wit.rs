@@ -14,8 +14,8 @@ wasmtime::component::bindgen!({
     exports: { default: async },
 });
 
-pub use exports::rotor::centrifugo::{
+pub use self::exports::rotor::centrifugo::{
     connect_handler, interceptor, publish_handler, refresh_handler, rpc_handler,
     sub_refresh_handler, subscribe_handler,
 };
-pub use rotor::centrifugo::{centrifugo_api, config, kv, log, types};
+pub use self::rotor::centrifugo::{centrifugo_api, config, kv, log, types};
