@@ -114,10 +114,35 @@ async fn serve(path: PathBuf) -> Result<ExitCode> {
         None
     };
     reload_on_sighup(rotor.clone());
-    rotor.serve_config(&config, shutdown_signal()).await?;
+
+    // On SIGTERM or Ctrl-C: stop accepting, let calls in flight finish, but
+    // exit after SHUTDOWN_GRACE whatever is still running.
+    let (stop, stopping) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = stop.send(true);
+    });
+    let stopped = |mut stopping: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = stopping.wait_for(|stop| *stop).await;
+    };
+    let grace_over = {
+        let stopped = stopped(stopping.clone());
+        async move {
+            stopped.await;
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+        }
+    };
+    tokio::select! {
+        served = rotor.serve_config(&config, stopped(stopping)) => served?,
+        () = grace_over => tracing::warn!("calls still in flight after {SHUTDOWN_GRACE:?}; exiting"),
+    }
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
 }
+
+/// How long calls in flight may take to finish once shutdown starts:
+/// longer than any proxy call Centrifugo waits for (1 s by default).
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Reloads the config file on every SIGHUP; a refused reload changes nothing.
 fn reload_on_sighup(rotor: Rotor) {

@@ -18,6 +18,7 @@ use crate::kv::KvStore;
 use crate::pipeline::Pipeline;
 use crate::plugin::Plugin;
 use crate::proto::proxy as pb;
+use crate::proto::proxy::centrifugo_proxy_server::CentrifugoProxyServer;
 use crate::proxy::ProxyService;
 use crate::registry::{PluginRegistry, RegistryError, Routes};
 use crate::reload::{PluginWatcher, ReloadError, Reloader};
@@ -197,14 +198,36 @@ impl Rotor {
         }
     }
 
-    /// Serves the proxy service on `listener` until `shutdown` completes,
-    /// then lets calls in flight finish.
+    /// Serves the proxy service, and the standard gRPC health service, on
+    /// `listener` until `shutdown` completes; then stops accepting calls and
+    /// lets calls in flight finish.
+    ///
+    /// Health reports `SERVING` for `centrifugal.centrifugo.proxy.CentrifugoProxy`
+    /// (and the server as a whole) once the plugins are loaded, which they are
+    /// before a `Rotor` exists, and `NOT_SERVING` from the start of shutdown.
     pub async fn serve(
         self,
         listener: TcpListener,
         shutdown: impl Future<Output = ()>,
     ) -> Result<(), ServeError> {
+        let (health, health_service) = tonic_health::server::health_reporter();
+        health
+            .set_serving::<CentrifugoProxyServer<ProxyService>>()
+            .await;
+        health
+            .set_service_status("", tonic_health::ServingStatus::Serving)
+            .await;
+        let shutdown = async move {
+            shutdown.await;
+            health
+                .set_not_serving::<CentrifugoProxyServer<ProxyService>>()
+                .await;
+            health
+                .set_service_status("", tonic_health::ServingStatus::NotServing)
+                .await;
+        };
         tonic::transport::Server::builder()
+            .add_service(health_service)
             .add_service(ProxyService::new(self).into_server())
             .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
             .await?;
@@ -224,7 +247,8 @@ impl Rotor {
                     address: config.listen,
                     source,
                 })?;
-        tracing::info!(address = %config.listen, "serving Centrifugo's proxy");
+        let address = listener.local_addr().unwrap_or(config.listen);
+        tracing::info!(%address, "serving Centrifugo's proxy");
         self.serve(listener, shutdown).await
     }
 }

@@ -1,0 +1,119 @@
+//! The `rotor serve` process: health, and graceful shutdown on SIGTERM with
+//! a call in flight.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use rotor::proto::proxy as pb;
+use rotor::proto::proxy::centrifugo_proxy_client::CentrifugoProxyClient;
+use tonic::transport::Endpoint;
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::health_client::HealthClient;
+
+use crate::support::{ScratchDir, plugin_dir, request};
+
+#[tokio::test]
+async fn sigterm_finishes_calls_in_flight_then_exits_cleanly() {
+    let dir = ScratchDir::new();
+    let config = dir.path().join("rotor.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "listen = \"127.0.0.1:0\"\n[plugins]\ndir = {:?}\n[handlers]\nrpc = \"test-faulty.wasm\"\n[limits]\ntimeout = \"800ms\"\n",
+            plugin_dir().display().to_string()
+        ),
+    )
+    .expect("writing the config");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rotor"))
+        .args(["serve", "--config"])
+        .arg(&config)
+        .env("RUST_LOG", "info")
+        .env("NO_COLOR", "1")
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starting rotor serve");
+
+    // The log line that says where it listens.
+    let (lines, log) = mpsc::channel();
+    let stderr = child.stderr.take().expect("stderr");
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = lines.send(line);
+        }
+    });
+    let address = loop {
+        let line = log
+            .recv_timeout(Duration::from_secs(60))
+            .expect("rotor logs where it listens");
+        if let Some(rest) = line.split("address=").nth(1) {
+            break rest
+                .split_whitespace()
+                .next()
+                .expect("an address")
+                .to_owned();
+        }
+    };
+    let channel = Endpoint::from_shared(format!("http://{address}"))
+        .expect("an endpoint")
+        .connect()
+        .await
+        .expect("connecting");
+
+    let mut health = HealthClient::new(channel.clone());
+    for service in ["", "centrifugal.centrifugo.proxy.CentrifugoProxy"] {
+        let status = health
+            .check(HealthCheckRequest {
+                service: service.into(),
+            })
+            .await
+            .expect("a health answer")
+            .into_inner()
+            .status;
+        assert_eq!(status, ServingStatus::Serving as i32, "service `{service}`");
+    }
+
+    // A call that runs until its 800 ms deadline, in flight during shutdown.
+    let mut client = CentrifugoProxyClient::new(channel);
+    let in_flight = tokio::spawn(async move {
+        let message = pb::RpcRequest {
+            method: "loop".into(),
+            ..Default::default()
+        };
+        let mut call = request(message, &[]);
+        call.set_timeout(Duration::from_secs(5));
+        client.rpc(call).await
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("sending SIGTERM");
+    assert!(killed.success());
+
+    let response = in_flight
+        .await
+        .expect("the call task")
+        .expect("the call in flight got its answer")
+        .into_inner();
+    assert_eq!(
+        response.error.map(|e| e.code),
+        Some(100),
+        "the looping guest was stopped"
+    );
+
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("waiting for rotor") {
+            break status;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "rotor did not exit"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(status.success(), "rotor exited with {status}");
+}
