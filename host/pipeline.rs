@@ -142,6 +142,14 @@ impl Call<'_> {
                         request = rewritten;
                         entered.push((instance, step));
                     }
+                    Decision::Answer(reply) if reply_kind(&reply) != self.kind => {
+                        let fault = GuestFault::InvalidReply(format!(
+                            "answered a {} request with a {} reply",
+                            self.kind,
+                            reply_kind(&reply)
+                        ));
+                        self.fail(step, fault)?;
+                    }
                     Decision::Answer(reply) => {
                         answer = Some(Answer {
                             reply,

@@ -163,6 +163,19 @@ async fn replies_and_rewrites_of_the_wrong_type_are_guest_faults() {
     ] {
         let mut server = with_chains(&format!("rpc = [{}]", step("W", settings))).await;
         assert_eq!(rpc(&mut server).await.error, internal_error(), "{settings}");
+
+        // The same interceptor with fail_open is skipped: the handler answers.
+        let mut server = with_chains(&format!(
+            "rpc = [{{ plugin = \"test-interceptor.wasm\", fail_open = true, settings = {{ tag = \"W\"{settings} }} }}]"
+        ))
+        .await;
+        let response = rpc(&mut server).await;
+        assert!(response.error.is_none(), "{settings}: {response:?}");
+        assert_eq!(
+            json(&response.result.expect("a result").data)["method"],
+            "ping",
+            "{settings}"
+        );
     }
 }
 

@@ -1,9 +1,12 @@
 //! End-to-end tests: Rotor serves real components over real gRPC on
 //! loopback, and the tests play Centrifugo.
 
+mod api;
 mod cli;
+mod examples;
 mod faults;
 mod interceptors;
+mod lifecycle;
 mod mapping;
 mod reload;
 mod routing;

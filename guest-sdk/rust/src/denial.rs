@@ -87,6 +87,11 @@ impl Denial {
         Self::error(106, "limit exceeded")
     }
 
+    /// `111 too many requests` (temporary): a rate limit was hit; clients retry later.
+    pub fn too_many_requests() -> Self {
+        Self::temporary(111, "too many requests")
+    }
+
     /// `107 bad request`: the request's data is malformed.
     pub fn bad_request() -> Self {
         Self::error(107, "bad request")

@@ -18,6 +18,7 @@
 //! A component may export several kinds: use several macros in one crate.
 //! Handlers refuse a call with a [`Denial`]; settings come from [`config`],
 //! log lines go to [`log`], state that outlives a call lives in [`kv`].
+//! With the `jwt` feature, `jwt` verifies HS256 tokens.
 //!
 //! ```no_run
 //! use rotor_sdk::{Connect, ConnectRequest, ConnectResult, Denial};
@@ -59,11 +60,14 @@
 #[doc(hidden)]
 pub mod bindings;
 
+pub mod api;
 pub mod config;
 mod denial;
 mod export;
 mod handlers;
 mod interceptor;
+#[cfg(feature = "jwt")]
+pub mod jwt;
 pub mod kv;
 pub mod log;
 mod records;

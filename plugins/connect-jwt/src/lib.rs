@@ -1,9 +1,9 @@
 //! Authenticates connections with an HS256 JSON Web Token.
 //!
 //! The token comes from the connect command's data, `{"token": "<jwt>"}`, or
-//! else from an `authorization: Bearer <jwt>` header. The plugin checks that
-//! the token's `alg` is `HS256` and its signature matches (in constant time),
-//! then takes the claims:
+//! else from an `authorization: Bearer <jwt>` header. The plugin verifies it
+//! with [`rotor_sdk::jwt`] (`alg` must be `HS256`, the signature is compared
+//! in constant time, `exp` is checked), then takes the claims:
 //!
 //! - `sub` (required, non-empty string): the user id;
 //! - `exp` (optional, Unix seconds): the connection's expiry; a token past it
@@ -18,19 +18,12 @@
 //! - `secret` (required): the HMAC key, as text. Without it every connect
 //!   fails with `100 internal server error` and an error log line.
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use hmac::{Hmac, KeyInit as _, Mac as _};
+use rotor_sdk::jwt::{self, JwtError};
 use rotor_sdk::{Connect, ConnectRequest, ConnectResult, Denial};
-use serde_json::{Map, Value};
-use sha2::Sha256;
+use serde_json::Value;
 
 /// The config key holding the HMAC secret.
 const SECRET_KEY: &str = "secret";
-
-/// The only signing algorithm accepted: the plugin holds one shared secret,
-/// so any other `alg` (`none` above all) is an attack or a mistake.
-const ALGORITHM: &str = "HS256";
 
 /// The component's connect handler.
 struct JwtAuth;
@@ -51,136 +44,25 @@ impl Connect for JwtAuth {
     }
 }
 
-/// Why a token was refused.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Rejection {
-    /// Neither the data nor the `authorization` header carries a token.
-    Missing,
-    /// The token is not three base64url parts of JSON.
-    Malformed,
-    /// The header names an algorithm other than HS256.
-    Algorithm(String),
-    /// The signature does not match.
-    Signature,
-    /// A claim is missing or has the wrong type.
-    Claim(&'static str),
-    /// `exp` has passed.
-    Expired,
-}
-
-impl Rejection {
-    /// What the client is told: an expired token is worth refreshing, any
-    /// other failure is not.
-    pub fn denial(&self) -> Denial {
-        match self {
-            Self::Expired => Denial::token_expired(),
-            _ => Denial::unauthorized(),
-        }
-    }
-}
-
-impl std::fmt::Display for Rejection {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Missing => f.write_str("no token"),
-            Self::Malformed => f.write_str("malformed token"),
-            Self::Algorithm(alg) => write!(f, "algorithm {alg:?} is not {ALGORITHM}"),
-            Self::Signature => f.write_str("bad signature"),
-            Self::Claim(claim) => write!(f, "claim `{claim}` is missing or invalid"),
-            Self::Expired => f.write_str("token expired"),
-        }
-    }
-}
-
 /// Checks the request's token against `secret` at time `now` (Unix seconds)
 /// and turns its claims into the accepted connection.
 pub fn authenticate(
     request: &ConnectRequest,
     secret: &[u8],
     now: i64,
-) -> Result<ConnectResult, Rejection> {
-    let token = token_of(request).ok_or(Rejection::Missing)?;
-    let claims = verify(&token, secret)?;
-    connection_from(&claims, now)
+) -> Result<ConnectResult, JwtError> {
+    let token = jwt::connect_token(request).ok_or(JwtError::Missing)?;
+    let claims = jwt::verify_hs256(&token, secret, now)?;
+    connection_from(&claims)
 }
 
-/// The token in the connect data (`{"token": …}`), else in the
-/// `authorization: Bearer …` header.
-fn token_of(request: &ConnectRequest) -> Option<String> {
-    let from_data = serde_json::from_slice::<Value>(&request.data)
-        .ok()
-        .and_then(|data| data.get("token")?.as_str().map(str::to_owned));
-    from_data.or_else(|| {
-        let value = rotor_sdk::header(&request.headers, "authorization")?;
-        let (scheme, token) = value.trim().split_once(' ')?;
-        scheme
-            .eq_ignore_ascii_case("bearer")
-            .then(|| token.trim().to_owned())
-    })
-}
-
-/// Checks the algorithm and signature and returns the claims.
-fn verify(token: &str, secret: &[u8]) -> Result<Map<String, Value>, Rejection> {
-    let mut parts = token.split('.');
-    let (Some(header_part), Some(payload), Some(signature), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Err(Rejection::Malformed);
-    };
-
-    let header: Map<String, Value> = decode_json(header_part)?;
-    match header.get("alg").and_then(Value::as_str) {
-        Some(ALGORITHM) => {}
-        other => return Err(Rejection::Algorithm(other.unwrap_or_default().to_owned())),
-    }
-
-    let signature = URL_SAFE_NO_PAD
-        .decode(signature)
-        .map_err(|_| Rejection::Malformed)?;
-    // The signature covers the first two parts as sent, dot included.
-    let signed = &token[..header_part.len() + 1 + payload.len()];
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret).map_err(|_| Rejection::Signature)?;
-    mac.update(signed.as_bytes());
-    // `verify_slice` compares in constant time.
-    mac.verify_slice(&signature)
-        .map_err(|_| Rejection::Signature)?;
-
-    decode_json(payload)
-}
-
-fn decode_json(part: &str) -> Result<Map<String, Value>, Rejection> {
-    let bytes = URL_SAFE_NO_PAD
-        .decode(part)
-        .map_err(|_| Rejection::Malformed)?;
-    serde_json::from_slice(&bytes).map_err(|_| Rejection::Malformed)
-}
-
-/// The accepted connection for verified `claims` at time `now`.
-fn connection_from(claims: &Map<String, Value>, now: i64) -> Result<ConnectResult, Rejection> {
-    let user = claims
-        .get("sub")
-        .and_then(Value::as_str)
-        .filter(|sub| !sub.is_empty())
-        .ok_or(Rejection::Claim("sub"))?;
-
-    let expire_at = match claims.get("exp") {
-        None => 0,
-        Some(exp) => {
-            let exp = exp
-                .as_i64()
-                // NumericDate may have a fraction; the second it falls in counts.
-                .or_else(|| exp.as_f64().map(|secs| secs.floor() as i64))
-                .ok_or(Rejection::Claim("exp"))?;
-            if exp <= now {
-                return Err(Rejection::Expired);
-            }
-            exp
-        }
-    };
+/// The accepted connection for verified `claims`.
+fn connection_from(claims: &jwt::Claims) -> Result<ConnectResult, JwtError> {
+    let user = claims.subject()?;
 
     let info = match claims.get("info") {
         None => Vec::new(),
-        Some(info) => serde_json::to_vec(info).map_err(|_| Rejection::Claim("info"))?,
+        Some(info) => serde_json::to_vec(info).map_err(|_| JwtError::Claim("info"))?,
     };
 
     let channels = match claims.get("channels") {
@@ -189,12 +71,12 @@ fn connection_from(claims: &Map<String, Value>, now: i64) -> Result<ConnectResul
             .iter()
             .map(|item| item.as_str().map(str::to_owned))
             .collect::<Option<Vec<_>>>()
-            .ok_or(Rejection::Claim("channels"))?,
-        Some(_) => return Err(Rejection::Claim("channels")),
+            .ok_or(JwtError::Claim("channels"))?,
+        Some(_) => return Err(JwtError::Claim("channels")),
     };
 
     Ok(ConnectResult {
-        expire_at,
+        expire_at: claims.expires_at().unwrap_or(0),
         info,
         channels,
         ..ConnectResult::user(user)
@@ -211,20 +93,8 @@ mod tests {
     const SECRET: &[u8] = b"test-secret";
     const NOW: i64 = 1_700_000_000;
 
-    fn encode(value: &Value) -> String {
-        URL_SAFE_NO_PAD.encode(value.to_string())
-    }
-
-    fn sign_with(header: &Value, claims: &Value, secret: &[u8]) -> String {
-        let signed = format!("{}.{}", encode(header), encode(claims));
-        let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("any key length");
-        mac.update(signed.as_bytes());
-        let signature = URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
-        format!("{signed}.{signature}")
-    }
-
     fn sign(claims: &Value) -> String {
-        sign_with(&json!({"alg": "HS256", "typ": "JWT"}), claims, SECRET)
+        jwt::sign_hs256(claims, SECRET)
     }
 
     fn request(data: &[u8], headers: &[(&str, &str)]) -> ConnectRequest {
@@ -250,7 +120,7 @@ mod tests {
         request(json!({ "token": token }).to_string().as_bytes(), &[])
     }
 
-    fn check(token: &str) -> Result<ConnectResult, Rejection> {
+    fn check(token: &str) -> Result<ConnectResult, JwtError> {
         authenticate(&with_token_in_data(token), SECRET, NOW)
     }
 
@@ -300,70 +170,24 @@ mod tests {
     fn refuses_a_missing_token() {
         assert_eq!(
             authenticate(&request(b"", &[]), SECRET, NOW),
-            Err(Rejection::Missing)
+            Err(JwtError::Missing)
         );
         let basic = request(b"", &[("authorization", "Basic dXNlcjpwYXNz")]);
-        assert_eq!(authenticate(&basic, SECRET, NOW), Err(Rejection::Missing));
-        assert_eq!(Rejection::Missing.denial(), Denial::unauthorized());
+        assert_eq!(authenticate(&basic, SECRET, NOW), Err(JwtError::Missing));
+        assert_eq!(JwtError::Missing.denial(), Denial::unauthorized());
     }
 
     #[test]
-    fn refuses_a_wrong_signature() {
-        let token = sign_with(&json!({"alg": "HS256"}), &json!({"sub": "42"}), b"other");
-        assert_eq!(check(&token), Err(Rejection::Signature));
-
-        let token = sign(&json!({"sub": "42"}));
-        let (signed, _) = token.rsplit_once('.').expect("three parts");
-        let forged = format!("{}.{}", signed, URL_SAFE_NO_PAD.encode([0u8; 32]));
-        assert_eq!(check(&forged), Err(Rejection::Signature));
-
-        let tampered_claims = format!(
-            "{}.{}.{}",
-            encode(&json!({"alg": "HS256"})),
-            encode(&json!({"sub": "admin"})),
-            token.rsplit('.').next().expect("signature")
-        );
-        assert_eq!(check(&tampered_claims), Err(Rejection::Signature));
-    }
-
-    #[test]
-    fn refuses_other_algorithms() {
-        let unsigned = format!(
-            "{}.{}.",
-            encode(&json!({"alg": "none"})),
-            encode(&json!({"sub": "42"}))
-        );
-        assert_eq!(
-            check(&unsigned),
-            Err(Rejection::Algorithm("none".to_string()))
-        );
-
-        let token = sign_with(&json!({"alg": "HS512"}), &json!({"sub": "42"}), SECRET);
-        assert_eq!(
-            check(&token),
-            Err(Rejection::Algorithm("HS512".to_string()))
-        );
-
-        let token = sign_with(&json!({"typ": "JWT"}), &json!({"sub": "42"}), SECRET);
-        assert_eq!(check(&token), Err(Rejection::Algorithm(String::new())));
+    fn refuses_a_token_signed_with_another_secret() {
+        let token = jwt::sign_hs256(&json!({"sub": "42"}), b"other");
+        assert_eq!(check(&token), Err(JwtError::Signature));
+        assert_eq!(JwtError::Signature.denial(), Denial::unauthorized());
     }
 
     #[test]
     fn refuses_malformed_tokens() {
         let token = sign(&json!({"sub": "42"}));
-        for bad in [
-            "",
-            "abc",
-            "a.b",
-            "!!.??.**",
-            &format!("{token}.extra"),
-            &format!(
-                "{}.{}.{}",
-                encode(&json!({"alg": "HS256"})),
-                "bm90IGpzb24",
-                "c2ln"
-            ),
-        ] {
+        for bad in ["", "abc", "a.b", "!!.??.**", &format!("{token}.extra")] {
             let rejection = check(bad).expect_err(bad);
             assert_eq!(
                 rejection.denial(),
@@ -376,11 +200,8 @@ mod tests {
     #[test]
     fn refuses_expired_tokens_with_token_expired() {
         let token = sign(&json!({"sub": "42", "exp": NOW}));
-        assert_eq!(check(&token), Err(Rejection::Expired));
-        assert_eq!(Rejection::Expired.denial(), Denial::token_expired());
-
-        let token = sign(&json!({"sub": "42", "exp": NOW as f64 + 0.5}));
-        assert_eq!(check(&token), Err(Rejection::Expired));
+        assert_eq!(check(&token), Err(JwtError::Expired));
+        assert_eq!(JwtError::Expired.denial(), Denial::token_expired());
     }
 
     #[test]
@@ -395,11 +216,10 @@ mod tests {
         ] {
             assert_eq!(
                 check(&sign(&claims)),
-                Err(Rejection::Claim(claim)),
+                Err(JwtError::Claim(claim)),
                 "{claims}"
             );
         }
-        let not_an_object = sign_with(&json!({"alg": "HS256"}), &json!(["sub"]), SECRET);
-        assert_eq!(check(&not_an_object), Err(Rejection::Malformed));
+        assert_eq!(check(&sign(&json!(["sub"]))), Err(JwtError::Malformed));
     }
 }

@@ -68,7 +68,7 @@ fn book(user: &str, event: &str, seat: &str) -> Result<RpcResult, Denial> {
         &PublishOptions::default(),
     );
     if let Err(error) = &published {
-        rotor_sdk::log::warn(&format!(
+        rotor_sdk::log::warn(format!(
             "seat map of {event} not published to {channel}: {error:?}"
         ));
     }
@@ -89,7 +89,7 @@ fn add_to_map(event: &str, seat: &str, user: &str) -> Result<BTreeMap<String, St
             return Ok(booked);
         }
     }
-    rotor_sdk::log::error(&format!(
+    rotor_sdk::log::error(format!(
         "seat map of {event} kept changing; booking of {seat} stands"
     ));
     Err(Denial::temporary(100, "internal server error"))
@@ -135,7 +135,7 @@ pub fn field<'a>(input: &'a Value, name: &str) -> Result<&'a str, Denial> {
 }
 
 fn store_down(error: kv::KvError) -> Denial {
-    rotor_sdk::log::error(&format!("booking store: {error:?}"));
+    rotor_sdk::log::error(format!("booking store: {error:?}"));
     Denial::temporary(100, "internal server error")
 }
 
