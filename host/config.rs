@@ -69,8 +69,22 @@ pub struct Config {
     pub centrifugo: Option<ApiConfig>,
     /// The store behind the `kv` import.
     pub kv: KvConfig,
+    /// Sample requests (Centrifugo proxy JSON) a reloaded handler must answer
+    /// without fault before it goes live.
+    pub canary: BTreeMap<RequestKind, String>,
+    /// The admin listener, if configured.
+    pub admin: Option<AdminConfig>,
     /// The file this configuration was read from, for reloads.
     pub source: Option<PathBuf>,
+}
+
+/// The admin listener: probes and operator endpoints.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdminConfig {
+    /// Where it listens.
+    pub listen: SocketAddr,
+    /// The bearer token operator endpoints require (mandatory off loopback).
+    pub token: Option<String>,
 }
 
 /// The components that answer one request kind.
@@ -253,6 +267,16 @@ struct RawConfig {
     centrifugo: Option<RawCentrifugo>,
     #[serde(default)]
     kv: KvConfig,
+    #[serde(default)]
+    canary: BTreeMap<RequestKind, String>,
+    admin: Option<RawAdmin>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAdmin {
+    listen: String,
+    token_env: Option<String>,
 }
 
 /// The store behind the `kv` import.
@@ -429,6 +453,15 @@ impl RawConfig {
         }
 
         let limits = self.limits.validate()?;
+        let admin = self.admin.map(|raw| raw.validate(base)).transpose()?;
+        for (kind, json) in &self.canary {
+            crate::convert::request_from_json(*kind, json).map_err(|message| {
+                ConfigError::Invalid {
+                    key: format!("canary.{kind}"),
+                    message,
+                }
+            })?;
+        }
         let centrifugo = self.centrifugo.map(|raw| raw.validate(base)).transpose()?;
 
         let mut settings = BTreeMap::new();
@@ -451,6 +484,8 @@ impl RawConfig {
             settings,
             centrifugo,
             kv: self.kv,
+            canary: self.canary,
+            admin,
             source: None,
         })
     }
@@ -551,6 +586,29 @@ fn invalid(key: &str, message: &str) -> ConfigError {
     ConfigError::Invalid {
         key: key.to_owned(),
         message: message.to_owned(),
+    }
+}
+
+impl RawAdmin {
+    fn validate(self, base: &Path) -> Result<AdminConfig, ConfigError> {
+        let listen: SocketAddr = self.listen.parse().map_err(|_| ConfigError::Invalid {
+            key: "admin.listen".into(),
+            message: format!(
+                "`{}` is not a socket address like 127.0.0.1:9901",
+                self.listen
+            ),
+        })?;
+        let token = self
+            .token_env
+            .map(|env| RawSetting::Env { env }.resolve("admin.token_env", base))
+            .transpose()?;
+        if token.is_none() && !listen.ip().is_loopback() {
+            return Err(invalid(
+                "admin.token_env",
+                "an admin listener off loopback needs a token",
+            ));
+        }
+        Ok(AdminConfig { listen, token })
     }
 }
 

@@ -611,6 +611,47 @@ impl ProxyCall for pb::SubRefreshRequest {
     }
 }
 
+/// Decodes a request of `kind` from Centrifugo's proxy JSON (what `rotor
+/// call` and canaries take).
+pub fn request_from_json(
+    kind: RequestKind,
+    json: &str,
+) -> Result<(wit::Request, ReplyContext), String> {
+    fn decode<C: ProxyCall + serde::de::DeserializeOwned>(
+        json: &str,
+    ) -> Result<(wit::Request, ReplyContext), String> {
+        let message: C = serde_json::from_str(json)
+            .map_err(|error| format!("not a valid {} request: {error}", C::KIND))?;
+        message
+            .into_request(Vec::new())
+            .map_err(|error| error.to_string())
+    }
+    match kind {
+        RequestKind::Connect => decode::<pb::ConnectRequest>(json),
+        RequestKind::Refresh => decode::<pb::RefreshRequest>(json),
+        RequestKind::Subscribe => decode::<pb::SubscribeRequest>(json),
+        RequestKind::Publish => decode::<pb::PublishRequest>(json),
+        RequestKind::Rpc => decode::<pb::RpcRequest>(json),
+        RequestKind::SubRefresh => decode::<pb::SubRefreshRequest>(json),
+    }
+}
+
+/// Checks that `reply` is one Centrifugo accepts for a `kind` request.
+pub fn check_reply(
+    kind: RequestKind,
+    reply: wit::Reply,
+    context: &ReplyContext,
+) -> Result<(), GuestFault> {
+    match kind {
+        RequestKind::Connect => pb::ConnectRequest::response(reply, context).map(drop),
+        RequestKind::Refresh => pb::RefreshRequest::response(reply, context).map(drop),
+        RequestKind::Subscribe => pb::SubscribeRequest::response(reply, context).map(drop),
+        RequestKind::Publish => pb::PublishRequest::response(reply, context).map(drop),
+        RequestKind::Rpc => pb::RpcRequest::response(reply, context).map(drop),
+        RequestKind::SubRefresh => pb::SubRefreshRequest::response(reply, context).map(drop),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,7 +7,9 @@
 //! instance answers in a sandbox with memory and CPU limits, and the reply
 //! goes back as protobuf. A guest that fails becomes a defined reply.
 
+pub mod admin;
 mod api;
+mod canary;
 pub mod config;
 mod convert;
 mod engine;

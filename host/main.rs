@@ -4,6 +4,8 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
@@ -125,6 +127,33 @@ async fn serve(path: PathBuf) -> Result<ExitCode> {
     let stopped = |mut stopping: tokio::sync::watch::Receiver<bool>| async move {
         let _ = stopping.wait_for(|stop| *stop).await;
     };
+    if let Some(admin) = &config.admin {
+        let listener = tokio::net::TcpListener::bind(admin.listen)
+            .await
+            .with_context(|| format!("cannot listen on {} (admin.listen)", admin.listen))?;
+        tracing::info!(address = %admin.listen, "admin endpoints");
+        let ready = Arc::new(AtomicBool::new(true));
+        let not_ready = ready.clone();
+        let mut shutting_down = stopping.clone();
+        tokio::spawn(async move {
+            let _ = shutting_down.wait_for(|stop| *stop).await;
+            not_ready.store(false, Ordering::Relaxed);
+        });
+        // The admin listener answers until the process exits, so probes see
+        // `/readyz` turn 503 while calls drain.
+        let served = rotor::admin::serve(
+            rotor.clone(),
+            listener,
+            admin.token.clone(),
+            ready,
+            std::future::pending(),
+        );
+        tokio::spawn(async move {
+            if let Err(error) = served.await {
+                tracing::error!("admin listener failed: {error}");
+            }
+        });
+    }
     let grace_over = {
         let stopped = stopped(stopping.clone());
         async move {

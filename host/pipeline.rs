@@ -332,7 +332,7 @@ fn reply_kind(reply: &Reply) -> RequestKind {
 }
 
 /// Names what went wrong in a failed guest call.
-fn classify(error: wasmtime::Error, store: &Store<CallState>) -> GuestFault {
+pub(crate) fn classify(error: wasmtime::Error, store: &Store<CallState>) -> GuestFault {
     if store.data().hit_memory_limit() {
         return GuestFault::OutOfMemory;
     }

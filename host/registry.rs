@@ -274,6 +274,14 @@ impl Routes {
             })
     }
 
+    /// Every handler target of `kind`: the default and the refined ones.
+    pub fn handler_targets(&self, kind: RequestKind) -> impl Iterator<Item = &Target> {
+        self.handlers
+            .get(&kind)
+            .into_iter()
+            .flat_map(|routes| routes.default.iter().chain(routes.refined.values()))
+    }
+
     /// The interceptor chain of `kind`, outermost first.
     pub fn chain(&self, kind: RequestKind) -> &[Step] {
         self.chains.get(&kind).map_or(&[], Vec::as_slice)

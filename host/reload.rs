@@ -8,7 +8,7 @@
 //! Anything that fails on the way is logged and counted, and the last good
 //! version keeps serving.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -41,6 +41,9 @@ pub enum ReloadError {
     /// There is no config file to reload from.
     #[error("this Rotor was not started from a config file")]
     NoConfigFile,
+    /// The new routes failed a check (an export, a canary).
+    #[error("{0}")]
+    Rejected(String),
     /// The plugin directory cannot be watched.
     #[error("cannot watch the plugin directory: {0}")]
     Watch(String),
@@ -60,8 +63,32 @@ pub struct Reloader {
     engine: Arc<Engine>,
     services: Services,
     registry: Arc<PluginRegistry>,
-    config: Mutex<Config>,
+    state: Mutex<State>,
     stats: ReloadStats,
+}
+
+/// What reloads change, one reload at a time.
+struct State {
+    config: Config,
+    /// The version each plugin had before its last reload: what a rollback restores.
+    previous: BTreeMap<String, Arc<Plugin>>,
+}
+
+/// A live plugin's version, for operators.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PluginVersion {
+    /// The name the config gives it.
+    pub name: String,
+    /// Its file.
+    pub path: PathBuf,
+    /// The SHA-256 of the live version.
+    pub sha256: String,
+    /// When the live version was loaded, in Unix seconds.
+    pub loaded_at: u64,
+    /// The Rotor interfaces it exports.
+    pub exports: Vec<&'static str>,
+    /// The SHA-256 of the version a rollback would restore.
+    pub previous_sha256: Option<String>,
 }
 
 impl Reloader {
@@ -76,7 +103,10 @@ impl Reloader {
             engine,
             services,
             registry,
-            config: Mutex::new(config),
+            state: Mutex::new(State {
+                config,
+                previous: BTreeMap::new(),
+            }),
             stats: ReloadStats::default(),
         }
     }
@@ -88,7 +118,8 @@ impl Reloader {
 
     /// Reloads the plugins whose files are among `changed`.
     pub async fn reload_files(&self, changed: &BTreeSet<PathBuf>) {
-        let config = self.config.lock().await;
+        let mut state = self.state.lock().await;
+        let config = state.config.clone();
         let current = self.registry.snapshot();
         let mut plugins = current.plugin_map().clone();
         let mut replaced = Vec::new();
@@ -135,31 +166,105 @@ impl Reloader {
         if replaced.is_empty() {
             return;
         }
-        match Routes::build(&config, plugins, &self.services) {
-            Ok(routes) => {
-                self.registry.swap(routes);
+        match self.go_live(&mut state, &config, plugins).await {
+            Ok(()) => {
                 self.stats.applied.fetch_add(1, Ordering::Relaxed);
+                let live = self.registry.snapshot();
                 for name in &replaced {
-                    let live = self.registry.snapshot();
-                    let sha = live
-                        .plugin_map()
-                        .get(name)
-                        .map(|p| p.sha256()[..12].to_owned())
-                        .unwrap_or_default();
-                    tracing::info!(plugin = %name, sha256 = %sha, "plugin reloaded");
+                    if let Some(plugin) = live.plugin_map().get(name) {
+                        tracing::info!(plugin = %name, sha256 = %&plugin.sha256()[..12], "plugin reloaded");
+                    }
                 }
             }
-            Err(error) => self.reject(&replaced.join(", "), &error.to_string()),
+            Err(reason) => self.reject(&replaced.join(", "), &reason),
         }
+    }
+
+    /// Builds the routes of `config` over `plugins`, runs the canaries of
+    /// the plugins that change, and swaps the routes in; remembers the
+    /// versions they replace for rollbacks.
+    async fn go_live(
+        &self,
+        state: &mut State,
+        config: &Config,
+        plugins: BTreeMap<String, Arc<Plugin>>,
+    ) -> Result<(), String> {
+        let current = self.registry.snapshot();
+        let changed: Vec<(String, Option<Arc<Plugin>>)> = plugins
+            .iter()
+            .filter(|(name, new)| {
+                current
+                    .plugin_map()
+                    .get(*name)
+                    .is_none_or(|old| old.sha256() != new.sha256())
+            })
+            .map(|(name, _)| (name.clone(), current.plugin_map().get(name).cloned()))
+            .collect();
+        let routes =
+            Routes::build(config, plugins, &self.services).map_err(|error| error.to_string())?;
+        for (name, _) in &changed {
+            crate::canary::run(&self.engine, &self.services, config, &routes, name).await?;
+        }
+        self.registry.swap(routes);
+        for (name, old) in changed {
+            if let Some(old) = old {
+                state.previous.insert(name, old);
+            }
+        }
+        Ok(())
+    }
+
+    /// Puts back the version `plugin` had before its last reload; a second
+    /// rollback undoes the first. Holds until the plugin's file changes again.
+    pub async fn rollback(&self, plugin: &str) -> Result<String, String> {
+        let mut state = self.state.lock().await;
+        let previous = state
+            .previous
+            .get(plugin)
+            .cloned()
+            .ok_or_else(|| format!("no earlier version of `{plugin}` is kept"))?;
+        let mut plugins = self.registry.snapshot().plugin_map().clone();
+        plugins.insert(plugin.to_owned(), previous.clone());
+        let config = state.config.clone();
+        self.go_live(&mut state, &config, plugins).await?;
+        tracing::warn!(%plugin, sha256 = %&previous.sha256()[..12], "plugin rolled back");
+        Ok(previous.sha256().to_owned())
+    }
+
+    /// The live plugins and the versions a rollback would restore.
+    pub async fn versions(&self) -> Vec<PluginVersion> {
+        let state = self.state.lock().await;
+        self.registry
+            .snapshot()
+            .plugins()
+            .map(|plugin| PluginVersion {
+                name: plugin.name().to_owned(),
+                path: plugin.path().to_owned(),
+                sha256: plugin.sha256().to_owned(),
+                loaded_at: plugin
+                    .loaded_at()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |since| since.as_secs()),
+                exports: plugin.exports(),
+                previous_sha256: state
+                    .previous
+                    .get(plugin.name())
+                    .map(|p| p.sha256().to_owned()),
+            })
+            .collect()
     }
 
     /// Reads the config file again and swaps in its routes and plugins if
     /// every part of it is valid; otherwise nothing changes. Limits and the
     /// listen address apply at the next restart.
     pub async fn reload_config(&self) -> Result<(), ReloadError> {
-        let mut config = self.config.lock().await;
-        let path = config.source.clone().ok_or(ReloadError::NoConfigFile)?;
-        let result = async {
+        let mut state = self.state.lock().await;
+        let path = state
+            .config
+            .source
+            .clone()
+            .ok_or(ReloadError::NoConfigFile)?;
+        let loaded = async {
             let new = Config::from_file(&path)?;
             let engine = self.engine.clone();
             let loaded = self.registry.snapshot().plugin_map().clone();
@@ -172,26 +277,27 @@ impl Reloader {
                         path: path.clone(),
                         source: PluginError::Compile(format!("the compiler panicked: {error}")),
                     })??;
-            let routes = Routes::build(&new, plugins, &self.services)?;
-            Ok::<_, ReloadError>((new, routes))
+            Ok::<_, ReloadError>((new, plugins))
         }
         .await;
-        match result {
-            Ok((new, routes)) => {
-                if new.limits != config.limits || new.listen != config.listen {
-                    tracing::warn!("changes to `listen` and `[limits]` apply at the next restart");
-                }
-                self.registry.swap(routes);
-                *config = new;
-                self.stats.applied.fetch_add(1, Ordering::Relaxed);
-                tracing::info!(config = %path.display(), "configuration reloaded");
-                Ok(())
-            }
+        let (new, plugins) = match loaded {
+            Ok(loaded) => loaded,
             Err(error) => {
                 self.reject("(config)", &error.to_string());
-                Err(error)
+                return Err(error);
             }
+        };
+        if let Err(reason) = self.go_live(&mut state, &new, plugins).await {
+            self.reject("(config)", &reason);
+            return Err(ReloadError::Rejected(reason));
         }
+        if new.limits != state.config.limits || new.listen != state.config.listen {
+            tracing::warn!("changes to `listen` and `[limits]` apply at the next restart");
+        }
+        state.config = new;
+        self.stats.applied.fetch_add(1, Ordering::Relaxed);
+        tracing::info!(config = %path.display(), "configuration reloaded");
+        Ok(())
     }
 
     fn reject(&self, plugin: &str, reason: &str) {

@@ -152,6 +152,23 @@ impl Rotor {
         reloader.reload_config().await
     }
 
+    /// Puts back the previous version of `plugin`; its SHA-256 on success.
+    pub async fn rollback(&self, plugin: &str) -> Result<String, ReloadError> {
+        let reloader = self.reloader.as_ref().ok_or(ReloadError::NoConfigFile)?;
+        reloader
+            .rollback(plugin)
+            .await
+            .map_err(ReloadError::Rejected)
+    }
+
+    /// The live plugins and the versions a rollback would restore.
+    pub async fn plugin_versions(&self) -> Vec<crate::reload::PluginVersion> {
+        match &self.reloader {
+            Some(reloader) => reloader.versions().await,
+            None => Vec::new(),
+        }
+    }
+
     /// Counts of applied and rejected reloads (zero without a config file).
     pub fn reload_counts(&self) -> (u64, u64) {
         self.reloader.as_ref().map_or((0, 0), |reloader| {

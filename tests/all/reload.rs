@@ -178,3 +178,118 @@ async fn config_reload_is_all_or_nothing() {
         assert_eq!(who_answers(&mut server).await, "router", "after {broken}");
     }
 }
+
+/// Sends one HTTP/1.1 request to the admin listener; the status and body.
+async fn http(
+    address: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(address)
+        .await
+        .expect("connecting to admin");
+    let auth = token
+        .map(|t| format!("authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nhost: rotor\r\n{auth}content-length: 0\r\nconnection: close\r\n\r\n"
+    );
+    stream.write_all(request.as_bytes()).await.expect("writing");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.expect("reading");
+    let status = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("a status");
+    let body = response.split("\r\n\r\n").nth(1).unwrap_or("").to_owned();
+    (status, body)
+}
+
+#[tokio::test]
+async fn admin_lists_versions_and_rolls_a_plugin_back() {
+    let mut server = watched_server().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("binding");
+    let address = listener.local_addr().expect("an address");
+    let ready = Arc::new(AtomicBool::new(true));
+    tokio::spawn(rotor::admin::serve(
+        server.rotor.clone(),
+        listener,
+        Some("t0ken".into()),
+        ready.clone(),
+        std::future::pending(),
+    ));
+
+    assert_eq!(http(address, "GET", "/healthz", None).await.0, 200);
+    assert_eq!(http(address, "GET", "/readyz", None).await.0, 200);
+    assert_eq!(http(address, "GET", "/admin/plugins", None).await.0, 401);
+    assert_eq!(
+        http(address, "GET", "/admin/plugins", Some("wrong"))
+            .await
+            .0,
+        401
+    );
+
+    let (status, body) = http(address, "GET", "/admin/plugins", Some("t0ken")).await;
+    assert_eq!(status, 200, "{body}");
+    let listed: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+    let mirror_sha = listed[0]["sha256"].as_str().expect("a hash").to_owned();
+    assert_eq!(listed[0]["name"], "live.wasm");
+    assert!(listed[0]["previous_sha256"].is_null());
+    assert_eq!(
+        http(address, "POST", "/admin/rollback/live.wasm", Some("t0ken"))
+            .await
+            .0,
+        409,
+        "nothing to roll back to yet"
+    );
+
+    rename_into_place(&plugin("rpc-router"), &live_path(&server));
+    wait_for(&mut server, "router").await;
+    let (_, body) = http(address, "GET", "/admin/plugins", Some("t0ken")).await;
+    let listed: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+    assert_eq!(listed[0]["previous_sha256"], mirror_sha.as_str());
+
+    let (status, body) = http(address, "POST", "/admin/rollback/live.wasm", Some("t0ken")).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(who_answers(&mut server).await, "mirror", "rolled back");
+    let (status, _) = http(address, "POST", "/admin/rollback/live.wasm", Some("t0ken")).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        who_answers(&mut server).await,
+        "router",
+        "a second rollback undoes the first"
+    );
+
+    ready.store(false, Ordering::Relaxed);
+    assert_eq!(http(address, "GET", "/readyz", None).await.0, 503);
+}
+
+#[tokio::test]
+async fn a_plugin_that_fails_its_canary_never_goes_live() {
+    let dir = ScratchDir::new();
+    std::fs::create_dir(dir.path().join("plugins")).expect("a plugin dir");
+    std::fs::copy(plugin("test-mirror"), dir.path().join("plugins/live.wasm")).expect("copying");
+    // The faulty plugin traps on the `trap` method: the canary catches it.
+    let config = "[plugins]\ndir = \"plugins\"\nwatch = true\n[handlers]\nrpc = \"live.wasm\"\n\
+                  [canary]\nrpc = '{\"user\":\"canary\",\"method\":\"trap\",\"data\":{}}'\n";
+    let mut server = TestServer::start_in(dir, config).await;
+    rename_into_place(&plugin("test-faulty"), &live_path(&server));
+    let started = Instant::now();
+    while server.rotor.reload_counts().1 == 0 {
+        assert!(
+            started.elapsed() < LIVE_WITHIN,
+            "the canary did not reject the plugin"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(who_answers(&mut server).await, "mirror");
+
+    // A plugin that passes the canary goes live.
+    rename_into_place(&plugin("rpc-router"), &live_path(&server));
+    wait_for(&mut server, "router").await;
+}

@@ -1,0 +1,64 @@
+//! Canary calls: before a reloaded plugin goes live, it answers a sample
+//! request of each kind it handles, as configured under `[canary]`, in a
+//! sandbox of its own. A trap, a deadline or an invalid reply keeps the old
+//! version serving.
+//!
+//! Canaries run as tenant `canary` (their `kv` keys are apart from real
+//! ones) and without Centrifugo's API, so they cause no side effects.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::config::Config;
+use crate::convert::{check_reply, request_from_json};
+use crate::engine::Engine;
+use crate::pipeline::classify;
+use crate::registry::Routes;
+use crate::sandbox::{self, Guest, Services};
+
+/// The tenant canary calls run as.
+pub const CANARY_TENANT: &str = "canary";
+
+/// Runs the configured canaries of `plugin` against its version in `routes`.
+pub async fn run(
+    engine: &Engine,
+    services: &Services,
+    config: &Config,
+    routes: &Routes,
+    plugin: &str,
+) -> Result<(), String> {
+    for (&kind, json) in &config.canary {
+        let Some(target) = routes
+            .handler_targets(kind)
+            .find(|target| target.plugin.name() == plugin)
+        else {
+            continue;
+        };
+        let (request, context) =
+            request_from_json(kind, json).map_err(|error| format!("canary {kind}: {error}"))?;
+        let guest = Arc::new(Guest {
+            plugin: plugin.to_owned(),
+            tenant: CANARY_TENANT.to_owned(),
+            settings: target.guest.settings.clone(),
+            services: Services {
+                kv: services.kv.clone(),
+                api: None,
+            },
+        });
+        let deadline = Instant::now() + config.limits.timeout;
+        let mut store = sandbox::new_store(engine, guest, config.limits.memory, deadline);
+        let reply = match target.plugin.handle(&mut store, request).await {
+            Ok(reply) => reply,
+            Err(error) => {
+                return Err(format!(
+                    "canary {kind} call failed: {}",
+                    classify(error, &store)
+                ));
+            }
+        };
+        check_reply(kind, reply, &context)
+            .map_err(|fault| format!("canary {kind} call failed: {fault}"))?;
+        tracing::info!(%plugin, %kind, "canary call passed");
+    }
+    Ok(())
+}
