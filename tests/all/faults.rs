@@ -126,3 +126,43 @@ async fn replies_with_codes_a_proxy_may_not_use_fail_closed() {
         assert!(response.disconnect.is_none(), "{data}");
     }
 }
+
+/// A message Centrifugo would never send: `client` (field 1, a string in
+/// `ConnectRequest`) as bytes that are not UTF-8.
+#[derive(Clone, PartialEq, prost::Message)]
+struct Garbled {
+    #[prost(bytes = "vec", tag = "1")]
+    client: Vec<u8>,
+}
+
+#[tokio::test]
+async fn malformed_and_oversized_messages_get_a_status_and_the_server_goes_on() {
+    let mut server = TestServer::start("[handlers]\nconnect = \"test-mirror.wasm\"").await;
+
+    let mut raw = tonic::client::Grpc::new(server.channel.clone());
+    raw.ready().await.expect("ready");
+    let path = http::uri::PathAndQuery::from_static("/centrifugal.centrifugo.proxy.CentrifugoProxy/Connect");
+    let codec = tonic_prost::ProstCodec::<Garbled, pb::ConnectResponse>::default();
+    let garbled = Garbled {
+        client: vec![0xff, 0xfe, 0x00],
+    };
+    let status = raw
+        .unary(tonic::Request::new(garbled), path, codec)
+        .await
+        .expect_err("a message that does not decode");
+    assert_ne!(status.code(), tonic::Code::Ok);
+
+    let huge = pb::ConnectRequest {
+        data: vec![b'x'; 5 << 20],
+        ..Default::default()
+    };
+    let status = server.client.connect(request(huge, &[])).await.expect_err("a message over the limit");
+    assert_eq!(status.code(), tonic::Code::OutOfRange, "{status}");
+
+    let fine = pb::ConnectRequest {
+        client: "c".into(),
+        ..Default::default()
+    };
+    let response = server.client.connect(request(fine, &[])).await.expect("still serving");
+    assert_eq!(response.into_inner().result.map(|r| r.user), Some("c".to_string()));
+}

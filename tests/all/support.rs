@@ -66,6 +66,8 @@ impl Drop for ScratchDir {
 pub struct TestServer {
     /// A proxy client connected to it, as Centrifugo would be.
     pub client: CentrifugoProxyClient<Channel>,
+    /// The channel under `client`, for raw calls.
+    pub channel: Channel,
     /// The Rotor behind it.
     pub rotor: Rotor,
     /// The directory of its config file.
@@ -119,7 +121,8 @@ impl TestServer {
             .await
             .expect("connecting to Rotor");
         TestServer {
-            client: CentrifugoProxyClient::new(channel),
+            client: CentrifugoProxyClient::new(channel.clone()),
+            channel,
             rotor,
             dir,
             stop: Some(stop),
