@@ -7,6 +7,7 @@
 //! |---|---|---|
 //! | GET | `/healthz` | 200 while the process runs |
 //! | GET | `/readyz` | 200 while serving, 503 once shutdown started |
+//! | GET | `/metrics` | Prometheus metrics |
 //! | GET | `/admin/plugins` | live plugins: name, path, sha256, loaded_at, exports, previous_sha256 |
 //! | POST | `/admin/reload` | reloads the config file, all or nothing |
 //! | POST | `/admin/rollback/{plugin}` | puts back the plugin's previous version |
@@ -51,6 +52,7 @@ pub async fn serve(
     let app = Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
         .route("/admin/plugins", get(plugins))
         .route("/admin/reload", post(reload))
         .route("/admin/rollback/{plugin}", post(rollback))
@@ -66,6 +68,17 @@ async fn readyz(State(admin): State<Admin>) -> Response {
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, "shutting down").into_response()
     }
+}
+
+async fn metrics(State(admin): State<Admin>) -> Response {
+    (
+        [(
+            "content-type",
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        admin.rotor.metrics_text(),
+    )
+        .into_response()
 }
 
 async fn plugins(State(admin): State<Admin>, headers: HeaderMap) -> Response {

@@ -26,6 +26,7 @@ mod registry;
 mod reload;
 mod sandbox;
 mod server;
+mod telemetry;
 mod wit;
 
 pub use config::{Config, ConfigError, Limits};

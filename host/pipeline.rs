@@ -27,6 +27,7 @@ use crate::kind::RequestKind;
 use crate::plugin::InterceptorInstance;
 use crate::registry::{PluginRegistry, Step, Target, kind_of};
 use crate::sandbox::{self, CallState};
+use crate::telemetry::Metrics;
 use crate::wit::interceptor::{CallContext, Decision};
 use crate::wit::types::{
     CentrifugoError, ConnectReply, Disconnect, PublishReply, RefreshReply, Reply, Request,
@@ -40,11 +41,17 @@ pub struct Pipeline {
     limits: Limits,
     permits: Semaphore,
     next_call_id: AtomicU64,
+    metrics: Arc<Metrics>,
 }
 
 impl Pipeline {
     /// A pipeline over `registry` with `limits`.
-    pub fn new(engine: Arc<Engine>, registry: Arc<PluginRegistry>, limits: Limits) -> Pipeline {
+    pub fn new(
+        engine: Arc<Engine>,
+        registry: Arc<PluginRegistry>,
+        limits: Limits,
+        metrics: Arc<Metrics>,
+    ) -> Pipeline {
         let permits = Semaphore::new(usize::try_from(limits.concurrency).unwrap_or(usize::MAX));
         Pipeline {
             engine,
@@ -52,7 +59,13 @@ impl Pipeline {
             limits,
             permits,
             next_call_id: AtomicU64::new(1),
+            metrics,
         }
+    }
+
+    /// The metrics calls are counted in.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
     }
 
     /// The registry of live plugins.
@@ -91,6 +104,7 @@ impl Pipeline {
             .await;
         if let Err(CallError::Guest { plugin, fault }) = &result {
             tracing::warn!(%plugin, %kind, fault = fault.kind(), "plugin failed: {fault}");
+            self.metrics.fault(plugin, fault.kind());
         }
         result
     }
@@ -233,6 +247,7 @@ impl Call<'_> {
     fn fail(&self, step: &Step, fault: GuestFault) -> Result<(), CallError> {
         let plugin = step.target.guest.plugin.clone();
         if step.fail_open {
+            self.pipeline.metrics.fault(&plugin, fault.kind());
             tracing::warn!(%plugin, kind = %self.kind, fault = fault.kind(), "interceptor failed, skipped (fail_open): {fault}");
             return Ok(());
         }

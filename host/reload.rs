@@ -24,6 +24,7 @@ use crate::error::PluginError;
 use crate::plugin::Plugin;
 use crate::registry::{PluginRegistry, RegistryError, Routes, load_plugins};
 use crate::sandbox::Services;
+use crate::telemetry::Metrics;
 
 /// Quiet time after the last file event before a reload starts: one editor
 /// save or `cp` is one reload, and writes in progress settle first.
@@ -65,6 +66,7 @@ pub struct Reloader {
     registry: Arc<PluginRegistry>,
     state: Mutex<State>,
     stats: ReloadStats,
+    metrics: Arc<Metrics>,
 }
 
 /// What reloads change, one reload at a time.
@@ -98,6 +100,7 @@ impl Reloader {
         services: Services,
         registry: Arc<PluginRegistry>,
         config: Config,
+        metrics: Arc<Metrics>,
     ) -> Reloader {
         Reloader {
             engine,
@@ -108,6 +111,7 @@ impl Reloader {
                 previous: BTreeMap::new(),
             }),
             stats: ReloadStats::default(),
+            metrics,
         }
     }
 
@@ -169,6 +173,7 @@ impl Reloader {
         match self.go_live(&mut state, &config, plugins).await {
             Ok(()) => {
                 self.stats.applied.fetch_add(1, Ordering::Relaxed);
+                self.metrics.reload(true);
                 let live = self.registry.snapshot();
                 for name in &replaced {
                     if let Some(plugin) = live.plugin_map().get(name) {
@@ -296,12 +301,14 @@ impl Reloader {
         }
         state.config = new;
         self.stats.applied.fetch_add(1, Ordering::Relaxed);
+        self.metrics.reload(true);
         tracing::info!(config = %path.display(), "configuration reloaded");
         Ok(())
     }
 
     fn reject(&self, plugin: &str, reason: &str) {
         self.stats.rejected.fetch_add(1, Ordering::Relaxed);
+        self.metrics.reload(false);
         tracing::error!(%plugin, "reload rejected, the last good version keeps serving: {reason}");
     }
 

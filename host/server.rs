@@ -12,7 +12,7 @@ use crate::api::{ApiClient, ApiSetupError};
 use crate::config::{Config, Limits};
 use crate::convert::ProxyCall;
 use crate::engine::Engine;
-use crate::error::{FailureReply, PluginError};
+use crate::error::{CallError, FailureReply, PluginError};
 use crate::kind::RequestKind;
 use crate::kv::KvStore;
 use crate::pipeline::Pipeline;
@@ -23,6 +23,7 @@ use crate::proxy::ProxyService;
 use crate::registry::{PluginRegistry, RegistryError, Routes};
 use crate::reload::{PluginWatcher, ReloadError, Reloader};
 use crate::sandbox::Services;
+use crate::telemetry::Metrics;
 use crate::wit::types::Headers;
 use std::sync::atomic::Ordering;
 
@@ -82,7 +83,13 @@ impl Rotor {
                 .expect("plugin loading panicked")?
         };
         let mut rotor = Rotor::from_routes(engine.clone(), routes, config.limits);
-        let reloader = Reloader::new(engine, services, rotor.registry().clone(), config.clone());
+        let reloader = Reloader::new(
+            engine,
+            services,
+            rotor.registry().clone(),
+            config.clone(),
+            rotor.pipeline.metrics().clone(),
+        );
         rotor.reloader = Some(Arc::new(reloader));
         Ok(rotor)
     }
@@ -132,7 +139,12 @@ impl Rotor {
         }
         let registry = Arc::new(PluginRegistry::new(routes));
         Rotor {
-            pipeline: Arc::new(Pipeline::new(engine, registry, limits)),
+            pipeline: Arc::new(Pipeline::new(
+                engine,
+                registry,
+                limits,
+                Arc::new(Metrics::new()),
+            )),
             reloader: None,
         }
     }
@@ -169,6 +181,11 @@ impl Rotor {
         }
     }
 
+    /// The metrics in Prometheus' text format.
+    pub fn metrics_text(&self) -> String {
+        self.pipeline.metrics().encode()
+    }
+
     /// Counts of applied and rejected reloads (zero without a config file).
     pub fn reload_counts(&self) -> (u64, u64) {
         self.reloader.as_ref().map_or((0, 0), |reloader| {
@@ -194,13 +211,31 @@ impl Rotor {
         headers: Headers,
         deadline: Option<Instant>,
     ) -> Result<C::Response, tonic::Status> {
-        let (request, context) = message
-            .into_request(headers)
-            .map_err(|error| tonic::Status::invalid_argument(error.to_string()))?;
+        let metrics = self.pipeline.metrics();
+        let started = Instant::now();
+        let _in_flight = metrics.in_flight();
+        let (request, context) = match message.into_request(headers) {
+            Ok(decoded) => decoded,
+            Err(error) => {
+                metrics.call(C::KIND, "bad_request", started.elapsed().as_secs_f64());
+                return Err(tonic::Status::invalid_argument(error.to_string()));
+            }
+        };
+        let mut outcome = "fault";
         let result = self
             .pipeline
-            .call(request, deadline, |reply| C::response(reply, &context))
+            .call(request, deadline, |reply| {
+                outcome = crate::telemetry::outcome(&reply);
+                C::response(reply, &context)
+            })
             .await;
+        let outcome = match &result {
+            Ok(_) => outcome,
+            Err(CallError::Busy) => "busy",
+            Err(CallError::NoRoute(_)) => "no_route",
+            Err(CallError::Guest { .. }) => "fault",
+        };
+        metrics.call(C::KIND, outcome, started.elapsed().as_secs_f64());
         match result {
             Ok(response) => Ok(response),
             Err(error) => match error.reply(C::KIND) {

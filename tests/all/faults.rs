@@ -46,6 +46,18 @@ async fn every_fault_answers_internal_error_and_the_next_call_succeeds() {
         assert_eq!(response.error, internal_error(), "{method}");
         assert!(response.result.is_none(), "{method}");
         let next = rpc(&mut server, "echo").await;
+        let expected = match method {
+            "loop" => "deadline",
+            "oom" => "out_of_memory",
+            _ => "trap",
+        };
+        let metrics = server.rotor.metrics_text();
+        assert!(
+            metrics.contains(&format!(
+                r#"rotor_guest_faults_total{{plugin="test-faulty.wasm",fault="{expected}"}}"#
+            )),
+            "{method}: {metrics}"
+        );
         assert_eq!(
             next.result.map(|r| r.data),
             Some(br#"{"ok":true}"#.to_vec()),
@@ -141,7 +153,9 @@ async fn malformed_and_oversized_messages_get_a_status_and_the_server_goes_on() 
 
     let mut raw = tonic::client::Grpc::new(server.channel.clone());
     raw.ready().await.expect("ready");
-    let path = http::uri::PathAndQuery::from_static("/centrifugal.centrifugo.proxy.CentrifugoProxy/Connect");
+    let path = http::uri::PathAndQuery::from_static(
+        "/centrifugal.centrifugo.proxy.CentrifugoProxy/Connect",
+    );
     let codec = tonic_prost::ProstCodec::<Garbled, pb::ConnectResponse>::default();
     let garbled = Garbled {
         client: vec![0xff, 0xfe, 0x00],
@@ -156,13 +170,24 @@ async fn malformed_and_oversized_messages_get_a_status_and_the_server_goes_on() 
         data: vec![b'x'; 5 << 20],
         ..Default::default()
     };
-    let status = server.client.connect(request(huge, &[])).await.expect_err("a message over the limit");
+    let status = server
+        .client
+        .connect(request(huge, &[]))
+        .await
+        .expect_err("a message over the limit");
     assert_eq!(status.code(), tonic::Code::OutOfRange, "{status}");
 
     let fine = pb::ConnectRequest {
         client: "c".into(),
         ..Default::default()
     };
-    let response = server.client.connect(request(fine, &[])).await.expect("still serving");
-    assert_eq!(response.into_inner().result.map(|r| r.user), Some("c".to_string()));
+    let response = server
+        .client
+        .connect(request(fine, &[]))
+        .await
+        .expect("still serving");
+    assert_eq!(
+        response.into_inner().result.map(|r| r.user),
+        Some("c".to_string())
+    );
 }

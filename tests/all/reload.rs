@@ -265,6 +265,21 @@ async fn admin_lists_versions_and_rolls_a_plugin_back() {
         "a second rollback undoes the first"
     );
 
+    let (status, metrics) = http(address, "GET", "/metrics", None).await;
+    assert_eq!(status, 200);
+    assert!(
+        metrics.contains(r#"rotor_calls_total{kind="rpc",outcome="accept"}"#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(r#"rotor_reloads_total{result="applied"}"#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("rotor_call_duration_seconds_bucket"),
+        "{metrics}"
+    );
+
     ready.store(false, Ordering::Relaxed);
     assert_eq!(http(address, "GET", "/readyz", None).await.0, 503);
 }

@@ -1,0 +1,242 @@
+//! Prometheus metrics: calls by request type and outcome, latency, guest
+//! faults by plugin and kind, calls in flight, reloads. Served as text by the
+//! admin listener at `/metrics`.
+
+use std::sync::atomic::AtomicI64;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+use crate::kind::RequestKind;
+use crate::wit::types::{
+    ConnectReply, PublishReply, RefreshReply, Reply, RpcReply, SubRefreshReply, SubscribeReply,
+};
+
+/// Latency buckets in seconds: 50 µs to 1 s, Centrifugo's default deadline.
+const LATENCY_BUCKETS: [f64; 14] = [
+    0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
+];
+
+/// Labels of a finished call.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CallLabels {
+    /// The request type.
+    pub kind: String,
+    /// `accept`, `reject`, `disconnect`, `extend`, `expire`, `fault`,
+    /// `busy`, `no_route` or `bad_request`.
+    pub outcome: String,
+}
+
+/// Labels of a request type.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct KindLabels {
+    /// The request type.
+    pub kind: String,
+}
+
+/// Labels of a guest fault.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct FaultLabels {
+    /// The plugin that failed.
+    pub plugin: String,
+    /// `trap`, `deadline`, `out_of_memory`, `invalid_reply`, `instantiate`.
+    pub fault: String,
+}
+
+/// Labels of a reload.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReloadLabels {
+    /// `applied` or `rejected`.
+    pub result: String,
+}
+
+/// Every metric Rotor keeps.
+pub struct Metrics {
+    registry: Registry,
+    calls: Family<CallLabels, Counter>,
+    latency: Family<KindLabels, Histogram>,
+    faults: Family<FaultLabels, Counter>,
+    reloads: Family<ReloadLabels, Counter>,
+    in_flight: Gauge<i64, AtomicI64>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
+
+impl Metrics {
+    /// A registry with every metric at zero.
+    pub fn new() -> Metrics {
+        let mut registry = Registry::with_prefix("rotor");
+        let calls = Family::<CallLabels, Counter>::default();
+        let latency = Family::<KindLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new(LATENCY_BUCKETS)
+        });
+        let faults = Family::<FaultLabels, Counter>::default();
+        let reloads = Family::<ReloadLabels, Counter>::default();
+        let in_flight = Gauge::<i64, AtomicI64>::default();
+        registry.register(
+            "calls",
+            "Proxy calls answered, by request type and outcome",
+            calls.clone(),
+        );
+        registry.register(
+            "call_duration_seconds",
+            "Time to answer a proxy call",
+            latency.clone(),
+        );
+        registry.register(
+            "guest_faults",
+            "Guest faults by plugin and kind",
+            faults.clone(),
+        );
+        registry.register(
+            "reloads",
+            "Plugin and config reloads by result",
+            reloads.clone(),
+        );
+        registry.register(
+            "calls_in_flight",
+            "Proxy calls being answered now",
+            in_flight.clone(),
+        );
+        Metrics {
+            registry,
+            calls,
+            latency,
+            faults,
+            reloads,
+            in_flight,
+        }
+    }
+
+    /// Counts a finished call.
+    pub fn call(&self, kind: RequestKind, outcome: &str, seconds: f64) {
+        self.calls
+            .get_or_create(&CallLabels {
+                kind: kind.name().to_owned(),
+                outcome: outcome.to_owned(),
+            })
+            .inc();
+        self.latency
+            .get_or_create(&KindLabels {
+                kind: kind.name().to_owned(),
+            })
+            .observe(seconds);
+    }
+
+    /// Counts a guest fault.
+    pub fn fault(&self, plugin: &str, fault: &str) {
+        self.faults
+            .get_or_create(&FaultLabels {
+                plugin: plugin.to_owned(),
+                fault: fault.to_owned(),
+            })
+            .inc();
+    }
+
+    /// Counts a reload.
+    pub fn reload(&self, applied: bool) {
+        let result = if applied { "applied" } else { "rejected" };
+        self.reloads
+            .get_or_create(&ReloadLabels {
+                result: result.into(),
+            })
+            .inc();
+    }
+
+    /// Tracks a call in flight until the guard drops.
+    pub fn in_flight(&self) -> InFlight<'_> {
+        self.in_flight.inc();
+        InFlight(&self.in_flight)
+    }
+
+    /// The metrics in Prometheus' text format.
+    pub fn encode(&self) -> String {
+        let mut text = String::new();
+        if prometheus_client::encoding::text::encode(&mut text, &self.registry).is_err() {
+            text.clear();
+        }
+        text
+    }
+}
+
+/// Decrements the in-flight gauge when dropped.
+pub struct InFlight<'a>(&'a Gauge<i64, AtomicI64>);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
+
+/// The outcome label of a reply.
+pub fn outcome(reply: &Reply) -> &'static str {
+    match reply {
+        Reply::Connect(ConnectReply::Accept(_))
+        | Reply::Subscribe(SubscribeReply::Accept(_))
+        | Reply::Publish(PublishReply::Accept(_))
+        | Reply::Rpc(RpcReply::Accept(_)) => "accept",
+        Reply::Connect(ConnectReply::Reject(_))
+        | Reply::Subscribe(SubscribeReply::Reject(_))
+        | Reply::Publish(PublishReply::Reject(_))
+        | Reply::Rpc(RpcReply::Reject(_)) => "reject",
+        Reply::Connect(ConnectReply::Disconnect(_))
+        | Reply::Subscribe(SubscribeReply::Disconnect(_))
+        | Reply::Publish(PublishReply::Disconnect(_))
+        | Reply::Rpc(RpcReply::Disconnect(_)) => "disconnect",
+        Reply::Refresh(RefreshReply::Extend(_)) | Reply::SubRefresh(SubRefreshReply::Extend(_)) => {
+            "extend"
+        }
+        Reply::Refresh(RefreshReply::Expire) | Reply::SubRefresh(SubRefreshReply::Expire) => {
+            "expire"
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encodes_counters_and_histograms() {
+        let metrics = Metrics::new();
+        metrics.call(RequestKind::Rpc, "accept", 0.0002);
+        metrics.fault("p.wasm", "trap");
+        metrics.reload(false);
+        {
+            let _call = metrics.in_flight();
+            assert!(metrics.encode().contains("rotor_calls_in_flight 1"));
+        }
+        let text = metrics.encode();
+        assert!(
+            text.contains(r#"rotor_calls_total{kind="rpc",outcome="accept"} 1"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"rotor_guest_faults_total{plugin="p.wasm",fault="trap"} 1"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"rotor_reloads_total{result="rejected"} 1"#),
+            "{text}"
+        );
+        assert!(
+            text.contains("rotor_call_duration_seconds_bucket"),
+            "{text}"
+        );
+        assert!(text.contains("rotor_calls_in_flight 0"), "{text}");
+    }
+}
