@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use rotor::proto::proxy as pb;
 
-use crate::support::{TestServer, request};
+use crate::support::{TestServer, internal_error, request};
 
 const FAULTY: &str = r#"
 [handlers]
@@ -28,14 +28,6 @@ async fn rpc(server: &mut TestServer, method: &str) -> pb::RpcResponse {
         .await
         .unwrap_or_else(|status| panic!("{method}: a gRPC status instead of a reply: {status}"))
         .into_inner()
-}
-
-fn internal_error() -> Option<pb::Error> {
-    Some(pb::Error {
-        code: 100,
-        message: "internal server error".into(),
-        temporary: true,
-    })
 }
 
 #[tokio::test]

@@ -4,7 +4,7 @@
 
 use rotor::proto::proxy as pb;
 
-use crate::support::{TestServer, json, request};
+use crate::support::{TestServer, internal_error, json, request};
 
 /// A chain entry of the fixture with a tag and settings.
 fn step(tag: &str, extra: &str) -> String {
@@ -31,14 +31,6 @@ async fn rpc(server: &mut TestServer) -> pb::RpcResponse {
         .await
         .expect("an OK response")
         .into_inner()
-}
-
-fn internal_error() -> Option<pb::Error> {
-    Some(pb::Error {
-        code: 100,
-        message: "internal server error".into(),
-        temporary: true,
-    })
 }
 
 #[tokio::test]

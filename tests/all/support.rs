@@ -156,3 +156,12 @@ pub fn json(bytes: &[u8]) -> serde_json::Value {
     serde_json::from_slice(bytes)
         .unwrap_or_else(|error| panic!("not JSON ({error}): {}", String::from_utf8_lossy(bytes)))
 }
+
+/// The reply of a call that failed inside Rotor: `100 internal server error`, temporary.
+pub fn internal_error() -> Option<rotor::proto::proxy::Error> {
+    Some(rotor::proto::proxy::Error {
+        code: 100,
+        message: "internal server error".into(),
+        temporary: true,
+    })
+}
