@@ -1,298 +1,422 @@
-//! Measures Rotor's per-call cost against a native handler in the same run.
+//! Rotor's benchmark: the cost of its sandbox against a native handler, and
+//! its speed against a Python grpcio backend, measured in one run on the
+//! same machine under the same load.
 //!
-//! `cargo bench --bench pipeline` builds the plugins, then measures:
-//! - compile time of each component, and one call through `Rotor::answer`
-//!   (fresh instance + call, no network) in a loop;
-//! - gRPC throughput and latency on loopback, for a native Rust handler
-//!   (the speed limit of this stack) and for Rotor with the `rpc-router`
-//!   component behind 0, 1 and 3 pass-through interceptors.
+//! ```sh
+//! cargo bench --bench pipeline                 # full run, a few minutes
+//! cargo bench --bench pipeline -- --smoke      # everything briefly; fails on any error
+//! cargo bench --bench pipeline -- --scenario noop --system rotor --system native
+//! ```
 //!
-//! Figures are ratios against the native baseline measured in the same run:
-//! absolute numbers on a shared machine are noise, ratios are not.
-//! Settings: `ROTOR_BENCH_SECONDS` (default 5), `ROTOR_BENCH_CONCURRENCY` (default 32).
+//! It builds the plugins, prepares a Python interpreter with the pinned
+//! grpcio (see `python.rs`), measures in-process figures (`micro.rs`), then
+//! for each scenario starts each system as a child process on a loopback
+//! port, one at a time, and loads it with this process's tonic client
+//! (`load.rs`): a closed loop for saturation throughput, then an open loop
+//! at half of Rotor's saturation throughput. It prints Markdown tables and
+//! writes `bench/results/latest.json` (`smoke.json` for a smoke run).
+//!
+//! Settings (environment): `ROTOR_BENCH_SECONDS` (measured seconds per
+//! row, default 5; 1 with `--smoke`), `ROTOR_BENCH_WARMUP_MS` (1000; 300),
+//! `ROTOR_BENCH_CALLERS` (64), `ROTOR_BENCH_CONNECTIONS` (8),
+//! `ROTOR_BENCH_CLIENT_THREADS` (client threads of saturation runs, 1),
+//! `ROTOR_BENCH_OPEN_LOOP_THREADS` (of fixed-rate runs, cores),
+//! `ROTOR_BENCH_PYTHON_WORKERS`
+//! (2 × cores), `ROTOR_BENCH_PYTHON_SERVER` (`sync` or `aio`),
+//! `ROTOR_BENCH_PYTHON` (an interpreter to use).
+
+mod cpu;
+mod load;
+mod micro;
+mod native;
+mod python;
+mod report;
+mod scenario;
+mod server;
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::process::ExitCode;
+use std::time::Duration;
 
-use rotor::proto::proxy as pb;
-use rotor::proto::proxy::centrifugo_proxy_client::CentrifugoProxyClient;
-use rotor::proto::proxy::centrifugo_proxy_server::{CentrifugoProxy, CentrifugoProxyServer};
-use rotor::{Config, Engine, Limits, Plugin, Rotor};
-use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
-use tonic::transport::{Channel, Endpoint};
-use tonic::{Request, Response, Status};
+use report::{LoadKind, Report, Row, Setup};
+use scenario::Scenario;
+use server::{Launcher, System};
 
-const CONNECTIONS: usize = 4;
+/// Centrifugo's default proxy timeout, sent as every call's gRPC deadline.
+const DEADLINE: Duration = Duration::from_secs(1);
+/// Other processes may use this much of the CPU during a row (in % of all
+/// cores) before the row is measured again: their work slows the system
+/// under test and would count against it.
+const BUSY_PERCENT: f64 = 10.0;
+/// How often a row is measured again at most.
+const ROW_RETRIES: usize = 2;
+/// How long to wait for the machine to calm down before measuring again.
+const CALM_WAIT: Duration = Duration::from_secs(60);
 
-fn main() {
-    let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime");
-    runtime.block_on(run());
+/// What a run does.
+struct Options {
+    smoke: bool,
+    seconds: f64,
+    warm_up: Duration,
+    callers: usize,
+    connections: usize,
+    client_threads: usize,
+    open_loop_threads: usize,
+    python_workers: usize,
+    python_server: String,
+    scenarios: Vec<Scenario>,
+    systems: Vec<System>,
+    micro: bool,
+    retries: usize,
 }
 
-fn env_number(name: &str, default: u64) -> u64 {
+impl Options {
+    fn parse(args: &[String]) -> Result<Options, String> {
+        let cores = cores();
+        let mut smoke = false;
+        let mut micro = true;
+        let mut scenarios = Vec::new();
+        let mut systems = Vec::new();
+        let mut args = args.iter();
+        while let Some(arg) = args.next() {
+            match arg.as_str() {
+                // `cargo bench` passes `--bench` to every bench binary.
+                "--bench" => {}
+                "--smoke" => smoke = true,
+                "--no-micro" => micro = false,
+                "--scenario" => {
+                    let name = args.next().ok_or("--scenario needs a name")?;
+                    scenarios.push(Scenario::from_name(name).ok_or_else(|| {
+                        format!(
+                            "unknown scenario {name:?}; known: {}",
+                            Scenario::ALL.map(Scenario::name).join(", ")
+                        )
+                    })?);
+                }
+                "--system" => {
+                    let name = args.next().ok_or("--system needs a name")?;
+                    systems.push(System::from_name(name).ok_or_else(|| {
+                        format!(
+                            "unknown system {name:?}; known: {}",
+                            System::ALL.map(System::name).join(", ")
+                        )
+                    })?);
+                }
+                other => return Err(format!("unknown argument {other:?}")),
+            }
+        }
+        if scenarios.is_empty() {
+            scenarios = Scenario::ALL.to_vec();
+        }
+        if systems.is_empty() {
+            systems = System::ALL.to_vec();
+        }
+        // Rotor sets the fixed rate, so it always runs first.
+        systems.sort_by_key(|s| System::ALL.iter().position(|a| a == s));
+        systems.dedup();
+        Ok(Options {
+            smoke,
+            seconds: env_number("ROTOR_BENCH_SECONDS", if smoke { 1.0 } else { 5.0 }),
+            warm_up: Duration::from_millis(env_number(
+                "ROTOR_BENCH_WARMUP_MS",
+                if smoke { 300.0 } else { 1000.0 },
+            ) as u64),
+            callers: env_number("ROTOR_BENCH_CALLERS", 64.0) as usize,
+            connections: env_number("ROTOR_BENCH_CONNECTIONS", 8.0) as usize,
+            client_threads: env_number("ROTOR_BENCH_CLIENT_THREADS", 1.0) as usize,
+            open_loop_threads: env_number("ROTOR_BENCH_OPEN_LOOP_THREADS", cores as f64) as usize,
+            python_workers: env_number("ROTOR_BENCH_PYTHON_WORKERS", 2.0 * cores as f64) as usize,
+            python_server: python_server()?,
+            scenarios,
+            systems,
+            micro,
+            // A smoke run checks answers, not figures: no second tries.
+            retries: if smoke { 0 } else { ROW_RETRIES },
+        })
+    }
+}
+
+/// The Python backend's server: `sync` (grpcio's thread pool, the default:
+/// the faster of the two here) or `aio` (grpc.aio), from
+/// `ROTOR_BENCH_PYTHON_SERVER`.
+fn python_server() -> Result<String, String> {
+    match std::env::var("ROTOR_BENCH_PYTHON_SERVER") {
+        Err(_) => Ok("sync".into()),
+        Ok(kind) if kind == "aio" || kind == "sync" => Ok(kind),
+        Ok(other) => Err(format!(
+            "ROTOR_BENCH_PYTHON_SERVER={other:?}: use aio or sync"
+        )),
+    }
+}
+
+fn env_number(name: &str, default: f64) -> f64 {
     std::env::var(name)
         .ok()
-        .and_then(|v| v.parse().ok())
+        .and_then(|value| value.trim().parse().ok())
+        .filter(|value: &f64| *value > 0.0)
         .unwrap_or(default)
 }
 
-async fn run() {
-    let seconds = env_number("ROTOR_BENCH_SECONDS", 5);
-    let concurrency = env_number("ROTOR_BENCH_CONCURRENCY", 32) as usize;
+/// Measures with `measure`, and again (up to `retries` times, after waiting
+/// for the machine to go idle) while other processes used more than
+/// [`BUSY_PERCENT`] of the CPU during the measurement. Keeps the attempt
+/// they disturbed least; returns it with the number of attempts.
+fn measure_row(
+    retries: usize,
+    mut measure: impl FnMut() -> load::Measured,
+) -> (load::Measured, usize) {
+    let disturbed = |m: &load::Measured| m.cpu.map_or(0.0, |c| c.other_percent);
+    let mut best = measure();
+    let mut attempts = 1;
+    while attempts <= retries && disturbed(&best) > BUSY_PERCENT {
+        progress(&format!(
+            "  other processes took {:.0}% of the CPU: measuring again once the machine is idle",
+            disturbed(&best)
+        ));
+        cpu::wait_until_idle(CALM_WAIT);
+        let again = measure();
+        attempts += 1;
+        if disturbed(&again) < disturbed(&best) {
+            best = again;
+        }
+    }
+    (best, attempts)
+}
+
+fn client_runtime(threads: usize) -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads.max(1))
+        .enable_all()
+        .build()
+        .map_err(|error| format!("the load generator's runtime: {error}"))
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("--serve-native") {
+        let (Some(address), Some(scenario)) = (
+            args.get(1),
+            args.get(2).and_then(|name| Scenario::from_name(name)),
+        ) else {
+            eprintln!("usage: --serve-native <address> <scenario>");
+            return ExitCode::from(2);
+        };
+        return native::serve(address, scenario);
+    }
+    let options = match Options::parse(&args) {
+        Ok(options) => options,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    match run(&options) {
+        Ok(report) => {
+            let failures = report.failures();
+            if failures.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                eprintln!("\nsystems answered with errors:");
+                for failure in &failures {
+                    eprintln!("  {failure}");
+                }
+                // A full run still reports; a smoke run is a check.
+                if options.smoke {
+                    ExitCode::FAILURE
+                } else {
+                    ExitCode::SUCCESS
+                }
+            }
+        }
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(options: &Options) -> Result<Report, String> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let plugin_dir = root.join("plugins/dist");
+    build_plugins(root, &plugin_dir)?;
+    let python = if options.systems.contains(&System::Python) {
+        Some(python::prepare(root, &root.join("target"))?)
+    } else {
+        None
+    };
+    let work_dir = std::env::temp_dir().join(format!("rotor-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&work_dir)
+        .map_err(|error| format!("{}: {error}", work_dir.display()))?;
+    let launcher = Launcher {
+        root: root.to_owned(),
+        plugin_dir: plugin_dir.clone(),
+        work_dir: work_dir.clone(),
+        rotor: PathBuf::from(env!("CARGO_BIN_EXE_rotor")),
+        this: std::env::current_exe().map_err(|error| error.to_string())?,
+        python: python.clone(),
+        python_workers: options.python_workers,
+        python_server: options.python_server.clone(),
+    };
+
+    // Everything else on the machine competes with what is measured.
+    let idle_before_percent = cpu::idle_percent(Duration::from_secs(1));
+    if let Some(idle) = idle_before_percent.filter(|idle| *idle < 95.0) {
+        progress(&format!(
+            "warning: only {idle:.0}% of the CPU is idle before the run; other work will skew the figures"
+        ));
+    }
+    let micro = if options.micro {
+        progress("in-process figures");
+        Some(micro::run(&plugin_dir, options.smoke)?)
+    } else {
+        None
+    };
+
+    // One client thread drives a saturation run with the least CPU, which
+    // leaves the most to the server. A fixed-rate run gets one per core, so
+    // a client thread that is descheduled does not hold up every call.
+    let runtime = client_runtime(options.client_threads)?;
+    let open_loop_runtime = client_runtime(options.open_loop_threads)?;
+    let load = load::Load {
+        connections: options.connections.max(1),
+        callers: options.callers.max(1),
+        warm_up: options.warm_up,
+        duration: Duration::from_secs_f64(options.seconds),
+        deadline: DEADLINE,
+    };
+    let mut results = Vec::new();
+    for &scenario in &options.scenarios {
+        let call = scenario.call();
+        let mut half_rate = None;
+        for &system in &options.systems {
+            progress(&format!("{} / {}", scenario.name(), system.name()));
+            let server = runtime.block_on(launcher.start(system, scenario, &call))?;
+            let mut rows = Vec::new();
+            let pid = server.pid();
+            let retries = options.retries;
+            let (saturation, attempts) = measure_row(retries, || {
+                runtime.block_on(load::closed_loop(&server.address, pid, &call, &load))
+            });
+            let row = Row::new(scenario, system, LoadKind::Saturation, None, &saturation);
+            rows.push(row.attempts(attempts));
+            // Python cannot take half of Rotor's throughput: measure it at
+            // half of its own first, before that overload leaves a backlog.
+            if system == System::Python {
+                let own = saturation.rate() / 2.0;
+                let (fixed, attempts) = measure_row(retries, || {
+                    load::open_loop(&open_loop_runtime, &server.address, pid, &call, own, &load)
+                });
+                let row = Row::new(scenario, system, LoadKind::HalfOwn, Some(own), &fixed);
+                rows.push(row.attempts(attempts));
+            }
+            // Half of Rotor's saturation throughput is the fixed rate for
+            // every system (of the first system's, if Rotor is left out).
+            let rate = *half_rate.get_or_insert(saturation.rate() / 2.0);
+            let (fixed, attempts) = measure_row(retries, || {
+                load::open_loop(&open_loop_runtime, &server.address, pid, &call, rate, &load)
+            });
+            let row = Row::new(scenario, system, LoadKind::HalfRotor, Some(rate), &fixed);
+            rows.push(row.attempts(attempts));
+            let peak = server.peak_rss_kib();
+            server.stop();
+            for mut row in rows {
+                row.peak_rss_kib = peak;
+                progress(&row.summary());
+                results.push(row);
+            }
+        }
+    }
+    drop(runtime);
+    drop(open_loop_runtime);
+    let _ = std::fs::remove_dir_all(&work_dir);
+
+    let mut report = Report {
+        generated_unix: scenario::unix_now(),
+        setup: setup(options, python.as_ref(), idle_before_percent),
+        results,
+        targets: Vec::new(),
+        micro,
+    };
+    report.check_targets();
+    println!("{}", report.markdown());
+    let name = if options.smoke {
+        "smoke.json"
+    } else {
+        "latest.json"
+    };
+    let path = root.join("bench/results").join(name);
+    let json = serde_json::to_string_pretty(&report).map_err(|error| error.to_string())?;
+    std::fs::create_dir_all(root.join("bench/results"))
+        .and_then(|()| std::fs::write(&path, json + "\n"))
+        .map_err(|error| format!("writing {}: {error}", path.display()))?;
+    progress(&format!(
+        "wrote {}",
+        path.strip_prefix(root).unwrap_or(&path).display()
+    ));
+    Ok(report)
+}
+
+/// Builds every plugin into `plugin_dir` and checks the ones the
+/// benchmark needs are there.
+fn build_plugins(root: &Path, plugin_dir: &Path) -> Result<(), String> {
+    progress("building the plugins");
     let status = std::process::Command::new("bash")
         .arg(root.join("scripts/build-plugins"))
         .stdout(std::process::Stdio::null())
         .status()
-        .expect("running scripts/build-plugins");
-    assert!(status.success(), "building the plugins failed");
-    let dist = root.join("plugins/dist");
-
-    println!("## Component compile time\n");
-    println!("| component | size | compile |");
-    println!("|---|---:|---:|");
-    let engine = Engine::new(&Limits::default(), 1).expect("an engine");
-    for name in [
-        "rpc-router",
-        "test-mirror",
-        "test-interceptor",
-        "connect-jwt",
-    ] {
-        let path = dist.join(format!("{name}.wasm"));
-        let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-        let started = Instant::now();
-        Plugin::load(&engine, name, &path).expect("a valid component");
-        println!(
-            "| {name} | {} KiB | {:.1?} |",
-            size / 1024,
-            started.elapsed()
-        );
+        .map_err(|error| format!("running scripts/build-plugins: {error}"))?;
+    if !status.success() {
+        return Err(format!("scripts/build-plugins failed: {status}"));
     }
-
-    println!("\n## One call in process (fresh instance + call, no network)\n");
-    let dir = tempdir(&dist);
-    let rotor = rotor_with(&dir, 0).await;
-    let message = rpc_message();
-    for _ in 0..1000 {
-        rotor
-            .answer(message.clone(), Vec::new(), None)
-            .await
-            .expect("a reply");
-    }
-    let calls = 20_000;
-    let started = Instant::now();
-    for _ in 0..calls {
-        rotor
-            .answer(message.clone(), Vec::new(), None)
-            .await
-            .expect("a reply");
-    }
-    let per_call = started.elapsed() / calls;
-    println!("rpc-router echo: {per_call:.1?} per call ({calls} sequential calls)");
-
-    println!(
-        "\n## gRPC on loopback: {concurrency} concurrent callers over {CONNECTIONS} connections, {seconds} s each\n"
-    );
-    println!("| system | calls/s | p50 µs | p99 µs | p99.9 µs | errors | vs native |");
-    println!("|---|---:|---:|---:|---:|---:|---:|");
-    let duration = Duration::from_secs(seconds);
-    let native = measure(serve_native().await, concurrency, duration).await;
-    native.print("native Rust handler", native.rate);
-    for interceptors in [0, 1, 3] {
-        let rotor = rotor_with(&dir, interceptors).await;
-        let result = measure(serve_rotor(rotor).await, concurrency, duration).await;
-        result.print(
-            &format!("Rotor, wasm, {interceptors} interceptors"),
-            native.rate,
-        );
-    }
-    let _ = std::fs::remove_dir_all(&dir);
-}
-
-fn rpc_message() -> pb::RpcRequest {
-    pb::RpcRequest {
-        client: "bench-client".into(),
-        transport: "websocket".into(),
-        protocol: "json".into(),
-        encoding: "json".into(),
-        user: "42".into(),
-        method: "echo".into(),
-        data: br#"{"text":"hello, world","n":1}"#.to_vec(),
-        ..Default::default()
-    }
-}
-
-fn tempdir(dist: &Path) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("rotor-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("a temp dir");
-    let _ = dist;
-    dir
-}
-
-async fn rotor_with(dir: &Path, interceptors: usize) -> Rotor {
-    let dist = Path::new(env!("CARGO_MANIFEST_DIR")).join("plugins/dist");
-    let chain = vec!["\"test-interceptor.wasm\""; interceptors].join(", ");
-    let text = format!(
-        "[plugins]\ndir = {:?}\n[handlers]\nrpc = \"rpc-router.wasm\"\n[interceptors]\nrpc = [{chain}]\n[limits]\nconcurrency = 1024\n",
-        dist.display().to_string()
-    );
-    let path = dir.join(format!("rotor-{interceptors}.toml"));
-    std::fs::write(&path, text).expect("writing the config");
-    let config = Config::from_file(&path).expect("a valid config");
-    Rotor::new(&config).await.expect("Rotor starts")
-}
-
-/// The same echo logic as `rpc-router`, compiled into the host.
-struct NativeEcho;
-
-#[tonic::async_trait]
-impl CentrifugoProxy for NativeEcho {
-    async fn rpc(
-        &self,
-        request: Request<pb::RpcRequest>,
-    ) -> Result<Response<pb::RpcResponse>, Status> {
-        let request = request.into_inner();
-        let response = if request.method == "echo" {
-            pb::RpcResponse {
-                result: Some(pb::RpcResult {
-                    data: request.data,
-                    b64data: String::new(),
-                }),
-                ..Default::default()
-            }
-        } else {
-            pb::RpcResponse {
-                error: Some(pb::Error {
-                    code: 104,
-                    message: "method not found".into(),
-                    temporary: false,
-                }),
-                ..Default::default()
-            }
-        };
-        Ok(Response::new(response))
-    }
-}
-
-async fn serve_native() -> String {
-    serve(CentrifugoProxyServer::new(NativeEcho)).await
-}
-
-async fn serve_rotor(rotor: Rotor) -> String {
-    serve(rotor::ProxyService::new(rotor).into_server()).await
-}
-
-async fn serve<S>(service: S) -> String
-where
-    S: tower_service::Service<
-            http::Request<tonic::body::Body>,
-            Response = http::Response<tonic::body::Body>,
-            Error = std::convert::Infallible,
-        > + tonic::server::NamedService
-        + Clone
-        + Send
-        + Sync
-        + 'static,
-    S::Future: Send + 'static,
-{
-    let listener = TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("binding loopback");
-    let address = listener.local_addr().expect("an address");
-    tokio::spawn(async move {
-        let _ = tonic::transport::Server::builder()
-            .add_service(service)
-            .serve_with_incoming(TcpListenerStream::new(listener))
-            .await;
-    });
-    format!("http://{address}")
-}
-
-struct Measured {
-    rate: f64,
-    latencies: Vec<u32>,
-    errors: u64,
-}
-
-impl Measured {
-    fn percentile(&self, p: f64) -> u32 {
-        if self.latencies.is_empty() {
-            return 0;
+    for name in micro::COMPONENTS.iter().chain(&["test-faulty"]) {
+        let path = plugin_dir.join(format!("{name}.wasm"));
+        if !path.is_file() {
+            return Err(format!("{} was not built", path.display()));
         }
-        let index = ((self.latencies.len() as f64 - 1.0) * p).round() as usize;
-        self.latencies[index]
     }
+    Ok(())
+}
 
-    fn print(&self, system: &str, baseline: f64) {
-        println!(
-            "| {system} | {:.0} | {} | {} | {} | {} | {:.2} |",
-            self.rate,
-            self.percentile(0.50),
-            self.percentile(0.99),
-            self.percentile(0.999),
-            self.errors,
-            self.rate / baseline
-        );
+fn setup(
+    options: &Options,
+    python: Option<&python::PythonEnv>,
+    idle_before_percent: Option<f64>,
+) -> Setup {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|text| {
+            text.lines()
+                .find_map(|line| line.strip_prefix("model name")?.split_once(':'))
+                .map(|(_, model)| model.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .map(|text| text.trim().to_owned())
+        .unwrap_or_default();
+    Setup {
+        cores: cores(),
+        cpu,
+        kernel,
+        python: python.map(|p| p.version.clone()),
+        grpcio: python.map(|p| p.grpcio.clone()),
+        smoke: options.smoke,
+        seconds: options.seconds,
+        warm_up_seconds: options.warm_up.as_secs_f64(),
+        callers: options.callers,
+        connections: options.connections,
+        client_threads: options.client_threads,
+        open_loop_threads: options.open_loop_threads,
+        python_workers: options.python_workers,
+        python_server: options.python_server.clone(),
+        deadline_ms: u64::try_from(DEADLINE.as_millis()).unwrap_or(u64::MAX),
+        idle_before_percent,
     }
 }
 
-/// A closed-loop load: `concurrency` callers each send the next call when
-/// the last returns, for a warm-up second and then `duration`.
-async fn measure(endpoint: String, concurrency: usize, duration: Duration) -> Measured {
-    let mut channels = Vec::new();
-    for _ in 0..CONNECTIONS {
-        let channel: Channel = Endpoint::from_shared(endpoint.clone())
-            .expect("an endpoint")
-            .connect()
-            .await
-            .expect("connecting");
-        channels.push(channel);
-    }
-    let message = Arc::new(rpc_message());
-    let warm_up = Duration::from_secs(1);
-    let start = Instant::now();
-    let measure_from = start + warm_up;
-    let end = measure_from + duration;
-    let mut tasks = Vec::new();
-    for caller in 0..concurrency {
-        let mut client = CentrifugoProxyClient::new(channels[caller % CONNECTIONS].clone());
-        let message = message.clone();
-        tasks.push(tokio::spawn(async move {
-            let mut latencies = Vec::new();
-            let mut errors = 0u64;
-            loop {
-                let sent = Instant::now();
-                if sent >= end {
-                    break;
-                }
-                let mut request = Request::new((*message).clone());
-                request.set_timeout(Duration::from_secs(1));
-                let ok = matches!(client.rpc(request).await, Ok(r) if r.get_ref().result.is_some());
-                if sent >= measure_from {
-                    if ok {
-                        latencies
-                            .push(u32::try_from(sent.elapsed().as_micros()).unwrap_or(u32::MAX));
-                    } else {
-                        errors += 1;
-                    }
-                }
-            }
-            (latencies, errors)
-        }));
-    }
-    let mut latencies = Vec::new();
-    let mut errors = 0;
-    for task in tasks {
-        let (mut l, e) = task.await.expect("a caller");
-        latencies.append(&mut l);
-        errors += e;
-    }
-    latencies.sort_unstable();
-    Measured {
-        rate: latencies.len() as f64 / duration.as_secs_f64(),
-        latencies,
-        errors,
-    }
+fn progress(message: &str) {
+    eprintln!("[bench] {message}");
 }

@@ -1,0 +1,272 @@
+//! The scenarios: what each one sends, what a correct answer looks like, and
+//! the Rotor configuration that answers it. The native and Python backends
+//! implement the same logic by scenario name.
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::{Hmac, KeyInit as _, Mac as _};
+use hmac_sha2::Sha256;
+use rotor::proto::proxy as pb;
+use rotor::proto::proxy::centrifugo_proxy_client::CentrifugoProxyClient;
+use tonic::transport::Channel;
+
+/// The HMAC key every system verifies tokens with.
+pub const SECRET: &str = "rotor-bench-hs256-secret-0123456789";
+/// The user id in the benchmark's token.
+pub const USER: &str = "42";
+/// The largest publication accepted, as in the publish-validator plugin.
+pub const MAX_PUBLISH_BYTES: usize = 4096;
+/// Interceptors in front of the handler in the interceptor scenario.
+pub const CHAIN_LENGTH: usize = 3;
+/// The RPC payload of the echo scenarios.
+const ECHO_DATA: &[u8] = br#"{"text":"hello, world","n":1}"#;
+/// A chat message as a client would publish it: about 300 bytes of JSON.
+const PUBLICATION: &str = r#"{"type":"message","room":"general","id":"01HF3M7Q2W8K5T9XJ4N6R0BZCY","author":{"id":"42","name":"Ada Lovelace"},"text":"The engine might compose elaborate and scientific pieces of music of any degree of complexity.","mentions":["7","19"],"reply_to":null,"sent_at":1700000000123,"attachments":[]}"#;
+
+/// One benchmark scenario.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scenario {
+    /// RPC `echo`: the cost of the path itself.
+    Noop,
+    /// Connect with an HS256 token in the data.
+    ConnectHs256,
+    /// Publish a JSON object through a validator.
+    PublishJson,
+    /// RPC `echo` behind three pass-through interceptors.
+    NoopInterceptors,
+}
+
+impl Scenario {
+    /// Every scenario, in the order they run.
+    pub const ALL: [Scenario; 4] = [
+        Scenario::Noop,
+        Scenario::ConnectHs256,
+        Scenario::PublishJson,
+        Scenario::NoopInterceptors,
+    ];
+
+    /// The name used on the command line, in the table and in the JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            Scenario::Noop => "noop",
+            Scenario::ConnectHs256 => "connect-hs256",
+            Scenario::PublishJson => "publish-json",
+            Scenario::NoopInterceptors => "noop-3-interceptors",
+        }
+    }
+
+    /// The scenario called `name`.
+    pub fn from_name(name: &str) -> Option<Scenario> {
+        Scenario::ALL.into_iter().find(|s| s.name() == name)
+    }
+
+    /// Interceptors in front of the handler.
+    pub fn chain_length(self) -> usize {
+        match self {
+            Scenario::NoopInterceptors => CHAIN_LENGTH,
+            _ => 0,
+        }
+    }
+
+    /// Whether one handler answers alone (the p99 target applies).
+    pub fn single_handler(self) -> bool {
+        self.chain_length() == 0
+    }
+
+    /// Rotor's configuration for this scenario, with default limits: what a
+    /// user would deploy.
+    pub fn rotor_config(self, listen: Option<&str>, plugin_dir: &Path) -> String {
+        let mut text = String::new();
+        if let Some(listen) = listen {
+            let _ = writeln!(text, "listen = {listen:?}");
+        }
+        let _ = writeln!(
+            text,
+            "[plugins]\ndir = {:?}\n[handlers]",
+            plugin_dir.display().to_string()
+        );
+        match self {
+            Scenario::Noop | Scenario::NoopInterceptors => {
+                text.push_str("rpc = \"rpc-router.wasm\"\n");
+            }
+            Scenario::ConnectHs256 => text.push_str("connect = \"connect-jwt.wasm\"\n"),
+            Scenario::PublishJson => text.push_str("publish = \"publish-validator.wasm\"\n"),
+        }
+        if self.chain_length() > 0 {
+            let chain = vec!["\"test-interceptor.wasm\""; self.chain_length()].join(", ");
+            let _ = writeln!(text, "[interceptors]\nrpc = [{chain}]");
+        }
+        if self == Scenario::ConnectHs256 {
+            let _ = writeln!(text, "[settings.\"connect-jwt.wasm\"]\nsecret = {SECRET:?}");
+        }
+        text
+    }
+
+    /// The call every request of this scenario makes.
+    pub fn call(self) -> Call {
+        match self {
+            Scenario::Noop | Scenario::NoopInterceptors => Call::Rpc(Arc::new(rpc_echo())),
+            Scenario::ConnectHs256 => {
+                let expires = unix_now() + 24 * 3600;
+                Call::Connect(Arc::new(connect_with_token(expires)), expires)
+            }
+            Scenario::PublishJson => Call::Publish(Arc::new(publish_json())),
+        }
+    }
+}
+
+/// What a request came back as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The answer the logic prescribes.
+    Ok,
+    /// An answer, but not the right one, or a non-OK gRPC status.
+    Error,
+    /// No answer within the deadline.
+    Timeout,
+}
+
+/// One scenario's request and the check of its answer.
+#[derive(Clone)]
+pub enum Call {
+    /// An RPC `echo`: the answer must carry the same data.
+    Rpc(Arc<pb::RpcRequest>),
+    /// A connect: the answer must accept user [`USER`] until the given time.
+    Connect(Arc<pb::ConnectRequest>, i64),
+    /// A publish: the answer must accept the data unchanged.
+    Publish(Arc<pb::PublishRequest>),
+}
+
+impl Call {
+    /// Sends the request on `client` with `deadline` as its gRPC timeout,
+    /// as Centrifugo does, and checks the answer.
+    pub async fn send(
+        &self,
+        client: &mut CentrifugoProxyClient<Channel>,
+        deadline: Duration,
+    ) -> Outcome {
+        // The gRPC timeout is enforced by the server and the client; this
+        // bound only guards the benchmark against a transport that hangs.
+        let hard_stop = deadline + Duration::from_millis(250);
+        let result = tokio::time::timeout(hard_stop, async {
+            match self {
+                Call::Rpc(message) => {
+                    let reply = client.rpc(request(message, deadline)).await;
+                    outcome(reply, |r| {
+                        r.error.is_none()
+                            && r.disconnect.is_none()
+                            && r.result
+                                .as_ref()
+                                .is_some_and(|result| result.data == message.data)
+                    })
+                }
+                Call::Connect(message, expires) => {
+                    let reply = client.connect(request(message, deadline)).await;
+                    outcome(reply, |r| {
+                        r.error.is_none()
+                            && r.disconnect.is_none()
+                            && r.result.as_ref().is_some_and(|result| {
+                                result.user == USER && result.expire_at == *expires
+                            })
+                    })
+                }
+                Call::Publish(message) => {
+                    let reply = client.publish(request(message, deadline)).await;
+                    outcome(reply, |r| r.error.is_none() && r.disconnect.is_none())
+                }
+            }
+        })
+        .await;
+        result.unwrap_or(Outcome::Timeout)
+    }
+}
+
+fn request<M: Clone>(message: &Arc<M>, deadline: Duration) -> tonic::Request<M> {
+    let mut request = tonic::Request::new(M::clone(message));
+    request.set_timeout(deadline);
+    request
+}
+
+fn outcome<R>(
+    reply: Result<tonic::Response<R>, tonic::Status>,
+    correct: impl FnOnce(&R) -> bool,
+) -> Outcome {
+    match reply {
+        Ok(response) if correct(response.get_ref()) => Outcome::Ok,
+        Ok(_) => Outcome::Error,
+        Err(status) => match status.code() {
+            // tonic's client reports its own expired timer as `Cancelled`.
+            tonic::Code::DeadlineExceeded | tonic::Code::Cancelled => Outcome::Timeout,
+            _ => Outcome::Error,
+        },
+    }
+}
+
+fn rpc_echo() -> pb::RpcRequest {
+    pb::RpcRequest {
+        client: "7f6e3c1a-3b8e-4a4f-9a51-2a0f1c9b7d01".into(),
+        transport: "websocket".into(),
+        protocol: "json".into(),
+        encoding: "json".into(),
+        user: USER.into(),
+        method: "echo".into(),
+        data: ECHO_DATA.to_vec(),
+        ..Default::default()
+    }
+}
+
+fn connect_with_token(expires: i64) -> pb::ConnectRequest {
+    let claims = serde_json::json!({ "sub": USER, "exp": expires, "info": { "name": "Ada" } });
+    let data = serde_json::json!({ "token": sign_hs256(&claims, SECRET.as_bytes()) });
+    pb::ConnectRequest {
+        client: "7f6e3c1a-3b8e-4a4f-9a51-2a0f1c9b7d01".into(),
+        transport: "websocket".into(),
+        protocol: "json".into(),
+        encoding: "json".into(),
+        name: "js".into(),
+        version: "5.2.0".into(),
+        data: data.to_string().into_bytes(),
+        ..Default::default()
+    }
+}
+
+fn publish_json() -> pb::PublishRequest {
+    pb::PublishRequest {
+        client: "7f6e3c1a-3b8e-4a4f-9a51-2a0f1c9b7d01".into(),
+        transport: "websocket".into(),
+        protocol: "json".into(),
+        encoding: "json".into(),
+        user: USER.into(),
+        channel: "chat:general".into(),
+        data: PUBLICATION.as_bytes().to_vec(),
+        ..Default::default()
+    }
+}
+
+/// A compact HS256 JSON Web Token for `claims`.
+pub fn sign_hs256(claims: &serde_json::Value, secret: &[u8]) -> String {
+    let header = serde_json::json!({ "alg": "HS256", "typ": "JWT" });
+    let signed = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(header.to_string()),
+        URL_SAFE_NO_PAD.encode(claims.to_string())
+    );
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes keys of any length");
+    mac.update(signed.as_bytes());
+    let signature = URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
+    format!("{signed}.{signature}")
+}
+
+/// Seconds since the Unix epoch.
+pub fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| {
+            i64::try_from(elapsed.as_secs()).unwrap_or(i64::MAX)
+        })
+}
