@@ -173,6 +173,13 @@ api_responses!(
     InfoResponse => InfoResult,
 );
 
+impl ApiResponse for pb::BatchResponse {
+    type Result = pb::BatchResponse;
+    fn split(self) -> (Option<pb::Error>, Option<pb::BatchResponse>) {
+        (None, Some(self))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

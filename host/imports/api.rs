@@ -6,8 +6,8 @@ use crate::api::ApiClient;
 use crate::proto::api as pb;
 use crate::sandbox::CallState;
 use crate::wit::centrifugo_api::{
-    ApiError, ClientInfo, HistoryPage, HistoryQuery, Host, Node, PresenceCounts, Publication,
-    PublishOptions, StreamPosition,
+    ApiError, CentrifugoFailure, ClientInfo, Command, HistoryPage, HistoryQuery, Host, Node,
+    PresenceCounts, Publication, PublishOptions, StreamPosition,
 };
 
 /// Server API calls one guest call may make: bounds the work a guest can
@@ -57,6 +57,94 @@ fn sorted<V>(map: std::collections::HashMap<String, V>) -> Vec<(String, V)> {
     let mut pairs: Vec<_> = map.into_iter().collect();
     pairs.sort_by(|a, b| a.0.cmp(&b.0));
     pairs
+}
+
+/// A batch command as Centrifugo's API takes it, after the same checks as
+/// the single calls.
+fn batch_command(api: &ApiClient, command: Command) -> Result<pb::Command, ApiError> {
+    let mut message = pb::Command::default();
+    match command {
+        Command::Publish(publish) => {
+            api.check_channel(&publish.channel)?;
+            message.publish = Some(pb::PublishRequest {
+                channel: publish.channel,
+                data: publish.data,
+                skip_history: publish.options.skip_history,
+                tags: publish.options.tags.into_iter().collect(),
+                idempotency_key: publish.options.idempotency_key,
+                delta: publish.options.delta,
+                ..Default::default()
+            });
+        }
+        Command::Subscribe(member) => {
+            api.check_channel(&member.channel)?;
+            message.subscribe = Some(pb::SubscribeRequest {
+                channel: member.channel,
+                user: member.user,
+                client: member.client,
+                ..Default::default()
+            });
+        }
+        Command::Unsubscribe(member) => {
+            api.check_channel(&member.channel)?;
+            message.unsubscribe = Some(pb::UnsubscribeRequest {
+                channel: member.channel,
+                user: member.user,
+                client: member.client,
+                ..Default::default()
+            });
+        }
+        Command::Disconnect(disconnect) => {
+            check_disconnect_code(disconnect.code)?;
+            message.disconnect = Some(pb::DisconnectRequest {
+                user: disconnect.user,
+                client: disconnect.client,
+                disconnect: Some(pb::Disconnect {
+                    code: disconnect.code,
+                    reason: disconnect.reason,
+                }),
+                ..Default::default()
+            });
+        }
+        Command::HistoryRemove(channel) => {
+            api.check_channel(&channel)?;
+            message.history_remove = Some(pb::HistoryRemoveRequest { channel });
+        }
+    }
+    Ok(message)
+}
+
+/// One result per command, from Centrifugo's per-command errors.
+fn batch_results(
+    replies: Vec<pb::Reply>,
+    expected: usize,
+) -> Result<Vec<Result<(), ApiError>>, ApiError> {
+    if replies.len() != expected {
+        return Err(ApiError::Unavailable(format!(
+            "Centrifugo answered {} of {expected} batch commands",
+            replies.len()
+        )));
+    }
+    Ok(replies
+        .into_iter()
+        .map(|reply| match reply.error {
+            Some(error) if error.code != 0 => Err(ApiError::Centrifugo(CentrifugoFailure {
+                code: error.code,
+                message: error.message,
+            })),
+            _ => Ok(()),
+        })
+        .collect())
+}
+
+fn check_disconnect_code(code: u32) -> Result<(), ApiError> {
+    if (4000..=4999).contains(&code) {
+        Ok(())
+    } else {
+        Err(ApiError::Denied(format!(
+            "disconnect code {code} is outside 4000–4999"
+        )))
+    }
 }
 
 impl Host for CallState {
@@ -326,5 +414,98 @@ impl Host for CallState {
                 uptime: node.uptime,
             })
             .collect())
+    }
+
+    async fn batch(
+        &mut self,
+        commands: Vec<Command>,
+        parallel: bool,
+    ) -> Result<Vec<Result<(), ApiError>>, ApiError> {
+        let api = self.api()?;
+        let expected = commands.len();
+        let commands = commands
+            .into_iter()
+            .map(|command| batch_command(&api, command))
+            .collect::<Result<Vec<_>, _>>()?;
+        let message = pb::BatchRequest { commands, parallel };
+        let replies = api
+            .send(self.deadline(), message, |mut c, r| async move {
+                c.batch(r).await
+            })
+            .await?;
+        batch_results(replies.replies, expected)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::api::ApiConfig;
+    use crate::wit::centrifugo_api::{Membership, PublishCommand, PublishOptions};
+
+    fn api() -> ApiClient {
+        ApiClient::new(&ApiConfig {
+            address: "http://127.0.0.1:1".into(),
+            key: None,
+            timeout: Duration::from_millis(100),
+            namespaces: Some(vec!["event".into()]),
+        })
+        .expect("a client")
+    }
+
+    #[tokio::test]
+    async fn batch_commands_are_checked_like_single_calls() {
+        let api = api();
+        let publish = batch_command(
+            &api,
+            Command::Publish(PublishCommand {
+                channel: "event:1".into(),
+                data: b"{}".to_vec(),
+                options: PublishOptions {
+                    skip_history: true,
+                    tags: vec![("k".into(), "v".into())],
+                    idempotency_key: String::new(),
+                    delta: false,
+                },
+            }),
+        )
+        .expect("a granted channel");
+        let sent = publish.publish.expect("a publish command");
+        assert_eq!(
+            (sent.channel.as_str(), sent.skip_history),
+            ("event:1", true)
+        );
+        let member = |channel: &str| Membership {
+            user: "42".into(),
+            channel: channel.into(),
+            client: String::new(),
+        };
+        assert!(batch_command(&api, Command::Subscribe(member("event:2"))).is_ok());
+        assert!(matches!(
+            batch_command(&api, Command::Unsubscribe(member("admin:1"))),
+            Err(ApiError::Denied(_))
+        ));
+        assert!(matches!(
+            batch_command(&api, Command::HistoryRemove("admin:1".into())),
+            Err(ApiError::Denied(_))
+        ));
+    }
+
+    #[test]
+    fn batch_replies_become_one_result_per_command() {
+        let ok = pb::Reply::default();
+        let failed = pb::Reply {
+            error: Some(pb::Error {
+                code: 102,
+                message: "unknown channel".into(),
+            }),
+            ..Default::default()
+        };
+        let results = batch_results(vec![ok, failed], 2).expect("two replies");
+        assert!(results[0].is_ok());
+        assert!(matches!(&results[1], Err(ApiError::Centrifugo(f)) if f.code == 102));
+        assert!(batch_results(vec![pb::Reply::default()], 2).is_err());
     }
 }

@@ -21,8 +21,8 @@ use crate::bindings::shared::rotor::centrifugo::centrifugo_api as imports;
 
 #[doc(inline)]
 pub use imports::{
-    ApiError, CentrifugoFailure, ClientInfo, HistoryPage, HistoryQuery, Node, PresenceCounts,
-    Publication, PublishOptions, StreamPosition,
+    ApiError, CentrifugoFailure, ClientInfo, Command, DisconnectCommand, HistoryPage, HistoryQuery,
+    Membership, Node, PresenceCounts, Publication, PublishCommand, PublishOptions, StreamPosition,
 };
 
 /// Generates a wrapper per import: the host call inside a component, an
@@ -69,4 +69,6 @@ api_calls! {
     fn channels(pattern: &str) -> Vec<(String, u32)>;
     /// The nodes of the Centrifugo cluster.
     fn info() -> Vec<Node>;
+    /// Sends `commands` in one API call, in order or (`parallel`) at once; one result each.
+    fn batch(commands: &[Command], parallel: bool) -> Vec<Result<(), ApiError>>;
 }
