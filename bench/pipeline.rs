@@ -1,29 +1,34 @@
 //! Rotor's benchmark: the cost of its sandbox against a native handler, and
 //! its speed against a Python grpcio backend, measured in one run on the
-//! same machine under the same load.
+//! same machine under the same load. `docs/benchmarks.md` has the results
+//! and what they mean.
 //!
 //! ```sh
-//! cargo bench --bench pipeline                 # full run, a few minutes
-//! cargo bench --bench pipeline -- --smoke      # everything briefly; fails on any error
+//! cargo bench --bench pipeline                 # full run, about 7 minutes on 2 cores
+//! cargo bench --bench pipeline -- --smoke      # everything for 1 s; fails on any error
 //! cargo bench --bench pipeline -- --scenario noop --system rotor --system native
+//! cargo test --bench pipeline                  # the smoke check, on the test build
 //! ```
 //!
 //! It builds the plugins, prepares a Python interpreter with the pinned
-//! grpcio (see `python.rs`), measures in-process figures (`micro.rs`), then
-//! for each scenario starts each system as a child process on a loopback
-//! port, one at a time, and loads it with this process's tonic client
-//! (`load.rs`): a closed loop for saturation throughput, then an open loop
-//! at half of Rotor's saturation throughput. It prints Markdown tables and
-//! writes `bench/results/latest.json` (`smoke.json` for a smoke run).
+//! grpcio (`python.rs`), measures in-process figures (`micro.rs`; skip them
+//! with `--no-micro`), then for each scenario starts each system as a child
+//! process on a loopback port, one at a time (`server.rs`), and loads it
+//! with this process's tonic client (`load.rs`): a closed loop for the
+//! saturation throughput, then an open loop at half of Rotor's. It prints
+//! Markdown tables and writes `bench/results/latest.json` (`smoke.json` for
+//! a smoke run).
 //!
-//! Settings (environment): `ROTOR_BENCH_SECONDS` (measured seconds per
-//! row, default 5; 1 with `--smoke`), `ROTOR_BENCH_WARMUP_MS` (1000; 300),
-//! `ROTOR_BENCH_CALLERS` (64), `ROTOR_BENCH_CONNECTIONS` (8),
-//! `ROTOR_BENCH_CLIENT_THREADS` (client threads of saturation runs, 1),
-//! `ROTOR_BENCH_OPEN_LOOP_THREADS` (of fixed-rate runs, cores),
-//! `ROTOR_BENCH_PYTHON_WORKERS`
-//! (2 × cores), `ROTOR_BENCH_PYTHON_SERVER` (`sync` or `aio`),
-//! `ROTOR_BENCH_PYTHON` (an interpreter to use).
+//! Settings (environment), with their defaults:
+//! - `ROTOR_BENCH_SECONDS`: measured seconds per row, 5 (1 with `--smoke`);
+//! - `ROTOR_BENCH_WARMUP_MS`: warm-up per row, 1000 (300 with `--smoke`);
+//! - `ROTOR_BENCH_CALLERS`: closed-loop callers, 64;
+//! - `ROTOR_BENCH_CONNECTIONS`: HTTP/2 connections, 8;
+//! - `ROTOR_BENCH_CLIENT_THREADS`: client threads of saturation runs, 1;
+//! - `ROTOR_BENCH_OPEN_LOOP_THREADS`: client threads of fixed-rate runs, cores;
+//! - `ROTOR_BENCH_PYTHON_WORKERS`: Python worker processes, 2 × cores;
+//! - `ROTOR_BENCH_PYTHON_SERVER`: `sync` (grpcio's thread pool) or `aio`;
+//! - `ROTOR_BENCH_PYTHON`: the Python interpreter to use.
 
 mod cpu;
 mod load;
@@ -73,14 +78,16 @@ struct Options {
 impl Options {
     fn parse(args: &[String]) -> Result<Options, String> {
         let cores = cores();
-        let mut smoke = false;
+        // `cargo bench` passes `--bench`; `cargo test` (`--all-targets`,
+        // `--bench pipeline`) passes nothing, and then a full run of several
+        // minutes would be a surprise: without `--bench`, run the smoke check.
+        let mut smoke = !args.iter().any(|arg| arg == "--bench");
         let mut micro = true;
         let mut scenarios = Vec::new();
         let mut systems = Vec::new();
         let mut args = args.iter();
         while let Some(arg) = args.next() {
             match arg.as_str() {
-                // `cargo bench` passes `--bench` to every bench binary.
                 "--bench" => {}
                 "--smoke" => smoke = true,
                 "--no-micro" => micro = false,
