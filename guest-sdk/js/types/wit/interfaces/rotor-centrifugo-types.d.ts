@@ -1,0 +1,450 @@
+declare module 'rotor:centrifugo/types@0.1.0' {
+  /**
+   * Key/value pairs: connection labels, publication tags.
+   */
+  export type StringMap = Array<[string, string]>;
+  /**
+   * gRPC metadata Centrifugo forwarded with the call: the proxy's
+   * `static_metadata`, the client's `http_headers` / `emulated_headers`,
+   * `grpc_metadata` of uni_grpc clients. Keys are lower case; gRPC's own
+   * transport headers and Rotor's shared secret are removed.
+   */
+  export type Headers = Array<[string, string]>;
+  /**
+   * How a client is connected to Centrifugo.
+   */
+  export interface Connection {
+    /**
+     * Centrifugo's unique id of the connection.
+     */
+    client: string,
+    /**
+     * `websocket`, `http_stream`, `sse`, `uni_websocket`, `uni_grpc`, …
+     */
+    transport: string,
+    /**
+     * The client protocol: `json` or `protobuf`.
+     */
+    protocol: string,
+    /**
+     * The proxy's payload encoding: `json` or `binary`.
+     */
+    encoding: string,
+  }
+  /**
+   * An error for the client's command (Centrifugo's `Error`).
+   * 
+   * Applications use codes 400–1999; built-in codes such as 103
+   * (permission denied) are accepted too. `temporary` makes clients retry.
+   */
+  export interface CentrifugoError {
+    code: number,
+    message: string,
+    temporary: boolean,
+  }
+  /**
+   * Close the client's connection (Centrifugo's `Disconnect`).
+   * 
+   * Codes 4000–4499 let the client reconnect, 4500–4999 are terminal.
+   * Keep `reason` short: 32 ASCII bytes is Centrifugo's advice.
+   */
+  export interface Disconnect {
+    code: number,
+    reason: string,
+  }
+  /**
+   * How a channel in a capability is matched.
+   * # Variants
+   * 
+   * ## `"exact"`
+   * 
+   * The channel names are exact.
+   * ## `"wildcard"`
+   * 
+   * The channel names are wildcard patterns.
+   */
+  export type ChannelMatch = 'exact' | 'wildcard';
+  /**
+   * Permissions on channels granted to a connection.
+   */
+  export interface ChannelsCapability {
+    channels: Array<string>,
+    /**
+     * Capability names: `pub`, `sub`, `prs`, `hst`, `agt`.
+     */
+    allow: Array<string>,
+    match: ChannelMatch,
+  }
+  /**
+   * Per-subscription overrides of the namespace options; `none` keeps the
+   * namespace's setting.
+   */
+  export interface SubscribeOverrides {
+    presence?: boolean,
+    joinLeave?: boolean,
+    forceRecovery?: boolean,
+    forcePositioning?: boolean,
+    forcePushJoinLeave?: boolean,
+  }
+  /**
+   * One node of a server-side publication tags filter.
+   */
+  export interface FilterNode {
+    /**
+     * `""` for a leaf comparison, `and`, `or` or `not` for a group.
+     */
+    op: string,
+    key: string,
+    /**
+     * `eq`, `neq`, `in`, `nin`, `ex`, `nex`, `sw`, `ew`, `ct`, `lt`, …
+     */
+    cmp: string,
+    val: string,
+    vals: Array<string>,
+    /**
+     * Indexes of this node's children in the filter's node list; each
+     * must be greater than the node's own index.
+     */
+    children: Uint32Array,
+  }
+  /**
+   * A filter tree, flattened: the first node is the root.
+   */
+  export type Filter = Array<FilterNode>;
+  /**
+   * A server-side subscription granted on connect.
+   */
+  export interface SubscribeOptions {
+    /**
+     * Unix seconds when the subscription expires; 0 never.
+     */
+    expireAt: bigint,
+    info: Uint8Array,
+    data: Uint8Array,
+    overrides?: SubscribeOverrides,
+    serverTagsFilter?: Filter,
+    cacheRecover: boolean,
+  }
+  /**
+   * `Connect`: a client opens a connection.
+   */
+  export interface ConnectRequest {
+    conn: Connection,
+    headers: Headers,
+    /**
+     * The client's name and version, as it reported them.
+     */
+    name: string,
+    version: string,
+    /**
+     * The payload of the client's connect command (e.g. a token).
+     */
+    data: Uint8Array,
+    /**
+     * Channels the client asks to be subscribed to.
+     */
+    channels: Array<string>,
+  }
+  /**
+   * The credentials and options of an accepted connection.
+   */
+  export interface ConnectResult {
+    /**
+     * The user id; empty for an anonymous user.
+     */
+    user: string,
+    /**
+     * Unix seconds when the connection expires; 0 never.
+     */
+    expireAt: bigint,
+    info: Uint8Array,
+    data: Uint8Array,
+    /**
+     * Server-side subscriptions, by channel name.
+     */
+    channels: Array<string>,
+    subs: Array<[string, SubscribeOptions]>,
+    /**
+     * Connection meta: a JSON object, or empty.
+     */
+    meta: Uint8Array,
+    caps: Array<ChannelsCapability>,
+    labels: StringMap,
+  }
+  /**
+   * The answer to a connect.
+   */
+  export type ConnectReply = ConnectReplyAccept | ConnectReplyReject | ConnectReplyDisconnect;
+  export interface ConnectReplyAccept {
+    tag: 'accept',
+    val: ConnectResult,
+  }
+  export interface ConnectReplyReject {
+    tag: 'reject',
+    val: CentrifugoError,
+  }
+  export interface ConnectReplyDisconnect {
+    tag: 'disconnect',
+    val: Disconnect,
+  }
+  /**
+   * `Refresh`: a connection is about to expire.
+   */
+  export interface RefreshRequest {
+    conn: Connection,
+    headers: Headers,
+    user: string,
+    /**
+     * Connection meta, when the proxy has `include_connection_meta`.
+     */
+    meta: Uint8Array,
+    labels: StringMap,
+  }
+  /**
+   * New terms for a connection that goes on.
+   */
+  export interface RefreshResult {
+    /**
+     * Unix seconds of the new expiry.
+     */
+    expireAt: bigint,
+    /**
+     * New connection info; empty keeps the current one.
+     */
+    info: Uint8Array,
+    /**
+     * New connection meta; empty keeps the current one.
+     */
+    meta: Uint8Array,
+    caps: Array<ChannelsCapability>,
+  }
+  /**
+   * The answer to a refresh. Centrifugo ignores errors here: a connection
+   * is either extended or ends (disconnect 3005).
+   */
+  export type RefreshReply = RefreshReplyExtend | RefreshReplyExpire;
+  export interface RefreshReplyExtend {
+    tag: 'extend',
+    val: RefreshResult,
+  }
+  export interface RefreshReplyExpire {
+    tag: 'expire',
+  }
+  /**
+   * `Subscribe`: a client subscribes to a channel.
+   */
+  export interface SubscribeRequest {
+    conn: Connection,
+    headers: Headers,
+    user: string,
+    channel: string,
+    /**
+     * The subscription token the client sent, if any.
+     */
+    token: string,
+    meta: Uint8Array,
+    data: Uint8Array,
+    labels: StringMap,
+  }
+  /**
+   * The options of an accepted subscription.
+   */
+  export interface SubscribeResult {
+    /**
+     * Unix seconds when the subscription expires; 0 never.
+     */
+    expireAt: bigint,
+    info: Uint8Array,
+    data: Uint8Array,
+    overrides?: SubscribeOverrides,
+    /**
+     * Capabilities inside the channel: `pub`, `prs`, `hst`, `agt`.
+     */
+    allow: Array<string>,
+    serverTagsFilter?: Filter,
+  }
+  /**
+   * The answer to a subscribe.
+   */
+  export type SubscribeReply = SubscribeReplyAccept | SubscribeReplyReject | SubscribeReplyDisconnect;
+  export interface SubscribeReplyAccept {
+    tag: 'accept',
+    val: SubscribeResult,
+  }
+  export interface SubscribeReplyReject {
+    tag: 'reject',
+    val: CentrifugoError,
+  }
+  export interface SubscribeReplyDisconnect {
+    tag: 'disconnect',
+    val: Disconnect,
+  }
+  /**
+   * `Publish`: a client publishes into a channel.
+   */
+  export interface PublishRequest {
+    conn: Connection,
+    headers: Headers,
+    user: string,
+    channel: string,
+    data: Uint8Array,
+    meta: Uint8Array,
+    labels: StringMap,
+  }
+  /**
+   * How an accepted publication goes out.
+   */
+  export interface PublishResult {
+    /**
+     * Replacement data; `none` publishes the client's data as it is.
+     */
+    data?: Uint8Array,
+    skipHistory: boolean,
+    tags: StringMap,
+    idempotencyKey: string,
+    delta: boolean,
+    version: bigint,
+    versionEpoch: string,
+  }
+  /**
+   * The answer to a publish.
+   */
+  export type PublishReply = PublishReplyAccept | PublishReplyReject | PublishReplyDisconnect;
+  export interface PublishReplyAccept {
+    tag: 'accept',
+    val: PublishResult,
+  }
+  export interface PublishReplyReject {
+    tag: 'reject',
+    val: CentrifugoError,
+  }
+  export interface PublishReplyDisconnect {
+    tag: 'disconnect',
+    val: Disconnect,
+  }
+  /**
+   * `RPC`: a client calls a method.
+   */
+  export interface RpcRequest {
+    conn: Connection,
+    headers: Headers,
+    user: string,
+    method: string,
+    data: Uint8Array,
+    meta: Uint8Array,
+    labels: StringMap,
+  }
+  /**
+   * The data an RPC answers with.
+   */
+  export interface RpcResult {
+    data: Uint8Array,
+  }
+  /**
+   * The answer to an RPC.
+   */
+  export type RpcReply = RpcReplyAccept | RpcReplyReject | RpcReplyDisconnect;
+  export interface RpcReplyAccept {
+    tag: 'accept',
+    val: RpcResult,
+  }
+  export interface RpcReplyReject {
+    tag: 'reject',
+    val: CentrifugoError,
+  }
+  export interface RpcReplyDisconnect {
+    tag: 'disconnect',
+    val: Disconnect,
+  }
+  /**
+   * `SubRefresh`: a subscription is about to expire.
+   */
+  export interface SubRefreshRequest {
+    conn: Connection,
+    headers: Headers,
+    user: string,
+    channel: string,
+    meta: Uint8Array,
+    labels: StringMap,
+  }
+  /**
+   * New terms for a subscription that goes on.
+   */
+  export interface SubRefreshResult {
+    /**
+     * Unix seconds of the new expiry.
+     */
+    expireAt: bigint,
+    /**
+     * New channel info; empty keeps the current one.
+     */
+    info: Uint8Array,
+  }
+  /**
+   * The answer to a sub-refresh: extended, or the subscription ends (2501).
+   */
+  export type SubRefreshReply = SubRefreshReplyExtend | SubRefreshReplyExpire;
+  export interface SubRefreshReplyExtend {
+    tag: 'extend',
+    val: SubRefreshResult,
+  }
+  export interface SubRefreshReplyExpire {
+    tag: 'expire',
+  }
+  /**
+   * Any proxy request, for interceptors that serve every type.
+   */
+  export type Request = RequestConnect | RequestRefresh | RequestSubscribe | RequestPublish | RequestRpc | RequestSubRefresh;
+  export interface RequestConnect {
+    tag: 'connect',
+    val: ConnectRequest,
+  }
+  export interface RequestRefresh {
+    tag: 'refresh',
+    val: RefreshRequest,
+  }
+  export interface RequestSubscribe {
+    tag: 'subscribe',
+    val: SubscribeRequest,
+  }
+  export interface RequestPublish {
+    tag: 'publish',
+    val: PublishRequest,
+  }
+  export interface RequestRpc {
+    tag: 'rpc',
+    val: RpcRequest,
+  }
+  export interface RequestSubRefresh {
+    tag: 'sub-refresh',
+    val: SubRefreshRequest,
+  }
+  /**
+   * Any proxy reply; its case must match the request's.
+   */
+  export type Reply = ReplyConnect | ReplyRefresh | ReplySubscribe | ReplyPublish | ReplyRpc | ReplySubRefresh;
+  export interface ReplyConnect {
+    tag: 'connect',
+    val: ConnectReply,
+  }
+  export interface ReplyRefresh {
+    tag: 'refresh',
+    val: RefreshReply,
+  }
+  export interface ReplySubscribe {
+    tag: 'subscribe',
+    val: SubscribeReply,
+  }
+  export interface ReplyPublish {
+    tag: 'publish',
+    val: PublishReply,
+  }
+  export interface ReplyRpc {
+    tag: 'rpc',
+    val: RpcReply,
+  }
+  export interface ReplySubRefresh {
+    tag: 'sub-refresh',
+    val: SubRefreshReply,
+  }
+}
