@@ -6,6 +6,7 @@ mod cli;
 mod examples;
 mod faults;
 mod interceptors;
+mod languages;
 mod lifecycle;
 mod mapping;
 mod reload;

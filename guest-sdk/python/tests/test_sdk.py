@@ -1,0 +1,136 @@
+"""The SDK's reply mapping, decorators and interceptor decisions, and the
+logic of the Python example plugins."""
+
+import importlib.util
+import json
+import unittest
+from pathlib import Path
+
+import rotor
+from rotor import types
+from wit_world.exports import interceptor as wit
+
+PLUGINS = Path(__file__).resolve().parents[3] / "plugins"
+
+
+def load(name):
+    """Imports plugins/<name>/plugin.py under its own module name."""
+    spec = importlib.util.spec_from_file_location(name.replace("-", "_"), PLUGINS / name / "plugin.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def conn():
+    return types.Connection("c1", "websocket", "json", "json")
+
+
+def rpc_request(method, data=b"", user="42"):
+    return types.RpcRequest(conn(), [], user, method, data, b"", [])
+
+
+class Replies(unittest.TestCase):
+    def test_allow_fills_defaults_and_encodes_bytes(self):
+        reply = rotor.to_reply("connect", rotor.allow(user="42", info={"name": "Ada"}))
+        self.assertIsInstance(reply, types.ConnectReply_Accept)
+        self.assertEqual(reply.value.user, "42")
+        self.assertEqual(reply.value.expire_at, 0)
+        self.assertEqual(json.loads(reply.value.info), {"name": "Ada"})
+        self.assertEqual(reply.value.channels, [])
+        with self.assertRaises(TypeError):
+            rotor.to_reply("connect", rotor.allow(usr="42"))
+
+    def test_errors_become_rejections_and_disconnects(self):
+        reply = rotor.to_reply("rpc", rotor.method_not_found())
+        self.assertEqual(reply, types.RpcReply_Reject(types.CentrifugoError(104, "method not found", False)))
+        reply = rotor.to_reply("subscribe", rotor.disconnect(4501, "bye"))
+        self.assertEqual(reply, types.SubscribeReply_Disconnect(types.Disconnect(4501, "bye")))
+        with self.assertRaises(TypeError):
+            rotor.to_reply("rpc", None)
+
+    def test_refresh_kinds_extend_or_expire(self):
+        reply = rotor.to_reply("refresh", rotor.extend(expire_at=5))
+        self.assertEqual(reply, types.RefreshReply_Extend(types.RefreshResult(5, b"", b"", [])))
+        self.assertIsInstance(rotor.to_reply("sub-refresh", rotor.expire()), types.SubRefreshReply_Expire)
+        self.assertIsInstance(rotor.to_reply("sub-refresh", rotor.permission_denied()), types.SubRefreshReply_Expire)
+
+    def test_headers_ignore_case(self):
+        self.assertEqual(rotor.header([("Authorization", "x"), ("authorization", "y")], "AUTHORIZATION"), "x")
+        self.assertIsNone(rotor.header([], "a"))
+
+
+class Interceptors(unittest.TestCase):
+    def setUp(self):
+        self.saved = dict(rotor._registered)
+        rotor._registered.clear()
+
+    def tearDown(self):
+        rotor._registered.clear()
+        rotor._registered.update(self.saved)
+
+    def test_before_passes_rewrites_answers_and_rejects(self):
+        context = wit.CallContext("default", 1)
+        request = types.Request_Rpc(rpc_request("ping"))
+        self.assertIsInstance(rotor.intercept_before(context, request), wit.Decision_Pass)
+
+        outcomes = iter([
+            rotor.rewrite(rpc_request("pong")),
+            rotor.allow(data="hi"),
+            rotor.permission_denied(),
+        ])
+        rotor.before(lambda context, request: next(outcomes))
+        decision = rotor.intercept_before(context, request)
+        self.assertEqual(decision, wit.Decision_Rewrite(types.Request_Rpc(rpc_request("pong"))))
+        decision = rotor.intercept_before(context, request)
+        self.assertEqual(decision, wit.Decision_Answer(types.Reply_Rpc(types.RpcReply_Accept(types.RpcResult(b"hi")))))
+        decision = rotor.intercept_before(context, request)
+        self.assertEqual(decision, wit.Decision_Reject(types.CentrifugoError(103, "permission denied", False)))
+
+    def test_after_keeps_or_replaces_the_reply(self):
+        context = wit.CallContext("default", 1)
+        reply = types.Reply_Rpc(types.RpcReply_Accept(types.RpcResult(b"{}")))
+        self.assertIsNone(rotor.intercept_after(context, reply))
+        rotor.after(lambda context, reply: rotor.method_not_found())
+        replaced = rotor.intercept_after(context, reply)
+        self.assertEqual(replaced, types.Reply_Rpc(types.RpcReply_Reject(types.CentrifugoError(104, "method not found", False))))
+
+    def test_a_kind_registers_once(self):
+        rotor.rpc(lambda request: rotor.allow())
+        with self.assertRaises(ValueError):
+            rotor.rpc(lambda request: rotor.allow())
+
+
+class Examples(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        saved = dict(rotor._registered)
+        rotor._registered.clear()
+        cls.acl = load("py-subscribe-acl")
+        cls.router = load("py-rpc-router")
+        cls.handlers = dict(rotor._registered)
+        rotor._registered.clear()
+        rotor._registered.update(saved)
+
+    def test_acl_rules(self):
+        public = self.acl.public_namespaces(None)
+        self.assertEqual(public, ["public", "news"])
+        self.assertEqual(self.acl.public_namespaces(" a , ,b,"), ["a", "b"])
+        self.assertTrue(self.acl.allowed("42", "user:42", public))
+        self.assertTrue(self.acl.allowed("", "news:today", public))
+        for user, channel in [("42", "user:43"), ("42", "user:42:inbox"), ("", "user:"),
+                              ("42", "chat:1"), ("42", "news"), ("", ":x")]:
+            self.assertFalse(self.acl.allowed(user, channel, public), channel)
+        self.assertFalse(self.acl.allowed("", "user:42", ["user"]))
+
+    def test_router_methods(self):
+        route = lambda method, data=b"": rotor.to_reply("rpc", rotor._outcome(self.handlers["rpc"], rpc_request(method, data)))
+        self.assertEqual(json.loads(route("whoami").value.data), {"user": "42", "client": "c1"})
+        self.assertEqual(json.loads(route("sum", b'{"numbers":[1,2]}').value.data), {"sum": 3})
+        self.assertEqual(json.loads(route("sum", b'{"numbers":[1,0.5]}').value.data), {"sum": 1.5})
+        for bad in [b"", b"[1]", b'{"numbers":[true]}', b'{"numbers":[9223372036854775807,1]}']:
+            self.assertEqual(route("sum", bad).value.code, 107, bad)
+        self.assertEqual(route("nope").value.code, 104)
+
+
+if __name__ == "__main__":
+    unittest.main()
