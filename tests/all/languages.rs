@@ -76,7 +76,10 @@ fn guest_dir() -> Option<&'static Path> {
 /// Starts Rotor with `config` on a thread and runtime of its own, so that
 /// every test of a module can share it, and returns its address.
 fn start_shared(dist: &Path, config: &str) -> SocketAddr {
-    let text = format!("[plugins]\ndir = {:?}\n{config}", dist.display().to_string());
+    let text = format!(
+        "[plugins]\ndir = {:?}\n{config}",
+        dist.display().to_string()
+    );
     let (started, address) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -104,9 +107,12 @@ fn start_shared(dist: &Path, config: &str) -> SocketAddr {
 
 /// A proxy client of the server at `address`.
 async fn client(address: SocketAddr) -> CentrifugoProxyClient<Channel> {
-    CentrifugoProxyClient::connect(format!("http://{address}"))
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{address}"))
+        .expect("an endpoint")
+        .connect()
         .await
-        .expect("connecting to Rotor")
+        .expect("connecting to Rotor");
+    CentrifugoProxyClient::new(channel)
 }
 
 /// The server of the JavaScript examples: JWT connect auth and the RPC router.
@@ -297,7 +303,10 @@ async fn check_rpc_router(address: SocketAddr) {
 
     let response = rpc(&mut client, "whoami", b"", &[]).await;
     let result = response.result.expect("whoami answers");
-    assert_eq!(json(&result.data), json!({"user": "42", "client": "client-1"}));
+    assert_eq!(
+        json(&result.data),
+        json!({"user": "42", "client": "client-1"})
+    );
 
     let response = rpc(&mut client, "sum", br#"{"numbers":[1,2,3]}"#, &[]).await;
     assert_eq!(
@@ -436,7 +445,11 @@ fn check_accepts_the_components_and_lists_what_they_use() {
     // Each component exports what its plugin answers and imports only the
     // host interfaces its plugin uses.
     for (name, exports, imports) in [
-        ("js-connect-auth", &["connect-handler"][..], &["log", "config"][..]),
+        (
+            "js-connect-auth",
+            &["connect-handler"][..],
+            &["log", "config"][..],
+        ),
         ("js-rpc-router", &["rpc-handler"], &[]),
         ("js-header-auth", &["interceptor"], &["log", "config"]),
         ("py-subscribe-acl", &["subscribe-handler"], &["config"]),
@@ -474,4 +487,53 @@ fn sdk_unit_tests_pass() {
         .status()
         .expect("running the Python SDK's tests");
     assert!(status.success(), "the Python SDK's tests failed");
+}
+
+/// Figures for the README and the SDK docs, not a check: size, compile time
+/// and the cost of one call on a fresh instance, per language, for the same
+/// RPC router. Run with
+/// `cargo test --release --test all languages::figures -- --ignored --nocapture`.
+#[tokio::test]
+#[ignore = "prints figures; slow"]
+async fn figures() {
+    let Some(dist) = guest_dir() else { return };
+    const CALLS: u32 = 200;
+    println!("| component | size | load (compile) | per call, fresh instance |");
+    println!("|---|---|---|---|");
+    for name in ["rpc-router", "js-rpc-router", "py-rpc-router"] {
+        let path = dist.join(format!("{name}.wasm"));
+        let size = std::fs::metadata(&path).expect("built").len();
+        let config = format!("[handlers]\nrpc = \"{name}.wasm\"\n");
+        let started = std::time::Instant::now();
+        let config = Config::parse(&config, dist).expect("a valid config");
+        let rotor = Rotor::new(&config).await.expect("Rotor starts");
+        let load = started.elapsed();
+        let call = || pb::RpcRequest {
+            user: "42".into(),
+            method: "echo".into(),
+            data: br#"{"a":1}"#.to_vec(),
+            ..Default::default()
+        };
+        for _ in 0..CALLS / 10 {
+            rotor
+                .answer(call(), Vec::new(), None)
+                .await
+                .expect("an answer");
+        }
+        let started = std::time::Instant::now();
+        for _ in 0..CALLS {
+            let reply = rotor
+                .answer(call(), Vec::new(), None)
+                .await
+                .expect("an answer");
+            assert!(reply.result.is_some(), "{name}: {reply:?}");
+        }
+        let per_call = started.elapsed() / CALLS;
+        println!(
+            "| {name} | {:.1} MB | {:.2} s | {:.0} µs |",
+            size as f64 / 1e6,
+            load.as_secs_f64(),
+            per_call.as_secs_f64() * 1e6
+        );
+    }
 }

@@ -120,6 +120,11 @@ function entrySource(modulePath, exports) {
 export async function build(input, output, options = {}) {
   const esbuild = await import('esbuild');
   const { componentize } = await import('@bytecodealliance/componentize-js');
+  // componentize-js reads the WIT through the WASI shim's filesystem, which
+  // (since preview2-shim 0.26) starts with no directory preopened: give it
+  // the host's, as a command line tool has.
+  const { _setPreopens } = await import('@bytecodealliance/preview2-shim/filesystem');
+  _setPreopens({ '/': '/' });
   const modulePath = resolve(input);
   const witDir = resolve(options.wit ?? defaultWitDir());
   if (!existsSync(modulePath)) throw new Error(`no such module: ${input}`);

@@ -3,6 +3,7 @@ import type * as wit from 'rotor:centrifugo/centrifugo-api@0.1.0';
 import type { BytesLike } from './index.js';
 /** A failed API call. */
 export class ApiError extends Error {
+  constructor(kind: ApiError['kind'], message?: string, code?: number);
   readonly kind: 'centrifugo' | 'denied' | 'unavailable' | 'timeout';
   /** Centrifugo's error code, for `centrifugo`. */
   readonly code: number;

@@ -3,6 +3,7 @@ import type { ConnectRequest } from 'rotor:centrifugo/types@0.1.0';
 import type { CentrifugoError } from './index.js';
 /** Why a token was refused. */
 export class JwtError extends Error {
+  constructor(kind: JwtError['kind'], detail?: string);
   readonly kind: 'missing' | 'malformed' | 'algorithm' | 'signature' | 'claim' | 'expired';
   /** `109 token expired` for an expired token, else `101 unauthorized`. */
   denial(): CentrifugoError;

@@ -1,6 +1,7 @@
 import type { BytesLike } from './index.js';
 /** A failed store operation. */
 export class KvError extends Error {
+  constructor(kind: KvError['kind'], message: string);
   readonly kind: 'unavailable' | 'invalid';
 }
 export function get(key: string): Uint8Array | undefined;
