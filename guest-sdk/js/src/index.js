@@ -86,6 +86,10 @@ export const rewrite = (request) => ({ [REWRITE]: request });
 export function bytes(value) {
   if (value === undefined || value === null) return new Uint8Array();
   if (value instanceof Uint8Array) return value;
+  // Payloads the engine hands in are byte views that need not be this
+  // realm's Uint8Array; any view or buffer is taken as its bytes.
+  if (ArrayBuffer.isView(value)) return new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
+  if (value instanceof ArrayBuffer) return new Uint8Array(value);
   if (typeof value === 'string') return encoder.encode(value);
   return encoder.encode(JSON.stringify(value));
 }
