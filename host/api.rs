@@ -71,6 +71,15 @@ impl ApiClient {
         })
     }
 
+    /// This client, limited to the channel namespaces `namespaces` (`None`:
+    /// all); it shares the connection.
+    pub fn restricted_to(&self, namespaces: Option<Vec<String>>) -> ApiClient {
+        ApiClient {
+            namespaces,
+            ..self.clone()
+        }
+    }
+
     /// Fails unless plugins may touch `channel`.
     pub fn check_channel(&self, channel: &str) -> Result<(), ApiError> {
         let Some(allowed) = &self.namespaces else {

@@ -28,9 +28,14 @@ pub async fn run(
     plugin: &str,
 ) -> Result<(), String> {
     for (&kind, json) in &config.canary {
-        let Some(target) = routes
-            .handler_targets(kind)
-            .find(|target| target.plugin.name() == plugin)
+        let Some((limits, target)) = routes
+            .tenants()
+            .flat_map(|tenant| {
+                tenant
+                    .handler_targets(kind)
+                    .map(move |target| (tenant.limits(), target))
+            })
+            .find(|(_, target)| target.plugin.name() == plugin)
         else {
             continue;
         };
@@ -45,8 +50,8 @@ pub async fn run(
                 api: None,
             },
         });
-        let deadline = Instant::now() + config.limits.timeout;
-        let mut store = sandbox::new_store(engine, guest, config.limits.memory, deadline);
+        let deadline = Instant::now() + limits.timeout;
+        let mut store = sandbox::new_store(engine, guest, limits, deadline);
         let reply = match target.plugin.handle(&mut store, request).await {
             Ok(reply) => reply,
             Err(error) => {

@@ -32,6 +32,9 @@ use serde::de::{self, Deserializer, MapAccess, Visitor};
 
 pub use crate::api::ApiConfig;
 use crate::kind::{Refinement, RequestKind};
+use crate::tenant::DEFAULT_TENANT_KEY;
+pub use crate::tenant::{DEFAULT_TENANT, Grants, Tenancy, TenantRule};
+pub use crate::warm::ReusePolicy;
 
 /// Where Centrifugo's proxy points when `listen` is not set.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:10001";
@@ -47,6 +50,16 @@ pub const DEFAULT_API_TIMEOUT: Duration = Duration::from_millis(500);
 pub const DEFAULT_KV_PREFIX: &str = "rotor:";
 /// Concurrent calls: bounds memory use under load instead of queueing without end.
 pub const DEFAULT_CONCURRENCY: u32 = 256;
+/// Calls one warm instance serves before it is retired.
+pub const DEFAULT_REUSE_MAX_CALLS: u32 = 10_000;
+/// How long one warm instance lives.
+pub const DEFAULT_REUSE_MAX_AGE: Duration = Duration::from_secs(60);
+/// Warm instances kept idle per plugin, at most (and at most the tenant's
+/// concurrency).
+pub const DEFAULT_REUSE_MAX_IDLE: u32 = 16;
+/// Requests and replies: 1 MiB, far above Centrifugo's own 64 KiB client
+/// message limit.
+pub const DEFAULT_MAX_MESSAGE: u64 = 1 << 20;
 
 /// A validated configuration.
 #[derive(Debug, Clone)]
@@ -55,16 +68,12 @@ pub struct Config {
     pub listen: SocketAddr,
     /// The directory that plugin file names are relative to.
     pub plugin_dir: PathBuf,
-    /// Whether to watch `plugin_dir` and reload changed plugins.
+    /// Whether to watch the plugin directories and reload changed plugins.
     pub watch: bool,
-    /// Which component answers each request kind.
-    pub handlers: BTreeMap<RequestKind, HandlerRoutes>,
-    /// Interceptor chains: `all` run first for every kind, then the kind's own.
-    pub interceptors: Interceptors,
-    /// Limits applied to every call.
-    pub limits: Limits,
-    /// Per-plugin settings, read by guests through the `config` import.
-    pub settings: BTreeMap<String, BTreeMap<String, String>>,
+    /// The tenants, by name: one, `default`, when the file declares none.
+    pub tenants: BTreeMap<String, TenantConfig>,
+    /// How calls are mapped to tenants.
+    pub tenancy: Tenancy,
     /// Centrifugo's server API for the `centrifugo-api` import, if configured.
     pub centrifugo: Option<ApiConfig>,
     /// The store behind the `kv` import.
@@ -76,6 +85,69 @@ pub struct Config {
     pub admin: Option<AdminConfig>,
     /// The file this configuration was read from, for reloads.
     pub source: Option<PathBuf>,
+}
+
+/// One tenant: its routes, limits, settings and capabilities.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TenantConfig {
+    /// Its name: the `kv` key space, log and metric label, and (with
+    /// `by = "metadata"`) the metadata value that selects it.
+    pub name: String,
+    /// The directory its plugin file names are relative to.
+    pub plugin_dir: PathBuf,
+    /// Which component answers each request kind.
+    pub handlers: BTreeMap<RequestKind, HandlerRoutes>,
+    /// Interceptor chains: `all` run first for every kind, then the kind's own.
+    pub interceptors: Interceptors,
+    /// Limits of each of its calls.
+    pub limits: Limits,
+    /// Per-plugin settings, read by guests through the `config` import.
+    pub settings: BTreeMap<String, BTreeMap<String, String>>,
+    /// The host imports its guests may use.
+    pub grants: Grants,
+    /// Channel namespaces its guests may touch through the server API
+    /// (`None`: all); `""` stands for channels without a namespace.
+    pub api_namespaces: Option<Vec<String>>,
+    /// Its own listener, with `[tenancy] by = "listener"`.
+    pub listen: Option<SocketAddr>,
+    /// The plugins whose instances are reused across calls, by name; every
+    /// other plugin gets a fresh instance per call.
+    pub reuse: BTreeMap<String, ReusePolicy>,
+}
+
+impl TenantConfig {
+    /// Every distinct plugin this tenant refers to.
+    pub fn plugins(&self) -> Vec<&PluginRef> {
+        let interceptors = self
+            .interceptors
+            .all
+            .iter()
+            .chain(self.interceptors.by_kind.values().flatten());
+        let mut plugins: Vec<&PluginRef> = self
+            .handlers
+            .values()
+            .flat_map(|routes| routes.default.iter().chain(routes.refined.values()))
+            .chain(interceptors.map(|interceptor| &interceptor.plugin))
+            .collect();
+        plugins.sort();
+        plugins.dedup();
+        plugins
+    }
+
+    /// The key of one of its plugins among all tenants' plugins: the name
+    /// alone for the default tenant, `tenant/name` otherwise.
+    pub fn plugin_key(&self, name: &str) -> String {
+        plugin_key(&self.name, name)
+    }
+}
+
+/// The key of plugin `name` of `tenant` among all tenants' plugins.
+pub fn plugin_key(tenant: &str, name: &str) -> String {
+    if tenant == DEFAULT_TENANT {
+        name.to_owned()
+    } else {
+        format!("{tenant}/{name}")
+    }
 }
 
 /// The admin listener: probes and operator endpoints.
@@ -153,6 +225,13 @@ pub struct Limits {
     pub timeout: Duration,
     /// Calls that may run at once; more get a temporary error.
     pub concurrency: u32,
+    /// WebAssembly fuel (roughly, instructions) per step of a call, for a
+    /// bound that does not depend on the machine's speed; `None`: unmetered.
+    pub fuel: Option<u64>,
+    /// The largest proxy request accepted, in encoded protobuf bytes.
+    pub max_request: u64,
+    /// The largest reply a guest may answer with, in encoded protobuf bytes.
+    pub max_reply: u64,
 }
 
 impl Default for Limits {
@@ -161,6 +240,9 @@ impl Default for Limits {
             memory: DEFAULT_MEMORY,
             timeout: DEFAULT_TIMEOUT,
             concurrency: DEFAULT_CONCURRENCY,
+            fuel: None,
+            max_request: DEFAULT_MAX_MESSAGE,
+            max_reply: DEFAULT_MAX_MESSAGE,
         }
     }
 }
@@ -231,22 +313,75 @@ impl Config {
         raw.validate(base)
     }
 
-    /// Every distinct plugin the configuration refers to.
-    pub fn plugins(&self) -> Vec<&PluginRef> {
-        let interceptors = self
-            .interceptors
-            .all
-            .iter()
-            .chain(self.interceptors.by_kind.values().flatten());
-        let mut plugins: Vec<&PluginRef> = self
-            .handlers
+    /// Every tenant's plugins, with the tenant and the plugin's key.
+    pub fn plugins(&self) -> Vec<(&TenantConfig, &PluginRef)> {
+        self.tenants
             .values()
-            .flat_map(|routes| routes.default.iter().chain(routes.refined.values()))
-            .chain(interceptors.map(|interceptor| &interceptor.plugin))
+            .flat_map(|tenant| tenant.plugins().into_iter().map(move |p| (tenant, p)))
+            .collect()
+    }
+
+    /// The tenant of a configuration without tenants, or the first tenant.
+    pub fn first_tenant(&self) -> &TenantConfig {
+        self.tenants
+            .get(DEFAULT_TENANT)
+            .or_else(|| self.tenants.values().next())
+            .expect("a validated config has at least one tenant")
+    }
+
+    /// The directories plugins are read from: the plugin directory and
+    /// every tenant's own.
+    pub fn plugin_dirs(&self) -> Vec<&Path> {
+        let mut dirs: Vec<&Path> = std::iter::once(self.plugin_dir.as_path())
+            .chain(self.tenants.values().map(|t| t.plugin_dir.as_path()))
             .collect();
-        plugins.sort();
-        plugins.dedup();
-        plugins
+        dirs.sort();
+        dirs.dedup();
+        dirs
+    }
+
+    /// The largest of every tenant's limits, and their summed concurrency:
+    /// what the instance pool must hold.
+    pub fn pool_limits(&self) -> PoolLimits {
+        let mut pool = PoolLimits {
+            instances: 0,
+            memory: 0,
+            fuel: false,
+        };
+        for tenant in self.tenants.values() {
+            let per_call = u32::try_from(1 + tenant.interceptors.longest()).unwrap_or(u32::MAX);
+            let idle: u32 = tenant.reuse.values().map(|policy| policy.max_idle).sum();
+            pool.instances = pool
+                .instances
+                .saturating_add(tenant.limits.concurrency.saturating_mul(per_call))
+                .saturating_add(idle);
+            pool.memory = pool.memory.max(tenant.limits.memory);
+            pool.fuel |= tenant.limits.fuel.is_some();
+        }
+        pool
+    }
+}
+
+/// What the engine's instance pool is sized for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolLimits {
+    /// Component instances alive at once, at most.
+    pub instances: u32,
+    /// The largest linear memory of one instance, in bytes.
+    pub memory: u64,
+    /// Whether any tenant meters fuel.
+    pub fuel: bool,
+}
+
+impl PoolLimits {
+    /// The pool for `concurrency` calls of `per_call` instances each under `limits`.
+    pub fn for_limits(limits: &Limits, per_call: usize) -> PoolLimits {
+        let per_call = u32::try_from(per_call.max(1)).unwrap_or(u32::MAX);
+        PoolLimits {
+            instances: limits.concurrency.saturating_mul(per_call),
+            memory: limits.memory,
+            fuel: limits.fuel.is_some(),
+        }
     }
 }
 
@@ -270,6 +405,64 @@ struct RawConfig {
     #[serde(default)]
     canary: BTreeMap<RequestKind, String>,
     admin: Option<RawAdmin>,
+    tenancy: Option<RawTenancy>,
+    #[serde(default)]
+    tenants: BTreeMap<String, RawTenant>,
+    #[serde(default)]
+    isolation: BTreeMap<String, RawIsolation>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawIsolation {
+    mode: RawMode,
+    max_calls: Option<u32>,
+    max_age: Option<String>,
+    max_idle: Option<u32>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum RawMode {
+    Fresh,
+    Reuse,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTenancy {
+    by: RawTenantRule,
+    key: Option<String>,
+    fallback: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum RawTenantRule {
+    Metadata,
+    Namespace,
+    Listener,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTenant {
+    dir: Option<PathBuf>,
+    listen: Option<String>,
+    #[serde(default)]
+    namespaces: Vec<String>,
+    grants: Option<Vec<String>>,
+    api_namespaces: Option<Vec<String>>,
+    #[serde(default)]
+    handlers: BTreeMap<RequestKind, RawRoutes>,
+    #[serde(default)]
+    interceptors: BTreeMap<String, Vec<RawInterceptor>>,
+    #[serde(default)]
+    limits: RawLimits,
+    #[serde(default)]
+    settings: BTreeMap<String, BTreeMap<String, RawSetting>>,
+    #[serde(default)]
+    isolation: BTreeMap<String, RawIsolation>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -351,6 +544,9 @@ struct RawLimits {
     memory: Option<String>,
     timeout: Option<String>,
     concurrency: Option<u32>,
+    fuel: Option<u64>,
+    max_request: Option<String>,
+    max_reply: Option<String>,
 }
 
 /// A plugin file name, or a table that names the plugin and its options.
@@ -409,11 +605,7 @@ enum RawSetting {
 
 impl RawConfig {
     fn validate(self, base: &Path) -> Result<Config, ConfigError> {
-        let listen_text = self.listen.as_deref().unwrap_or(DEFAULT_LISTEN);
-        let listen = listen_text.parse().map_err(|_| ConfigError::Invalid {
-            key: "listen".into(),
-            message: format!("`{listen_text}` is not a socket address like 127.0.0.1:10001"),
-        })?;
+        let listen = parse_listen("listen", self.listen.as_deref().unwrap_or(DEFAULT_LISTEN))?;
         let plugin_dir = base.join(
             self.plugins
                 .dir
@@ -426,17 +618,268 @@ impl RawConfig {
             });
         }
 
+        let limits = self.limits.validate("limits", Limits::default())?;
+        let admin = self.admin.map(|raw| raw.validate(base)).transpose()?;
+        for (kind, json) in &self.canary {
+            crate::convert::request_from_json(*kind, json).map_err(|message| {
+                ConfigError::Invalid {
+                    key: format!("canary.{kind}"),
+                    message,
+                }
+            })?;
+        }
+        let centrifugo = self.centrifugo.map(|raw| raw.validate(base)).transpose()?;
+        let api_namespaces = centrifugo.as_ref().and_then(|api| api.namespaces.clone());
+
+        let (tenants, tenancy) = if self.tenants.is_empty() {
+            if let Some(tenancy) = self.tenancy {
+                let key = match tenancy.by {
+                    RawTenantRule::Metadata => "metadata",
+                    RawTenantRule::Namespace => "namespace",
+                    RawTenantRule::Listener => "listener",
+                };
+                return Err(invalid(
+                    "tenancy.by",
+                    &format!("maps calls by {key}, but no [tenants] are declared"),
+                ));
+            }
+            let tenant = RawTenant {
+                dir: None,
+                listen: None,
+                namespaces: Vec::new(),
+                grants: None,
+                api_namespaces,
+                handlers: self.handlers,
+                interceptors: self.interceptors,
+                limits: RawLimits::default(),
+                settings: self.settings,
+                isolation: self.isolation,
+            }
+            .validate(TenantScope {
+                name: DEFAULT_TENANT,
+                key: "",
+                plugin_dir: plugin_dir.clone(),
+                base,
+                limits,
+                grants: Grants::ALL,
+                api: centrifugo.is_some(),
+            })?;
+            (
+                BTreeMap::from([(DEFAULT_TENANT.to_owned(), tenant)]),
+                Tenancy::single(),
+            )
+        } else {
+            for (key, used) in [
+                ("handlers", !self.handlers.is_empty()),
+                ("interceptors", !self.interceptors.is_empty()),
+                ("settings", !self.settings.is_empty()),
+                ("isolation", !self.isolation.is_empty()),
+            ] {
+                if used {
+                    return Err(invalid(
+                        key,
+                        &format!("with [tenants], `{key}` belongs in each [tenants.<name>.{key}]"),
+                    ));
+                }
+            }
+            let raw_tenancy = self.tenancy.ok_or_else(|| {
+                invalid(
+                    "tenancy.by",
+                    "[tenants] need a rule that maps calls to them: \"metadata\", \"namespace\" or \"listener\"",
+                )
+            })?;
+            validate_tenants(
+                self.tenants,
+                raw_tenancy,
+                TenantScope {
+                    name: "",
+                    key: "",
+                    plugin_dir: plugin_dir.clone(),
+                    base,
+                    limits,
+                    grants: Grants::DEFAULT,
+                    api: centrifugo.is_some(),
+                },
+                listen,
+                api_namespaces.as_deref(),
+            )?
+        };
+
+        Ok(Config {
+            listen,
+            plugin_dir,
+            watch: self.plugins.watch,
+            tenants,
+            tenancy,
+            centrifugo,
+            kv: self.kv,
+            canary: self.canary,
+            admin,
+            source: None,
+        })
+    }
+}
+
+/// What a tenant's section is validated against: its place in the file and
+/// the defaults it inherits.
+struct TenantScope<'a> {
+    name: &'a str,
+    /// The dotted prefix of its keys: `""` for the top level.
+    key: &'a str,
+    plugin_dir: PathBuf,
+    base: &'a Path,
+    limits: Limits,
+    grants: Grants,
+    /// Whether `[centrifugo]` is configured.
+    api: bool,
+}
+
+fn validate_tenants(
+    raw: BTreeMap<String, RawTenant>,
+    tenancy: RawTenancy,
+    scope: TenantScope<'_>,
+    main_listen: SocketAddr,
+    api_namespaces: Option<&[String]>,
+) -> Result<(BTreeMap<String, TenantConfig>, Tenancy), ConfigError> {
+    if tenancy.key.is_some() && tenancy.by != RawTenantRule::Metadata {
+        return Err(invalid(
+            "tenancy.key",
+            "applies to `by = \"metadata\"` only",
+        ));
+    }
+    let mut tenants = BTreeMap::new();
+    let mut owners = BTreeMap::new();
+    for (name, tenant) in raw {
+        let key = format!("tenants.{name}");
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(invalid(
+                &key,
+                "a tenant name is letters, digits, `-` and `_`",
+            ));
+        }
+        if name == crate::canary::CANARY_TENANT {
+            return Err(invalid(&key, "`canary` is the tenant of canary calls"));
+        }
+        let namespaced = tenancy.by == RawTenantRule::Namespace;
+        if !namespaced && !tenant.namespaces.is_empty() {
+            return Err(invalid(
+                &format!("{key}.namespaces"),
+                "applies with `[tenancy] by = \"namespace\"` only",
+            ));
+        }
+        if namespaced {
+            for namespace in &tenant.namespaces {
+                if let Some(other) = owners.insert(namespace.clone(), name.clone()) {
+                    return Err(invalid(
+                        &format!("{key}.namespaces"),
+                        &format!("namespace `{namespace}` is already claimed by tenant `{other}`"),
+                    ));
+                }
+            }
+        }
+        match (&tenant.listen, tenancy.by) {
+            (None, RawTenantRule::Listener) => {
+                return Err(invalid(
+                    &format!("{key}.listen"),
+                    "each tenant needs its own listener with `by = \"listener\"`",
+                ));
+            }
+            (Some(_), RawTenantRule::Metadata | RawTenantRule::Namespace) => {
+                return Err(invalid(
+                    &format!("{key}.listen"),
+                    "applies with `[tenancy] by = \"listener\"` only",
+                ));
+            }
+            _ => {}
+        }
+        // With namespaces, a tenant's server API calls stay in its own
+        // namespaces unless it says otherwise.
+        let own_namespaces =
+            (namespaced && tenant.api_namespaces.is_none()).then(|| tenant.namespaces.clone());
+        let inherited = own_namespaces.or_else(|| api_namespaces.map(<[String]>::to_vec));
+        let plugin_dir = scope
+            .plugin_dir
+            .join(tenant.dir.clone().unwrap_or_else(|| name.clone().into()));
+        if !plugin_dir.is_dir() {
+            return Err(invalid(
+                &format!("{key}.dir"),
+                &format!("{} is not a directory", plugin_dir.display()),
+            ));
+        }
+        let mut validated = RawTenant {
+            api_namespaces: tenant.api_namespaces.clone().or(inherited),
+            ..tenant
+        }
+        .validate(TenantScope {
+            name: &name,
+            key: &key,
+            plugin_dir,
+            ..scope
+        })?;
+        if let Some(listen) = validated.listen
+            && (listen == main_listen
+                || tenants
+                    .values()
+                    .any(|other: &TenantConfig| other.listen == Some(listen)))
+        {
+            return Err(invalid(
+                &format!("{key}.listen"),
+                &format!("{listen} is already the listener of another tenant or of `listen`"),
+            ));
+        }
+        validated.name.clone_from(&name);
+        tenants.insert(name, validated);
+    }
+    if let Some(fallback) = &tenancy.fallback
+        && !tenants.contains_key(fallback)
+    {
+        return Err(invalid(
+            "tenancy.fallback",
+            &format!("`{fallback}` is not a tenant"),
+        ));
+    }
+    let rule = match tenancy.by {
+        RawTenantRule::Metadata => TenantRule::Metadata {
+            key: tenancy
+                .key
+                .unwrap_or_else(|| DEFAULT_TENANT_KEY.to_owned())
+                .to_ascii_lowercase(),
+        },
+        RawTenantRule::Namespace => TenantRule::Namespace { owners },
+        RawTenantRule::Listener => TenantRule::Listener,
+    };
+    Ok((
+        tenants,
+        Tenancy {
+            rule,
+            fallback: tenancy.fallback,
+        },
+    ))
+}
+
+impl RawTenant {
+    fn validate(self, scope: TenantScope<'_>) -> Result<TenantConfig, ConfigError> {
+        let prefix = if scope.key.is_empty() {
+            String::new()
+        } else {
+            format!("{}.", scope.key)
+        };
+        let plugin_dir = &scope.plugin_dir;
         let mut handlers = BTreeMap::new();
         for (kind, raw) in self.handlers {
-            handlers.insert(kind, validate_routes(kind, raw, &plugin_dir)?);
+            handlers.insert(kind, validate_routes(&prefix, kind, raw, plugin_dir)?);
         }
 
         let mut interceptors = Interceptors::default();
         for (chain, entries) in self.interceptors {
-            let key = format!("interceptors.\"{chain}\"");
+            let key = format!("{prefix}interceptors.\"{chain}\"");
             let mut steps = Vec::with_capacity(entries.len());
             for (index, entry) in entries.into_iter().enumerate() {
-                steps.push(entry.validate(&format!("{key}[{index}]"), &plugin_dir, base)?);
+                steps.push(entry.validate(&format!("{key}[{index}]"), plugin_dir, scope.base)?);
             }
             if chain == "*" {
                 interceptors.all = steps;
@@ -452,51 +895,134 @@ impl RawConfig {
             }
         }
 
-        let limits = self.limits.validate()?;
-        let admin = self.admin.map(|raw| raw.validate(base)).transpose()?;
-        for (kind, json) in &self.canary {
-            crate::convert::request_from_json(*kind, json).map_err(|message| {
-                ConfigError::Invalid {
-                    key: format!("canary.{kind}"),
-                    message,
-                }
-            })?;
-        }
-        let centrifugo = self.centrifugo.map(|raw| raw.validate(base)).transpose()?;
+        let limits = self
+            .limits
+            .validate(&format!("{prefix}limits"), scope.limits)?;
 
         let mut settings = BTreeMap::new();
         for (plugin, values) in self.settings {
             let mut resolved = BTreeMap::new();
             for (key, value) in values {
-                let dotted = format!("settings.\"{plugin}\".{key}");
-                resolved.insert(key, value.resolve(&dotted, base)?);
+                let dotted = format!("{prefix}settings.\"{plugin}\".{key}");
+                resolved.insert(key, value.resolve(&dotted, scope.base)?);
             }
             settings.insert(plugin, resolved);
         }
 
-        Ok(Config {
-            listen,
-            plugin_dir,
-            watch: self.plugins.watch,
+        let grants = match &self.grants {
+            Some(names) => Grants::from_names(names.iter().map(String::as_str))
+                .map_err(|message| invalid(&format!("{prefix}grants"), &message))?,
+            None => scope.grants,
+        };
+        if grants.centrifugo_api && !scope.api && self.grants.is_some() {
+            return Err(invalid(
+                &format!("{prefix}grants"),
+                "grants `centrifugo-api`, but no [centrifugo] api is configured",
+            ));
+        }
+        let listen = self
+            .listen
+            .map(|text| parse_listen(&format!("{prefix}listen"), &text))
+            .transpose()?;
+
+        let mut reuse = BTreeMap::new();
+        for (plugin, raw) in self.isolation {
+            let key = format!("{prefix}isolation.\"{plugin}\"");
+            let used = handlers
+                .values()
+                .flat_map(|routes: &HandlerRoutes| {
+                    routes.default.iter().chain(routes.refined.values())
+                })
+                .chain(
+                    interceptors
+                        .all
+                        .iter()
+                        .chain(interceptors.by_kind.values().flatten())
+                        .map(|i| &i.plugin),
+                )
+                .any(|p| p.name == plugin);
+            if !used {
+                return Err(invalid(
+                    &key,
+                    "names a plugin that no route of this tenant uses",
+                ));
+            }
+            if let Some(policy) = raw.validate(&key, &limits)? {
+                reuse.insert(plugin, policy);
+            }
+        }
+
+        Ok(TenantConfig {
+            name: scope.name.to_owned(),
+            plugin_dir: scope.plugin_dir,
             handlers,
             interceptors,
             limits,
             settings,
-            centrifugo,
-            kv: self.kv,
-            canary: self.canary,
-            admin,
-            source: None,
+            grants,
+            api_namespaces: self.api_namespaces,
+            listen,
+            reuse,
         })
     }
 }
 
+impl RawIsolation {
+    /// The reuse policy, or `None` for `mode = "fresh"`.
+    fn validate(self, key: &str, limits: &Limits) -> Result<Option<ReusePolicy>, ConfigError> {
+        if self.mode == RawMode::Fresh {
+            if self.max_calls.is_some() || self.max_age.is_some() || self.max_idle.is_some() {
+                return Err(invalid(
+                    key,
+                    "`max_calls`, `max_age` and `max_idle` apply to `mode = \"reuse\"`",
+                ));
+            }
+            return Ok(None);
+        }
+        let max_age = match self.max_age {
+            Some(text) => parse_duration(&text).map_err(|message| ConfigError::Invalid {
+                key: format!("{key}.max_age"),
+                message,
+            })?,
+            None => DEFAULT_REUSE_MAX_AGE,
+        };
+        let policy = ReusePolicy {
+            max_calls: self.max_calls.unwrap_or(DEFAULT_REUSE_MAX_CALLS),
+            max_age,
+            max_idle: self
+                .max_idle
+                .unwrap_or_else(|| DEFAULT_REUSE_MAX_IDLE.min(limits.concurrency)),
+        };
+        for (field, zero) in [
+            ("max_calls", policy.max_calls == 0),
+            ("max_age", policy.max_age.is_zero()),
+            ("max_idle", policy.max_idle == 0),
+        ] {
+            if zero {
+                return Err(invalid(
+                    &format!("{key}.{field}"),
+                    "must be greater than zero",
+                ));
+            }
+        }
+        Ok(Some(policy))
+    }
+}
+
+fn parse_listen(key: &str, text: &str) -> Result<SocketAddr, ConfigError> {
+    text.parse().map_err(|_| ConfigError::Invalid {
+        key: key.to_owned(),
+        message: format!("`{text}` is not a socket address like 127.0.0.1:10001"),
+    })
+}
+
 fn validate_routes(
+    prefix: &str,
     kind: RequestKind,
     raw: RawRoutes,
     plugin_dir: &Path,
 ) -> Result<HandlerRoutes, ConfigError> {
-    let key = format!("handlers.{kind}");
+    let key = format!("{prefix}handlers.{kind}");
     let raw = match raw {
         FileOrTable::File(file) => RawRoutesTable {
             default: Some(file),
@@ -652,39 +1178,59 @@ impl RawCentrifugo {
 }
 
 impl RawLimits {
-    fn validate(self) -> Result<Limits, ConfigError> {
-        let defaults = Limits::default();
-        let memory = match self.memory {
-            Some(text) => parse_size(&text).map_err(|message| ConfigError::Invalid {
-                key: "limits.memory".into(),
-                message,
-            })?,
-            None => defaults.memory,
+    /// Validates these limits, taking what is not set from `defaults`; `key`
+    /// is the dotted key of the section.
+    fn validate(self, key: &str, defaults: Limits) -> Result<Limits, ConfigError> {
+        let named = |field: &str, message: String| ConfigError::Invalid {
+            key: format!("{key}.{field}"),
+            message,
         };
+        let size = |field: &str, text: Option<String>, default: u64| match text {
+            Some(text) => parse_size(&text).map_err(|message| named(field, message)),
+            None => Ok(default),
+        };
+        let memory = size("memory", self.memory, defaults.memory)?;
+        let max_request = size("max_request", self.max_request, defaults.max_request)?;
+        let max_reply = size("max_reply", self.max_reply, defaults.max_reply)?;
         let timeout = match self.timeout {
-            Some(text) => parse_duration(&text).map_err(|message| ConfigError::Invalid {
-                key: "limits.timeout".into(),
-                message,
-            })?,
+            Some(text) => parse_duration(&text).map_err(|message| named("timeout", message))?,
             None => defaults.timeout,
         };
         let concurrency = self.concurrency.unwrap_or(defaults.concurrency);
+        let fuel = self.fuel.or(defaults.fuel);
         if memory < 1 << 20 {
-            return Err(invalid("limits.memory", "must be at least 1MiB"));
+            return Err(named("memory", "must be at least 1MiB".into()));
         }
         if timeout.is_zero() {
-            return Err(invalid("limits.timeout", "must be greater than zero"));
+            return Err(named("timeout", "must be greater than zero".into()));
         }
         if concurrency == 0 {
-            return Err(invalid("limits.concurrency", "must be at least 1"));
+            return Err(named("concurrency", "must be at least 1".into()));
+        }
+        if fuel == Some(0) {
+            return Err(named("fuel", "must be at least 1".into()));
+        }
+        for (field, bytes) in [("max_request", max_request), ("max_reply", max_reply)] {
+            if bytes == 0 || bytes > MAX_MESSAGE_LIMIT {
+                return Err(named(
+                    field,
+                    format!("must be between 1B and {}MiB", MAX_MESSAGE_LIMIT >> 20),
+                ));
+            }
         }
         Ok(Limits {
             memory,
             timeout,
             concurrency,
+            fuel,
+            max_request,
+            max_reply,
         })
     }
 }
+
+/// The gRPC server's own message limit: no tenant limit can exceed it.
+pub const MAX_MESSAGE_LIMIT: u64 = 4 << 20;
 
 impl RawSetting {
     fn resolve(self, key: &str, base: &Path) -> Result<String, ConfigError> {
@@ -823,13 +1369,16 @@ mod tests {
         )
         .expect("valid config");
         assert_eq!(config.listen.port(), 9999);
-        assert_eq!(config.limits.memory, 16 << 20);
-        assert_eq!(config.limits.timeout, Duration::from_millis(100));
-        assert_eq!(config.limits.concurrency, 8);
-        let rpc = &config.handlers[&RequestKind::Rpc];
+        let tenant = &config.tenants[DEFAULT_TENANT];
+        assert_eq!(tenant.limits.memory, 16 << 20);
+        assert_eq!(tenant.limits.timeout, Duration::from_millis(100));
+        assert_eq!(tenant.limits.concurrency, 8);
+        assert_eq!(tenant.grants, Grants::ALL);
+        let rpc = &tenant.handlers[&RequestKind::Rpc];
         assert_eq!(rpc.refined["booking:"].name, "booking.wasm");
-        assert_eq!(config.settings["auth.wasm"]["secret"], "s3cret");
+        assert_eq!(tenant.settings["auth.wasm"]["secret"], "s3cret");
         assert_eq!(config.plugins().len(), 4);
+        assert_eq!(config.tenancy, Tenancy::single());
     }
 
     #[test]
@@ -848,15 +1397,15 @@ mod tests {
             dir.path(),
         )
         .expect("valid config");
-        let chain: Vec<_> = config
-            .interceptors
+        let interceptors = &config.first_tenant().interceptors;
+        let chain: Vec<_> = interceptors
             .chain(RequestKind::Publish)
             .map(|i| i.plugin.name.as_str())
             .collect();
         assert_eq!(chain, ["t.wasm", "rl.wasm", "t.wasm"]);
-        assert_eq!(config.interceptors.chain(RequestKind::Connect).count(), 1);
-        assert_eq!(config.interceptors.longest(), 3);
-        let rate_limit = &config.interceptors.by_kind[&RequestKind::Publish][0];
+        assert_eq!(interceptors.chain(RequestKind::Connect).count(), 1);
+        assert_eq!(interceptors.longest(), 3);
+        let rate_limit = &interceptors.by_kind[&RequestKind::Publish][0];
         assert!(rate_limit.fail_open);
         assert_eq!(rate_limit.settings["limit"], "5");
         assert_eq!(config.plugins().len(), 3);
@@ -930,6 +1479,122 @@ mod tests {
             (
                 "[settings.\"a.wasm\"]\nkey = { env = \"ROTOR_TEST_UNSET_VARIABLE\" }",
                 "settings",
+            ),
+        ] {
+            let error = Config::parse(text, dir.path()).unwrap_err().to_string();
+            assert!(error.contains(key), "{text}: {error}");
+        }
+    }
+
+    #[test]
+    fn tenants_inherit_and_override() {
+        let dir = dir_with(&[]);
+        for (tenant, files) in [("acme", ["auth.wasm"]), ("globex", ["auth.wasm"])] {
+            std::fs::create_dir(dir.path().join(tenant)).unwrap();
+            for file in files {
+                std::fs::write(dir.path().join(tenant).join(file), b"").unwrap();
+            }
+        }
+        let config = Config::parse(
+            r#"
+            [centrifugo]
+            api = "http://127.0.0.1:10000"
+            [limits]
+            memory = "8MiB"
+            concurrency = 10
+            [tenancy]
+            by = "namespace"
+            fallback = "acme"
+            [tenants.acme]
+            namespaces = ["acme", "shop"]
+            grants = ["log", "centrifugo-api"]
+            handlers = { connect = "auth.wasm" }
+            limits = { concurrency = 2, fuel = 1000000, max_reply = "4KiB" }
+            settings = { "auth.wasm" = { secret = "a" } }
+            [tenants.globex]
+            namespaces = ["globex"]
+            handlers = { connect = "auth.wasm" }
+            "#,
+            dir.path(),
+        )
+        .expect("valid config");
+        let acme = &config.tenants["acme"];
+        assert_eq!(acme.limits.memory, 8 << 20);
+        assert_eq!(acme.limits.concurrency, 2);
+        assert_eq!(acme.limits.fuel, Some(1_000_000));
+        assert_eq!(acme.limits.max_reply, 4096);
+        assert!(acme.grants.centrifugo_api && !acme.grants.kv);
+        assert_eq!(
+            acme.api_namespaces.as_deref(),
+            Some(&["acme".into(), "shop".into()][..])
+        );
+        assert_eq!(acme.plugin_dir, dir.path().join("acme"));
+        assert_eq!(acme.plugin_key("auth.wasm"), "acme/auth.wasm");
+        let globex = &config.tenants["globex"];
+        assert_eq!(globex.limits.concurrency, 10);
+        assert_eq!(globex.grants, Grants::DEFAULT);
+        assert_eq!(config.plugins().len(), 2);
+        let pool = config.pool_limits();
+        assert_eq!(
+            (pool.instances, pool.memory, pool.fuel),
+            (12, 8 << 20, true)
+        );
+        let TenantRule::Namespace { owners } = &config.tenancy.rule else {
+            panic!("namespace rule expected");
+        };
+        assert_eq!(owners["shop"], "acme");
+    }
+
+    #[test]
+    fn bad_tenants_are_named() {
+        let dir = dir_with(&["a.wasm"]);
+        std::fs::create_dir(dir.path().join("t")).unwrap();
+        for (text, key) in [
+            ("[tenants.t]\n", "tenancy.by"),
+            ("[tenancy]\nby = \"metadata\"\n", "tenancy.by"),
+            (
+                "[handlers]\nconnect = \"a.wasm\"\n[tenancy]\nby = \"metadata\"\n[tenants.t]\n",
+                "handlers",
+            ),
+            (
+                "[tenancy]\nby = \"metadata\"\n[tenants.t]\nnamespaces = [\"x\"]\n",
+                "tenants.t.namespaces",
+            ),
+            (
+                "[tenancy]\nby = \"listener\"\n[tenants.t]\n",
+                "tenants.t.listen",
+            ),
+            (
+                "[tenancy]\nby = \"metadata\"\nfallback = \"u\"\n[tenants.t]\n",
+                "tenancy.fallback",
+            ),
+            (
+                "[tenancy]\nby = \"metadata\"\n[tenants.t]\ngrants = [\"files\"]\n",
+                "tenants.t.grants",
+            ),
+            (
+                "[tenancy]\nby = \"metadata\"\n[tenants.t]\ngrants = [\"centrifugo-api\"]\n",
+                "tenants.t.grants",
+            ),
+            (
+                "[tenancy]\nby = \"metadata\"\n[tenants.nodir]\n",
+                "tenants.nodir.dir",
+            ),
+            (
+                "[tenancy]\nby = \"metadata\"\n[tenants.t]\nlimits = { fuel = 0 }\n",
+                "tenants.t.limits.fuel",
+            ),
+            (
+                "[tenancy]\nby = \"metadata\"\n[tenants.t]\nhandlers = { connect = \"a.wasm\" }\n",
+                "tenants.t.handlers.connect",
+            ),
+            (
+                "[tenancy]\nby = \"metadata\"\n[tenants.canary]\ndir = \"t\"\n",
+                "tenants.canary",
+            ),
+            (
+                "[tenancy]\nby = \"namespace\"\n[tenants.t]\nnamespaces = [\"x\"]\n[tenants.u]\ndir = \"t\"\nnamespaces = [\"x\"]\n",
+                "tenants.u.namespaces",
             ),
         ] {
             let error = Config::parse(text, dir.path()).unwrap_err().to_string();

@@ -37,9 +37,9 @@ pub struct ReplyContext {
 }
 
 /// A Centrifugo proxy request message and its response message.
-pub trait ProxyCall: Sized {
+pub trait ProxyCall: prost::Message + Sized {
     /// The response message.
-    type Response;
+    type Response: prost::Message;
     /// The request kind.
     const KIND: RequestKind;
 

@@ -36,6 +36,16 @@ pub enum PluginError {
         /// What the component does export.
         exports: String,
     },
+    /// The component imports a host interface its tenant was not granted.
+    #[error("imports `{import}`, which tenant `{tenant}` is not granted (it is granted: {grants})")]
+    NotGranted {
+        /// The import.
+        import: String,
+        /// The tenant.
+        tenant: String,
+        /// What the tenant is granted.
+        grants: crate::tenant::Grants,
+    },
     /// The engine could not be set up.
     #[error("cannot set up the WebAssembly engine: {0}")]
     Engine(String),
@@ -56,6 +66,17 @@ pub enum CallError {
     /// The limit of concurrent calls is reached.
     #[error("too many concurrent calls")]
     Busy,
+    /// The call maps to no configured tenant.
+    #[error("no tenant for this call: {0}")]
+    NoTenant(String),
+    /// The request is larger than its tenant accepts.
+    #[error("the request is {size} bytes, over the tenant's limit of {limit} bytes")]
+    TooLarge {
+        /// The request's encoded size.
+        size: u64,
+        /// The tenant's `max_request`.
+        limit: u64,
+    },
     /// The guest failed: a trap, a deadline, a limit, or an invalid reply.
     #[error("plugin {plugin} failed: {fault}")]
     Guest {
@@ -75,6 +96,9 @@ pub enum GuestFault {
     /// The guest asked for more memory than its limit.
     #[error("memory limit exceeded")]
     OutOfMemory,
+    /// The guest used up its fuel.
+    #[error("fuel exhausted")]
+    OutOfFuel,
     /// The guest trapped: a panic, an `unreachable`, a stack overflow…
     #[error("trapped: {0}")]
     Trap(String),
@@ -92,6 +116,7 @@ impl GuestFault {
         match self {
             GuestFault::Deadline => "deadline",
             GuestFault::OutOfMemory => "out_of_memory",
+            GuestFault::OutOfFuel => "out_of_fuel",
             GuestFault::Trap(_) => "trap",
             GuestFault::Instantiate(_) => "instantiate",
             GuestFault::InvalidReply(_) => "invalid_reply",
@@ -129,6 +154,12 @@ impl CallError {
             CallError::NoRoute(what) => FailureReply::Status(tonic::Status::unimplemented(
                 format!("no handler is configured for {what}"),
             )),
+            CallError::NoTenant(_) => {
+                FailureReply::Status(tonic::Status::permission_denied(self.to_string()))
+            }
+            CallError::TooLarge { .. } => {
+                FailureReply::Status(tonic::Status::invalid_argument(self.to_string()))
+            }
             _ if kind.is_refresh() => FailureReply::Status(match self {
                 CallError::Busy => tonic::Status::resource_exhausted(self.to_string()),
                 _ => tonic::Status::internal(self.to_string()),

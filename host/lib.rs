@@ -27,9 +27,11 @@ mod reload;
 mod sandbox;
 mod server;
 mod telemetry;
+mod tenant;
+mod warm;
 mod wit;
 
-pub use config::{Config, ConfigError, Limits};
+pub use config::{Config, ConfigError, Limits, TenantConfig};
 pub use convert::{BadRequest, ProxyCall};
 pub use engine::Engine;
 pub use error::{CallError, GuestFault, PluginError};

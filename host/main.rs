@@ -111,7 +111,7 @@ async fn serve(path: PathBuf) -> Result<ExitCode> {
     let config = Config::from_file(&path)?;
     let rotor = Rotor::new(&config).await?;
     let _watcher = if config.watch {
-        Some(rotor.watch_plugins(&config.plugin_dir)?)
+        Some(rotor.watch_plugins(&config)?)
     } else {
         None
     };

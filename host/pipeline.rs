@@ -17,17 +17,17 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-use tokio::sync::Semaphore;
 use wasmtime::{Store, Trap};
 
 use crate::config::Limits;
 use crate::engine::Engine;
 use crate::error::{CallError, GuestFault};
 use crate::kind::RequestKind;
-use crate::plugin::InterceptorInstance;
-use crate::registry::{PluginRegistry, Step, Target, kind_of};
+use crate::plugin::{InterceptorInstance, Live};
+use crate::registry::{PluginRegistry, Step, Target, TenantRoutes, kind_of};
 use crate::sandbox::{self, CallState};
 use crate::telemetry::Metrics;
+use crate::warm::{Warm, WarmState};
 use crate::wit::interceptor::{CallContext, Decision};
 use crate::wit::types::{
     CentrifugoError, ConnectReply, Disconnect, PublishReply, RefreshReply, Reply, Request,
@@ -38,26 +38,31 @@ use crate::wit::types::{
 pub struct Pipeline {
     engine: Arc<Engine>,
     registry: Arc<PluginRegistry>,
-    limits: Limits,
-    permits: Semaphore,
     next_call_id: AtomicU64,
     metrics: Arc<Metrics>,
 }
 
+/// What the transport knows of a call besides its request.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Origin<'a> {
+    /// The request's encoded size in bytes.
+    pub size: u64,
+    /// The tenant of the listener it arrived on, if that listener has one.
+    pub listener: Option<&'a str>,
+    /// When the caller stops waiting (Centrifugo's proxy timeout).
+    pub deadline: Option<Instant>,
+}
+
 impl Pipeline {
-    /// A pipeline over `registry` with `limits`.
+    /// A pipeline over `registry`.
     pub fn new(
         engine: Arc<Engine>,
         registry: Arc<PluginRegistry>,
-        limits: Limits,
         metrics: Arc<Metrics>,
     ) -> Pipeline {
-        let permits = Semaphore::new(usize::try_from(limits.concurrency).unwrap_or(usize::MAX));
         Pipeline {
             engine,
             registry,
-            limits,
-            permits,
             next_call_id: AtomicU64::new(1),
             metrics,
         }
@@ -73,45 +78,50 @@ impl Pipeline {
         &self.registry
     }
 
-    /// Answers `request`. `deadline` is when the caller stops waiting
-    /// (Centrifugo's proxy timeout); each step's CPU budget is the smaller of
-    /// that and the configured timeout.
+    /// Answers `request` as its tenant's routes say. Each step's CPU budget
+    /// is the smaller of what is left until `origin.deadline` and the
+    /// tenant's timeout.
     ///
-    /// `respond` turns the final reply into the caller's response; a reply
-    /// it refuses counts as a fault of the plugin that produced it.
+    /// `respond` turns the final reply into the caller's response, within
+    /// the tenant's limits; a reply it refuses counts as a fault of the
+    /// plugin that produced it.
     pub async fn call<R>(
         &self,
         request: Request,
-        deadline: Option<Instant>,
-        respond: impl FnOnce(Reply) -> Result<R, GuestFault>,
+        origin: Origin<'_>,
+        respond: impl FnOnce(Reply, &Limits) -> Result<R, GuestFault>,
     ) -> Result<R, CallError> {
-        // Over the limit a call fails at once with a temporary error rather
-        // than queueing: Centrifugo's client retries, memory stays bounded.
-        let _permit = self.permits.try_acquire().map_err(|_| CallError::Busy)?;
         let routes = self.registry.snapshot();
+        let tenant = routes.tenant_of(&request, origin.listener)?;
+        let limits = tenant.limits();
+        if origin.size > limits.max_request {
+            return Err(CallError::TooLarge {
+                size: origin.size,
+                limit: limits.max_request,
+            });
+        }
+        let _permit = tenant.admit()?;
         let kind = kind_of(&request);
         let call = Call {
             pipeline: self,
             kind,
-            deadline,
+            limits,
+            deadline: origin.deadline,
             context: CallContext {
-                tenant: crate::plugin::DEFAULT_TENANT.to_owned(),
+                tenant: tenant.name().to_owned(),
                 call_id: self.next_call_id.fetch_add(1, Ordering::Relaxed),
             },
         };
         let result = call
-            .run(routes.chain(kind), &routes, request, respond)
+            .run(tenant.chain(kind), tenant, request, |reply| {
+                respond(reply, limits)
+            })
             .await;
         if let Err(CallError::Guest { plugin, fault }) = &result {
-            tracing::warn!(%plugin, %kind, fault = fault.kind(), "plugin failed: {fault}");
+            tracing::warn!(tenant = tenant.name(), %plugin, %kind, fault = fault.kind(), "plugin failed: {fault}");
             self.metrics.fault(plugin, fault.kind());
         }
         result
-    }
-
-    fn step_deadline(&self, call_deadline: Option<Instant>) -> Instant {
-        let budget = Instant::now() + self.limits.timeout;
-        call_deadline.map_or(budget, |deadline| deadline.min(budget))
     }
 }
 
@@ -119,8 +129,17 @@ impl Pipeline {
 struct Call<'a> {
     pipeline: &'a Pipeline,
     kind: RequestKind,
+    limits: &'a Limits,
     deadline: Option<Instant>,
     context: CallContext,
+}
+
+impl Call<'_> {
+    fn step_deadline(&self) -> Instant {
+        let budget = Instant::now() + self.limits.timeout;
+        self.deadline
+            .map_or(budget, |deadline| deadline.min(budget))
+    }
 }
 
 /// Where a reply came from, so a refused reply is blamed on its plugin.
@@ -133,61 +152,63 @@ impl Call<'_> {
     async fn run<R>(
         &self,
         chain: &[Step],
-        routes: &crate::registry::Routes,
+        routes: &TenantRoutes,
         mut request: Request,
         respond: impl FnOnce(Reply) -> Result<R, GuestFault>,
     ) -> Result<R, CallError> {
-        let mut entered: Vec<(InterceptorInstance, &Step)> = Vec::with_capacity(chain.len());
+        let mut entered: Vec<(Entered, &Step)> = Vec::with_capacity(chain.len());
         let mut answer = None;
         for step in chain {
-            match self.before(step, &request).await {
-                Ok((instance, decision)) => match decision {
-                    Decision::Pass => entered.push((instance, step)),
-                    Decision::Rewrite(rewritten) => {
-                        if kind_of(&rewritten) != self.kind {
-                            let fault = GuestFault::InvalidReply(format!(
-                                "rewrote a {} request into a {} request",
-                                self.kind,
-                                kind_of(&rewritten)
-                            ));
-                            self.fail(step, fault)?;
-                            continue;
-                        }
-                        request = rewritten;
-                        entered.push((instance, step));
-                    }
-                    Decision::Answer(reply) if reply_kind(&reply) != self.kind => {
-                        let fault = GuestFault::InvalidReply(format!(
-                            "answered a {} request with a {} reply",
-                            self.kind,
-                            reply_kind(&reply)
-                        ));
-                        self.fail(step, fault)?;
-                    }
-                    Decision::Answer(reply) => {
-                        answer = Some(Answer {
-                            reply,
-                            from: step.target.guest.plugin.clone(),
-                        });
-                        break;
-                    }
-                    Decision::Reject(error) => {
-                        answer = Some(Answer {
-                            reply: refusal(self.kind, Refusal::Error(error)),
-                            from: step.target.guest.plugin.clone(),
-                        });
-                        break;
-                    }
-                    Decision::Disconnect(disconnect) => {
-                        answer = Some(Answer {
-                            reply: refusal(self.kind, Refusal::Disconnect(disconnect)),
-                            from: step.target.guest.plugin.clone(),
-                        });
-                        break;
-                    }
-                },
-                Err(fault) => self.fail(step, fault)?,
-            }
+            let (this, decision) = match self.before(step, &request).await {
+                Ok(before) => before,
+                Err(fault) => {
+                    self.fail(step, fault)?;
+                    continue;
+                }
+            };
+            let refused = match decision {
+                Decision::Pass => {
+                    entered.push((this, step));
+                    continue;
+                }
+                Decision::Rewrite(rewritten) if kind_of(&rewritten) != self.kind => {
+                    let fault = GuestFault::InvalidReply(format!(
+                        "rewrote a {} request into a {} request",
+                        self.kind,
+                        kind_of(&rewritten)
+                    ));
+                    self.discard(&step.target, &fault);
+                    self.fail(step, fault)?;
+                    continue;
+                }
+                Decision::Rewrite(rewritten) => {
+                    request = rewritten;
+                    entered.push((this, step));
+                    continue;
+                }
+                Decision::Answer(reply) if reply_kind(&reply) != self.kind => {
+                    let fault = GuestFault::InvalidReply(format!(
+                        "answered a {} request with a {} reply",
+                        self.kind,
+                        reply_kind(&reply)
+                    ));
+                    self.discard(&step.target, &fault);
+                    self.fail(step, fault)?;
+                    continue;
+                }
+                Decision::Answer(reply) => reply,
+                Decision::Reject(error) => refusal(self.kind, Refusal::Error(error)),
+                Decision::Disconnect(disconnect) => {
+                    refusal(self.kind, Refusal::Disconnect(disconnect))
+                }
+            };
+            // The interceptor answered: its call ends here, cleanly.
+            self.keep(&step.target, this.instance.into_live(), this.warm);
+            answer = Some(Answer {
+                reply: refused,
+                from: step.target.guest.plugin.clone(),
+            });
+            break;
         }
 
         let mut answer = match answer {
@@ -211,25 +232,27 @@ impl Call<'_> {
             });
         }
 
-        for (mut instance, step) in entered.into_iter().rev() {
-            match self.after(&mut instance, &answer.reply).await {
-                Ok(None) => {}
+        for (mut this, step) in entered.into_iter().rev() {
+            let fault = match self.after(&mut this.instance, &answer.reply).await {
+                Ok(None) => None,
                 Ok(Some(reply)) if reply_kind(&reply) == self.kind => {
                     answer = Answer {
                         reply,
                         from: step.target.guest.plugin.clone(),
                     };
+                    None
                 }
-                Ok(Some(reply)) => {
-                    let fault = GuestFault::InvalidReply(format!(
-                        "replaced a {} reply with a {} reply",
-                        self.kind,
-                        reply_kind(&reply)
-                    ));
-                    self.fail(step, fault)?;
-                }
-                Err(error) => {
-                    let fault = classify(error, &instance.store);
+                Ok(Some(reply)) => Some(GuestFault::InvalidReply(format!(
+                    "replaced a {} reply with a {} reply",
+                    self.kind,
+                    reply_kind(&reply)
+                ))),
+                Err(error) => Some(classify(error, &this.instance.store)),
+            };
+            match fault {
+                None => self.keep(&step.target, this.instance.into_live(), this.warm),
+                Some(fault) => {
+                    self.discard(&step.target, &fault);
                     self.fail(step, fault)?;
                 }
             }
@@ -255,12 +278,11 @@ impl Call<'_> {
     }
 
     fn store(&self, target: &Target) -> Store<CallState> {
-        let pipeline = self.pipeline;
         sandbox::new_store(
-            &pipeline.engine,
+            &self.pipeline.engine,
             target.guest.clone(),
-            pipeline.limits.memory,
-            pipeline.step_deadline(self.deadline),
+            self.limits,
+            self.step_deadline(),
         )
     }
 
@@ -268,15 +290,67 @@ impl Call<'_> {
         &self,
         step: &Step,
         request: &Request,
-    ) -> Result<(InterceptorInstance, Decision), GuestFault> {
-        let store = self.store(&step.target);
-        let mut instance = match step.target.plugin.interceptor(store).await {
+    ) -> Result<(Entered, Decision), GuestFault> {
+        let (live, warm) = self.live(&step.target).await?;
+        let mut instance = match step.target.plugin.interceptor_of(live) {
             Ok(instance) => instance,
             Err(error) => return Err(GuestFault::Instantiate(format!("{error:#}"))),
         };
         match instance.before(&self.context, request).await {
-            Ok(decision) => Ok((instance, decision)),
-            Err(error) => Err(classify(error, &instance.store)),
+            Ok(decision) => Ok((Entered { instance, warm }, decision)),
+            Err(error) => {
+                let fault = classify(error, &instance.store);
+                self.discard(&step.target, &fault);
+                Err(fault)
+            }
+        }
+    }
+
+    /// An instance of `target` ready for a call: a warm one if its pool has
+    /// one, else a new one (a fresh instance, or the next warm one).
+    async fn live(&self, target: &Target) -> Result<(Live, Option<WarmState>), GuestFault> {
+        if let Some(pool) = &target.warm {
+            let metrics = &self.pipeline.metrics;
+            let (warm, aged) = pool.take();
+            for _ in 0..aged {
+                metrics.warm(&target.guest.plugin, "retired_max_age");
+            }
+            if let Some(warm) = warm {
+                metrics.warm(&target.guest.plugin, "hit");
+                let (mut live, state) = warm.into_parts();
+                live.store.data_mut().begin_call(target.guest.clone());
+                sandbox::refill(&mut live.store, self.limits, self.step_deadline());
+                return Ok((live, Some(state)));
+            }
+            metrics.warm(&target.guest.plugin, "miss");
+        }
+        let mut store = self.store(target);
+        let instance = match target.plugin.instantiate(&mut store).await {
+            Ok(instance) => instance,
+            Err(error) => return Err(classify(error, &store)),
+        };
+        let state = target.warm.as_ref().map(|_| WarmState::new());
+        Ok((Live { store, instance }, state))
+    }
+
+    /// Returns an instance that ended its call cleanly to its pool, if its
+    /// target reuses instances.
+    fn keep(&self, target: &Target, live: Live, state: Option<WarmState>) {
+        let (Some(pool), Some(state)) = (&target.warm, state) else {
+            return;
+        };
+        if let Some(retired) = pool.put(Warm::from_parts(live, state)) {
+            self.pipeline
+                .metrics
+                .warm(&target.guest.plugin, retired.metric());
+        }
+    }
+
+    /// Counts a warm instance dropped after a fault: it is never used again.
+    fn discard(&self, target: &Target, fault: &GuestFault) {
+        if target.warm.is_some() {
+            let event = format!("discarded_{}", fault.kind());
+            self.pipeline.metrics.warm(&target.guest.plugin, &event);
         }
     }
 
@@ -286,23 +360,39 @@ impl Call<'_> {
         reply: &Reply,
     ) -> wasmtime::Result<Option<Reply>> {
         // A fresh budget for the after hook: the inner steps used their own.
-        let deadline = self.pipeline.step_deadline(self.deadline);
-        instance.store.data_mut().set_deadline(deadline);
-        instance.store.set_epoch_deadline(1);
+        let deadline = self.step_deadline();
+        sandbox::refill(&mut instance.store, self.limits, deadline);
         instance.after(&self.context, reply).await
     }
 
     async fn handle(&self, target: &Target, request: Request) -> Result<Reply, CallError> {
-        let mut store = self.store(target);
-        target
+        let failed = |fault| CallError::Guest {
+            plugin: target.guest.plugin.clone(),
+            fault,
+        };
+        let (mut live, warm) = self.live(target).await.map_err(failed)?;
+        match target
             .plugin
-            .handle(&mut store, request)
+            .call_handler(&mut live.store, &live.instance, request)
             .await
-            .map_err(|error| CallError::Guest {
-                plugin: target.guest.plugin.clone(),
-                fault: classify(error, &store),
-            })
+        {
+            Ok(reply) => {
+                self.keep(target, live, warm);
+                Ok(reply)
+            }
+            Err(error) => {
+                let fault = classify(error, &live.store);
+                self.discard(target, &fault);
+                Err(failed(fault))
+            }
+        }
     }
+}
+
+/// An interceptor that passed the call on, waiting for its `after`.
+struct Entered {
+    instance: InterceptorInstance,
+    warm: Option<WarmState>,
 }
 
 /// An interceptor's refusal.
@@ -353,6 +443,7 @@ pub(crate) fn classify(error: wasmtime::Error, store: &Store<CallState>) -> Gues
     }
     match error.downcast_ref::<Trap>() {
         Some(Trap::Interrupt) => GuestFault::Deadline,
+        Some(Trap::OutOfFuel) => GuestFault::OutOfFuel,
         Some(trap) => {
             let stderr = store.data().stderr();
             if stderr.is_empty() {

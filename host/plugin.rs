@@ -7,17 +7,15 @@ use std::time::SystemTime;
 
 use sha2::{Digest, Sha256};
 use wasmtime::Store;
-use wasmtime::component::{Component, InstancePre};
+use wasmtime::component::{Component, Instance, InstancePre};
 
 use crate::engine::Engine;
 use crate::error::PluginError;
 use crate::kind::RequestKind;
 use crate::sandbox::CallState;
+use crate::tenant::Grants;
 use crate::wit;
 use crate::wit::types::{Reply, Request};
-
-/// The tenant of a configuration without tenants.
-pub const DEFAULT_TENANT: &str = "default";
 
 /// The interceptor interface's name.
 pub const INTERCEPTOR_INTERFACE: &str = "rotor:centrifugo/interceptor@0.1.0";
@@ -158,6 +156,18 @@ impl Plugin {
         &self.imports
     }
 
+    /// Fails unless `tenant`, with `grants`, may use everything it imports.
+    pub fn require_grants(&self, tenant: &str, grants: &Grants) -> Result<(), PluginError> {
+        match self.imports.iter().find(|import| !grants.allows(import)) {
+            None => Ok(()),
+            Some(import) => Err(PluginError::NotGranted {
+                import: import.clone(),
+                tenant: tenant.to_owned(),
+                grants: *grants,
+            }),
+        }
+    }
+
     /// Fails unless it exports the handler for `kind`.
     pub fn require_handler(&self, kind: RequestKind) -> Result<(), PluginError> {
         if self.handles(kind) {
@@ -196,7 +206,24 @@ impl Plugin {
         store: &mut Store<CallState>,
         request: Request,
     ) -> wasmtime::Result<Reply> {
-        let instance = self.pre.instantiate_async(&mut *store).await?;
+        let instance = self.instantiate(store).await?;
+        self.call_handler(store, &instance, request).await
+    }
+
+    /// Instantiates the component in `store`.
+    pub async fn instantiate(&self, store: &mut Store<CallState>) -> wasmtime::Result<Instance> {
+        self.pre.instantiate_async(&mut *store).await
+    }
+
+    /// Calls the handler of the request's kind on `instance`, an instance of
+    /// this component in `store`.
+    pub async fn call_handler(
+        &self,
+        store: &mut Store<CallState>,
+        instance: &Instance,
+        request: Request,
+    ) -> wasmtime::Result<Reply> {
+        let instance = *instance;
         let h = &self.handlers;
         let missing = || wasmtime::format_err!("the plugin has no handler for this request type");
         Ok(match request {
@@ -258,14 +285,31 @@ impl Plugin {
         &self,
         mut store: Store<CallState>,
     ) -> wasmtime::Result<InterceptorInstance> {
+        let instance = self.instantiate(&mut store).await?;
+        self.interceptor_of(Live { store, instance })
+    }
+
+    /// The interceptor of `live`, an instance of this component.
+    pub fn interceptor_of(&self, mut live: Live) -> wasmtime::Result<InterceptorInstance> {
         let indices = self
             .interceptor
             .as_ref()
             .ok_or_else(|| wasmtime::format_err!("the plugin is not an interceptor"))?;
-        let instance = self.pre.instantiate_async(&mut store).await?;
-        let guest = indices.load(&mut store, &instance)?;
-        Ok(InterceptorInstance { store, guest })
+        let guest = indices.load(&mut live.store, &live.instance)?;
+        Ok(InterceptorInstance {
+            store: live.store,
+            instance: live.instance,
+            guest,
+        })
     }
+}
+
+/// An instance with its store: what a warm pool keeps between calls.
+pub struct Live {
+    /// The instance's store.
+    pub store: Store<CallState>,
+    /// The instance.
+    pub instance: Instance,
 }
 
 /// An interceptor's instance for one call: `before` and `after` run on the
@@ -273,7 +317,18 @@ impl Plugin {
 pub struct InterceptorInstance {
     /// The instance's store.
     pub store: Store<CallState>,
+    instance: Instance,
     guest: wit::interceptor::Guest,
+}
+
+impl InterceptorInstance {
+    /// The instance and its store, to keep warm.
+    pub fn into_live(self) -> Live {
+        Live {
+            store: self.store,
+            instance: self.instance,
+        }
+    }
 }
 
 impl InterceptorInstance {

@@ -25,12 +25,25 @@ pub const MAX_MESSAGE_BYTES: usize = 4 << 20;
 /// Centrifugo's proxy service backed by a [`Rotor`].
 pub struct ProxyService {
     rotor: Rotor,
+    /// The tenant this service's listener belongs to, if any.
+    tenant: Option<String>,
 }
 
 impl ProxyService {
     /// The service for `rotor`.
     pub fn new(rotor: Rotor) -> ProxyService {
-        ProxyService { rotor }
+        ProxyService {
+            rotor,
+            tenant: None,
+        }
+    }
+
+    /// The service of `tenant`'s own listener (`[tenancy] by = "listener"`).
+    pub fn for_tenant(rotor: Rotor, tenant: String) -> ProxyService {
+        ProxyService {
+            rotor,
+            tenant: Some(tenant),
+        }
     }
 
     /// The tonic server for this service.
@@ -48,7 +61,12 @@ impl ProxyService {
         let headers = headers(request.metadata());
         let response = self
             .rotor
-            .answer(request.into_inner(), headers, deadline)
+            .answer_on(
+                request.into_inner(),
+                headers,
+                deadline,
+                self.tenant.as_deref(),
+            )
             .await?;
         Ok(Response::new(response))
     }

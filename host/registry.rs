@@ -7,12 +7,16 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 
-use crate::config::{Config, InterceptorRef, PluginRef};
+use tokio::sync::{Semaphore, SemaphorePermit};
+
+use crate::config::{Config, InterceptorRef, Limits, PluginRef, TenantConfig};
 use crate::engine::Engine;
 use crate::error::{CallError, PluginError};
 use crate::kind::{RequestKind, channel_namespace};
-use crate::plugin::{DEFAULT_TENANT, Plugin};
+use crate::plugin::Plugin;
 use crate::sandbox::{Guest, Services};
+use crate::tenant::{DEFAULT_TENANT, Tenancy};
+use crate::warm::WarmPool;
 use crate::wit::types::Request;
 
 /// Why a set of routes could not be built.
@@ -48,6 +52,9 @@ pub struct Target {
     pub plugin: Arc<Plugin>,
     /// What its host imports see.
     pub guest: Arc<Guest>,
+    /// Its warm instances, when the tenant reuses them; `None`: a fresh
+    /// instance per call.
+    pub warm: Option<Arc<WarmPool>>,
 }
 
 /// One interceptor of a chain.
@@ -59,12 +66,24 @@ pub struct Step {
     pub fail_open: bool,
 }
 
-/// Which plugins answer and intercept which calls.
-#[derive(Debug, Default)]
+/// Which plugins answer and intercept which calls, for every tenant.
+#[derive(Debug)]
 pub struct Routes {
+    tenants: BTreeMap<String, TenantRoutes>,
+    tenancy: Tenancy,
+    plugins: BTreeMap<String, Arc<Plugin>>,
+}
+
+/// One tenant's routes, with the limits and the admission of its calls.
+#[derive(Debug)]
+pub struct TenantRoutes {
+    name: String,
     handlers: BTreeMap<RequestKind, KindRoutes>,
     chains: BTreeMap<RequestKind, Vec<Step>>,
-    plugins: BTreeMap<String, Arc<Plugin>>,
+    limits: Limits,
+    permits: Arc<Semaphore>,
+    /// Warm pools by plugin key, with the plugin version they hold.
+    pools: BTreeMap<String, (Arc<Plugin>, Arc<WarmPool>)>,
 }
 
 #[derive(Debug, Default)]
@@ -73,32 +92,49 @@ struct KindRoutes {
     refined: BTreeMap<String, Target>,
 }
 
-/// Builds [`Routes`] from a config: knows the loaded plugins and the shared
-/// state their guests reach.
+/// Builds one tenant's routes: knows the loaded plugins and the shared
+/// state its guests reach.
 struct RouteBuilder<'a> {
-    config: &'a Config,
+    tenant: &'a TenantConfig,
     plugins: &'a BTreeMap<String, Arc<Plugin>>,
-    services: &'a Services,
+    services: Services,
+    pools: BTreeMap<String, (Arc<Plugin>, Arc<WarmPool>)>,
 }
 
 impl RouteBuilder<'_> {
-    fn target(&self, plugin: &PluginRef, overrides: &BTreeMap<String, String>) -> Target {
+    fn target(
+        &self,
+        key: &str,
+        plugin: &PluginRef,
+        overrides: &BTreeMap<String, String>,
+    ) -> Result<Target, RegistryError> {
         let mut settings = self
-            .config
+            .tenant
             .settings
             .get(&plugin.name)
             .cloned()
             .unwrap_or_default();
         settings.extend(overrides.iter().map(|(k, v)| (k.clone(), v.clone())));
-        Target {
-            plugin: self.plugins[&plugin.name].clone(),
+        let id = self.tenant.plugin_key(&plugin.name);
+        let loaded = self.plugins[&id].clone();
+        loaded
+            .require_grants(&self.tenant.name, &self.tenant.grants)
+            .map_err(|source| RegistryError::Route {
+                key: key.to_owned(),
+                name: id.clone(),
+                source,
+            })?;
+        let warm = self.pools.get(&id).map(|(_, pool)| pool.clone());
+        Ok(Target {
+            plugin: loaded,
             guest: Arc::new(Guest {
-                plugin: plugin.name.clone(),
-                tenant: DEFAULT_TENANT.to_owned(),
+                plugin: id,
+                tenant: self.tenant.name.clone(),
                 settings,
                 services: self.services.clone(),
             }),
-        }
+            warm,
+        })
     }
 
     fn handler(
@@ -107,26 +143,26 @@ impl RouteBuilder<'_> {
         key: String,
         plugin: &PluginRef,
     ) -> Result<Target, RegistryError> {
-        let target = self.target(plugin, &BTreeMap::new());
+        let target = self.target(&key, plugin, &BTreeMap::new())?;
         target
             .plugin
             .require_handler(kind)
             .map_err(|source| RegistryError::Route {
                 key,
-                name: plugin.name.clone(),
+                name: target.guest.plugin.clone(),
                 source,
             })?;
         Ok(target)
     }
 
     fn step(&self, key: String, interceptor: &InterceptorRef) -> Result<Step, RegistryError> {
-        let target = self.target(&interceptor.plugin, &interceptor.settings);
+        let target = self.target(&key, &interceptor.plugin, &interceptor.settings)?;
         target
             .plugin
             .require_interceptor()
             .map_err(|source| RegistryError::Route {
                 key,
-                name: interceptor.plugin.name.clone(),
+                name: target.guest.plugin.clone(),
                 source,
             })?;
         Ok(Step {
@@ -134,45 +170,29 @@ impl RouteBuilder<'_> {
             fail_open: interceptor.fail_open,
         })
     }
-}
 
-impl Routes {
-    /// Loads every plugin `config` names (each once) and checks that each
-    /// exports what its routes need. Compiles: call it off the async runtime.
-    pub fn load(
-        engine: &Engine,
-        config: &Config,
-        services: &Services,
-    ) -> Result<Routes, RegistryError> {
-        let plugins = load_plugins(engine, config, &BTreeMap::new())?;
-        Routes::build(config, plugins, services)
-    }
-
-    /// Builds the routes of `config` over already loaded `plugins`, checking
-    /// that each exports what its routes need. Does not compile.
-    pub fn build(
-        config: &Config,
-        plugins: BTreeMap<String, Arc<Plugin>>,
-        services: &Services,
-    ) -> Result<Routes, RegistryError> {
-        let builder = RouteBuilder {
-            config,
-            plugins: &plugins,
-            services,
+    fn build(&self, previous: Option<&TenantRoutes>) -> Result<TenantRoutes, RegistryError> {
+        let tenant = self.tenant;
+        let prefix = if tenant.name == DEFAULT_TENANT {
+            String::new()
+        } else {
+            format!("tenants.{}.", tenant.name)
         };
         let mut handlers = BTreeMap::new();
-        for (&kind, configured) in &config.handlers {
+        for (&kind, configured) in &tenant.handlers {
             let default = configured
                 .default
                 .as_ref()
-                .map(|plugin| builder.handler(kind, format!("handlers.{kind}.default"), plugin))
+                .map(|plugin| {
+                    self.handler(kind, format!("{prefix}handlers.{kind}.default"), plugin)
+                })
                 .transpose()?;
             let refined = configured
                 .refined
                 .iter()
                 .map(|(key, plugin)| {
                     let target =
-                        builder.handler(kind, format!("handlers.{kind}.\"{key}\""), plugin)?;
+                        self.handler(kind, format!("{prefix}handlers.{kind}.\"{key}\""), plugin)?;
                     Ok((key.clone(), target))
                 })
                 .collect::<Result<_, RegistryError>>()?;
@@ -180,13 +200,13 @@ impl Routes {
         }
         let mut chains = BTreeMap::new();
         for kind in RequestKind::ALL {
-            let chain = config
+            let chain = tenant
                 .interceptors
                 .chain(kind)
                 .enumerate()
                 .map(|(index, interceptor)| {
-                    builder.step(
-                        format!("interceptors ({kind} chain, step {index})"),
+                    self.step(
+                        format!("{prefix}interceptors ({kind} chain, step {index})"),
                         interceptor,
                     )
                 })
@@ -195,18 +215,110 @@ impl Routes {
                 chains.insert(kind, chain);
             }
         }
-        Ok(Routes {
+        // Limits and admission carry over a reload: they change at restart.
+        let (limits, permits) = match previous {
+            Some(previous) => (previous.limits, previous.permits.clone()),
+            None => (tenant.limits, Arc::new(permits(&tenant.limits))),
+        };
+        Ok(TenantRoutes {
+            name: tenant.name.clone(),
             handlers,
             chains,
+            limits,
+            permits,
+            pools: self.pools.clone(),
+        })
+    }
+}
+
+/// The warm pools of `tenant`'s reused plugins: kept from `previous` for a
+/// plugin whose version did not change, new otherwise (the old pool retires
+/// with the routes that held it).
+fn warm_pools(
+    tenant: &TenantConfig,
+    plugins: &BTreeMap<String, Arc<Plugin>>,
+    previous: Option<&TenantRoutes>,
+) -> BTreeMap<String, (Arc<Plugin>, Arc<WarmPool>)> {
+    let mut pools = BTreeMap::new();
+    for (name, policy) in &tenant.reuse {
+        let key = tenant.plugin_key(name);
+        let Some(plugin) = plugins.get(&key) else {
+            continue;
+        };
+        let kept = previous
+            .and_then(|routes| routes.pools.get(&key))
+            .filter(|(old, pool)| Arc::ptr_eq(old, plugin) && pool.policy() == policy)
+            .map(|(_, pool)| pool.clone());
+        let pool = kept.unwrap_or_else(|| Arc::new(WarmPool::new(*policy)));
+        pools.insert(key, (plugin.clone(), pool));
+    }
+    pools
+}
+
+fn permits(limits: &Limits) -> Semaphore {
+    Semaphore::new(usize::try_from(limits.concurrency).unwrap_or(usize::MAX))
+}
+
+/// The services a tenant's guests reach: only the server API if granted,
+/// and then only within the tenant's namespaces.
+fn tenant_services(tenant: &TenantConfig, services: &Services) -> Services {
+    let api = services
+        .api
+        .as_ref()
+        .filter(|_| tenant.grants.centrifugo_api)
+        .map(|api| api.restricted_to(tenant.api_namespaces.clone()));
+    Services {
+        kv: services.kv.clone(),
+        api,
+    }
+}
+
+impl Routes {
+    /// Loads every plugin `config` names (each once per tenant) and checks
+    /// that each exports what its routes need and imports only what its
+    /// tenant is granted. Compiles: call it off the async runtime.
+    pub fn load(
+        engine: &Engine,
+        config: &Config,
+        services: &Services,
+    ) -> Result<Routes, RegistryError> {
+        let plugins = load_plugins(engine, config, &BTreeMap::new())?;
+        Routes::build(config, plugins, services, None)
+    }
+
+    /// Builds the routes of `config` over already loaded `plugins`, checking
+    /// that each fits its routes. Does not compile. Tenants that `previous`
+    /// also has keep its limits and admission.
+    pub fn build(
+        config: &Config,
+        plugins: BTreeMap<String, Arc<Plugin>>,
+        services: &Services,
+        previous: Option<&Routes>,
+    ) -> Result<Routes, RegistryError> {
+        let mut tenants = BTreeMap::new();
+        for tenant in config.tenants.values() {
+            let old = previous.and_then(|routes| routes.tenants.get(&tenant.name));
+            let builder = RouteBuilder {
+                tenant,
+                plugins: &plugins,
+                services: tenant_services(tenant, services),
+                pools: warm_pools(tenant, &plugins, old),
+            };
+            tenants.insert(tenant.name.clone(), builder.build(old)?);
+        }
+        Ok(Routes {
+            tenants,
+            tenancy: config.tenancy.clone(),
             plugins,
         })
     }
 
-    /// Routes every call of `kind` to `plugin`, with `settings`.
+    /// Routes every call of `kind` to `plugin`, with `settings` and `limits`.
     pub fn single(
         kind: RequestKind,
         plugin: Arc<Plugin>,
         settings: BTreeMap<String, String>,
+        limits: Limits,
         services: &Services,
     ) -> Result<Routes, RegistryError> {
         plugin
@@ -224,17 +336,83 @@ impl Routes {
                 services: services.clone(),
             }),
             plugin: plugin.clone(),
+            warm: None,
         };
-        let mut routes = Routes::default();
-        routes.plugins.insert(plugin.name().to_owned(), plugin);
-        routes.handlers.insert(
-            kind,
-            KindRoutes {
-                default: Some(target),
-                refined: BTreeMap::new(),
-            },
-        );
-        Ok(routes)
+        let tenant = TenantRoutes {
+            name: DEFAULT_TENANT.to_owned(),
+            handlers: BTreeMap::from([(
+                kind,
+                KindRoutes {
+                    default: Some(target),
+                    refined: BTreeMap::new(),
+                },
+            )]),
+            chains: BTreeMap::new(),
+            limits,
+            permits: Arc::new(permits(&limits)),
+            pools: BTreeMap::new(),
+        };
+        Ok(Routes {
+            tenants: BTreeMap::from([(DEFAULT_TENANT.to_owned(), tenant)]),
+            tenancy: Tenancy::single(),
+            plugins: BTreeMap::from([(plugin.name().to_owned(), plugin)]),
+        })
+    }
+
+    /// The tenant `request` belongs to; `listener` is the tenant of the
+    /// listener it arrived on, if any.
+    pub fn tenant_of(
+        &self,
+        request: &Request,
+        listener: Option<&str>,
+    ) -> Result<&TenantRoutes, CallError> {
+        let name = self
+            .tenancy
+            .resolve(request, listener, |name| self.tenants.contains_key(name))?;
+        self.tenants
+            .get(name)
+            .ok_or_else(|| CallError::NoTenant(format!("tenant `{name}` is not configured")))
+    }
+
+    /// Every tenant's routes.
+    pub fn tenants(&self) -> impl Iterator<Item = &TenantRoutes> {
+        self.tenants.values()
+    }
+
+    /// Every loaded plugin, by key.
+    pub fn plugins(&self) -> impl Iterator<Item = &Arc<Plugin>> {
+        self.plugins.values()
+    }
+
+    /// The loaded plugins by key, to build new routes from.
+    pub fn plugin_map(&self) -> &BTreeMap<String, Arc<Plugin>> {
+        &self.plugins
+    }
+}
+
+impl TenantRoutes {
+    /// The tenant's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Its warm pools, by plugin key.
+    pub fn warm_pools(&self) -> impl Iterator<Item = (&str, &WarmPool)> {
+        self.pools
+            .iter()
+            .map(|(key, (_, pool))| (key.as_str(), pool.as_ref()))
+    }
+
+    /// The limits of its calls.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Admits one more call of this tenant, or fails at once when its
+    /// concurrency limit is reached: Centrifugo's client retries, memory
+    /// stays bounded, and one tenant's load never takes another's slots.
+    pub fn admit(&self) -> Result<SemaphorePermit<'_>, CallError> {
+        self.permits.try_acquire().map_err(|_| CallError::Busy)
     }
 
     /// The plugin that answers `request`: by RPC method (exact, then
@@ -286,16 +464,6 @@ impl Routes {
     pub fn chain(&self, kind: RequestKind) -> &[Step] {
         self.chains.get(&kind).map_or(&[], Vec::as_slice)
     }
-
-    /// Every loaded plugin, by name.
-    pub fn plugins(&self) -> impl Iterator<Item = &Arc<Plugin>> {
-        self.plugins.values()
-    }
-
-    /// The loaded plugins by name, to build new routes from.
-    pub fn plugin_map(&self) -> &BTreeMap<String, Arc<Plugin>> {
-        &self.plugins
-    }
 }
 
 /// Loads every plugin `config` names, reusing from `loaded` those whose file
@@ -307,9 +475,10 @@ pub fn load_plugins(
     loaded: &BTreeMap<String, Arc<Plugin>>,
 ) -> Result<BTreeMap<String, Arc<Plugin>>, RegistryError> {
     let mut plugins = BTreeMap::new();
-    for plugin in config.plugins() {
+    for (tenant, plugin) in config.plugins() {
+        let key = tenant.plugin_key(&plugin.name);
         let failed = |source| RegistryError::Plugin {
-            name: plugin.name.clone(),
+            name: key.clone(),
             path: plugin.path.clone(),
             source,
         };
@@ -319,16 +488,16 @@ pub fn load_plugins(
                 source,
             })
         })?;
-        let reusable = loaded.get(&plugin.name).filter(|old| {
+        let reusable = loaded.get(&key).filter(|old| {
             old.path() == plugin.path && old.sha256() == crate::plugin::sha256_hex(&bytes)
         });
         let ready = match reusable {
             Some(old) => old.clone(),
-            None => Arc::new(
-                Plugin::from_bytes(engine, &plugin.name, &plugin.path, &bytes).map_err(failed)?,
-            ),
+            None => {
+                Arc::new(Plugin::from_bytes(engine, &key, &plugin.path, &bytes).map_err(failed)?)
+            }
         };
-        plugins.insert(plugin.name.clone(), ready);
+        plugins.insert(key, ready);
     }
     Ok(plugins)
 }

@@ -127,44 +127,42 @@ impl Reloader {
         let current = self.registry.snapshot();
         let mut plugins = current.plugin_map().clone();
         let mut replaced = Vec::new();
-        for plugin in config.plugins() {
+        for (tenant, plugin) in config.plugins() {
             if !changed.contains(&normalize(&plugin.path)) {
                 continue;
             }
+            let key = tenant.plugin_key(&plugin.name);
             let bytes = match std::fs::read(&plugin.path) {
                 Ok(bytes) => bytes,
                 Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
-                    tracing::warn!(plugin = %plugin.name, "plugin file removed; the last good version keeps serving");
+                    tracing::warn!(plugin = %key, "plugin file removed; the last good version keeps serving");
                     continue;
                 }
                 Err(error) => {
                     self.reject(
-                        &plugin.name,
+                        &key,
                         &format!("cannot read {}: {error}", plugin.path.display()),
                     );
                     continue;
                 }
             };
             let sha256 = crate::plugin::sha256_hex(&bytes);
-            if plugins
-                .get(&plugin.name)
-                .is_some_and(|old| old.sha256() == sha256)
-            {
+            if plugins.get(&key).is_some_and(|old| old.sha256() == sha256) {
                 continue;
             }
             let engine = self.engine.clone();
-            let (name, path) = (plugin.name.clone(), plugin.path.clone());
+            let (name, path) = (key.clone(), plugin.path.clone());
             let compiled = tokio::task::spawn_blocking(move || {
                 Plugin::from_bytes(&engine, &name, &path, &bytes)
             })
             .await;
             match compiled {
                 Ok(Ok(new)) => {
-                    plugins.insert(plugin.name.clone(), Arc::new(new));
-                    replaced.push(plugin.name.clone());
+                    plugins.insert(key.clone(), Arc::new(new));
+                    replaced.push(key);
                 }
-                Ok(Err(error)) => self.reject(&plugin.name, &error.to_string()),
-                Err(error) => self.reject(&plugin.name, &format!("the compiler panicked: {error}")),
+                Ok(Err(error)) => self.reject(&key, &error.to_string()),
+                Err(error) => self.reject(&key, &format!("the compiler panicked: {error}")),
             }
         }
         if replaced.is_empty() {
@@ -205,8 +203,8 @@ impl Reloader {
             })
             .map(|(name, _)| (name.clone(), current.plugin_map().get(name).cloned()))
             .collect();
-        let routes =
-            Routes::build(config, plugins, &self.services).map_err(|error| error.to_string())?;
+        let routes = Routes::build(config, plugins, &self.services, Some(&current))
+            .map_err(|error| error.to_string())?;
         for (name, _) in &changed {
             crate::canary::run(&self.engine, &self.services, config, &routes, name).await?;
         }
@@ -285,7 +283,10 @@ impl Reloader {
             Ok::<_, ReloadError>((new, plugins))
         }
         .await;
-        let (new, plugins) = match loaded {
+        let (new, plugins) = match loaded.and_then(|(new, plugins)| {
+            restart_only_changes(&state.config, &new)?;
+            Ok((new, plugins))
+        }) {
             Ok(loaded) => loaded,
             Err(error) => {
                 self.reject("(config)", &error.to_string());
@@ -296,7 +297,14 @@ impl Reloader {
             self.reject("(config)", &reason);
             return Err(ReloadError::Rejected(reason));
         }
-        if new.limits != state.config.limits || new.listen != state.config.listen {
+        let limits_changed = new.tenants.values().any(|tenant| {
+            state
+                .config
+                .tenants
+                .get(&tenant.name)
+                .is_some_and(|old| old.limits != tenant.limits || old.listen != tenant.listen)
+        });
+        if limits_changed || new.listen != state.config.listen {
             tracing::warn!("changes to `listen` and `[limits]` apply at the next restart");
         }
         state.config = new;
@@ -314,7 +322,7 @@ impl Reloader {
 
     /// Watches the plugin directory and reloads changed plugins until the
     /// returned guard is dropped.
-    pub fn watch(self: &Arc<Self>, dir: &Path) -> Result<PluginWatcher, notify::Error> {
+    pub fn watch(self: &Arc<Self>, dirs: &[&Path]) -> Result<PluginWatcher, notify::Error> {
         let (events, mut receiver) = mpsc::unbounded_channel::<PathBuf>();
         let mut watcher =
             notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
@@ -326,7 +334,9 @@ impl Reloader {
                     let _ = events.send(path);
                 }
             })?;
-        watcher.watch(dir, RecursiveMode::NonRecursive)?;
+        for dir in dirs {
+            watcher.watch(dir, RecursiveMode::NonRecursive)?;
+        }
         let reloader = self.clone();
         let task = tokio::spawn(async move {
             while let Some(first) = receiver.recv().await {
@@ -338,12 +348,26 @@ impl Reloader {
                 reloader.reload_files(&changed).await;
             }
         });
-        tracing::info!(dir = %dir.display(), "watching plugins for changes");
+        for dir in dirs {
+            tracing::info!(dir = %dir.display(), "watching plugins for changes");
+        }
         Ok(PluginWatcher {
             _watcher: watcher,
             task,
         })
     }
+}
+
+/// Refuses a config reload that changes what only a restart can: the set of
+/// tenants and how calls map to them (the pool and listeners are sized for
+/// them).
+fn restart_only_changes(old: &Config, new: &Config) -> Result<(), ReloadError> {
+    if old.tenants.keys().ne(new.tenants.keys()) || old.tenancy != new.tenancy {
+        return Err(ReloadError::Rejected(
+            "the tenants or `[tenancy]` changed: restart Rotor to apply that".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// Watches plugin files while alive; dropping it stops watching.

@@ -10,6 +10,7 @@ use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{ResourceTable, WasiCtx, WasiCtxView, WasiView};
 
 use crate::api::ApiClient;
+use crate::config::Limits;
 use crate::engine::Engine;
 use crate::imports::API_CALLS_PER_CALL;
 use crate::kv::KvStore;
@@ -64,14 +65,18 @@ impl CallState {
         self.limiter.denied
     }
 
+    /// Prepares a warm instance's store for its next call: the identity of
+    /// the route that calls it, and fresh per-call budgets.
+    pub fn begin_call(&mut self, guest: Arc<Guest>) {
+        self.guest = guest;
+        self.log_budget = LOG_LINES_PER_CALL;
+        self.api_budget = API_CALLS_PER_CALL;
+        self.limiter.denied = false;
+    }
+
     /// When the current guest call must end.
     pub fn deadline(&self) -> Instant {
         self.deadline
-    }
-
-    /// Gives the guest until `deadline` for its next call.
-    pub fn set_deadline(&mut self, deadline: Instant) {
-        self.deadline = deadline;
     }
 
     /// What the guest wrote to stderr (a panic message, say), lossily decoded.
@@ -97,7 +102,7 @@ impl WasiView for CallState {
 pub fn new_store(
     engine: &Engine,
     guest: Arc<Guest>,
-    memory: u64,
+    limits: &Limits,
     deadline: Instant,
 ) -> Store<CallState> {
     let stderr = MemoryOutputPipe::new(STDERR_CAPACITY);
@@ -110,7 +115,7 @@ pub fn new_store(
         wasi,
         table: ResourceTable::new(),
         limiter: MemoryLimiter {
-            max: usize::try_from(memory).unwrap_or(usize::MAX),
+            max: usize::try_from(limits.memory).unwrap_or(usize::MAX),
             denied: false,
         },
         stderr,
@@ -123,7 +128,6 @@ pub fn new_store(
     store.limiter(|state| &mut state.limiter);
     // Check the clock on every epoch tick: interrupt the guest once its
     // deadline has passed, otherwise yield so other calls on this thread run.
-    store.set_epoch_deadline(1);
     store.epoch_deadline_callback(|store| {
         if Instant::now() >= store.data().deadline {
             Ok(UpdateDeadline::Interrupt)
@@ -131,7 +135,19 @@ pub fn new_store(
             Ok(UpdateDeadline::Yield(1))
         }
     });
+    refill(&mut store, limits, deadline);
     store
+}
+
+/// Gives the guest in `store` a fresh budget for its next call: CPU time
+/// until `deadline` and, when the engine meters fuel, the limit's fuel.
+pub fn refill(store: &mut Store<CallState>, limits: &Limits, deadline: Instant) {
+    store.data_mut().deadline = deadline;
+    store.set_epoch_deadline(1);
+    // Fails only when the engine does not meter fuel, which is then moot.
+    // Unmetered tenants of a metering engine get all the fuel there is:
+    // their deadline still bounds them.
+    let _ = store.set_fuel(limits.fuel.unwrap_or(u64::MAX));
 }
 
 /// Bounds each linear memory of an instance and remembers a refusal, so a

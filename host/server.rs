@@ -12,10 +12,10 @@ use crate::api::{ApiClient, ApiSetupError};
 use crate::config::{Config, Limits};
 use crate::convert::ProxyCall;
 use crate::engine::Engine;
-use crate::error::{CallError, FailureReply, PluginError};
+use crate::error::{CallError, FailureReply, GuestFault, PluginError};
 use crate::kind::RequestKind;
 use crate::kv::KvStore;
-use crate::pipeline::Pipeline;
+use crate::pipeline::{Origin, Pipeline};
 use crate::plugin::Plugin;
 use crate::proto::proxy as pb;
 use crate::proto::proxy::centrifugo_proxy_server::CentrifugoProxyServer;
@@ -66,10 +66,7 @@ impl Rotor {
     /// Builds the engine and loads every plugin `config` names. Compiling
     /// runs on a blocking thread.
     pub async fn new(config: &Config) -> Result<Rotor, ServeError> {
-        let engine = Arc::new(Engine::new(
-            &config.limits,
-            1 + config.interceptors.longest(),
-        )?);
+        let engine = Arc::new(Engine::with_pool(&config.pool_limits())?);
         let services = Services {
             kv: Arc::new(config.kv.store()?),
             api: config.centrifugo.as_ref().map(ApiClient::new).transpose()?,
@@ -82,7 +79,7 @@ impl Rotor {
                 .await
                 .expect("plugin loading panicked")?
         };
-        let mut rotor = Rotor::from_routes(engine.clone(), routes, config.limits);
+        let mut rotor = Rotor::from_routes(engine.clone(), routes);
         let reloader = Reloader::new(
             engine,
             services,
@@ -124,11 +121,11 @@ impl Rotor {
             kv: Arc::new(KvStore::memory()),
             api: None,
         };
-        let routes = Routes::single(kind, Arc::new(plugin), settings, &services)?;
-        Ok(Rotor::from_routes(engine, routes, limits))
+        let routes = Routes::single(kind, Arc::new(plugin), settings, limits, &services)?;
+        Ok(Rotor::from_routes(engine, routes))
     }
 
-    fn from_routes(engine: Arc<Engine>, routes: Routes, limits: Limits) -> Rotor {
+    fn from_routes(engine: Arc<Engine>, routes: Routes) -> Rotor {
         for plugin in routes.plugins() {
             tracing::info!(
                 plugin = plugin.name(),
@@ -139,22 +136,17 @@ impl Rotor {
         }
         let registry = Arc::new(PluginRegistry::new(routes));
         Rotor {
-            pipeline: Arc::new(Pipeline::new(
-                engine,
-                registry,
-                limits,
-                Arc::new(Metrics::new()),
-            )),
+            pipeline: Arc::new(Pipeline::new(engine, registry, Arc::new(Metrics::new()))),
             reloader: None,
         }
     }
 
-    /// Watches the plugin directory and reloads changed plugins while the
-    /// returned guard lives.
-    pub fn watch_plugins(&self, dir: &std::path::Path) -> Result<PluginWatcher, ReloadError> {
+    /// Watches `config`'s plugin directories (the main one and each
+    /// tenant's) and reloads changed plugins while the returned guard lives.
+    pub fn watch_plugins(&self, config: &Config) -> Result<PluginWatcher, ReloadError> {
         let reloader = self.reloader.as_ref().ok_or(ReloadError::NoConfigFile)?;
         reloader
-            .watch(dir)
+            .watch(&config.plugin_dirs())
             .map_err(|error| ReloadError::Watch(error.to_string()))
     }
 
@@ -211,9 +203,22 @@ impl Rotor {
         headers: Headers,
         deadline: Option<Instant>,
     ) -> Result<C::Response, tonic::Status> {
+        self.answer_on(message, headers, deadline, None).await
+    }
+
+    /// Answers one proxy call that arrived on the listener of tenant
+    /// `listener` (with `[tenancy] by = "listener"`), or on the main one.
+    pub async fn answer_on<C: ProxyCall>(
+        &self,
+        message: C,
+        headers: Headers,
+        deadline: Option<Instant>,
+        listener: Option<&str>,
+    ) -> Result<C::Response, tonic::Status> {
         let metrics = self.pipeline.metrics();
         let started = Instant::now();
         let _in_flight = metrics.in_flight();
+        let size = u64::try_from(prost::Message::encoded_len(&message)).unwrap_or(u64::MAX);
         let (request, context) = match message.into_request(headers) {
             Ok(decoded) => decoded,
             Err(error) => {
@@ -222,17 +227,33 @@ impl Rotor {
             }
         };
         let mut outcome = "fault";
+        let origin = Origin {
+            size,
+            listener,
+            deadline,
+        };
         let result = self
             .pipeline
-            .call(request, deadline, |reply| {
+            .call(request, origin, |reply, limits| {
                 outcome = crate::telemetry::outcome(&reply);
-                C::response(reply, &context)
+                let response = C::response(reply, &context)?;
+                let bytes =
+                    u64::try_from(prost::Message::encoded_len(&response)).unwrap_or(u64::MAX);
+                if bytes > limits.max_reply {
+                    return Err(GuestFault::InvalidReply(format!(
+                        "the reply is {bytes} bytes, over the tenant's limit of {} bytes",
+                        limits.max_reply
+                    )));
+                }
+                Ok(response)
             })
             .await;
         let outcome = match &result {
             Ok(_) => outcome,
             Err(CallError::Busy) => "busy",
             Err(CallError::NoRoute(_)) => "no_route",
+            Err(CallError::NoTenant(_)) => "no_tenant",
+            Err(CallError::TooLarge { .. }) => "too_large",
             Err(CallError::Guest { .. }) => "fault",
         };
         metrics.call(C::KIND, outcome, started.elapsed().as_secs_f64());
@@ -262,6 +283,16 @@ impl Rotor {
         listener: TcpListener,
         shutdown: impl Future<Output = ()>,
     ) -> Result<(), ServeError> {
+        self.serve_listeners(vec![(listener, None)], shutdown).await
+    }
+
+    /// Serves every listener until `shutdown` completes; a listener paired
+    /// with a tenant answers only that tenant's calls.
+    async fn serve_listeners(
+        self,
+        listeners: Vec<(TcpListener, Option<String>)>,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<(), ServeError> {
         let (health, health_service) = tonic_health::server::health_reporter();
         health
             .set_serving::<CentrifugoProxyServer<ProxyService>>()
@@ -269,7 +300,23 @@ impl Rotor {
         health
             .set_service_status("", tonic_health::ServingStatus::Serving)
             .await;
-        let shutdown = async move {
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let mut servers = tokio::task::JoinSet::new();
+        for (listener, tenant) in listeners {
+            let service = match tenant {
+                Some(tenant) => ProxyService::for_tenant(self.clone(), tenant),
+                None => ProxyService::new(self.clone()),
+            };
+            let mut stopped = stopped.clone();
+            let server = tonic::transport::Server::builder()
+                .add_service(health_service.clone())
+                .add_service(service.into_server())
+                .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async move {
+                    let _ = stopped.wait_for(|stop| *stop).await;
+                });
+            servers.spawn(server);
+        }
+        let stop_all = async move {
             shutdown.await;
             health
                 .set_not_serving::<CentrifugoProxyServer<ProxyService>>()
@@ -277,30 +324,52 @@ impl Rotor {
             health
                 .set_service_status("", tonic_health::ServingStatus::NotServing)
                 .await;
+            let _ = stop.send(true);
         };
-        tonic::transport::Server::builder()
-            .add_service(health_service)
-            .add_service(ProxyService::new(self).into_server())
-            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
-            .await?;
-        Ok(())
+        let serve_all = async {
+            while let Some(done) = servers.join_next().await {
+                done.expect("a gRPC server task panicked")?;
+            }
+            Ok::<(), ServeError>(())
+        };
+        // The servers end after the stop signal, once calls in flight have
+        // finished; a server that fails first ends the others (dropping the
+        // join set aborts them).
+        tokio::pin!(serve_all);
+        tokio::select! {
+            served = &mut serve_all => return served,
+            () = stop_all => {}
+        }
+        serve_all.await
     }
 
-    /// Binds `config.listen` and serves until `shutdown` completes.
+    /// Binds `config.listen`, and each tenant's own listener, and serves
+    /// until `shutdown` completes.
     pub async fn serve_config(
         self,
         config: &Config,
         shutdown: impl Future<Output = ()>,
     ) -> Result<(), ServeError> {
-        let listener =
-            TcpListener::bind(config.listen)
+        let mut addresses = vec![(config.listen, None)];
+        for tenant in config.tenants.values() {
+            if let Some(listen) = tenant.listen {
+                addresses.push((listen, Some(tenant.name.clone())));
+            }
+        }
+        let mut listeners = Vec::with_capacity(addresses.len());
+        for (address, tenant) in addresses {
+            let listener = TcpListener::bind(address)
                 .await
-                .map_err(|source| ServeError::Listen {
-                    address: config.listen,
-                    source,
-                })?;
-        let address = listener.local_addr().unwrap_or(config.listen);
-        tracing::info!(%address, "serving Centrifugo's proxy");
-        self.serve(listener, shutdown).await
+                .map_err(|source| ServeError::Listen { address, source })?;
+            let local = listener.local_addr().unwrap_or(address);
+            match &tenant {
+                Some(tenant) => {
+                    tracing::info!(address = %local, %tenant, "serving a tenant's proxy")
+                }
+                None => tracing::info!(address = %local, "serving Centrifugo's proxy"),
+            }
+            listeners.push((listener, tenant));
+        }
+        self.serve_listeners(listeners, shutdown).await
     }
 }

@@ -47,6 +47,16 @@ pub struct FaultLabels {
     pub fault: String,
 }
 
+/// Labels of a warm-instance event.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct WarmLabels {
+    /// The plugin (`tenant/name` outside the default tenant).
+    pub plugin: String,
+    /// `hit`, `miss`, `retired_max_calls`, `retired_max_age`, `retired_full`
+    /// or `discarded_<fault>`.
+    pub event: String,
+}
+
 /// Labels of a reload.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ReloadLabels {
@@ -62,6 +72,7 @@ pub struct Metrics {
     faults: Family<FaultLabels, Counter>,
     reloads: Family<ReloadLabels, Counter>,
     in_flight: Gauge<i64, AtomicI64>,
+    warm: Family<WarmLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -87,6 +98,7 @@ impl Metrics {
         let faults = Family::<FaultLabels, Counter>::default();
         let reloads = Family::<ReloadLabels, Counter>::default();
         let in_flight = Gauge::<i64, AtomicI64>::default();
+        let warm = Family::<WarmLabels, Counter>::default();
         registry.register(
             "calls",
             "Proxy calls answered, by request type and outcome",
@@ -112,6 +124,11 @@ impl Metrics {
             "Proxy calls being answered now",
             in_flight.clone(),
         );
+        registry.register(
+            "warm_instances",
+            "Warm-instance events of plugins in reuse mode: hits, misses, retirements, discards",
+            warm.clone(),
+        );
         Metrics {
             registry,
             calls,
@@ -119,7 +136,18 @@ impl Metrics {
             faults,
             reloads,
             in_flight,
+            warm,
         }
+    }
+
+    /// Counts a warm-instance event of `plugin`.
+    pub fn warm(&self, plugin: &str, event: &str) {
+        self.warm
+            .get_or_create(&WarmLabels {
+                plugin: plugin.to_owned(),
+                event: event.to_owned(),
+            })
+            .inc();
     }
 
     /// Counts a finished call.

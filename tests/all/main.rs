@@ -3,12 +3,15 @@
 
 mod api;
 mod cli;
+mod deploy;
 mod examples;
 mod faults;
 mod interceptors;
+mod isolation;
 mod languages;
 mod lifecycle;
 mod mapping;
 mod reload;
 mod routing;
 mod support;
+mod tenants;

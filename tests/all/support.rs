@@ -96,7 +96,7 @@ impl TestServer {
         let rotor = Rotor::new(&config).await.expect("Rotor starts");
         let watcher = config.watch.then(|| {
             rotor
-                .watch_plugins(&config.plugin_dir)
+                .watch_plugins(&config)
                 .expect("watching the plugin dir")
         });
 

@@ -10,11 +10,15 @@
 //! - `oom`: allocates and writes memory without end, until an allocation
 //!   fails (a trap) or the host's memory limit stops it;
 //! - `stack`: recurses without end, until the wasm stack overflows (a trap);
+//! - `count`: answers with the number of `count` calls this instance has
+//!   served, itself included, as decimal text: always `1` with a fresh
+//!   instance per call, more when the host reuses instances;
 //! - anything else: accepts and answers with the call's data as it is.
 //!
 //! **connect**: always panics.
 
 use std::hint::black_box;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use rotor_sdk::{Connect, ConnectRequest, ConnectResult, Denial, Rpc, RpcRequest, RpcResult};
 
@@ -24,6 +28,10 @@ const OOM_STEP_BYTES: usize = 64 * 1024;
 
 /// Stack bytes each `stack` frame keeps alive, so the overflow comes fast.
 const STACK_FRAME_BYTES: usize = 1024;
+
+/// `count` calls this instance has served: state that only survives a call
+/// when the host reuses the instance.
+static COUNTED: AtomicU64 = AtomicU64::new(0);
 
 /// The component: one type answers both kinds.
 struct Faulty;
@@ -37,6 +45,10 @@ impl Rpc for Faulty {
             "trap" => panic!("test-faulty: trap requested"),
             "loop" => spin_forever(),
             "oom" => exhaust_memory(),
+            "count" => {
+                let calls = COUNTED.fetch_add(1, Ordering::Relaxed) + 1;
+                Ok(RpcResult::data(calls.to_string()))
+            }
             "stack" => {
                 let depth = recurse(0);
                 Ok(RpcResult::data(depth.to_string()))
