@@ -9,6 +9,7 @@
 //! | GET | `/readyz` | 200 while serving, 503 once shutdown started |
 //! | GET | `/metrics` | Prometheus metrics |
 //! | GET | `/admin/plugins` | live plugins: name, path, sha256, loaded_at, exports, previous_sha256 |
+//! | GET | `/admin/tenants` | tenants: grants, limits, calls in flight, routes with their isolation mode, chains |
 //! | POST | `/admin/reload` | reloads the config file, all or nothing |
 //! | POST | `/admin/rollback/{plugin}` | puts back the plugin's previous version |
 
@@ -54,12 +55,20 @@ pub async fn serve(
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .route("/admin/plugins", get(plugins))
+        .route("/admin/tenants", get(tenants))
         .route("/admin/reload", post(reload))
-        .route("/admin/rollback/{plugin}", post(rollback))
+        .route("/admin/rollback/{*plugin}", post(rollback))
         .with_state(admin);
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
+}
+
+async fn tenants(State(admin): State<Admin>, headers: HeaderMap) -> Response {
+    if let Some(refused) = admin.refuse(&headers) {
+        return refused;
+    }
+    Json(admin.rotor.tenants()).into_response()
 }
 
 async fn readyz(State(admin): State<Admin>) -> Response {

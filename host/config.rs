@@ -70,6 +70,8 @@ pub struct Config {
     pub plugin_dir: PathBuf,
     /// Whether to watch the plugin directories and reload changed plugins.
     pub watch: bool,
+    /// Where compiled plugins are kept, so a restart does not compile again.
+    pub compile_cache: CompileCache,
     /// The tenants, by name: one, `default`, when the file declares none.
     pub tenants: BTreeMap<String, TenantConfig>,
     /// How calls are mapped to tenants.
@@ -85,6 +87,24 @@ pub struct Config {
     pub admin: Option<AdminConfig>,
     /// The file this configuration was read from, for reloads.
     pub source: Option<PathBuf>,
+}
+
+/// Where compiled plugins are cached on disk, keyed by their content and
+/// the engine's settings: a restart, or a reload of a file seen before, loads
+/// the compiled code instead of compiling a component again (seconds for a
+/// JavaScript or Python component).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CompileCache {
+    /// The user's cache directory (on Linux `~/.cache/wasmtime`).
+    Default,
+    /// This directory.
+    Dir(PathBuf),
+    /// No cache: every start compiles.
+    Off,
+}
+
+fn absolute(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_owned())
 }
 
 /// One tenant: its routes, limits, settings and capabilities.
@@ -536,6 +556,15 @@ struct RawPlugins {
     dir: Option<PathBuf>,
     #[serde(default)]
     watch: bool,
+    cache: Option<RawCache>,
+}
+
+/// `cache = "dir"` or `cache = false`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum RawCache {
+    Enabled(bool),
+    Dir(PathBuf),
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -709,6 +738,11 @@ impl RawConfig {
             listen,
             plugin_dir,
             watch: self.plugins.watch,
+            compile_cache: match self.plugins.cache {
+                None | Some(RawCache::Enabled(true)) => CompileCache::Default,
+                Some(RawCache::Enabled(false)) => CompileCache::Off,
+                Some(RawCache::Dir(dir)) => CompileCache::Dir(absolute(&base.join(dir))),
+            },
             tenants,
             tenancy,
             centrifugo,

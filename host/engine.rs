@@ -7,9 +7,9 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use wasmtime::component::{Component, Linker};
-use wasmtime::{Enabled, InstanceAllocationStrategy, PoolingAllocationConfig};
+use wasmtime::{Cache, CacheConfig, Enabled, InstanceAllocationStrategy, PoolingAllocationConfig};
 
-use crate::config::{Limits, PoolLimits};
+use crate::config::{CompileCache, Limits, PoolLimits};
 use crate::error::PluginError;
 use crate::sandbox::CallState;
 
@@ -42,13 +42,18 @@ impl Engine {
     /// Builds an engine whose pool fits `limits` with up to
     /// `instances_per_call` instances alive per call (the handler and the
     /// interceptors around it).
+    /// It compiles every component anew.
     pub fn new(limits: &Limits, instances_per_call: usize) -> Result<Engine, PluginError> {
-        Engine::with_pool(&PoolLimits::for_limits(limits, instances_per_call))
+        Engine::with_pool(
+            &PoolLimits::for_limits(limits, instances_per_call),
+            &CompileCache::Off,
+        )
     }
 
     /// Builds an engine whose instance pool holds `limits.instances`
-    /// instances of at most `limits.memory` each, metering fuel if asked.
-    pub fn with_pool(limits: &PoolLimits) -> Result<Engine, PluginError> {
+    /// instances of at most `limits.memory` each, metering fuel if asked,
+    /// and keeping compiled components in `cache`.
+    pub fn with_pool(limits: &PoolLimits, cache: &CompileCache) -> Result<Engine, PluginError> {
         let mut pool = PoolingAllocationConfig::default();
         let instances = limits.instances.max(1);
         pool.total_component_instances(instances)
@@ -67,6 +72,7 @@ impl Engine {
             .wasm_component_model(true)
             .epoch_interruption(true)
             .consume_fuel(limits.fuel)
+            .cache(compile_cache(cache))
             .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         let wasmtime = wasmtime::Engine::new(&config).map_err(PluginError::engine)?;
 
@@ -95,6 +101,26 @@ impl Engine {
     pub fn compile(&self, bytes: &[u8]) -> Result<Component, PluginError> {
         Component::new(&self.wasmtime, bytes)
             .map_err(|error| PluginError::Compile(format!("{error:#}")))
+    }
+}
+
+/// The compile cache for `setting`. A cache that cannot be set up (no home
+/// directory, say) is not fatal: Rotor compiles on every start instead.
+fn compile_cache(setting: &CompileCache) -> Option<Cache> {
+    let mut config = CacheConfig::new();
+    match setting {
+        CompileCache::Off => return None,
+        CompileCache::Default => {}
+        CompileCache::Dir(dir) => {
+            config.with_directory(dir);
+        }
+    }
+    match Cache::new(config) {
+        Ok(cache) => Some(cache),
+        Err(error) => {
+            tracing::warn!("compiled plugins are not cached: {error:#}");
+            None
+        }
     }
 }
 

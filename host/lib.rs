@@ -38,6 +38,6 @@ pub use error::{CallError, GuestFault, PluginError};
 pub use kind::RequestKind;
 pub use plugin::Plugin;
 pub use proxy::ProxyService;
-pub use registry::{PluginRegistry, RegistryError, Routes};
+pub use registry::{PluginRegistry, RegistryError, Routes, TenantSummary};
 pub use reload::{PluginWatcher, ReloadError};
 pub use server::{Rotor, ServeError};

@@ -29,11 +29,17 @@ enum Command {
         #[arg(long, short, default_value = "rotor.toml")]
         config: PathBuf,
     },
-    /// Validate components and show what they export and import.
+    /// Validate components and show what they export and import; with
+    /// `--config`, validate a whole configuration and show its routes.
     Check {
         /// Component files (`.wasm`).
-        #[arg(required = true)]
+        #[arg(required_unless_present = "config")]
         plugins: Vec<PathBuf>,
+        /// A configuration file: loads every plugin it names, checks them
+        /// against their routes and grants, and prints each tenant's routes
+        /// with their isolation mode.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
     },
     /// Run one call through a component and print the reply as JSON.
     Call {
@@ -87,7 +93,16 @@ fn main() -> ExitCode {
 async fn run(command: Command) -> Result<ExitCode> {
     match command {
         Command::Serve { config } => serve(config).await,
-        Command::Check { plugins } => check(plugins).await,
+        Command::Check { plugins, config } => {
+            let mut code = ExitCode::SUCCESS;
+            if let Some(config) = config {
+                code = check_config(config).await?;
+            }
+            if !plugins.is_empty() && code == ExitCode::SUCCESS {
+                code = check(plugins).await?;
+            }
+            Ok(code)
+        }
         Command::Call {
             kind,
             plugin,
@@ -252,6 +267,52 @@ async fn check(paths: Vec<PathBuf>) -> Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+async fn check_config(path: PathBuf) -> Result<ExitCode> {
+    let started = Instant::now();
+    let config = Config::from_file(&path)?;
+    let rotor = Rotor::new(&config).await?;
+    println!(
+        "{}: ok ({} plugins compiled and checked in {:.1?})",
+        path.display(),
+        rotor.registry().snapshot().plugins().count(),
+        started.elapsed()
+    );
+    for tenant in rotor.tenants() {
+        let limits = &tenant.limits;
+        println!("tenant {} (grants: {})", tenant.name, tenant.grants);
+        println!(
+            "  limits   memory {} MiB, timeout {} ms, concurrency {}, fuel {}, request ≤ {} B, reply ≤ {} B",
+            limits.memory >> 20,
+            limits.timeout_ms,
+            limits.concurrency,
+            limits
+                .fuel
+                .map_or_else(|| "unmetered".to_owned(), |fuel| fuel.to_string()),
+            limits.max_request,
+            limits.max_reply
+        );
+        for (kind, routes) in &tenant.handlers {
+            if let Some(route) = &routes.default {
+                println!("  {kind:<11} {} ({})", route.plugin, route.mode);
+            }
+            for (refinement, route) in &routes.refined {
+                println!(
+                    "  {kind:<11} {refinement} → {} ({})",
+                    route.plugin, route.mode
+                );
+            }
+        }
+        for (kind, steps) in &tenant.chains {
+            let chain: Vec<String> = steps
+                .iter()
+                .map(|step| format!("{} ({})", step.plugin, step.mode))
+                .collect();
+            println!("  chain {kind:<5} {}", chain.join(" → "));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn call(

@@ -15,7 +15,7 @@ use crate::error::{CallError, PluginError};
 use crate::kind::{RequestKind, channel_namespace};
 use crate::plugin::Plugin;
 use crate::sandbox::{Guest, Services};
-use crate::tenant::{DEFAULT_TENANT, Tenancy};
+use crate::tenant::{DEFAULT_TENANT, Grants, Tenancy};
 use crate::warm::WarmPool;
 use crate::wit::types::Request;
 
@@ -78,6 +78,7 @@ pub struct Routes {
 #[derive(Debug)]
 pub struct TenantRoutes {
     name: String,
+    grants: Grants,
     handlers: BTreeMap<RequestKind, KindRoutes>,
     chains: BTreeMap<RequestKind, Vec<Step>>,
     limits: Limits,
@@ -222,6 +223,7 @@ impl RouteBuilder<'_> {
         };
         Ok(TenantRoutes {
             name: tenant.name.clone(),
+            grants: tenant.grants,
             handlers,
             chains,
             limits,
@@ -340,6 +342,7 @@ impl Routes {
         };
         let tenant = TenantRoutes {
             name: DEFAULT_TENANT.to_owned(),
+            grants: Grants::ALL,
             handlers: BTreeMap::from([(
                 kind,
                 KindRoutes {
@@ -394,6 +397,68 @@ impl TenantRoutes {
     /// The tenant's name.
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// What operators see of this tenant: its routes with their isolation
+    /// modes, its chains, limits and grants.
+    pub fn summary(&self) -> TenantSummary {
+        let route = |target: &Target| RouteSummary {
+            plugin: target.guest.plugin.clone(),
+            sha256: target.plugin.sha256().to_owned(),
+            mode: if target.warm.is_some() {
+                "reuse"
+            } else {
+                "fresh"
+            },
+            fail_open: None,
+        };
+        let handlers = self
+            .handlers
+            .iter()
+            .map(|(kind, routes)| {
+                let summary = HandlerSummary {
+                    default: routes.default.as_ref().map(route),
+                    refined: routes
+                        .refined
+                        .iter()
+                        .map(|(key, target)| (key.clone(), route(target)))
+                        .collect(),
+                };
+                (kind.name().to_owned(), summary)
+            })
+            .collect();
+        let chains = self
+            .chains
+            .iter()
+            .map(|(kind, steps)| {
+                let steps = steps
+                    .iter()
+                    .map(|step| RouteSummary {
+                        fail_open: Some(step.fail_open),
+                        ..route(&step.target)
+                    })
+                    .collect();
+                (kind.name().to_owned(), steps)
+            })
+            .collect();
+        let limits = &self.limits;
+        TenantSummary {
+            name: self.name.clone(),
+            grants: self.grants.to_string(),
+            limits: LimitsSummary {
+                memory: limits.memory,
+                timeout_ms: u64::try_from(limits.timeout.as_millis()).unwrap_or(u64::MAX),
+                concurrency: limits.concurrency,
+                fuel: limits.fuel,
+                max_request: limits.max_request,
+                max_reply: limits.max_reply,
+            },
+            in_flight: usize::try_from(limits.concurrency)
+                .unwrap_or(usize::MAX)
+                .saturating_sub(self.permits.available_permits()),
+            handlers,
+            chains,
+        }
     }
 
     /// Its warm pools, by plugin key.
@@ -464,6 +529,63 @@ impl TenantRoutes {
     pub fn chain(&self, kind: RequestKind) -> &[Step] {
         self.chains.get(&kind).map_or(&[], Vec::as_slice)
     }
+}
+
+/// A tenant as operators see it (`/admin/tenants`, `rotor check --config`).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TenantSummary {
+    /// Its name.
+    pub name: String,
+    /// The host imports it is granted.
+    pub grants: String,
+    /// Its limits.
+    pub limits: LimitsSummary,
+    /// Its calls being answered now.
+    pub in_flight: usize,
+    /// Its handlers by request type.
+    pub handlers: BTreeMap<String, HandlerSummary>,
+    /// Its interceptor chains by request type, outermost first.
+    pub chains: BTreeMap<String, Vec<RouteSummary>>,
+}
+
+/// A tenant's limits, in plain units.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LimitsSummary {
+    /// Bytes of linear memory per instance.
+    pub memory: u64,
+    /// CPU deadline per step, in milliseconds.
+    pub timeout_ms: u64,
+    /// Calls at once.
+    pub concurrency: u32,
+    /// Fuel per step, if metered.
+    pub fuel: Option<u64>,
+    /// Largest request, in bytes.
+    pub max_request: u64,
+    /// Largest reply, in bytes.
+    pub max_reply: u64,
+}
+
+/// The handlers of one request type.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct HandlerSummary {
+    /// The default handler.
+    pub default: Option<RouteSummary>,
+    /// Handlers by namespace or method.
+    pub refined: BTreeMap<String, RouteSummary>,
+}
+
+/// One plugin on a route.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RouteSummary {
+    /// The plugin's key.
+    pub plugin: String,
+    /// The live version's SHA-256.
+    pub sha256: String,
+    /// `fresh` or `reuse`.
+    pub mode: &'static str,
+    /// For interceptors: whether the call goes on when it fails.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fail_open: Option<bool>,
 }
 
 /// Loads every plugin `config` names, reusing from `loaded` those whose file

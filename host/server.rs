@@ -66,7 +66,10 @@ impl Rotor {
     /// Builds the engine and loads every plugin `config` names. Compiling
     /// runs on a blocking thread.
     pub async fn new(config: &Config) -> Result<Rotor, ServeError> {
-        let engine = Arc::new(Engine::with_pool(&config.pool_limits())?);
+        let engine = Arc::new(Engine::with_pool(
+            &config.pool_limits(),
+            &config.compile_cache,
+        )?);
         let services = Services {
             kv: Arc::new(config.kv.store()?),
             api: config.centrifugo.as_ref().map(ApiClient::new).transpose()?,
@@ -171,6 +174,15 @@ impl Rotor {
             Some(reloader) => reloader.versions().await,
             None => Vec::new(),
         }
+    }
+
+    /// Every tenant's routes, limits and grants, as operators see them.
+    pub fn tenants(&self) -> Vec<crate::registry::TenantSummary> {
+        self.registry()
+            .snapshot()
+            .tenants()
+            .map(crate::registry::TenantRoutes::summary)
+            .collect()
     }
 
     /// The metrics in Prometheus' text format.

@@ -91,3 +91,54 @@ fn call_refuses_a_plugin_without_the_handler() {
     assert!(!ok);
     assert!(stderr.contains("connect-handler"), "{stderr}");
 }
+
+#[test]
+fn check_with_a_config_shows_each_tenants_routes_and_modes() {
+    let dir = ScratchDir::new();
+    let config = dir.path().join("rotor.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+            [plugins]
+            dir = {:?}
+            cache = false
+            [tenancy]
+            by = "metadata"
+            [tenants.shop]
+            dir = "."
+            handlers = {{ rpc = "rpc-router.wasm" }}
+            interceptors = {{ rpc = ["test-interceptor.wasm"] }}
+            isolation = {{ "test-interceptor.wasm" = {{ mode = "reuse" }} }}
+            limits = {{ concurrency = 7 }}
+            "#,
+            crate::support::plugin_dir().display().to_string()
+        ),
+    )
+    .expect("writing the config");
+    let (ok, stdout, stderr) = rotor(&["check", "--config", config.to_str().expect("UTF-8")]);
+    assert!(ok, "{stdout}{stderr}");
+    assert!(
+        stdout.contains("tenant shop (grants: log, config, kv)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("concurrency 7"), "{stdout}");
+    assert!(stdout.contains("shop/rpc-router.wasm (fresh)"), "{stdout}");
+    assert!(
+        stdout.contains("shop/test-interceptor.wasm (reuse)"),
+        "{stdout}"
+    );
+
+    // A config whose plugin lacks the export its route needs fails, naming it.
+    std::fs::write(
+        &config,
+        format!(
+            "[plugins]\ndir = {:?}\n[handlers]\nconnect = \"rpc-router.wasm\"\n",
+            crate::support::plugin_dir().display().to_string()
+        ),
+    )
+    .expect("writing the config");
+    let (ok, stdout, stderr) = rotor(&["check", "--config", config.to_str().expect("UTF-8")]);
+    assert!(!ok, "{stdout}");
+    assert!(stderr.contains("connect-handler"), "{stderr}");
+}

@@ -180,7 +180,7 @@ async fn config_reload_is_all_or_nothing() {
 }
 
 /// Sends one HTTP/1.1 request to the admin listener; the status and body.
-async fn http(
+pub async fn http(
     address: std::net::SocketAddr,
     method: &str,
     path: &str,

@@ -444,3 +444,48 @@ async fn each_tenant_listener_answers_for_its_tenant() {
         .expect("the serving task")
         .expect("served cleanly");
 }
+
+#[tokio::test]
+async fn the_admin_endpoint_lists_tenants_with_their_routes() {
+    let server = TestServer::start(TWO_TENANTS).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(rotor::admin::serve(
+        server.rotor.clone(),
+        listener,
+        Some("t0ken".into()),
+        std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true)),
+        std::future::pending(),
+    ));
+    assert_eq!(
+        crate::reload::http(address, "GET", "/admin/tenants", None)
+            .await
+            .0,
+        401
+    );
+    let (status, body) = crate::reload::http(address, "GET", "/admin/tenants", Some("t0ken")).await;
+    assert_eq!(status, 200, "{body}");
+    let tenants: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+    let bad = tenants
+        .as_array()
+        .and_then(|all| all.iter().find(|t| t["name"] == "bad"))
+        .expect("tenant bad");
+    assert_eq!(bad["limits"]["concurrency"], 8);
+    assert_eq!(bad["limits"]["timeout_ms"], 200);
+    assert_eq!(bad["grants"], "log, config, kv");
+    assert_eq!(
+        bad["handlers"]["rpc"]["default"]["plugin"],
+        "bad/test-faulty.wasm"
+    );
+    assert_eq!(bad["handlers"]["rpc"]["default"]["mode"], "fresh");
+    // A tenant's plugin key has a slash; the rollback path takes it whole.
+    let (status, body) = crate::reload::http(
+        address,
+        "POST",
+        "/admin/rollback/bad/test-faulty.wasm",
+        Some("t0ken"),
+    )
+    .await;
+    assert_eq!(status, 409, "{body}");
+    assert!(body.contains("bad/test-faulty.wasm"), "{body}");
+}
