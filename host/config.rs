@@ -85,6 +85,8 @@ pub struct Config {
     pub canary: BTreeMap<RequestKind, String>,
     /// The admin listener, if configured.
     pub admin: Option<AdminConfig>,
+    /// The credentials every proxy call must carry, if required.
+    pub auth: Option<ProxyAuth>,
     /// The file this configuration was read from, for reloads.
     pub source: Option<PathBuf>,
 }
@@ -167,6 +169,25 @@ pub fn plugin_key(tenant: &str, name: &str) -> String {
         name.to_owned()
     } else {
         format!("{tenant}/{name}")
+    }
+}
+
+/// The metadata pair Centrifugo sends with every proxy call when its proxy
+/// sets `grpc.credentials_key` and `grpc.credentials_value`: with it set,
+/// Rotor refuses calls from anyone else.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ProxyAuth {
+    /// The metadata key, lower-case.
+    pub key: String,
+    /// The value it must have.
+    pub value: String,
+}
+
+impl fmt::Debug for ProxyAuth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ProxyAuth")
+            .field("key", &self.key)
+            .finish_non_exhaustive()
     }
 }
 
@@ -425,6 +446,7 @@ struct RawConfig {
     #[serde(default)]
     canary: BTreeMap<RequestKind, String>,
     admin: Option<RawAdmin>,
+    auth: Option<RawAuth>,
     tenancy: Option<RawTenancy>,
     #[serde(default)]
     tenants: BTreeMap<String, RawTenant>,
@@ -487,6 +509,45 @@ struct RawTenant {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+struct RawAuth {
+    key: String,
+    value_env: Option<String>,
+    value_file: Option<PathBuf>,
+}
+
+impl RawAuth {
+    fn validate(self, base: &Path) -> Result<ProxyAuth, ConfigError> {
+        let key = self.key.to_ascii_lowercase();
+        let valid_key = !key.is_empty()
+            && !key.starts_with("grpc-")
+            && key
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_.".contains(&b));
+        if !valid_key {
+            return Err(invalid(
+                "auth.key",
+                "must be a gRPC metadata key such as x-proxy-secret",
+            ));
+        }
+        let value = match (self.value_env, self.value_file) {
+            (Some(env), None) => RawSetting::Env { env }.resolve("auth.value_env", base)?,
+            (None, Some(file)) => RawSetting::File { file }.resolve("auth.value_file", base)?,
+            _ => {
+                return Err(invalid(
+                    "auth.value_env",
+                    "set `value_env` or `value_file` (one of them): the secret never goes in the config",
+                ));
+            }
+        };
+        if value.is_empty() {
+            return Err(invalid("auth.value_env", "the secret is empty"));
+        }
+        Ok(ProxyAuth { key, value })
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RawAdmin {
     listen: String,
     token_env: Option<String>,
@@ -519,7 +580,7 @@ impl KvConfig {
         Ok(match self {
             KvConfig::Memory => crate::kv::KvStore::memory(),
             KvConfig::Redis { url, prefix } => {
-                crate::kv::KvStore::Redis(crate::kv::RedisStore::new(url, prefix)?)
+                crate::kv::KvStore::Redis(Box::new(crate::kv::RedisStore::new(url, prefix)?))
             }
         })
     }
@@ -649,6 +710,7 @@ impl RawConfig {
 
         let limits = self.limits.validate("limits", Limits::default())?;
         let admin = self.admin.map(|raw| raw.validate(base)).transpose()?;
+        let auth = self.auth.map(|raw| raw.validate(base)).transpose()?;
         for (kind, json) in &self.canary {
             crate::convert::request_from_json(*kind, json).map_err(|message| {
                 ConfigError::Invalid {
@@ -749,6 +811,7 @@ impl RawConfig {
             kv: self.kv,
             canary: self.canary,
             admin,
+            auth,
             source: None,
         })
     }

@@ -34,7 +34,7 @@ pub enum KvStore {
     /// In this process.
     Memory(MemoryStore),
     /// In Redis, shared by replicas.
-    Redis(RedisStore),
+    Redis(Box<RedisStore>),
 }
 
 impl KvStore {
@@ -270,7 +270,17 @@ pub struct RedisStore {
     client: redis::Client,
     prefix: String,
     connection: tokio::sync::OnceCell<redis::aio::ConnectionManager>,
+    /// When the last attempt to connect failed: for a short while after it,
+    /// operations fail at once instead of each waiting on a dead server.
+    failed_at: std::sync::Mutex<Option<std::time::Instant>>,
 }
+
+/// How long connecting to Redis may take before the operation fails.
+const REDIS_CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(250);
+/// How long one Redis command may take.
+const REDIS_RESPONSE_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(500);
+/// After a failed connect, operations fail at once for this long.
+const REDIS_RETRY_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl std::fmt::Debug for RedisStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -315,15 +325,41 @@ impl RedisStore {
             client,
             prefix: prefix.to_owned(),
             connection: tokio::sync::OnceCell::new(),
+            failed_at: std::sync::Mutex::new(None),
         })
     }
 
     async fn connection(&self) -> Result<redis::aio::ConnectionManager, KvError> {
-        self.connection
-            .get_or_try_init(|| redis::aio::ConnectionManager::new(self.client.clone()))
+        if let Some(connection) = self.connection.get() {
+            return Ok(connection.clone());
+        }
+        let recently_failed = self
+            .failed_at
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .is_some_and(|at| at.elapsed() < REDIS_RETRY_AFTER);
+        if recently_failed {
+            return Err(KvError::Unavailable("Redis is unreachable".into()));
+        }
+        let config = redis::aio::ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(REDIS_CONNECT_TIMEOUT))
+            .set_response_timeout(Some(REDIS_RESPONSE_TIMEOUT))
+            .set_number_of_retries(1);
+        let connected = self
+            .connection
+            .get_or_try_init(|| {
+                redis::aio::ConnectionManager::new_with_config(self.client.clone(), config)
+            })
             .await
             .cloned()
-            .map_err(redis_error)
+            .map_err(redis_error);
+        if connected.is_err() {
+            *self
+                .failed_at
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(std::time::Instant::now());
+        }
+        connected
     }
 
     fn key(&self, key: &str) -> String {
@@ -587,9 +623,9 @@ mod tests {
             eprintln!("redis-server not found: skipping the Redis backend test");
             return;
         };
-        let kv = KvStore::Redis(
+        let kv = KvStore::Redis(Box::new(
             RedisStore::new(&format!("redis://127.0.0.1:{}/0", server.1), "rotor-test:").unwrap(),
-        );
+        ));
         conformance(&kv, "redis").await;
     }
 
@@ -600,8 +636,16 @@ mod tests {
             .local_addr()
             .unwrap()
             .port();
-        let kv =
-            KvStore::Redis(RedisStore::new(&format!("redis://127.0.0.1:{port}/0"), "").unwrap());
+        let kv = KvStore::Redis(Box::new(
+            RedisStore::new(&format!("redis://127.0.0.1:{port}/0"), "").unwrap(),
+        ));
+        // Fails quickly: well inside a proxy call's deadline, not after it.
+        let started = std::time::Instant::now();
         assert!(matches!(kv.get("k").await, Err(KvError::Unavailable(_))));
+        assert!(started.elapsed() < std::time::Duration::from_secs(2));
+        // And at once while the server is known to be down.
+        let started = std::time::Instant::now();
+        assert!(matches!(kv.get("k").await, Err(KvError::Unavailable(_))));
+        assert!(started.elapsed() < std::time::Duration::from_millis(100));
     }
 }

@@ -57,8 +57,25 @@ impl ProxyService {
         &self,
         request: Request<C>,
     ) -> Result<Response<C::Response>, Status> {
+        let auth = self.rotor.auth();
+        if let Some(auth) = auth {
+            let presented = request
+                .metadata()
+                .get(auth.key.as_str())
+                .map(tonic::metadata::MetadataValue::as_bytes);
+            if !presented.is_some_and(|value| same_secret(value, auth.value.as_bytes())) {
+                return Err(Status::unauthenticated(format!(
+                    "a proxy call must carry the `{}` credentials Centrifugo is configured with",
+                    auth.key
+                )));
+            }
+        }
         let deadline = deadline(request.metadata());
-        let headers = headers(request.metadata());
+        let mut headers = headers(request.metadata());
+        if let Some(auth) = auth {
+            // Guests never see the shared secret.
+            headers.retain(|(key, _)| *key != auth.key);
+        }
         let response = self
             .rotor
             .answer_on(
@@ -88,6 +105,16 @@ fn headers(metadata: &tonic::metadata::MetadataMap) -> Headers {
             KeyAndValueRef::Binary(..) => None,
         })
         .collect()
+}
+
+/// Compares two secrets in time that depends only on their lengths.
+fn same_secret(presented: &[u8], expected: &[u8]) -> bool {
+    presented.len() == expected.len()
+        && presented
+            .iter()
+            .zip(expected)
+            .fold(0u8, |difference, (a, b)| difference | (a ^ b))
+            == 0
 }
 
 /// When the caller stops waiting, from the `grpc-timeout` header.

@@ -9,7 +9,7 @@ use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 
 use crate::api::{ApiClient, ApiSetupError};
-use crate::config::{Config, Limits};
+use crate::config::{Config, Limits, ProxyAuth};
 use crate::convert::ProxyCall;
 use crate::engine::Engine;
 use crate::error::{CallError, FailureReply, GuestFault, PluginError};
@@ -60,6 +60,7 @@ pub enum ServeError {
 pub struct Rotor {
     pipeline: Arc<Pipeline>,
     reloader: Option<Arc<Reloader>>,
+    auth: Option<Arc<ProxyAuth>>,
 }
 
 impl Rotor {
@@ -91,6 +92,7 @@ impl Rotor {
             rotor.pipeline.metrics().clone(),
         );
         rotor.reloader = Some(Arc::new(reloader));
+        rotor.auth = config.auth.clone().map(Arc::new);
         Ok(rotor)
     }
 
@@ -141,7 +143,13 @@ impl Rotor {
         Rotor {
             pipeline: Arc::new(Pipeline::new(engine, registry, Arc::new(Metrics::new()))),
             reloader: None,
+            auth: None,
         }
+    }
+
+    /// The credentials every proxy call must carry, if any.
+    pub fn auth(&self) -> Option<&ProxyAuth> {
+        self.auth.as_deref()
     }
 
     /// Watches `config`'s plugin directories (the main one and each

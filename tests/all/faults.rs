@@ -183,3 +183,45 @@ async fn malformed_and_oversized_messages_get_a_status_and_the_server_goes_on() 
         Some("c".to_string())
     );
 }
+
+#[tokio::test]
+async fn with_auth_set_only_callers_with_the_secret_are_answered() {
+    let dir = crate::support::ScratchDir::new();
+    std::fs::write(dir.path().join("proxy.secret"), "s3cr3t-value\n").expect("writing");
+    let config = format!(
+        "[plugins]\ndir = {:?}\n[auth]\nkey = \"X-Proxy-Secret\"\nvalue_file = \"proxy.secret\"\n\
+         [handlers]\nconnect = \"test-mirror.wasm\"\n",
+        crate::support::plugin_dir().display().to_string()
+    );
+    let mut server = TestServer::start_in(dir, &config).await;
+    let connect = || pb::ConnectRequest {
+        client: "c".into(),
+        ..Default::default()
+    };
+    for metadata in [
+        vec![],
+        vec![("x-proxy-secret", "wrong")],
+        vec![("x-proxy-secret", "s3cr3t-valu")],
+    ] {
+        let status = server
+            .client
+            .connect(request(connect(), &metadata))
+            .await
+            .expect_err("refused");
+        assert_eq!(status.code(), tonic::Code::Unauthenticated, "{metadata:?}");
+    }
+    let response = server
+        .client
+        .connect(request(
+            connect(),
+            &[("x-proxy-secret", "s3cr3t-value"), ("x-other", "1")],
+        ))
+        .await
+        .expect("answered")
+        .into_inner();
+    // The mirror reflects the headers it saw: the secret is not among them.
+    let result = response.result.expect("accepted");
+    let seen = crate::support::json(&result.data);
+    assert_eq!(seen["headers"]["x-other"], "1", "{seen}");
+    assert!(seen["headers"].get("x-proxy-secret").is_none(), "{seen}");
+}
