@@ -16,6 +16,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("cargo:rerun-if-changed={proto}");
     }
     let descriptors = protox::compile(PROTOS, ["proto"])?;
+    // The descriptors, for gRPC reflection (`grpcurl list` and the like).
+    let out_dir = std::path::PathBuf::from(std::env::var("OUT_DIR")?);
+    std::fs::write(
+        out_dir.join("rotor_descriptors.bin"),
+        prost::Message::encode_to_vec(&descriptors),
+    )?;
 
     let mut builder = tonic_prost_build::configure()
         .build_server(true)

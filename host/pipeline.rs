@@ -93,6 +93,7 @@ impl Pipeline {
     ) -> Result<R, CallError> {
         let routes = self.registry.snapshot();
         let tenant = routes.tenant_of(&request, origin.listener)?;
+        tracing::Span::current().record("tenant", tenant.name());
         let limits = tenant.limits();
         if origin.size > limits.max_request {
             return Err(CallError::TooLarge {
@@ -366,6 +367,9 @@ impl Call<'_> {
     }
 
     async fn handle(&self, target: &Target, request: Request) -> Result<Reply, CallError> {
+        let span = tracing::Span::current();
+        span.record("plugin", target.guest.plugin.as_str());
+        span.record("version", &target.plugin.sha256()[..12]);
         let failed = |fault| CallError::Guest {
             plugin: target.guest.plugin.clone(),
             fault,

@@ -11,3 +11,7 @@ pub mod proxy {
 pub mod api {
     tonic::include_proto!("centrifugal.centrifugo.api");
 }
+
+/// The encoded descriptors of both services, for gRPC reflection.
+pub const FILE_DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/rotor_descriptors.bin"));

@@ -23,9 +23,10 @@ use crate::proxy::ProxyService;
 use crate::registry::{PluginRegistry, RegistryError, Routes};
 use crate::reload::{PluginWatcher, ReloadError, Reloader};
 use crate::sandbox::Services;
-use crate::telemetry::Metrics;
+use crate::telemetry::{Metrics, TraceParent};
 use crate::wit::types::Headers;
 use std::sync::atomic::Ordering;
+use tracing::Instrument;
 
 /// Why Rotor could not start or stopped serving.
 #[derive(Debug, thiserror::Error)]
@@ -53,6 +54,9 @@ pub enum ServeError {
     /// The gRPC server failed.
     #[error("gRPC server: {0}")]
     Transport(#[from] tonic::transport::Error),
+    /// The reflection service could not be built from the descriptors.
+    #[error("gRPC reflection: {0}")]
+    Reflection(String),
 }
 
 /// A running Rotor: answers proxy calls with its plugins.
@@ -228,7 +232,33 @@ impl Rotor {
 
     /// Answers one proxy call that arrived on the listener of tenant
     /// `listener` (with `[tenancy] by = "listener"`), or on the main one.
+    ///
+    /// The call runs in a `call` span with its kind, tenant, plugin and the
+    /// plugin's version, and the W3C trace context of the client if
+    /// Centrifugo forwarded one (`traceparent`).
     pub async fn answer_on<C: ProxyCall>(
+        &self,
+        message: C,
+        headers: Headers,
+        deadline: Option<Instant>,
+        listener: Option<&str>,
+    ) -> Result<C::Response, tonic::Status> {
+        let trace = TraceParent::from_headers(&headers);
+        let span = tracing::info_span!(
+            "call",
+            kind = C::KIND.name(),
+            tenant = tracing::field::Empty,
+            plugin = tracing::field::Empty,
+            version = tracing::field::Empty,
+            trace_id = trace.as_ref().map(|t| t.trace_id.as_str()),
+            parent_id = trace.as_ref().map(|t| t.parent_id.as_str()),
+        );
+        self.answer_in_span(message, headers, deadline, listener)
+            .instrument(span)
+            .await
+    }
+
+    async fn answer_in_span<C: ProxyCall>(
         &self,
         message: C,
         headers: Headers,
@@ -328,8 +358,14 @@ impl Rotor {
                 None => ProxyService::new(self.clone()),
             };
             let mut stopped = stopped.clone();
+            let reflection = tonic_reflection::server::Builder::configure()
+                .register_encoded_file_descriptor_set(crate::proto::FILE_DESCRIPTOR_SET)
+                .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+                .build_v1()
+                .map_err(|error| ServeError::Reflection(error.to_string()))?;
             let server = tonic::transport::Server::builder()
                 .add_service(health_service.clone())
+                .add_service(reflection)
                 .add_service(service.into_server())
                 .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async move {
                     let _ = stopped.wait_for(|stop| *stop).await;

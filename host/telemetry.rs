@@ -16,6 +16,46 @@ use crate::wit::types::{
     ConnectReply, PublishReply, RefreshReply, Reply, RpcReply, SubRefreshReply, SubscribeReply,
 };
 
+/// A W3C trace context (`traceparent: 00-<trace id>-<parent id>-<flags>`),
+/// as Centrifugo forwards it from the client's HTTP headers when its proxy
+/// lists `traceparent` in `http_headers`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TraceParent {
+    /// The trace, 32 lower-case hex digits.
+    pub trace_id: String,
+    /// The caller's span, 16 lower-case hex digits.
+    pub parent_id: String,
+}
+
+impl TraceParent {
+    /// The trace context among `headers`, if one is there and well formed.
+    pub fn from_headers(headers: &[(String, String)]) -> Option<TraceParent> {
+        let (_, value) = headers.iter().find(|(key, _)| key == "traceparent")?;
+        let mut parts = value.trim().split('-');
+        let (version, trace_id, parent_id, flags) =
+            (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+        let hex = |text: &str, len: usize| {
+            text.len() == len
+                && text
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        };
+        let all_zero = |text: &str| text.bytes().all(|b| b == b'0');
+        let valid = hex(version, 2)
+            && version != "ff"
+            && hex(trace_id, 32)
+            && !all_zero(trace_id)
+            && hex(parent_id, 16)
+            && !all_zero(parent_id)
+            && hex(flags, 2)
+            && (version != "00" || parts.next().is_none());
+        valid.then(|| TraceParent {
+            trace_id: trace_id.to_owned(),
+            parent_id: parent_id.to_owned(),
+        })
+    }
+}
+
 /// Latency buckets in seconds: 50 µs to 1 s, Centrifugo's default deadline.
 const LATENCY_BUCKETS: [f64; 14] = [
     0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
@@ -237,6 +277,28 @@ pub fn outcome(reply: &Reply) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn trace_parents_are_parsed_strictly() {
+        let headers = |value: &str| vec![("traceparent".to_owned(), value.to_owned())];
+        let parsed = TraceParent::from_headers(&headers(
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        ))
+        .expect("valid");
+        assert_eq!(parsed.trace_id, "4bf92f3577b34da6a3ce929d0e0e4736");
+        assert_eq!(parsed.parent_id, "00f067aa0ba902b7");
+        for bad in [
+            "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",
+            "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
+            "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra",
+            "garbage",
+        ] {
+            assert_eq!(TraceParent::from_headers(&headers(bad)), None, "{bad}");
+        }
+        assert_eq!(TraceParent::from_headers(&[]), None);
+    }
 
     #[test]
     fn encodes_counters_and_histograms() {

@@ -5,9 +5,14 @@ use std::process::Command;
 use crate::support::{ScratchDir, plugin};
 
 fn rotor(args: &[&str]) -> (bool, String, String) {
+    rotor_logging(args, "warn")
+}
+
+fn rotor_logging(args: &[&str], level: &str) -> (bool, String, String) {
     let output = Command::new(env!("CARGO_BIN_EXE_rotor"))
         .args(args)
-        .env("RUST_LOG", "warn")
+        .env("RUST_LOG", level)
+        .env("NO_COLOR", "1")
         .output()
         .expect("running rotor");
     (
@@ -141,4 +146,40 @@ fn check_with_a_config_shows_each_tenants_routes_and_modes() {
     let (ok, stdout, stderr) = rotor(&["check", "--config", config.to_str().expect("UTF-8")]);
     assert!(!ok, "{stdout}");
     assert!(stderr.contains("connect-handler"), "{stderr}");
+}
+
+#[test]
+fn json_logs_carry_the_calls_span_and_trace_context() {
+    let faulty = plugin("test-faulty");
+    // The call span is an `info` span: at `warn`, fault lines carry their own
+    // fields only.
+    let (_, stdout, stderr) = rotor_logging(
+        &[
+            "--log-format",
+            "json",
+            "call",
+            "rpc",
+            "--plugin",
+            faulty.to_str().expect("a UTF-8 path"),
+            "--request",
+            r#"{"method":"trap"}"#,
+            "--header",
+            "traceparent=00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        ],
+        "info",
+    );
+    assert!(stdout.contains("\"code\": 100"), "{stdout}");
+    let line = stderr
+        .lines()
+        .find(|line| line.contains("plugin failed"))
+        .unwrap_or_else(|| panic!("a fault log line: {stderr}"));
+    let logged: serde_json::Value = serde_json::from_str(line).expect("a JSON log line");
+    let span = &logged["span"];
+    assert_eq!(span["name"], "call");
+    assert_eq!(span["kind"], "rpc");
+    assert_eq!(span["tenant"], "default");
+    assert_eq!(span["plugin"], "test-faulty.wasm");
+    assert_eq!(span["trace_id"], "4bf92f3577b34da6a3ce929d0e0e4736");
+    assert_eq!(span["parent_id"], "00f067aa0ba902b7");
+    assert_eq!(span["version"].as_str().map(str::len), Some(12));
 }

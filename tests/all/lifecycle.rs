@@ -117,3 +117,39 @@ async fn sigterm_finishes_calls_in_flight_then_exits_cleanly() {
     };
     assert!(status.success(), "rotor exited with {status}");
 }
+
+#[tokio::test]
+async fn grpc_reflection_lists_the_services() {
+    use tonic_reflection::pb::v1::ServerReflectionRequest;
+    use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
+    use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
+    use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
+
+    let server = crate::support::TestServer::start("[handlers]\nrpc = \"rpc-router.wasm\"").await;
+    let mut client = ServerReflectionClient::new(server.channel.clone());
+    let ask = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    };
+    let mut answers = client
+        .server_reflection_info(tokio_stream::iter([ask]))
+        .await
+        .expect("reflection answers")
+        .into_inner();
+    let answer = answers
+        .message()
+        .await
+        .expect("a reflection message")
+        .expect("one answer");
+    let Some(MessageResponse::ListServicesResponse(list)) = answer.message_response else {
+        panic!("a list of services: {answer:?}");
+    };
+    let names: Vec<_> = list.service.iter().map(|s| s.name.as_str()).collect();
+    for service in [
+        "centrifugal.centrifugo.proxy.CentrifugoProxy",
+        "centrifugal.centrifugo.api.CentrifugoApi",
+        "grpc.health.v1.Health",
+    ] {
+        assert!(names.contains(&service), "{names:?}");
+    }
+}
