@@ -84,15 +84,30 @@ impl Pipeline {
     ///
     /// `respond` turns the final reply into the caller's response, within
     /// the tenant's limits; a reply it refuses counts as a fault of the
-    /// plugin that produced it.
+    /// plugin that produced it. Returns the tenant the call belonged to
+    /// (`None` if it mapped to none) beside the result.
     pub async fn call<R>(
         &self,
         request: Request,
         origin: Origin<'_>,
         respond: impl FnOnce(Reply, &Limits) -> Result<R, GuestFault>,
-    ) -> Result<R, CallError> {
+    ) -> (Option<String>, Result<R, CallError>) {
         let routes = self.registry.snapshot();
-        let tenant = routes.tenant_of(&request, origin.listener)?;
+        let tenant = match routes.tenant_of(&request, origin.listener) {
+            Ok(tenant) => tenant,
+            Err(error) => return (None, Err(error)),
+        };
+        let result = self.call_tenant(tenant, request, origin, respond).await;
+        (Some(tenant.name().to_owned()), result)
+    }
+
+    async fn call_tenant<R>(
+        &self,
+        tenant: &TenantRoutes,
+        request: Request,
+        origin: Origin<'_>,
+        respond: impl FnOnce(Reply, &Limits) -> Result<R, GuestFault>,
+    ) -> Result<R, CallError> {
         tracing::Span::current().record("tenant", tenant.name());
         let limits = tenant.limits();
         if origin.size > limits.max_request {

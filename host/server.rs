@@ -272,7 +272,7 @@ impl Rotor {
         let (request, context) = match message.into_request(headers) {
             Ok(decoded) => decoded,
             Err(error) => {
-                metrics.call(C::KIND, "bad_request", started.elapsed().as_secs_f64());
+                metrics.call("", C::KIND, "bad_request", started.elapsed().as_secs_f64());
                 return Err(tonic::Status::invalid_argument(error.to_string()));
             }
         };
@@ -282,7 +282,7 @@ impl Rotor {
             listener,
             deadline,
         };
-        let result = self
+        let (tenant, result) = self
             .pipeline
             .call(request, origin, |reply, limits| {
                 outcome = crate::telemetry::outcome(&reply);
@@ -306,7 +306,12 @@ impl Rotor {
             Err(CallError::TooLarge { .. }) => "too_large",
             Err(CallError::Guest { .. }) => "fault",
         };
-        metrics.call(C::KIND, outcome, started.elapsed().as_secs_f64());
+        metrics.call(
+            tenant.as_deref().unwrap_or(""),
+            C::KIND,
+            outcome,
+            started.elapsed().as_secs_f64(),
+        );
         match result {
             Ok(response) => Ok(response),
             Err(error) => match error.reply(C::KIND) {

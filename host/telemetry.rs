@@ -64,6 +64,8 @@ const LATENCY_BUCKETS: [f64; 14] = [
 /// Labels of a finished call.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct CallLabels {
+    /// The tenant; empty when the call mapped to none.
+    pub tenant: String,
     /// The request type.
     pub kind: String,
     /// `accept`, `reject`, `disconnect`, `extend`, `expire`, `fault`,
@@ -74,6 +76,8 @@ pub struct CallLabels {
 /// Labels of a request type.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct KindLabels {
+    /// The tenant; empty when the call mapped to none.
+    pub tenant: String,
     /// The request type.
     pub kind: String,
 }
@@ -141,7 +145,7 @@ impl Metrics {
         let warm = Family::<WarmLabels, Counter>::default();
         registry.register(
             "calls",
-            "Proxy calls answered, by request type and outcome",
+            "Proxy calls answered, by tenant, request type and outcome",
             calls.clone(),
         );
         registry.register(
@@ -191,15 +195,17 @@ impl Metrics {
     }
 
     /// Counts a finished call.
-    pub fn call(&self, kind: RequestKind, outcome: &str, seconds: f64) {
+    pub fn call(&self, tenant: &str, kind: RequestKind, outcome: &str, seconds: f64) {
         self.calls
             .get_or_create(&CallLabels {
+                tenant: tenant.to_owned(),
                 kind: kind.name().to_owned(),
                 outcome: outcome.to_owned(),
             })
             .inc();
         self.latency
             .get_or_create(&KindLabels {
+                tenant: tenant.to_owned(),
                 kind: kind.name().to_owned(),
             })
             .observe(seconds);
@@ -303,7 +309,7 @@ mod tests {
     #[test]
     fn encodes_counters_and_histograms() {
         let metrics = Metrics::new();
-        metrics.call(RequestKind::Rpc, "accept", 0.0002);
+        metrics.call("default", RequestKind::Rpc, "accept", 0.0002);
         metrics.fault("p.wasm", "trap");
         metrics.reload(false);
         {
@@ -312,7 +318,7 @@ mod tests {
         }
         let text = metrics.encode();
         assert!(
-            text.contains(r#"rotor_calls_total{kind="rpc",outcome="accept"} 1"#),
+            text.contains(r#"rotor_calls_total{tenant="default",kind="rpc",outcome="accept"} 1"#),
             "{text}"
         );
         assert!(

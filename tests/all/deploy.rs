@@ -537,7 +537,7 @@ async fn serve_container_config(name: &str, text: &str) {
         );
     }
     assert!(
-        metrics.contains(r#"rotor_calls_total{kind="rpc",outcome="accept"} 1"#),
+        metrics.contains(r#"rotor_calls_total{tenant="default",kind="rpc",outcome="accept"} 1"#),
         "{name}: the echo call is counted: {metrics}"
     );
 

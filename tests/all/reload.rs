@@ -268,7 +268,7 @@ async fn admin_lists_versions_and_rolls_a_plugin_back() {
     let (status, metrics) = http(address, "GET", "/metrics", None).await;
     assert_eq!(status, 200);
     assert!(
-        metrics.contains(r#"rotor_calls_total{kind="rpc",outcome="accept"}"#),
+        metrics.contains(r#"rotor_calls_total{tenant="default",kind="rpc",outcome="accept"}"#),
         "{metrics}"
     );
     assert!(
