@@ -153,3 +153,102 @@ async fn grpc_reflection_lists_the_services() {
         assert!(names.contains(&service), "{names:?}");
     }
 }
+
+/// `rotor serve` on `config_text` (written to a scratch dir); the child, its
+/// address, and the scratch dir that must outlive it.
+fn spawn_rotor(config_text: &str) -> (std::process::Child, String, ScratchDir) {
+    let dir = ScratchDir::new();
+    let config = dir.path().join("rotor.toml");
+    std::fs::write(&config, config_text).expect("writing the config");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rotor"))
+        .args(["serve", "--config"])
+        .arg(&config)
+        .env("RUST_LOG", "info")
+        .env("NO_COLOR", "1")
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starting rotor serve");
+    let (lines, log) = mpsc::channel();
+    let stderr = child.stderr.take().expect("stderr");
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = lines.send(line);
+        }
+    });
+    let address = loop {
+        let line = log
+            .recv_timeout(Duration::from_secs(60))
+            .expect("rotor logs where it listens");
+        if let Some(rest) = line.split("address=").nth(1) {
+            break rest
+                .split_whitespace()
+                .next()
+                .expect("an address")
+                .to_owned();
+        }
+    };
+    (child, address, dir)
+}
+
+/// The resident memory of process `pid`, in KiB.
+fn resident_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc status");
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|kib| kib.parse().ok())
+        .expect("VmRSS")
+}
+
+#[tokio::test]
+async fn memory_returns_to_its_baseline_after_hostile_calls() {
+    let (mut child, address, _dir) = spawn_rotor(&format!(
+        "listen = \"127.0.0.1:0\"\n[plugins]\ndir = {:?}\ncache = false\n[handlers]\nrpc = \"test-faulty.wasm\"\n\
+         [limits]\nmemory = \"32MiB\"\ntimeout = \"50ms\"\n",
+        plugin_dir().display().to_string()
+    ));
+    let channel = Endpoint::from_shared(format!("http://{address}"))
+        .expect("an endpoint")
+        .connect()
+        .await
+        .expect("connecting");
+    let client = CentrifugoProxyClient::new(channel);
+    let round = |client: CentrifugoProxyClient<tonic::transport::Channel>| async move {
+        let mut callers = Vec::new();
+        for caller in 0..4 {
+            let mut client = client.clone();
+            callers.push(tokio::spawn(async move {
+                for method in ["oom", "trap", "stack", "loop", "echo"] {
+                    let message = pb::RpcRequest {
+                        method: method.into(),
+                        data: vec![b'x'; 64 << caller],
+                        ..Default::default()
+                    };
+                    let reply = client.rpc(request(message, &[])).await.expect("a reply");
+                    let reply = reply.into_inner();
+                    assert_eq!(reply.result.is_some(), method == "echo", "{method}");
+                }
+            }));
+        }
+        for caller in callers {
+            caller.await.expect("a caller");
+        }
+    };
+    // Warm up: the pool's slots, the allocator's arenas, tokio's threads.
+    for _ in 0..3 {
+        round(client.clone()).await;
+    }
+    let baseline = resident_kib(child.id());
+    for _ in 0..15 {
+        round(client.clone()).await;
+    }
+    let after = resident_kib(child.id());
+    // Each round has instances grow to their 32 MiB limit; none of it stays.
+    assert!(
+        after <= baseline + 16 * 1024,
+        "resident memory grew from {baseline} KiB to {after} KiB"
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+}
