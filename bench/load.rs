@@ -20,7 +20,7 @@ use tokio::runtime::Runtime;
 use tonic::transport::{Channel, Endpoint};
 
 use crate::cpu::{self, CpuSplit};
-use crate::scenario::{Call, Outcome};
+use crate::scenario::{Call, Flood, Outcome};
 
 /// The shape of one measurement.
 #[derive(Debug, Clone)]
@@ -220,4 +220,69 @@ pub fn open_loop(
     let mut measured = std::mem::take(&mut *seen.lock().expect("the record lock"));
     measured.dispatch_lag_us = lags;
     measured.finish(load.duration, probe)
+}
+
+/// What a flood of misbehaving calls got back.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Flooded {
+    /// Calls answered (error replies included: they are meant to fail).
+    pub answered: u64,
+    /// Calls refused at the tenant's concurrency limit.
+    pub refused: u64,
+    /// Calls that got a non-OK gRPC status or no answer.
+    pub failed: u64,
+}
+
+/// Floods the server at `address` with `requests`, each sent over and
+/// over by `callers_each` callers of its own as `tenant`'s calls, until
+/// `stop` is set. Returns what each request's callers got back, in the
+/// order of `requests`.
+pub async fn flood(
+    address: String,
+    requests: Vec<Arc<rotor::proto::proxy::RpcRequest>>,
+    tenant: &'static str,
+    callers_each: usize,
+    deadline: Duration,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+) -> Vec<Flooded> {
+    let clients = connect(&address, requests.len().max(1))
+        .await
+        .expect("connecting to the server under test");
+    let mut callers = Vec::new();
+    for (index, message) in requests.iter().enumerate() {
+        for _ in 0..callers_each {
+            let mut client = clients[index % clients.len()].clone();
+            let message = message.clone();
+            let stop = stop.clone();
+            callers.push((
+                index,
+                tokio::spawn(async move {
+                    let mut seen = Flooded::default();
+                    while !stop.load(Ordering::Relaxed) {
+                        match crate::scenario::send_unchecked(
+                            &mut client,
+                            &message,
+                            tenant,
+                            deadline,
+                        )
+                        .await
+                        {
+                            Flood::Answered => seen.answered += 1,
+                            Flood::Refused => seen.refused += 1,
+                            Flood::Failed => seen.failed += 1,
+                        }
+                    }
+                    seen
+                }),
+            ));
+        }
+    }
+    let mut totals = vec![Flooded::default(); requests.len()];
+    for (index, caller) in callers {
+        let seen = caller.await.expect("a flood caller");
+        totals[index].answered += seen.answered;
+        totals[index].refused += seen.refused;
+        totals[index].failed += seen.failed;
+    }
+    totals
 }

@@ -1,7 +1,7 @@
 //! Figures measured inside this process, without the network: compiling
-//! each component, one fresh instance and call through `Rotor::answer`,
-//! memory per instance in flight, and the per-call cost under a few pool
-//! sizes.
+//! each component, one call through `Rotor::answer` per scenario and Rotor
+//! system (fresh or reused instances, Rust, JS or Python plugins), memory
+//! per instance in flight, and the per-call cost under a few pool sizes.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -12,8 +12,8 @@ use serde::Serialize;
 
 use crate::cpu::own_cpu_seconds;
 use crate::load::percentile;
-use crate::scenario::{Call, Scenario};
-use crate::server::status_field;
+use crate::scenario::{Call, Message, Scenario};
+use crate::server::{Guest, Isolation, System, status_field};
 
 /// The components the scenarios run.
 pub const COMPONENTS: [&str; 4] = [
@@ -43,15 +43,18 @@ pub struct CompileTime {
     pub component: String,
     /// Its size in KiB.
     pub size_kib: u64,
-    /// The median of three compilations (read, compile, link), in ms.
-    pub compile_ms: f64,
+    /// The median of three compilations (read, compile, link), in ms; one
+    /// for the JS and Python components, none in a smoke run for them.
+    pub compile_ms: Option<f64>,
 }
 
-/// Sequential calls through `Rotor::answer`, each on a fresh instance.
+/// Sequential calls through `Rotor::answer`.
 #[derive(Debug, Serialize)]
 pub struct PerCall {
     /// The scenario.
     pub scenario: &'static str,
+    /// The Rotor system: plugin language and isolation mode.
+    pub system: &'static str,
     /// Calls timed.
     pub calls: usize,
     /// Mean time per call, µs.
@@ -94,28 +97,44 @@ pub struct PoolingVariant {
     pub p50_us: u32,
 }
 
-/// Measures everything; `smoke` makes each figure quick and rough.
-pub fn run(plugin_dir: &Path, smoke: bool) -> Result<Micro, String> {
+/// How long the calls of one per-call figure may take at most: a fresh
+/// JS or Python instance costs about a millisecond, a Rust one microseconds.
+const PER_CALL_BUDGET: Duration = Duration::from_secs(3);
+
+/// Measures everything for the Rotor `systems` (the Rust plugins fresh,
+/// at least); `smoke` makes each figure quick and rough.
+pub fn run(plugin_dir: &Path, systems: &[System], smoke: bool) -> Result<Micro, String> {
     let runtime = tokio::runtime::Runtime::new().map_err(|error| error.to_string())?;
     let calls = if smoke { 500 } else { 20_000 };
-    let compile = compile_times(plugin_dir, if smoke { 1 } else { 3 })?;
+    let budget = if smoke {
+        Duration::from_millis(300)
+    } else {
+        PER_CALL_BUDGET
+    };
+    let guests: Vec<Guest> = systems.iter().filter_map(|s| s.guest()).collect();
+    let compile = compile_times(plugin_dir, &guests, smoke)?;
     let mut per_call = Vec::new();
-    for scenario in Scenario::ALL {
-        let rotor = runtime.block_on(rotor_for(
-            &scenario.rotor_config(None, plugin_dir),
-            plugin_dir,
-        ))?;
-        let (mean_us, p50_us, p99_us) =
-            runtime.block_on(time_calls(&rotor, &scenario.call(), calls))?;
-        let parallel_cpu_us = runtime.block_on(parallel_cost(&rotor, &scenario.call(), calls))?;
-        per_call.push(PerCall {
-            scenario: scenario.name(),
-            calls,
-            mean_us,
-            p50_us,
-            p99_us,
-            parallel_cpu_us,
-        });
+    for &system in systems {
+        let System::Rotor(guest, isolation) = system else {
+            continue;
+        };
+        for scenario in Scenario::ALL.into_iter().filter(|s| system.serves(*s)) {
+            let config = scenario.rotor_config(None, plugin_dir, guest, isolation);
+            let rotor = runtime.block_on(rotor_for(&config, plugin_dir))?;
+            let call = scenario.call();
+            let (done, mean_us, p50_us, p99_us) =
+                runtime.block_on(time_calls(&rotor, &call, calls, budget))?;
+            let parallel_cpu_us = runtime.block_on(parallel_cost(&rotor, &call, calls, budget))?;
+            per_call.push(PerCall {
+                scenario: scenario.name(),
+                system: system.name(),
+                calls: done,
+                mean_us,
+                p50_us,
+                p99_us,
+                parallel_cpu_us,
+            });
+        }
     }
     let memory = runtime.block_on(instance_memory(plugin_dir, if smoke { 32 } else { 200 }))?;
     let mut pooling = Vec::new();
@@ -126,11 +145,11 @@ pub fn run(plugin_dir: &Path, smoke: bool) -> Result<Micro, String> {
     ] {
         let config = format!(
             "{}[limits]\n{limits}\n",
-            Scenario::Noop.rotor_config(None, plugin_dir)
+            Scenario::Noop.rotor_config(None, plugin_dir, Guest::Rust, Isolation::Fresh)
         );
         let rotor = runtime.block_on(rotor_for(&config, plugin_dir))?;
-        let (mean_us, p50_us, _) =
-            runtime.block_on(time_calls(&rotor, &Scenario::Noop.call(), calls))?;
+        let (_, mean_us, p50_us, _) =
+            runtime.block_on(time_calls(&rotor, &Scenario::Noop.call(), calls, budget))?;
         pooling.push(PoolingVariant {
             limits: limits.replace('\n', ", "),
             mean_us,
@@ -145,10 +164,27 @@ pub fn run(plugin_dir: &Path, smoke: bool) -> Result<Micro, String> {
     })
 }
 
-fn compile_times(plugin_dir: &Path, rounds: usize) -> Result<Vec<CompileTime>, String> {
+/// Compile times of the Rust components the scenarios run (three rounds,
+/// one in a smoke run) and of the RPC routers of `guests` in other
+/// languages (one round, and none in a smoke run: each takes seconds).
+fn compile_times(
+    plugin_dir: &Path,
+    guests: &[Guest],
+    smoke: bool,
+) -> Result<Vec<CompileTime>, String> {
     let engine = Engine::new(&Limits::default(), 1).map_err(|error| error.to_string())?;
+    let mut names: Vec<(String, usize)> = COMPONENTS
+        .iter()
+        .map(|name| ((*name).to_owned(), if smoke { 1 } else { 3 }))
+        .collect();
+    for guest in [Guest::Js, Guest::Python] {
+        if guests.contains(&guest) {
+            let name = guest.rpc_router().trim_end_matches(".wasm").to_owned();
+            names.push((name, usize::from(!smoke)));
+        }
+    }
     let mut figures = Vec::new();
-    for name in COMPONENTS {
+    for (name, rounds) in names {
         let path = plugin_dir.join(format!("{name}.wasm"));
         let size = std::fs::metadata(&path)
             .map_err(|error| format!("{}: {error}", path.display()))?
@@ -156,16 +192,16 @@ fn compile_times(plugin_dir: &Path, rounds: usize) -> Result<Vec<CompileTime>, S
         let mut times: Vec<f64> = (0..rounds)
             .map(|_| {
                 let started = Instant::now();
-                Plugin::load(&engine, name, &path)
+                Plugin::load(&engine, &name, &path)
                     .map(|_| started.elapsed().as_secs_f64() * 1e3)
                     .map_err(|error| format!("{name}: {error}"))
             })
             .collect::<Result<_, _>>()?;
         times.sort_by(f64::total_cmp);
         figures.push(CompileTime {
-            component: name.to_owned(),
+            component: name,
             size_kib: size / 1024,
-            compile_ms: times[times.len() / 2],
+            compile_ms: times.get(times.len() / 2).copied(),
         });
     }
     Ok(figures)
@@ -176,60 +212,83 @@ async fn rotor_for(config: &str, plugin_dir: &Path) -> Result<Rotor, String> {
     Rotor::new(&config).await.map_err(|error| error.to_string())
 }
 
-/// Times `calls` sequential calls after a tenth as many to warm up:
-/// (mean, p50, p99) in µs.
-async fn time_calls(rotor: &Rotor, call: &Call, calls: usize) -> Result<(f64, u32, u32), String> {
+/// Times up to `calls` sequential calls, or as many as fit in `budget`,
+/// after a tenth as many (or a tenth of the budget) to warm up:
+/// (calls timed, mean, p50, p99) in µs.
+async fn time_calls(
+    rotor: &Rotor,
+    call: &Call,
+    calls: usize,
+    budget: Duration,
+) -> Result<(usize, f64, u32, u32), String> {
+    let warm_until = Instant::now() + budget / 10;
     for _ in 0..calls / 10 {
         answer(rotor, call).await?;
+        if Instant::now() >= warm_until {
+            break;
+        }
     }
     let mut times = Vec::with_capacity(calls);
     let started = Instant::now();
-    for _ in 0..calls {
+    while times.len() < calls && (times.is_empty() || started.elapsed() < budget) {
         let one = Instant::now();
         answer(rotor, call).await?;
         times.push(u32::try_from(one.elapsed().as_micros()).unwrap_or(u32::MAX));
     }
-    let mean = started.elapsed().as_secs_f64() * 1e6 / calls as f64;
+    let mean = started.elapsed().as_secs_f64() * 1e6 / times.len() as f64;
     times.sort_unstable();
-    Ok((mean, percentile(&times, 0.50), percentile(&times, 0.99)))
+    Ok((
+        times.len(),
+        mean,
+        percentile(&times, 0.50),
+        percentile(&times, 0.99),
+    ))
 }
 
-/// Runs `calls` calls split over one task per core and returns this
-/// process's CPU time per call, µs.
-async fn parallel_cost(rotor: &Rotor, call: &Call, calls: usize) -> Result<f64, String> {
+/// Runs up to `calls` calls, or as many as fit in `budget`, split over one
+/// task per core, and returns this process's CPU time per call, µs.
+async fn parallel_cost(
+    rotor: &Rotor,
+    call: &Call,
+    calls: usize,
+    budget: Duration,
+) -> Result<f64, String> {
     let workers = std::thread::available_parallelism().map_or(1, usize::from);
     let cpu_before = own_cpu_seconds();
+    let give_up = Instant::now() + budget;
     let tasks: Vec<_> = (0..workers)
         .map(|_| {
             let rotor = rotor.clone();
             let call = call.clone();
             tokio::spawn(async move {
-                for _ in 0..calls / workers {
+                let mut done = 0;
+                while done < calls / workers && (done == 0 || Instant::now() < give_up) {
                     answer(&rotor, &call).await?;
+                    done += 1;
                 }
-                Ok::<(), String>(())
+                Ok::<usize, String>(done)
             })
         })
         .collect();
+    let mut done = 0;
     for task in tasks {
-        task.await.map_err(|error| error.to_string())??;
+        done += task.await.map_err(|error| error.to_string())??;
     }
-    let done = (calls / workers * workers).max(1);
-    Ok((own_cpu_seconds() - cpu_before) * 1e6 / done as f64)
+    Ok((own_cpu_seconds() - cpu_before) * 1e6 / done.max(1) as f64)
 }
 
 /// One call in process; a refusal or an error reply is a failure here.
 async fn answer(rotor: &Rotor, call: &Call) -> Result<(), String> {
-    let accepted = match call {
-        Call::Rpc(message) => rotor
+    let accepted = match &call.message {
+        Message::Rpc(message) => rotor
             .answer(pb::RpcRequest::clone(message), Vec::new(), None)
             .await
             .map(|r| r.result.is_some_and(|result| result.data == message.data)),
-        Call::Connect(message, _) => rotor
+        Message::Connect(message, _) => rotor
             .answer(pb::ConnectRequest::clone(message), Vec::new(), None)
             .await
             .map(|r| r.result.is_some()),
-        Call::Publish(message) => rotor
+        Message::Publish(message) => rotor
             .answer(pb::PublishRequest::clone(message), Vec::new(), None)
             .await
             .map(|r| r.error.is_none() && r.disconnect.is_none()),

@@ -4,20 +4,26 @@
 //! and what they mean.
 //!
 //! ```sh
-//! cargo bench --bench pipeline                 # full run, about 7 minutes on 2 cores
+//! cargo bench --bench pipeline                 # full run, about 12 minutes on 2 cores
 //! cargo bench --bench pipeline -- --smoke      # everything for 1 s; fails on any error
 //! cargo bench --bench pipeline -- --scenario noop --system rotor --system native
+//! cargo bench --bench pipeline -- --scenario noop --system languages --system python
+//! cargo bench --bench pipeline -- --noisy      # only the noisy neighbour
 //! cargo test --bench pipeline                  # the smoke check, on the test build
 //! ```
 //!
-//! It builds the plugins, prepares a Python interpreter with the pinned
-//! grpcio (`python.rs`), measures in-process figures (`micro.rs`; skip them
-//! with `--no-micro`), then for each scenario starts each system as a child
+//! It builds the plugins (the JS and Python ones too, when node, npm and
+//! python3 are there), prepares a Python interpreter with the pinned grpcio
+//! (`python.rs`), measures in-process figures (`micro.rs`; skip them with
+//! `--no-micro`), then for each scenario starts each system as a child
 //! process on a loopback port, one at a time (`server.rs`), and loads it
 //! with this process's tonic client (`load.rs`): a closed loop for the
-//! saturation throughput, then an open loop at half of Rotor's. It prints
-//! Markdown tables and writes `bench/results/latest.json` (`smoke.json` for
-//! a smoke run).
+//! saturation throughput, then an open loop at half of Rotor's. The systems
+//! are Rotor with Rust plugins, fresh and reused instances; the RPC router
+//! in JS and Python, both modes (`noop` only); the native handler and the
+//! Python backend. Last, two tenants share one Rotor while one is flooded
+//! with misbehaving calls (`noisy.rs`). It prints Markdown tables and
+//! writes `bench/results/latest.json` (`smoke.json` for a smoke run).
 //!
 //! Settings (environment), with their defaults:
 //! - `ROTOR_BENCH_SECONDS`: measured seconds per row, 5 (1 with `--smoke`);
@@ -28,12 +34,18 @@
 //! - `ROTOR_BENCH_OPEN_LOOP_THREADS`: client threads of fixed-rate runs, cores;
 //! - `ROTOR_BENCH_PYTHON_WORKERS`: Python worker processes, 2 × cores;
 //! - `ROTOR_BENCH_PYTHON_SERVER`: `sync` (grpcio's thread pool) or `aio`;
-//! - `ROTOR_BENCH_PYTHON`: the Python interpreter to use.
+//! - `ROTOR_BENCH_PYTHON`: the Python interpreter to use;
+//! - `ROTOR_BENCH_FLOOD_CALLERS`: noisy-neighbour flood callers per kind, 8;
+//! - `ROTOR_BENCH_NOISY_CONCURRENCY`: the noisy tenant's concurrency limit, 4;
+//! - `ROTOR_BENCH_RETRIES`: attempts per row at most (when disturbed), 3;
+//! - `ROTOR_REQUIRE_GUESTS`: fail, rather than skip the JS and Python
+//!   rows, when their toolchains are missing (CI sets it).
 
 mod cpu;
 mod load;
 mod micro;
 mod native;
+mod noisy;
 mod python;
 mod report;
 mod scenario;
@@ -45,7 +57,7 @@ use std::time::Duration;
 
 use report::{LoadKind, Report, Row, Setup};
 use scenario::Scenario;
-use server::{Launcher, System};
+use server::{Guest, Launcher, System};
 
 /// Centrifugo's default proxy timeout, sent as every call's gRPC deadline.
 const DEADLINE: Duration = Duration::from_secs(1);
@@ -72,6 +84,9 @@ struct Options {
     scenarios: Vec<Scenario>,
     systems: Vec<System>,
     micro: bool,
+    noisy: bool,
+    flood_callers: usize,
+    noisy_concurrency: u32,
     retries: usize,
 }
 
@@ -83,6 +98,7 @@ impl Options {
         // minutes would be a surprise: without `--bench`, run the smoke check.
         let mut smoke = !args.iter().any(|arg| arg == "--bench");
         let mut micro = true;
+        let mut noisy = false;
         let mut scenarios = Vec::new();
         let mut systems = Vec::new();
         let mut args = args.iter();
@@ -91,6 +107,7 @@ impl Options {
                 "--bench" => {}
                 "--smoke" => smoke = true,
                 "--no-micro" => micro = false,
+                "--noisy" => noisy = true,
                 "--scenario" => {
                     let name = args.next().ok_or("--scenario needs a name")?;
                     scenarios.push(Scenario::from_name(name).ok_or_else(|| {
@@ -102,18 +119,23 @@ impl Options {
                 }
                 "--system" => {
                     let name = args.next().ok_or("--system needs a name")?;
-                    systems.push(System::from_name(name).ok_or_else(|| {
-                        format!(
-                            "unknown system {name:?}; known: {}",
+                    let selected = System::selected_by(name);
+                    if selected.is_empty() {
+                        return Err(format!(
+                            "unknown system {name:?}; known: rotor, languages, {}",
                             System::ALL.map(System::name).join(", ")
-                        )
-                    })?);
+                        ));
+                    }
+                    systems.extend(selected);
                 }
                 other => return Err(format!("unknown argument {other:?}")),
             }
         }
-        if scenarios.is_empty() {
+        // Without a choice, everything runs; `--noisy` alone runs only the
+        // noisy neighbour.
+        if scenarios.is_empty() && !noisy {
             scenarios = Scenario::ALL.to_vec();
+            noisy = true;
         }
         if systems.is_empty() {
             systems = System::ALL.to_vec();
@@ -137,8 +159,20 @@ impl Options {
             scenarios,
             systems,
             micro,
+            noisy,
+            flood_callers: env_number("ROTOR_BENCH_FLOOD_CALLERS", noisy::FLOOD_CALLERS as f64)
+                as usize,
+            noisy_concurrency: env_number(
+                "ROTOR_BENCH_NOISY_CONCURRENCY",
+                f64::from(noisy::NOISY_CONCURRENCY),
+            ) as u32,
             // A smoke run checks answers, not figures: no second tries.
-            retries: if smoke { 0 } else { ROW_RETRIES },
+            retries: if smoke {
+                0
+            } else {
+                (env_number("ROTOR_BENCH_RETRIES", ROW_RETRIES as f64 + 1.0) as usize)
+                    .saturating_sub(1)
+            },
         })
     }
 }
@@ -168,7 +202,7 @@ fn env_number(name: &str, default: f64) -> f64 {
 /// for the machine to go idle) while other processes used more than
 /// [`BUSY_PERCENT`] of the CPU during the measurement. Keeps the attempt
 /// they disturbed least; returns it with the number of attempts.
-fn measure_row(
+pub(crate) fn measure_row(
     retries: usize,
     mut measure: impl FnMut() -> load::Measured,
 ) -> (load::Measured, usize) {
@@ -250,7 +284,16 @@ fn run(options: &Options) -> Result<Report, String> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let plugin_dir = root.join("plugins/dist");
     build_plugins(root, &plugin_dir)?;
-    let python = if options.systems.contains(&System::Python) {
+    let mut notices = Vec::new();
+    // With no scenario (`--noisy` alone), only the in-process figures need
+    // a Rotor system, and that is Rotor as deployed by default.
+    let wanted = if options.scenarios.is_empty() {
+        &[][..]
+    } else {
+        &options.systems[..]
+    };
+    let systems = with_guests_built(root, wanted, &mut notices)?;
+    let python = if systems.contains(&System::Python) {
         Some(python::prepare(root, &root.join("target"))?)
     } else {
         None
@@ -278,7 +321,16 @@ fn run(options: &Options) -> Result<Report, String> {
     }
     let micro = if options.micro {
         progress("in-process figures");
-        Some(micro::run(&plugin_dir, options.smoke)?)
+        // Rotor as deployed by default always: the targets need it.
+        let mut rotors: Vec<System> = systems
+            .iter()
+            .copied()
+            .filter(|s| s.guest().is_some())
+            .collect();
+        if !rotors.contains(&System::ROTOR) {
+            rotors.insert(0, System::ROTOR);
+        }
+        Some(micro::run(&plugin_dir, &rotors, options.smoke)?)
     } else {
         None
     };
@@ -299,7 +351,7 @@ fn run(options: &Options) -> Result<Report, String> {
     for &scenario in &options.scenarios {
         let call = scenario.call();
         let mut half_rate = None;
-        for &system in &options.systems {
+        for system in systems.iter().copied().filter(|s| s.serves(scenario)) {
             progress(&format!("{} / {}", scenario.name(), system.name()));
             let server = runtime.block_on(launcher.start(system, scenario, &call))?;
             let mut rows = Vec::new();
@@ -310,9 +362,11 @@ fn run(options: &Options) -> Result<Report, String> {
             });
             let row = Row::new(scenario, system, LoadKind::Saturation, None, &saturation);
             rows.push(row.attempts(attempts));
-            // Python cannot take half of Rotor's throughput: measure it at
-            // half of its own first, before that overload leaves a backlog.
-            if system == System::Python {
+            // Python, and JS or Python plugins, cannot take half of Rotor's
+            // throughput: measure them at half of their own first, before
+            // that overload leaves a backlog.
+            let large_guest = system.guest().is_some_and(|g| g != Guest::Rust);
+            if system == System::Python || large_guest {
                 let own = saturation.rate() / 2.0;
                 let (fixed, attempts) = measure_row(retries, || {
                     load::open_loop(&open_loop_runtime, &server.address, pid, &call, own, &load)
@@ -322,12 +376,15 @@ fn run(options: &Options) -> Result<Report, String> {
             }
             // Half of Rotor's saturation throughput is the fixed rate for
             // every system (of the first system's, if Rotor is left out).
-            let rate = *half_rate.get_or_insert(saturation.rate() / 2.0);
-            let (fixed, attempts) = measure_row(retries, || {
-                load::open_loop(&open_loop_runtime, &server.address, pid, &call, rate, &load)
-            });
-            let row = Row::new(scenario, system, LoadKind::HalfRotor, Some(rate), &fixed);
-            rows.push(row.attempts(attempts));
+            // JS and Python plugins, at a tenth of it, are left out.
+            if !large_guest {
+                let rate = *half_rate.get_or_insert(saturation.rate() / 2.0);
+                let (fixed, attempts) = measure_row(retries, || {
+                    load::open_loop(&open_loop_runtime, &server.address, pid, &call, rate, &load)
+                });
+                let row = Row::new(scenario, system, LoadKind::HalfRotor, Some(rate), &fixed);
+                rows.push(row.attempts(attempts));
+            }
             let peak = server.peak_rss_kib();
             server.stop();
             for mut row in rows {
@@ -337,16 +394,32 @@ fn run(options: &Options) -> Result<Report, String> {
             }
         }
     }
+    let noisy = if options.noisy {
+        progress("noisy neighbour / rotor-fresh, two tenants");
+        let flood_runtime = client_runtime(1)?;
+        Some(noisy::run(
+            &launcher,
+            &runtime,
+            &flood_runtime,
+            &load,
+            options.flood_callers.max(1),
+            options.noisy_concurrency.max(1),
+            options.retries,
+        )?)
+    } else {
+        None
+    };
     drop(runtime);
     drop(open_loop_runtime);
     let _ = std::fs::remove_dir_all(&work_dir);
 
     let mut report = Report {
         generated_unix: scenario::unix_now(),
-        setup: setup(options, python.as_ref(), idle_before_percent),
+        setup: setup(options, python.as_ref(), idle_before_percent, notices),
         results,
         targets: Vec::new(),
         micro,
+        noisy,
     };
     report.check_targets();
     println!("{}", report.markdown());
@@ -388,10 +461,84 @@ fn build_plugins(root: &Path, plugin_dir: &Path) -> Result<(), String> {
     Ok(())
 }
 
+/// `systems` without the JS and Python plugins whose toolchain is missing
+/// or whose build failed (with a notice for each, in `notices`), once the
+/// others are built by `scripts/build-guest-examples`. With
+/// `ROTOR_REQUIRE_GUESTS` set, a missing toolchain or a failed build is an
+/// error instead.
+fn with_guests_built(
+    root: &Path,
+    systems: &[System],
+    notices: &mut Vec<String>,
+) -> Result<Vec<System>, String> {
+    let required = std::env::var_os("ROTOR_REQUIRE_GUESTS").is_some();
+    let mut usable = Vec::new();
+    for guest in [Guest::Js, Guest::Python] {
+        let Some(language) = guest.build_language() else {
+            continue;
+        };
+        if !systems.iter().any(|s| s.guest() == Some(guest)) {
+            continue;
+        }
+        let tools: &[&str] = match guest {
+            Guest::Js => &["node", "npm"],
+            _ => &["python3"],
+        };
+        let missing: Vec<&str> = tools.iter().copied().filter(|tool| !runs(tool)).collect();
+        let problem = if missing.is_empty() {
+            progress(&format!("building the {language} plugins"));
+            let built = std::process::Command::new("bash")
+                .arg(root.join("scripts/build-guest-examples"))
+                .arg(language)
+                .stdout(std::process::Stdio::null())
+                .status();
+            match built {
+                Ok(status) if status.success() => None,
+                Ok(status) => Some(format!(
+                    "scripts/build-guest-examples {language} failed: {status}"
+                )),
+                Err(error) => Some(format!("running scripts/build-guest-examples: {error}")),
+            }
+        } else {
+            Some(format!("{} not found", missing.join(" and ")))
+        };
+        match problem {
+            None => usable.push(guest),
+            Some(problem) if required => {
+                return Err(format!("{problem} (ROTOR_REQUIRE_GUESTS is set)"));
+            }
+            Some(problem) => {
+                let notice = format!("skipping the {language} plugin rows: {problem}");
+                progress(&notice);
+                notices.push(notice);
+            }
+        }
+    }
+    Ok(systems
+        .iter()
+        .copied()
+        .filter(|s| {
+            s.guest()
+                .is_none_or(|g| g == Guest::Rust || usable.contains(&g))
+        })
+        .collect())
+}
+
+/// Whether `program --version` runs.
+fn runs(program: &str) -> bool {
+    std::process::Command::new(program)
+        .arg("--version")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success())
+}
+
 fn setup(
     options: &Options,
     python: Option<&python::PythonEnv>,
     idle_before_percent: Option<f64>,
+    skipped: Vec<String>,
 ) -> Setup {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
@@ -421,9 +568,10 @@ fn setup(
         python_server: options.python_server.clone(),
         deadline_ms: u64::try_from(DEADLINE.as_millis()).unwrap_or(u64::MAX),
         idle_before_percent,
+        skipped,
     }
 }
 
-fn progress(message: &str) {
+pub(crate) fn progress(message: &str) {
     eprintln!("[bench] {message}");
 }

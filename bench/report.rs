@@ -8,8 +8,9 @@ use serde::Serialize;
 use crate::cpu::CpuSplit;
 use crate::load::{Measured, percentile};
 use crate::micro::Micro;
+use crate::noisy::Noisy;
 use crate::scenario::{CHAIN_LENGTH, Scenario};
-use crate::server::System;
+use crate::server::{Guest, Isolation, System};
 
 /// Rotor's throughput as a fraction of the native handler's, at least.
 const NATIVE_RATIO: f64 = 0.85;
@@ -19,6 +20,24 @@ const PYTHON_RATIO: f64 = 5.0;
 const P99_AT_HALF_LOAD_US: u32 = 1000;
 /// p50 added by each interceptor step, at most.
 const INTERCEPTOR_STEP_US: f64 = 50.0;
+/// Server CPU per call that a fresh instance of a Rust plugin may add to
+/// the native handler's, at most, µs.
+const FRESH_ADDED_CPU_US: f64 = 8.0;
+/// Throughput of a plugin in any language with reused instances, as a
+/// multiple of Python grpcio's, at least.
+const REUSE_PYTHON_RATIO: f64 = 2.0;
+/// The good tenant's throughput beside a flooded neighbour, as a fraction
+/// of its throughput alone, at least.
+const NOISY_RATIO: f64 = 0.70;
+/// The systems of the language comparison, in the order of its table.
+const LANGUAGES: [System; 6] = [
+    System::Rotor(Guest::Rust, Isolation::Fresh),
+    System::Rotor(Guest::Rust, Isolation::Reuse),
+    System::Rotor(Guest::Js, Isolation::Fresh),
+    System::Rotor(Guest::Js, Isolation::Reuse),
+    System::Rotor(Guest::Python, Isolation::Fresh),
+    System::Rotor(Guest::Python, Isolation::Reuse),
+];
 
 /// How a row was loaded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -186,6 +205,8 @@ pub struct Setup {
     /// Idle CPU over one second before the run, %: below ~95 something
     /// else was running and the figures are unreliable.
     pub idle_before_percent: Option<f64>,
+    /// Rows left out, and why (a missing JS or Python toolchain).
+    pub skipped: Vec<String>,
 }
 
 /// Everything a run produced.
@@ -201,6 +222,8 @@ pub struct Report {
     pub targets: Vec<Target>,
     /// The in-process figures.
     pub micro: Option<Micro>,
+    /// The noisy-neighbour measurement.
+    pub noisy: Option<Noisy>,
 }
 
 impl Report {
@@ -210,44 +233,123 @@ impl Report {
             .find(|r| r.scenario == scenario.name() && r.system == system.name() && r.load == load)
     }
 
-    fn throughput_ratio(&self, scenario: Scenario, other: System) -> Option<f64> {
-        let rotor = self.row(scenario, System::Rotor, LoadKind::Saturation)?;
+    fn throughput_ratio(&self, scenario: Scenario, rotor: System, other: System) -> Option<f64> {
+        let rotor = self.row(scenario, rotor, LoadKind::Saturation)?;
         let other = self.row(scenario, other, LoadKind::Saturation)?;
         (other.requests_per_sec > 0.0).then(|| rotor.requests_per_sec / other.requests_per_sec)
+    }
+
+    /// The server CPU per call that `rotor` adds to the native handler's
+    /// at saturation, µs.
+    fn added_cpu_us(&self, scenario: Scenario, rotor: System) -> Option<f64> {
+        let cpu = |system| {
+            self.row(scenario, system, LoadKind::Saturation)?
+                .cpu
+                .map(|c| c.server_us_per_call)
+        };
+        Some(cpu(rotor)? - cpu(System::Native)?)
+    }
+
+    /// The in-process figure of `system` in `scenario`.
+    fn micro_call(&self, scenario: Scenario, system: System) -> Option<&crate::micro::PerCall> {
+        self.micro
+            .as_ref()?
+            .per_call
+            .iter()
+            .find(|p| p.scenario == scenario.name() && p.system == system.name())
     }
 
     /// Checks the targets against the rows.
     pub fn check_targets(&mut self) {
         let mut targets = Vec::new();
-        for scenario in [Scenario::Noop, Scenario::ConnectHs256] {
-            let ratio = self.throughput_ratio(scenario, System::Native);
+        let rotor = System::ROTOR;
+        let reuse = System::Rotor(Guest::Rust, Isolation::Reuse);
+        let ratio_target = |targets: &mut Vec<Target>,
+                            label: String,
+                            ratio: Option<f64>,
+                            at_least: f64,
+                            times: bool| {
             targets.push(Target {
-                target: format!(
-                    "{}: Rotor / native throughput ≥ {NATIVE_RATIO}",
+                target: label,
+                measured: ratio.map_or("—".into(), |r| {
+                    if times {
+                        format!("{r:.1}×")
+                    } else {
+                        format!("{r:.2}")
+                    }
+                }),
+                met: ratio.map(|r| r >= at_least),
+            });
+        };
+        for scenario in [Scenario::Noop, Scenario::ConnectHs256] {
+            ratio_target(
+                &mut targets,
+                format!(
+                    "{}: Rotor (fresh) / native throughput ≥ {NATIVE_RATIO}",
                     scenario.name()
                 ),
-                measured: ratio.map_or("—".into(), |r| format!("{r:.2}")),
-                met: ratio.map(|r| r >= NATIVE_RATIO),
+                self.throughput_ratio(scenario, rotor, System::Native),
+                NATIVE_RATIO,
+                false,
+            );
+        }
+        for scenario in [Scenario::Noop, Scenario::ConnectHs256] {
+            ratio_target(
+                &mut targets,
+                format!(
+                    "{}: Rotor (reuse) / native throughput ≥ {NATIVE_RATIO}",
+                    scenario.name()
+                ),
+                self.throughput_ratio(scenario, reuse, System::Native),
+                NATIVE_RATIO,
+                false,
+            );
+        }
+        for scenario in Scenario::ALL.into_iter().filter(|s| s.single_handler()) {
+            let added = self.added_cpu_us(scenario, rotor);
+            targets.push(Target {
+                target: format!(
+                    "{}: Rotor (fresh) adds ≤ {FRESH_ADDED_CPU_US} µs server CPU per call to native",
+                    scenario.name()
+                ),
+                measured: added.map_or("—".into(), |a| format!("{a:.1} µs")),
+                met: added.map(|a| a <= FRESH_ADDED_CPU_US),
             });
         }
         for scenario in Scenario::ALL {
-            let ratio = self.throughput_ratio(scenario, System::Python);
-            targets.push(Target {
-                target: format!(
-                    "{}: Rotor / Python throughput ≥ {PYTHON_RATIO}",
+            ratio_target(
+                &mut targets,
+                format!(
+                    "{}: Rotor (fresh) / Python throughput ≥ {PYTHON_RATIO}",
                     scenario.name()
                 ),
-                measured: ratio.map_or("—".into(), |r| format!("{r:.1}×")),
-                met: ratio.map(|r| r >= PYTHON_RATIO),
-            });
+                self.throughput_ratio(scenario, rotor, System::Python),
+                PYTHON_RATIO,
+                true,
+            );
+        }
+        for system in LANGUAGES
+            .into_iter()
+            .filter(|s| matches!(s, System::Rotor(_, Isolation::Reuse)))
+        {
+            ratio_target(
+                &mut targets,
+                format!(
+                    "noop: {} / Python throughput ≥ {REUSE_PYTHON_RATIO}",
+                    system.label()
+                ),
+                self.throughput_ratio(Scenario::Noop, system, System::Python),
+                REUSE_PYTHON_RATIO,
+                true,
+            );
         }
         for scenario in Scenario::ALL.into_iter().filter(|s| s.single_handler()) {
             let p99 = self
-                .row(scenario, System::Rotor, LoadKind::HalfRotor)
+                .row(scenario, rotor, LoadKind::HalfRotor)
                 .map(|r| r.p99_us);
             targets.push(Target {
                 target: format!(
-                    "{}: Rotor p99 at 50% load ≤ {P99_AT_HALF_LOAD_US} µs",
+                    "{}: Rotor (fresh) p99 at 50% load ≤ {P99_AT_HALF_LOAD_US} µs",
                     scenario.name()
                 ),
                 measured: p99.map_or("—".into(), |p| format!("{p} µs")),
@@ -255,32 +357,24 @@ impl Report {
             });
         }
         let step = self
-            .row(
-                Scenario::NoopInterceptors,
-                System::Rotor,
-                LoadKind::HalfRotor,
-            )
-            .zip(self.row(Scenario::Noop, System::Rotor, LoadKind::HalfRotor))
+            .row(Scenario::NoopInterceptors, rotor, LoadKind::HalfRotor)
+            .zip(self.row(Scenario::Noop, rotor, LoadKind::HalfRotor))
             .map(|(chain, alone)| {
                 (f64::from(chain.p50_us) - f64::from(alone.p50_us)) / CHAIN_LENGTH as f64
             });
         targets.push(Target {
             target: format!(
-                "each interceptor step adds ≤ {INTERCEPTOR_STEP_US} µs p50 (Rotor, 50% load)"
+                "each interceptor step adds ≤ {INTERCEPTOR_STEP_US} µs p50 (Rotor fresh, 50% load)"
             ),
             measured: step.map_or("—".into(), |s| format!("{s:.0} µs")),
             met: step.map(|s| s <= INTERCEPTOR_STEP_US),
         });
-        let in_process = self.micro.as_ref().and_then(|micro| {
-            let p50 = |scenario: Scenario| {
-                micro
-                    .per_call
-                    .iter()
-                    .find(|p| p.scenario == scenario.name())
-                    .map(|p| f64::from(p.p50_us))
-            };
-            Some((p50(Scenario::NoopInterceptors)? - p50(Scenario::Noop)?) / CHAIN_LENGTH as f64)
-        });
+        let in_process = self
+            .micro_call(Scenario::NoopInterceptors, rotor)
+            .zip(self.micro_call(Scenario::Noop, rotor))
+            .map(|(chain, alone)| {
+                (f64::from(chain.p50_us) - f64::from(alone.p50_us)) / CHAIN_LENGTH as f64
+            });
         targets.push(Target {
             target: format!(
                 "each interceptor step adds ≤ {INTERCEPTOR_STEP_US} µs p50 (in process, sequential)"
@@ -288,6 +382,15 @@ impl Report {
             measured: in_process.map_or("—".into(), |s| format!("{s:.0} µs")),
             met: in_process.map(|s| s <= INTERCEPTOR_STEP_US),
         });
+        ratio_target(
+            &mut targets,
+            format!(
+                "noisy neighbour: good tenant's throughput beside the flood / alone ≥ {NOISY_RATIO}"
+            ),
+            self.noisy.as_ref().map(|n| n.ratio),
+            NOISY_RATIO,
+            false,
+        );
         self.targets = targets;
     }
 
@@ -311,6 +414,17 @@ impl Report {
                     r.timeouts
                 )
             })
+            .chain(self.noisy.iter().flat_map(|n| {
+                [("alone", &n.alone), ("beside the flood", &n.flooded)]
+                    .into_iter()
+                    .filter(|(_, side)| side.errors > 0 || side.timeouts > 0)
+                    .map(|(when, side)| {
+                        format!(
+                            "noisy neighbour / good tenant {when}: {} errors, {} timeouts",
+                            side.errors, side.timeouts
+                        )
+                    })
+            }))
             .collect()
     }
 
@@ -355,6 +469,9 @@ impl Report {
                 ""
             },
         );
+        for notice in &s.skipped {
+            let _ = writeln!(out, "Note: {notice}.\n");
+        }
         out.push_str(
             "| scenario | system | load | req/s | p50 µs | p99 µs | p99.9 µs | errors | timeouts | peak RSS MiB |\n",
         );
@@ -381,22 +498,7 @@ impl Report {
             );
         }
 
-        out.push_str("\n| scenario | Rotor / native | Rotor / Python |\n|---|---:|---:|\n");
-        for scenario in Scenario::ALL {
-            let native = self.throughput_ratio(scenario, System::Native);
-            let python = self.throughput_ratio(scenario, System::Python);
-            if native.is_none() && python.is_none() {
-                continue;
-            }
-            let _ = writeln!(
-                out,
-                "| {} | {} | {} |",
-                scenario.name(),
-                native.map_or("—".into(), |r| format!("{r:.2}")),
-                python.map_or("—".into(), |r| format!("{r:.1}×")),
-            );
-        }
-
+        out.push_str(&self.comparison_markdown());
         out.push_str(
             "\nCPU time in the measured window: per call for the server (all its threads and processes) and the load generator; interrupts (mostly loopback networking), other processes and idle in % of all cores:\n\n| scenario | system | load | server µs/call | client µs/call | interrupts % | others % | idle % | tries |\n|---|---|---|---:|---:|---:|---:|---:|---:|\n",
         );
@@ -418,6 +520,11 @@ impl Report {
             }
         }
 
+        out.push_str(&self.languages_markdown());
+        if let Some(noisy) = &self.noisy {
+            out.push_str(&noisy_markdown(noisy));
+        }
+
         out.push_str("\n| target | measured | met |\n|---|---:|---|\n");
         for t in &self.targets {
             let met = match t.met {
@@ -435,6 +542,140 @@ impl Report {
     }
 }
 
+impl Report {
+    /// Each Rotor system against the baselines, per scenario: throughput
+    /// ratios and the server CPU per call it adds to the native handler's.
+    fn comparison_markdown(&self) -> String {
+        let mut out = String::from(
+            "\nAt saturation, each Rotor system against the baselines: throughput ratios, and the server CPU per call (all its threads) against the native handler's:\n\n| scenario | system | / native | / Python | server µs/call | native µs/call | added µs/call |\n|---|---|---:|---:|---:|---:|---:|\n",
+        );
+        for scenario in Scenario::ALL {
+            for system in LANGUAGES {
+                let Some(row) = self.row(scenario, system, LoadKind::Saturation) else {
+                    continue;
+                };
+                let native = self.throughput_ratio(scenario, system, System::Native);
+                let python = self.throughput_ratio(scenario, system, System::Python);
+                let native_cpu = self
+                    .row(scenario, System::Native, LoadKind::Saturation)
+                    .and_then(|r| r.cpu)
+                    .map(|c| c.server_us_per_call);
+                let _ = writeln!(
+                    out,
+                    "| {} | {} | {} | {} | {} | {} | {} |",
+                    scenario.name(),
+                    system.label(),
+                    native.map_or("—".into(), |r| format!("{r:.2}")),
+                    python.map_or("—".into(), |r| format!("{r:.1}×")),
+                    row.cpu
+                        .map_or("—".into(), |c| format!("{:.1}", c.server_us_per_call)),
+                    native_cpu.map_or("—".into(), |c| format!("{c:.1}")),
+                    self.added_cpu_us(scenario, system)
+                        .map_or("—".into(), |a| format!("{a:.1}")),
+                );
+            }
+        }
+        out
+    }
+
+    /// The RPC router in each language and mode on `noop`: the cost per
+    /// call over the network and in process, and the saturation
+    /// throughput against the baselines.
+    fn languages_markdown(&self) -> String {
+        let scenario = Scenario::Noop;
+        let mut out = String::from(
+            "\nLanguages: the RPC router (`echo`) in Rust, JS and Python, fresh and reused instances, on `noop`; native and Python grpcio from the same run:\n\n| system | component KiB | req/s | / native | / Python | server µs/call | p99 µs at 50% of own | `Rotor::answer` p50 µs | CPU µs/call in process, one caller per core |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+        );
+        let mut any = false;
+        for system in LANGUAGES
+            .into_iter()
+            .chain([System::Native, System::Python])
+        {
+            let Some(row) = self.row(scenario, system, LoadKind::Saturation) else {
+                continue;
+            };
+            any = true;
+            let size = system.guest().and_then(|guest| {
+                let name = guest.rpc_router().trim_end_matches(".wasm");
+                self.micro
+                    .as_ref()?
+                    .compile
+                    .iter()
+                    .find(|c| c.component == name)
+                    .map(|c| c.size_kib)
+            });
+            // Rust and native run at half of Rotor's rate, the rest at half
+            // of their own.
+            let fixed = self
+                .row(scenario, system, LoadKind::HalfOwn)
+                .or_else(|| self.row(scenario, system, LoadKind::HalfRotor));
+            let micro = self.micro_call(scenario, system);
+            let _ = writeln!(
+                out,
+                "| {} | {} | {:.0} | {} | {} | {} | {} | {} | {} |",
+                system.label(),
+                size.map_or("—".into(), |k| k.to_string()),
+                row.requests_per_sec,
+                self.throughput_ratio(scenario, system, System::Native)
+                    .map_or("—".into(), |r| format!("{r:.2}")),
+                self.throughput_ratio(scenario, system, System::Python)
+                    .map_or("—".into(), |r| format!("{r:.1}×")),
+                row.cpu
+                    .map_or("—".into(), |c| format!("{:.1}", c.server_us_per_call)),
+                fixed.map_or("—".into(), |r| r.p99_us.to_string()),
+                micro.map_or("—".into(), |m| m.p50_us.to_string()),
+                micro.map_or("—".into(), |m| format!("{:.1}", m.parallel_cpu_us)),
+            );
+        }
+        if any { out } else { String::new() }
+    }
+}
+
+fn noisy_markdown(noisy: &Noisy) -> String {
+    let mut out = format!(
+        "\nNoisy neighbour: two tenants by metadata in one Rotor (fresh instances). The good tenant's `noop` at saturation, alone and while a second load generator floods the other tenant (`{}`) with {} callers each of `test-faulty` `loop` and `trap`:\n\n| good tenant | req/s | p50 µs | p99 µs | p99.9 µs | errors | timeouts | server µs per good call | others % | idle % |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+        noisy.noisy_limits, noisy.flood_callers_each
+    );
+    for (when, side) in [
+        ("alone", &noisy.alone),
+        ("beside the flood", &noisy.flooded),
+    ] {
+        let _ = writeln!(
+            out,
+            "| {when} | {:.0} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            side.requests_per_sec,
+            side.p50_us,
+            side.p99_us,
+            side.p999_us,
+            side.errors,
+            side.timeouts,
+            side.cpu
+                .map_or("—".into(), |c| format!("{:.1}", c.server_us_per_call)),
+            side.cpu
+                .map_or("—".into(), |c| format!("{:.0}", c.other_percent)),
+            side.cpu
+                .map_or("—".into(), |c| format!("{:.0}", c.idle_percent)),
+        );
+    }
+    let flood = noisy
+        .flood
+        .iter()
+        .map(|f| {
+            format!(
+                "`{}`: {:.0} error replies/s, {:.0} refusals/s ({:.0}/s failed)",
+                f.method, f.answered_per_sec, f.refused_per_sec, f.failed_per_sec
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let _ = writeln!(
+        out,
+        "\nThroughput beside the flood / alone: {:.2}; p99 {} → {} µs. The flood got {flood}.",
+        noisy.ratio, noisy.alone.p99_us, noisy.flooded.p99_us
+    );
+    out
+}
+
 fn label(system: &str) -> &'static str {
     System::from_name(system).map_or("?", System::label)
 }
@@ -447,32 +688,40 @@ fn micro_markdown(micro: &Micro) -> String {
     for c in &micro.compile {
         let _ = writeln!(
             out,
-            "| {} | {} | {:.0} |",
-            c.component, c.size_kib, c.compile_ms
+            "| {} | {} | {} |",
+            c.component,
+            c.size_kib,
+            c.compile_ms.map_or("—".into(), |ms| format!("{ms:.0}"))
         );
     }
     out.push_str(
-        "\n| `Rotor::answer`, fresh instance per call | mean µs | p50 µs | p99 µs | CPU µs/call, one caller per core |\n|---|---:|---:|---:|---:|\n",
+        "\n| `Rotor::answer` | system | calls | mean µs | p50 µs | p99 µs | CPU µs/call, one caller per core |\n|---|---|---:|---:|---:|---:|---:|\n",
     );
     for p in &micro.per_call {
         let _ = writeln!(
             out,
-            "| {} ({} calls) | {:.1} | {} | {} | {:.1} |",
-            p.scenario, p.calls, p.mean_us, p.p50_us, p.p99_us, p.parallel_cpu_us
+            "| {} | {} | {} | {:.1} | {} | {} | {:.1} |",
+            p.scenario,
+            label(p.system),
+            p.calls,
+            p.mean_us,
+            p.p50_us,
+            p.p99_us,
+            p.parallel_cpu_us
         );
     }
-    let noop = micro
-        .per_call
-        .iter()
-        .find(|p| p.scenario == Scenario::Noop.name());
-    let chain = micro
-        .per_call
-        .iter()
-        .find(|p| p.scenario == Scenario::NoopInterceptors.name());
+    let find = |scenario: Scenario| {
+        micro
+            .per_call
+            .iter()
+            .find(|p| p.scenario == scenario.name() && p.system == System::ROTOR.name())
+    };
+    let noop = find(Scenario::Noop);
+    let chain = find(Scenario::NoopInterceptors);
     if let (Some(noop), Some(chain)) = (noop, chain) {
         let _ = writeln!(
             out,
-            "\nEach interceptor step in process: {:.1} µs ((chain − noop) / {CHAIN_LENGTH}, means).",
+            "\nEach interceptor step in process, fresh instances: {:.1} µs ((chain − noop) / {CHAIN_LENGTH}, means).",
             (chain.mean_us - noop.mean_us) / CHAIN_LENGTH as f64
         );
     }

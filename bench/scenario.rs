@@ -15,6 +15,10 @@ use rotor::proto::proxy as pb;
 use rotor::proto::proxy::centrifugo_proxy_client::CentrifugoProxyClient;
 use tonic::transport::Channel;
 
+use crate::server::{Guest, Isolation};
+
+/// The metadata key that names a call's tenant in the noisy-neighbour run.
+pub const TENANT_KEY: &str = "x-tenant";
 /// The HMAC key every system verifies tokens with.
 pub const SECRET: &str = "rotor-bench-hs256-secret-0123456789";
 /// The user id in the benchmark's token.
@@ -78,9 +82,39 @@ impl Scenario {
         self.chain_length() == 0
     }
 
-    /// Rotor's configuration for this scenario, with default limits: what a
-    /// user would deploy.
-    pub fn rotor_config(self, listen: Option<&str>, plugin_dir: &Path) -> String {
+    /// Whether `guest` has a plugin for this scenario: the JS and Python
+    /// examples are RPC routers, so they answer `noop` only.
+    pub fn has_plugin(self, guest: Guest) -> bool {
+        guest == Guest::Rust || self == Scenario::Noop
+    }
+
+    /// The plugins that answer this scenario: the handler, then the
+    /// interceptor (once, however often it is chained).
+    pub fn plugins(self, guest: Guest) -> Vec<&'static str> {
+        let handler = match self {
+            Scenario::Noop | Scenario::NoopInterceptors => guest.rpc_router(),
+            Scenario::ConnectHs256 => "connect-jwt.wasm",
+            Scenario::PublishJson => "publish-validator.wasm",
+        };
+        let mut plugins = vec![handler];
+        if self.chain_length() > 0 {
+            plugins.push("test-interceptor.wasm");
+        }
+        plugins
+    }
+
+    /// Rotor's configuration for this scenario with `guest`'s plugin, with
+    /// default limits: what a user would deploy. With
+    /// [`Isolation::Reuse`], every plugin of the call (handler and
+    /// interceptor) reuses warm instances, with the default `max_calls`,
+    /// `max_age` and `max_idle`.
+    pub fn rotor_config(
+        self,
+        listen: Option<&str>,
+        plugin_dir: &Path,
+        guest: Guest,
+        isolation: Isolation,
+    ) -> String {
         let mut text = String::new();
         if let Some(listen) = listen {
             let _ = writeln!(text, "listen = {listen:?}");
@@ -90,13 +124,13 @@ impl Scenario {
             "[plugins]\ndir = {:?}\n[handlers]",
             plugin_dir.display().to_string()
         );
-        match self {
-            Scenario::Noop | Scenario::NoopInterceptors => {
-                text.push_str("rpc = \"rpc-router.wasm\"\n");
-            }
-            Scenario::ConnectHs256 => text.push_str("connect = \"connect-jwt.wasm\"\n"),
-            Scenario::PublishJson => text.push_str("publish = \"publish-validator.wasm\"\n"),
-        }
+        let plugins = self.plugins(guest);
+        let kind = match self {
+            Scenario::Noop | Scenario::NoopInterceptors => "rpc",
+            Scenario::ConnectHs256 => "connect",
+            Scenario::PublishJson => "publish",
+        };
+        let _ = writeln!(text, "{kind} = {:?}", plugins[0]);
         if self.chain_length() > 0 {
             let chain = vec!["\"test-interceptor.wasm\""; self.chain_length()].join(", ");
             let _ = writeln!(text, "[interceptors]\nrpc = [{chain}]");
@@ -104,18 +138,28 @@ impl Scenario {
         if self == Scenario::ConnectHs256 {
             let _ = writeln!(text, "[settings.\"connect-jwt.wasm\"]\nsecret = {SECRET:?}");
         }
+        if isolation == Isolation::Reuse {
+            for plugin in plugins {
+                let _ = writeln!(text, "[isolation.{plugin:?}]\nmode = \"reuse\"");
+            }
+        }
         text
     }
 
     /// The call every request of this scenario makes.
     pub fn call(self) -> Call {
         match self {
-            Scenario::Noop | Scenario::NoopInterceptors => Call::Rpc(Arc::new(rpc_echo())),
+            Scenario::Noop | Scenario::NoopInterceptors => {
+                Call::of(Message::Rpc(Arc::new(rpc_echo())))
+            }
             Scenario::ConnectHs256 => {
                 let expires = unix_now() + 24 * 3600;
-                Call::Connect(Arc::new(connect_with_token(expires)), expires)
+                Call::of(Message::Connect(
+                    Arc::new(connect_with_token(expires)),
+                    expires,
+                ))
             }
-            Scenario::PublishJson => Call::Publish(Arc::new(publish_json())),
+            Scenario::PublishJson => Call::of(Message::Publish(Arc::new(publish_json()))),
         }
     }
 }
@@ -131,9 +175,19 @@ pub enum Outcome {
     Timeout,
 }
 
-/// One scenario's request and the check of its answer.
+/// One scenario's request and the check of its answer, sent as one tenant's
+/// call when `tenant` is set.
 #[derive(Clone)]
-pub enum Call {
+pub struct Call {
+    /// What is sent and how its answer is checked.
+    pub message: Message,
+    /// The tenant named in the call's metadata ([`TENANT_KEY`]), if any.
+    pub tenant: Option<&'static str>,
+}
+
+/// A request and what its answer must be.
+#[derive(Clone)]
+pub enum Message {
     /// An RPC `echo`: the answer must carry the same data.
     Rpc(Arc<pb::RpcRequest>),
     /// A connect: the answer must accept user [`USER`] until the given time.
@@ -143,6 +197,21 @@ pub enum Call {
 }
 
 impl Call {
+    fn of(message: Message) -> Call {
+        Call {
+            message,
+            tenant: None,
+        }
+    }
+
+    /// The same call, as a call of `tenant`.
+    pub fn for_tenant(self, tenant: &'static str) -> Call {
+        Call {
+            tenant: Some(tenant),
+            ..self
+        }
+    }
+
     /// Sends the request on `client` with `deadline` as its gRPC timeout,
     /// as Centrifugo does, and checks the answer.
     pub async fn send(
@@ -153,10 +222,11 @@ impl Call {
         // The gRPC timeout is enforced by the server and the client; this
         // bound only guards the benchmark against a transport that hangs.
         let hard_stop = deadline + Duration::from_millis(250);
+        let tenant = self.tenant;
         let result = tokio::time::timeout(hard_stop, async {
-            match self {
-                Call::Rpc(message) => {
-                    let reply = client.rpc(request(message, deadline)).await;
+            match &self.message {
+                Message::Rpc(message) => {
+                    let reply = client.rpc(request(message, deadline, tenant)).await;
                     outcome(reply, |r| {
                         r.error.is_none()
                             && r.disconnect.is_none()
@@ -165,8 +235,8 @@ impl Call {
                                 .is_some_and(|result| result.data == message.data)
                     })
                 }
-                Call::Connect(message, expires) => {
-                    let reply = client.connect(request(message, deadline)).await;
+                Message::Connect(message, expires) => {
+                    let reply = client.connect(request(message, deadline, tenant)).await;
                     outcome(reply, |r| {
                         r.error.is_none()
                             && r.disconnect.is_none()
@@ -175,8 +245,8 @@ impl Call {
                             })
                     })
                 }
-                Call::Publish(message) => {
-                    let reply = client.publish(request(message, deadline)).await;
+                Message::Publish(message) => {
+                    let reply = client.publish(request(message, deadline, tenant)).await;
                     outcome(reply, |r| r.error.is_none() && r.disconnect.is_none())
                 }
             }
@@ -186,9 +256,55 @@ impl Call {
     }
 }
 
-fn request<M: Clone>(message: &Arc<M>, deadline: Duration) -> tonic::Request<M> {
+/// What a call to a misbehaving guest came back as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flood {
+    /// An answer: an error reply, as the guest is meant to fail.
+    Answered,
+    /// Refused at once: the tenant was at its concurrency limit (`111`).
+    Refused,
+    /// A non-OK gRPC status, or no answer.
+    Failed,
+}
+
+/// Centrifugo's error code for a temporary refusal.
+const TOO_MANY_REQUESTS: u32 = 111;
+
+/// Sends `message`, an RPC to a misbehaving guest, as a call of `tenant`.
+pub async fn send_unchecked(
+    client: &mut CentrifugoProxyClient<Channel>,
+    message: &Arc<pb::RpcRequest>,
+    tenant: &'static str,
+    deadline: Duration,
+) -> Flood {
+    let hard_stop = deadline + Duration::from_millis(250);
+    let reply = tokio::time::timeout(
+        hard_stop,
+        client.rpc(request(message, deadline, Some(tenant))),
+    )
+    .await;
+    match reply {
+        Ok(Ok(reply)) => match reply.get_ref().error.as_ref() {
+            Some(error) if error.code == TOO_MANY_REQUESTS => Flood::Refused,
+            _ => Flood::Answered,
+        },
+        _ => Flood::Failed,
+    }
+}
+
+fn request<M: Clone>(
+    message: &Arc<M>,
+    deadline: Duration,
+    tenant: Option<&'static str>,
+) -> tonic::Request<M> {
     let mut request = tonic::Request::new(M::clone(message));
     request.set_timeout(deadline);
+    if let Some(tenant) = tenant {
+        request.metadata_mut().insert(
+            TENANT_KEY,
+            tonic::metadata::MetadataValue::from_static(tenant),
+        );
+    }
     request
 }
 

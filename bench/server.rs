@@ -17,11 +17,52 @@ use crate::scenario::{Call, Outcome, SECRET, Scenario};
 /// components first, Python generates its stubs.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// The language a Rotor plugin is written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Guest {
+    /// The Rust SDK: small components (about 100 KiB).
+    Rust,
+    /// The JavaScript SDK (componentize-js): about 12 MB.
+    Js,
+    /// The Python SDK (componentize-py): about 18 MB.
+    Python,
+}
+
+impl Guest {
+    /// The RPC router in this language, as a file in `plugins/dist`. All
+    /// three answer `echo` with the call's data.
+    pub fn rpc_router(self) -> &'static str {
+        match self {
+            Guest::Rust => "rpc-router.wasm",
+            Guest::Js => "js-rpc-router.wasm",
+            Guest::Python => "py-rpc-router.wasm",
+        }
+    }
+
+    /// The language for `scripts/build-guest-examples` (none for Rust).
+    pub fn build_language(self) -> Option<&'static str> {
+        match self {
+            Guest::Rust => None,
+            Guest::Js => Some("js"),
+            Guest::Python => Some("python"),
+        }
+    }
+}
+
+/// How Rotor isolates calls: its `[isolation]` mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Isolation {
+    /// A fresh instance per call and per interceptor step (the default).
+    Fresh,
+    /// Warm instances reused within the tenant (`mode = "reuse"`).
+    Reuse,
+}
+
 /// A system the benchmark compares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum System {
-    /// Rotor with the wasm components, a fresh instance per call.
-    Rotor,
+    /// Rotor with wasm components in one language and isolation mode.
+    Rotor(Guest, Isolation),
     /// The same logic in plain Rust on the same tonic stack.
     Native,
     /// The same logic in Python on grpcio.
@@ -29,13 +70,31 @@ pub enum System {
 }
 
 impl System {
-    /// Every system, in the order they run.
-    pub const ALL: [System; 3] = [System::Rotor, System::Native, System::Python];
+    /// Rotor as deployed by default: Rust plugins, a fresh instance per call.
+    pub const ROTOR: System = System::Rotor(Guest::Rust, Isolation::Fresh);
+
+    /// Every system, in the order they run: Rotor as deployed by default
+    /// first, since it sets the fixed rate.
+    pub const ALL: [System; 8] = [
+        System::ROTOR,
+        System::Rotor(Guest::Rust, Isolation::Reuse),
+        System::Rotor(Guest::Js, Isolation::Fresh),
+        System::Rotor(Guest::Js, Isolation::Reuse),
+        System::Rotor(Guest::Python, Isolation::Fresh),
+        System::Rotor(Guest::Python, Isolation::Reuse),
+        System::Native,
+        System::Python,
+    ];
 
     /// The name used on the command line and in the JSON.
     pub fn name(self) -> &'static str {
         match self {
-            System::Rotor => "rotor",
+            System::Rotor(Guest::Rust, Isolation::Fresh) => "rotor-fresh",
+            System::Rotor(Guest::Rust, Isolation::Reuse) => "rotor-reuse",
+            System::Rotor(Guest::Js, Isolation::Fresh) => "rotor-js-fresh",
+            System::Rotor(Guest::Js, Isolation::Reuse) => "rotor-js-reuse",
+            System::Rotor(Guest::Python, Isolation::Fresh) => "rotor-py-fresh",
+            System::Rotor(Guest::Python, Isolation::Reuse) => "rotor-py-reuse",
             System::Native => "native",
             System::Python => "python",
         }
@@ -46,13 +105,46 @@ impl System {
         System::ALL.into_iter().find(|s| s.name() == name)
     }
 
+    /// The systems `name` selects on the command line: one, or a group
+    /// (`rotor`: the Rust plugins in both modes; `languages`: the RPC
+    /// router in every language and mode).
+    pub fn selected_by(name: &str) -> Vec<System> {
+        match name {
+            "rotor" => vec![System::ROTOR, System::Rotor(Guest::Rust, Isolation::Reuse)],
+            "languages" => System::ALL
+                .into_iter()
+                .filter(|s| s.guest().is_some())
+                .collect(),
+            _ => System::from_name(name).into_iter().collect(),
+        }
+    }
+
     /// The name in the tables.
     pub fn label(self) -> &'static str {
         match self {
-            System::Rotor => "Rotor (wasm)",
+            System::Rotor(Guest::Rust, Isolation::Fresh) => "Rotor (wasm, fresh)",
+            System::Rotor(Guest::Rust, Isolation::Reuse) => "Rotor (wasm, reuse)",
+            System::Rotor(Guest::Js, Isolation::Fresh) => "Rotor (JS, fresh)",
+            System::Rotor(Guest::Js, Isolation::Reuse) => "Rotor (JS, reuse)",
+            System::Rotor(Guest::Python, Isolation::Fresh) => "Rotor (Python, fresh)",
+            System::Rotor(Guest::Python, Isolation::Reuse) => "Rotor (Python, reuse)",
             System::Native => "native Rust",
             System::Python => "Python grpcio",
         }
+    }
+
+    /// The plugin language, for Rotor.
+    pub fn guest(self) -> Option<Guest> {
+        match self {
+            System::Rotor(guest, _) => Some(guest),
+            _ => None,
+        }
+    }
+
+    /// Whether this system runs `scenario`: the baselines run them all,
+    /// Rotor those its language has a plugin for.
+    pub fn serves(self, scenario: Scenario) -> bool {
+        self.guest().is_none_or(|guest| scenario.has_plugin(guest))
     }
 }
 
@@ -101,19 +193,17 @@ impl Launcher {
         let log = self
             .work_dir
             .join(format!("{}-{}.log", scenario.name(), system.name()));
-        let mut command = match system {
-            System::Rotor => {
-                let config = self.work_dir.join(format!("{}.toml", scenario.name()));
+        let command = match system {
+            System::Rotor(guest, isolation) => {
+                let config =
+                    self.work_dir
+                        .join(format!("{}-{}.toml", scenario.name(), system.name()));
                 std::fs::write(
                     &config,
-                    scenario.rotor_config(Some(&listen), &self.plugin_dir),
+                    scenario.rotor_config(Some(&listen), &self.plugin_dir, guest, isolation),
                 )
                 .map_err(|error| format!("writing {}: {error}", config.display()))?;
-                let mut command = Command::new(&self.rotor);
-                command.arg("serve").arg("--config").arg(config);
-                // Rotor logs nothing per call at `warn`; faults still show.
-                command.env("RUST_LOG", "warn");
-                command
+                self.rotor_command(&config)
             }
             System::Native => {
                 let mut command = Command::new(&self.this);
@@ -142,6 +232,44 @@ impl Launcher {
                 command
             }
         };
+        self.spawn(system, command, &listen, log, call).await
+    }
+
+    /// Starts `rotor serve` with the configuration `config` (which must
+    /// listen on the address this returns: it is passed the `listen` line
+    /// to put first), named `name` in the work directory, and waits until it
+    /// answers `call` correctly.
+    pub async fn start_rotor_with(
+        &self,
+        name: &str,
+        config: impl FnOnce(&str) -> String,
+        call: &Call,
+    ) -> Result<Server, String> {
+        let listen = format!("127.0.0.1:{}", free_port()?);
+        let path = self.work_dir.join(format!("{name}.toml"));
+        std::fs::write(&path, config(&format!("listen = {listen:?}\n")))
+            .map_err(|error| format!("writing {}: {error}", path.display()))?;
+        let log = self.work_dir.join(format!("{name}.log"));
+        let command = self.rotor_command(&path);
+        self.spawn(System::ROTOR, command, &listen, log, call).await
+    }
+
+    fn rotor_command(&self, config: &Path) -> Command {
+        let mut command = Command::new(&self.rotor);
+        command.arg("serve").arg("--config").arg(config);
+        // Rotor logs nothing per call at `warn`; faults still show.
+        command.env("RUST_LOG", "warn");
+        command
+    }
+
+    async fn spawn(
+        &self,
+        system: System,
+        mut command: Command,
+        listen: &str,
+        log: PathBuf,
+        call: &Call,
+    ) -> Result<Server, String> {
         let output =
             File::create(&log).map_err(|error| format!("creating {}: {error}", log.display()))?;
         let errors = output
@@ -233,7 +361,7 @@ impl Drop for Server {
         // every Python worker; Rotor is killed.
         drop(self.stdin.take());
         let give_up = Instant::now() + Duration::from_secs(3);
-        while self.system != System::Rotor && Instant::now() < give_up {
+        while !matches!(self.system, System::Rotor(..)) && Instant::now() < give_up {
             if !matches!(self.child.try_wait(), Ok(None)) {
                 break;
             }
