@@ -17,45 +17,10 @@ use crate::support::{ScratchDir, plugin_dir, request};
 
 #[tokio::test]
 async fn sigterm_finishes_calls_in_flight_then_exits_cleanly() {
-    let dir = ScratchDir::new();
-    let config = dir.path().join("rotor.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "listen = \"127.0.0.1:0\"\n[plugins]\ndir = {:?}\n[handlers]\nrpc = \"test-faulty.wasm\"\n[limits]\ntimeout = \"800ms\"\n",
-            plugin_dir().display().to_string()
-        ),
-    )
-    .expect("writing the config");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_rotor"))
-        .args(["serve", "--config"])
-        .arg(&config)
-        .env("RUST_LOG", "info")
-        .env("NO_COLOR", "1")
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("starting rotor serve");
-
-    // The log line that says where it listens.
-    let (lines, log) = mpsc::channel();
-    let stderr = child.stderr.take().expect("stderr");
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = lines.send(line);
-        }
-    });
-    let address = loop {
-        let line = log
-            .recv_timeout(Duration::from_secs(60))
-            .expect("rotor logs where it listens");
-        if let Some(rest) = line.split("address=").nth(1) {
-            break rest
-                .split_whitespace()
-                .next()
-                .expect("an address")
-                .to_owned();
-        }
-    };
+    let (mut child, address, _dir) = spawn_rotor(&format!(
+        "listen = \"127.0.0.1:0\"\n[plugins]\ndir = {:?}\n[handlers]\nrpc = \"test-faulty.wasm\"\n[limits]\ntimeout = \"800ms\"\n",
+        plugin_dir().display().to_string()
+    ));
     let channel = Endpoint::from_shared(format!("http://{address}"))
         .expect("an endpoint")
         .connect()
