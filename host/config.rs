@@ -907,7 +907,7 @@ fn validate_tenants(
                 &format!("{} is not a directory", plugin_dir.display()),
             ));
         }
-        let mut validated = RawTenant {
+        let validated = RawTenant {
             api_namespaces: tenant.api_namespaces.clone().or(inherited),
             ..tenant
         }
@@ -928,7 +928,6 @@ fn validate_tenants(
                 &format!("{listen} is already the listener of another tenant or of `listen`"),
             ));
         }
-        validated.name.clone_from(&name);
         tenants.insert(name, validated);
     }
     if let Some(fallback) = &tenancy.fallback
