@@ -48,7 +48,9 @@ pub async fn run(
             services: Services {
                 kv: services.kv.clone(),
                 api: None,
+                cpu: services.cpu.clone(),
             },
+            cpu: target.guest.cpu.clone(),
         });
         let deadline = Instant::now() + limits.timeout;
         let mut store = sandbox::new_store(engine, guest, limits, deadline);

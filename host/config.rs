@@ -269,6 +269,10 @@ pub struct Limits {
     /// WebAssembly fuel (roughly, instructions) per step of a call, for a
     /// bound that does not depend on the machine's speed; `None`: unmetered.
     pub fuel: Option<u64>,
+    /// CPU the tenant's guests may use at most, in millicores (1000 = one
+    /// core); `None`: an equal share of the cores while other tenants have
+    /// calls in flight, and all of them otherwise.
+    pub cpu: Option<u32>,
     /// The largest proxy request accepted, in encoded protobuf bytes.
     pub max_request: u64,
     /// The largest reply a guest may answer with, in encoded protobuf bytes.
@@ -282,6 +286,7 @@ impl Default for Limits {
             timeout: DEFAULT_TIMEOUT,
             concurrency: DEFAULT_CONCURRENCY,
             fuel: None,
+            cpu: None,
             max_request: DEFAULT_MAX_MESSAGE,
             max_reply: DEFAULT_MAX_MESSAGE,
         }
@@ -635,6 +640,7 @@ struct RawLimits {
     timeout: Option<String>,
     concurrency: Option<u32>,
     fuel: Option<u64>,
+    cpu: Option<f64>,
     max_request: Option<String>,
     max_reply: Option<String>,
 }
@@ -1306,6 +1312,10 @@ impl RawLimits {
         if fuel == Some(0) {
             return Err(named("fuel", "must be at least 1".into()));
         }
+        let cpu = match self.cpu {
+            Some(cores) => Some(millicores(cores).map_err(|message| named("cpu", message))?),
+            None => defaults.cpu,
+        };
         for (field, bytes) in [("max_request", max_request), ("max_reply", max_reply)] {
             if bytes == 0 || bytes > MAX_MESSAGE_LIMIT {
                 return Err(named(
@@ -1319,10 +1329,25 @@ impl RawLimits {
             timeout,
             concurrency,
             fuel,
+            cpu,
             max_request,
             max_reply,
         })
     }
+}
+
+/// The most cores a `cpu` limit may name.
+const MAX_CPU_CORES: f64 = 4096.0;
+
+/// `cores` (a `cpu` limit) in millicores: at least one hundredth of a core.
+fn millicores(cores: f64) -> Result<u32, String> {
+    if !(0.01..=MAX_CPU_CORES).contains(&cores) {
+        return Err(format!(
+            "must be a number of cores between 0.01 and {MAX_CPU_CORES}, not {cores}"
+        ));
+    }
+    // In range, so the cast is exact enough and cannot overflow.
+    Ok((cores * f64::from(crate::cpu::CORE)).round() as u32)
 }
 
 /// The gRPC server's own message limit: no tenant limit can exceed it.
@@ -1605,7 +1630,7 @@ mod tests {
             namespaces = ["acme", "shop"]
             grants = ["log", "centrifugo-api"]
             handlers = { connect = "auth.wasm" }
-            limits = { concurrency = 2, fuel = 1000000, max_reply = "4KiB" }
+            limits = { concurrency = 2, fuel = 1000000, cpu = 0.25, max_reply = "4KiB" }
             settings = { "auth.wasm" = { secret = "a" } }
             [tenants.globex]
             namespaces = ["globex"]
@@ -1618,6 +1643,7 @@ mod tests {
         assert_eq!(acme.limits.memory, 8 << 20);
         assert_eq!(acme.limits.concurrency, 2);
         assert_eq!(acme.limits.fuel, Some(1_000_000));
+        assert_eq!(acme.limits.cpu, Some(250));
         assert_eq!(acme.limits.max_reply, 4096);
         assert!(acme.grants.centrifugo_api && !acme.grants.kv);
         assert_eq!(
@@ -1628,6 +1654,7 @@ mod tests {
         assert_eq!(acme.plugin_key("auth.wasm"), "acme/auth.wasm");
         let globex = &config.tenants["globex"];
         assert_eq!(globex.limits.concurrency, 10);
+        assert_eq!(globex.limits.cpu, None);
         assert_eq!(globex.grants, Grants::DEFAULT);
         assert_eq!(config.plugins().len(), 2);
         let pool = config.pool_limits();
@@ -1680,6 +1707,11 @@ mod tests {
                 "[tenancy]\nby = \"metadata\"\n[tenants.t]\nlimits = { fuel = 0 }\n",
                 "tenants.t.limits.fuel",
             ),
+            (
+                "[tenancy]\nby = \"metadata\"\n[tenants.t]\nlimits = { cpu = 0 }\n",
+                "tenants.t.limits.cpu",
+            ),
+            ("[limits]\ncpu = nan\n", "limits.cpu"),
             (
                 "[tenancy]\nby = \"metadata\"\n[tenants.t]\nhandlers = { connect = \"a.wasm\" }\n",
                 "tenants.t.handlers.connect",

@@ -12,6 +12,7 @@ mod api;
 mod canary;
 pub mod config;
 mod convert;
+mod cpu;
 mod engine;
 mod error;
 mod imports;

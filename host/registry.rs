@@ -10,6 +10,7 @@ use arc_swap::ArcSwap;
 use tokio::sync::{Semaphore, SemaphorePermit};
 
 use crate::config::{Config, InterceptorRef, Limits, PluginRef, TenantConfig};
+use crate::cpu::{InFlight, TenantCpu};
 use crate::engine::Engine;
 use crate::error::{CallError, PluginError};
 use crate::kind::{RequestKind, channel_namespace};
@@ -57,6 +58,14 @@ pub struct Target {
     pub warm: Option<Arc<WarmPool>>,
 }
 
+/// A call admitted by its tenant: it holds one of the tenant's concurrency
+/// slots and counts as the tenant's call in flight until it drops.
+#[derive(Debug)]
+pub struct Admitted<'a> {
+    _permit: SemaphorePermit<'a>,
+    _in_flight: InFlight<'a>,
+}
+
 /// One interceptor of a chain.
 #[derive(Debug, Clone)]
 pub struct Step {
@@ -83,6 +92,7 @@ pub struct TenantRoutes {
     chains: BTreeMap<RequestKind, Vec<Step>>,
     limits: Limits,
     permits: Arc<Semaphore>,
+    cpu: Arc<TenantCpu>,
     /// Warm pools by plugin key, with the plugin version they hold.
     pools: BTreeMap<String, (Arc<Plugin>, Arc<WarmPool>)>,
 }
@@ -99,6 +109,7 @@ struct RouteBuilder<'a> {
     tenant: &'a TenantConfig,
     plugins: &'a BTreeMap<String, Arc<Plugin>>,
     services: Services,
+    cpu: Arc<TenantCpu>,
     pools: BTreeMap<String, (Arc<Plugin>, Arc<WarmPool>)>,
 }
 
@@ -133,6 +144,7 @@ impl RouteBuilder<'_> {
                 tenant: self.tenant.name.clone(),
                 settings,
                 services: self.services.clone(),
+                cpu: self.cpu.clone(),
             }),
             warm,
         })
@@ -228,6 +240,7 @@ impl RouteBuilder<'_> {
             chains,
             limits,
             permits,
+            cpu: self.cpu.clone(),
             pools: self.pools.clone(),
         })
     }
@@ -272,6 +285,7 @@ fn tenant_services(tenant: &TenantConfig, services: &Services) -> Services {
     Services {
         kv: services.kv.clone(),
         api,
+        cpu: services.cpu.clone(),
     }
 }
 
@@ -300,10 +314,16 @@ impl Routes {
         let mut tenants = BTreeMap::new();
         for tenant in config.tenants.values() {
             let old = previous.and_then(|routes| routes.tenants.get(&tenant.name));
+            // Like limits, a tenant's CPU meter carries over a reload.
+            let cpu = old.map_or_else(
+                || services.cpu.tenant(&tenant.name, tenant.limits.cpu),
+                |old| old.cpu.clone(),
+            );
             let builder = RouteBuilder {
                 tenant,
                 plugins: &plugins,
                 services: tenant_services(tenant, services),
+                cpu,
                 pools: warm_pools(tenant, &plugins, old),
             };
             tenants.insert(tenant.name.clone(), builder.build(old)?);
@@ -330,12 +350,14 @@ impl Routes {
                 name: plugin.name().to_owned(),
                 source,
             })?;
+        let cpu = services.cpu.tenant(DEFAULT_TENANT, limits.cpu);
         let target = Target {
             guest: Arc::new(Guest {
                 plugin: plugin.name().to_owned(),
                 tenant: DEFAULT_TENANT.to_owned(),
                 settings,
                 services: services.clone(),
+                cpu: cpu.clone(),
             }),
             plugin: plugin.clone(),
             warm: None,
@@ -353,6 +375,7 @@ impl Routes {
             chains: BTreeMap::new(),
             limits,
             permits: Arc::new(permits(&limits)),
+            cpu,
             pools: BTreeMap::new(),
         };
         Ok(Routes {
@@ -476,8 +499,13 @@ impl TenantRoutes {
     /// Admits one more call of this tenant, or fails at once when its
     /// concurrency limit is reached: Centrifugo's client retries, memory
     /// stays bounded, and one tenant's load never takes another's slots.
-    pub fn admit(&self) -> Result<SemaphorePermit<'_>, CallError> {
-        self.permits.try_acquire().map_err(|_| CallError::Busy)
+    /// While admitted, the call holds other tenants to their CPU share.
+    pub fn admit(&self) -> Result<Admitted<'_>, CallError> {
+        let permit = self.permits.try_acquire().map_err(|_| CallError::Busy)?;
+        Ok(Admitted {
+            _permit: permit,
+            _in_flight: self.cpu.enter(),
+        })
     }
 
     /// The plugin that answers `request`: by RPC method (exact, then

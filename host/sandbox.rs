@@ -1,5 +1,6 @@
 //! The per-call store: a fresh WASI context that grants nothing, a memory
-//! limiter, a CPU deadline, and the calling plugin's identity for imports.
+//! limiter, a CPU deadline and the tenant's CPU meter, and the calling
+//! plugin's identity for imports.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -11,6 +12,7 @@ use wasmtime_wasi::{ResourceTable, WasiCtx, WasiCtxView, WasiView};
 
 use crate::api::ApiClient;
 use crate::config::Limits;
+use crate::cpu::{CpuShares, Slice, TenantCpu};
 use crate::engine::Engine;
 use crate::imports::API_CALLS_PER_CALL;
 use crate::kv::KvStore;
@@ -33,15 +35,20 @@ pub struct Guest {
     pub settings: BTreeMap<String, String>,
     /// What its host imports reach.
     pub services: Services,
+    /// The tenant's CPU meter, which its guests' time is charged to.
+    pub cpu: Arc<TenantCpu>,
 }
 
-/// The shared services behind host imports.
+/// What every tenant's guests share: the services behind host imports,
+/// and the host's CPU.
 #[derive(Debug, Clone)]
 pub struct Services {
     /// The key-value store behind the `kv` import.
     pub kv: Arc<KvStore>,
     /// Centrifugo's server API behind the `centrifugo-api` import, if configured.
     pub api: Option<ApiClient>,
+    /// The host's CPU, shared between tenants.
+    pub cpu: Arc<CpuShares>,
 }
 
 /// The data of one call's store.
@@ -57,6 +64,7 @@ pub struct CallState {
     /// Server API calls the guest may still make in this call.
     pub api_budget: u32,
     deadline: Instant,
+    slice: Slice,
 }
 
 impl CallState {
@@ -123,18 +131,11 @@ pub fn new_store(
         log_budget: LOG_LINES_PER_CALL,
         api_budget: API_CALLS_PER_CALL,
         deadline,
+        slice: Slice::default(),
     };
     let mut store = Store::new(engine.wasmtime(), state);
     store.limiter(|state| &mut state.limiter);
-    // Check the clock on every epoch tick: interrupt the guest once its
-    // deadline has passed, otherwise yield so other calls on this thread run.
-    store.epoch_deadline_callback(|store| {
-        if Instant::now() >= store.data().deadline {
-            Ok(UpdateDeadline::Interrupt)
-        } else {
-            Ok(UpdateDeadline::Yield(1))
-        }
-    });
+    store.epoch_deadline_callback(|store| Ok(on_tick(store.data(), Instant::now())));
     refill(&mut store, limits, deadline);
     store
 }
@@ -143,11 +144,30 @@ pub fn new_store(
 /// until `deadline` and, when the engine meters fuel, the limit's fuel.
 pub fn refill(store: &mut Store<CallState>, limits: &Limits, deadline: Instant) {
     store.data_mut().deadline = deadline;
+    store.data().slice.begin();
     store.set_epoch_deadline(1);
     // Fails only when the engine does not meter fuel, which is then moot.
     // Unmetered tenants of a metering engine get all the fuel there is:
     // their deadline still bounds them.
     let _ = store.set_fuel(limits.fuel.unwrap_or(u64::MAX));
+}
+
+/// What a guest running at an epoch tick does next: stop once its deadline
+/// has passed; otherwise pay for the slice it ran and yield, so other calls
+/// on this thread run, for as long as its tenant owes CPU time (but not past
+/// the deadline).
+fn on_tick(state: &CallState, now: Instant) -> UpdateDeadline {
+    if now >= state.deadline {
+        return UpdateDeadline::Interrupt;
+    }
+    let cpu = &state.guest.cpu;
+    let pause = cpu
+        .charge(state.slice.ran(now), now)
+        .map(|pause| pause.min(state.deadline - now));
+    if let Some(pause) = pause {
+        cpu.paused(pause);
+    }
+    UpdateDeadline::YieldCustom(1, state.slice.yield_for(pause))
 }
 
 /// Bounds each linear memory of an instance and remembers a refusal, so a

@@ -11,6 +11,7 @@ use tokio_stream::wrappers::TcpListenerStream;
 use crate::api::{ApiClient, ApiSetupError};
 use crate::config::{Config, Limits, ProxyAuth};
 use crate::convert::ProxyCall;
+use crate::cpu::CpuShares;
 use crate::engine::Engine;
 use crate::error::{CallError, FailureReply, GuestFault, PluginError};
 use crate::kind::RequestKind;
@@ -75,9 +76,11 @@ impl Rotor {
             &config.pool_limits(),
             &config.compile_cache,
         )?);
+        let metrics = Arc::new(Metrics::new());
         let services = Services {
             kv: Arc::new(config.kv.store()?),
             api: config.centrifugo.as_ref().map(ApiClient::new).transpose()?,
+            cpu: CpuShares::host(metrics.cpu_throttled()),
         };
         let routes = {
             let engine = engine.clone();
@@ -87,7 +90,7 @@ impl Rotor {
                 .await
                 .expect("plugin loading panicked")?
         };
-        let mut rotor = Rotor::from_routes(engine.clone(), routes);
+        let mut rotor = Rotor::from_routes(engine.clone(), routes, metrics);
         let reloader = Reloader::new(
             engine,
             services,
@@ -126,15 +129,17 @@ impl Rotor {
             path: path.to_owned(),
             source,
         })?;
+        let metrics = Arc::new(Metrics::new());
         let services = Services {
             kv: Arc::new(KvStore::memory()),
             api: None,
+            cpu: CpuShares::host(metrics.cpu_throttled()),
         };
         let routes = Routes::single(kind, Arc::new(plugin), settings, limits, &services)?;
-        Ok(Rotor::from_routes(engine, routes))
+        Ok(Rotor::from_routes(engine, routes, metrics))
     }
 
-    fn from_routes(engine: Arc<Engine>, routes: Routes) -> Rotor {
+    fn from_routes(engine: Arc<Engine>, routes: Routes, metrics: Arc<Metrics>) -> Rotor {
         for plugin in routes.plugins() {
             tracing::info!(
                 plugin = plugin.name(),
@@ -145,7 +150,7 @@ impl Rotor {
         }
         let registry = Arc::new(PluginRegistry::new(routes));
         Rotor {
-            pipeline: Arc::new(Pipeline::new(engine, registry, Arc::new(Metrics::new()))),
+            pipeline: Arc::new(Pipeline::new(engine, registry, metrics)),
             reloader: None,
             auth: None,
         }

@@ -1,8 +1,8 @@
 //! Prometheus metrics: calls by request type and outcome, latency, guest
-//! faults by plugin and kind, calls in flight, reloads. Served as text by the
-//! admin listener at `/metrics`.
+//! faults by plugin and kind, calls in flight, reloads, CPU throttling.
+//! Served as text by the admin listener at `/metrics`.
 
-use std::sync::atomic::AtomicI64;
+use std::sync::atomic::{AtomicI64, AtomicU64};
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -82,6 +82,16 @@ pub struct KindLabels {
     pub kind: String,
 }
 
+/// Labels of a tenant.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TenantLabels {
+    /// The tenant.
+    pub tenant: String,
+}
+
+/// Seconds each tenant's guests were paused to keep it within its CPU rate.
+pub type CpuThrottled = Family<TenantLabels, Counter<f64, AtomicU64>>;
+
 /// Labels of a guest fault.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct FaultLabels {
@@ -117,6 +127,7 @@ pub struct Metrics {
     reloads: Family<ReloadLabels, Counter>,
     in_flight: Gauge<i64, AtomicI64>,
     warm: Family<WarmLabels, Counter>,
+    cpu_throttled: CpuThrottled,
 }
 
 impl Default for Metrics {
@@ -143,6 +154,7 @@ impl Metrics {
         let reloads = Family::<ReloadLabels, Counter>::default();
         let in_flight = Gauge::<i64, AtomicI64>::default();
         let warm = Family::<WarmLabels, Counter>::default();
+        let cpu_throttled = CpuThrottled::default();
         registry.register(
             "calls",
             "Proxy calls answered, by tenant, request type and outcome",
@@ -173,6 +185,11 @@ impl Metrics {
             "Warm-instance events of plugins in reuse mode: hits, misses, retirements, discards",
             warm.clone(),
         );
+        registry.register(
+            "cpu_throttled_seconds",
+            "Time guests were paused to keep their tenant within its CPU share, by tenant",
+            cpu_throttled.clone(),
+        );
         Metrics {
             registry,
             calls,
@@ -181,7 +198,13 @@ impl Metrics {
             reloads,
             in_flight,
             warm,
+            cpu_throttled,
         }
+    }
+
+    /// The throttling counters, which the tenants' CPU meters add to.
+    pub fn cpu_throttled(&self) -> CpuThrottled {
+        self.cpu_throttled.clone()
     }
 
     /// Counts a warm-instance event of `plugin`.

@@ -113,6 +113,36 @@ async fn calls_over_the_concurrency_limit_get_a_temporary_error() {
 }
 
 #[tokio::test]
+async fn a_guest_over_its_tenants_cpu_limit_is_paused_and_still_ends_at_its_deadline() {
+    let mut server = TestServer::start(
+        r#"
+        [handlers]
+        rpc = "test-faulty.wasm"
+        [limits]
+        timeout = "200ms"
+        cpu = 0.05
+        "#,
+    )
+    .await;
+    let response = rpc(&mut server, "loop").await;
+    assert_eq!(response.error, internal_error());
+    let metrics = server.rotor.metrics_text();
+    assert!(
+        metrics.contains(r#"rotor_guest_faults_total{plugin="test-faulty.wasm",fault="deadline"} 1"#),
+        "{metrics}"
+    );
+    let throttled = metrics
+        .lines()
+        .find_map(|line| line.strip_prefix(r#"rotor_cpu_throttled_seconds_total{tenant="default"} "#))
+        .and_then(|seconds| seconds.parse::<f64>().ok())
+        .unwrap_or_else(|| panic!("no throttling counted: {metrics}"));
+    // At a twentieth of a core, the guest spent most of its deadline asleep.
+    assert!(throttled > 0.05, "paused {throttled} s");
+    assert!(throttled <= 0.2, "paused {throttled} s, past the deadline");
+    assert!(rpc(&mut server, "echo").await.result.is_some());
+}
+
+#[tokio::test]
 async fn replies_with_codes_a_proxy_may_not_use_fail_closed() {
     let mut server = TestServer::start("[handlers]\nconnect = \"test-mirror.wasm\"").await;
     for data in ["bad-code", "bad-disconnect"] {
