@@ -174,7 +174,8 @@ pub struct Slice(Arc<AtomicU64>);
 impl Slice {
     /// Starts a slice now.
     pub fn begin(&self) {
-        self.0.store(since_origin(Instant::now()), Ordering::Relaxed);
+        self.0
+            .store(since_origin(Instant::now()), Ordering::Relaxed);
     }
 
     /// How long the current slice has run at `now`.
@@ -235,7 +236,11 @@ mod tests {
         let _c_call = c.enter();
         assert_eq!(a.rate(), Some(666));
         drop(b_call);
-        assert_eq!(a.rate(), Some(1000), "a tenant with no call in flight gives up its share");
+        assert_eq!(
+            a.rate(),
+            Some(1000),
+            "a tenant with no call in flight gives up its share"
+        );
     }
 
     #[test]

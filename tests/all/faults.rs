@@ -128,12 +128,15 @@ async fn a_guest_over_its_tenants_cpu_limit_is_paused_and_still_ends_at_its_dead
     assert_eq!(response.error, internal_error());
     let metrics = server.rotor.metrics_text();
     assert!(
-        metrics.contains(r#"rotor_guest_faults_total{plugin="test-faulty.wasm",fault="deadline"} 1"#),
+        metrics
+            .contains(r#"rotor_guest_faults_total{plugin="test-faulty.wasm",fault="deadline"} 1"#),
         "{metrics}"
     );
     let throttled = metrics
         .lines()
-        .find_map(|line| line.strip_prefix(r#"rotor_cpu_throttled_seconds_total{tenant="default"} "#))
+        .find_map(|line| {
+            line.strip_prefix(r#"rotor_cpu_throttled_seconds_total{tenant="default"} "#)
+        })
         .and_then(|seconds| seconds.parse::<f64>().ok())
         .unwrap_or_else(|| panic!("no throttling counted: {metrics}"));
     // At a twentieth of a core, the guest spent most of its deadline asleep.
