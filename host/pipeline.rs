@@ -345,7 +345,7 @@ impl Call<'_> {
             Ok(instance) => instance,
             Err(error) => return Err(classify(error, &store)),
         };
-        let state = target.warm.as_ref().map(|_| WarmState::new());
+        let state = target.warm.as_ref().map(|pool| pool.new_state());
         Ok((Live { store, instance }, state))
     }
 
