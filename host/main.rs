@@ -296,13 +296,16 @@ async fn check_config(path: PathBuf) -> Result<ExitCode> {
         let limits = &tenant.limits;
         println!("tenant {} (grants: {})", tenant.name, tenant.grants);
         println!(
-            "  limits   memory {} MiB, timeout {} ms, concurrency {}, fuel {}, request ≤ {} B, reply ≤ {} B",
+            "  limits   memory {} MiB, timeout {} ms, concurrency {}, fuel {}, cpu {}, request ≤ {} B, reply ≤ {} B",
             limits.memory >> 20,
             limits.timeout_ms,
             limits.concurrency,
             limits
                 .fuel
                 .map_or_else(|| "unmetered".to_owned(), |fuel| fuel.to_string()),
+            limits
+                .cpu_cores
+                .map_or_else(|| "fair share".to_owned(), |cores| format!("{cores} cores")),
             limits.max_request,
             limits.max_reply
         );

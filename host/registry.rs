@@ -473,6 +473,7 @@ impl TenantRoutes {
                 timeout_ms: u64::try_from(limits.timeout.as_millis()).unwrap_or(u64::MAX),
                 concurrency: limits.concurrency,
                 fuel: limits.fuel,
+                cpu_cores: limits.cpu.map(|millicores| f64::from(millicores) / 1000.0),
                 max_request: limits.max_request,
                 max_reply: limits.max_reply,
             },
@@ -587,6 +588,9 @@ pub struct LimitsSummary {
     pub concurrency: u32,
     /// Fuel per step, if metered.
     pub fuel: Option<u64>,
+    /// Cores the tenant's guests may use, if limited (otherwise a fair
+    /// share).
+    pub cpu_cores: Option<f64>,
     /// Largest request, in bytes.
     pub max_request: u64,
     /// Largest reply, in bytes.

@@ -25,7 +25,7 @@ handlers = { rpc = "rpc-router.wasm" }
 [tenants.bad]
 dir = "."
 handlers = { rpc = "test-faulty.wasm", connect = "test-mirror.wasm" }
-limits = { memory = "16MiB", timeout = "200ms", concurrency = 8 }
+limits = { memory = "16MiB", timeout = "200ms", concurrency = 8, cpu = 1 }
 "#;
 
 fn rpc_message(method: &str, data: &[u8]) -> pb::RpcRequest {
@@ -472,6 +472,7 @@ async fn the_admin_endpoint_lists_tenants_with_their_routes() {
         .expect("tenant bad");
     assert_eq!(bad["limits"]["concurrency"], 8);
     assert_eq!(bad["limits"]["timeout_ms"], 200);
+    assert_eq!(bad["limits"]["cpu_cores"], 1.0);
     assert_eq!(bad["grants"], "log, config, kv");
     assert_eq!(
         bad["handlers"]["rpc"]["default"]["plugin"],
