@@ -171,7 +171,12 @@ pub fn run(
     let default_limits = noisy_limits(concurrency, None);
     let server = flood.start(&default_limits)?;
     let (alone, alone_attempts) = crate::measure_row(retries, || {
-        runtime.block_on(load::closed_loop(&server.address, server.pid(), &call, load))
+        runtime.block_on(load::closed_loop(
+            &server.address,
+            server.pid(),
+            &call,
+            load,
+        ))
     });
     crate::progress(&format!(
         "  {GOOD} alone: {:.0}/s, p99 {} µs",
