@@ -6,7 +6,7 @@
 //! | method | path | answer |
 //! |---|---|---|
 //! | GET | `/healthz` | 200 while the process runs |
-//! | GET | `/readyz` | 200 while serving, 503 once shutdown started |
+//! | GET | `/readyz` | 200 once the proxy listeners are bound, 503 before and once shutdown started |
 //! | GET | `/metrics` | Prometheus metrics |
 //! | GET | `/admin/plugins` | live plugins: name, path, sha256, loaded_at, exports, previous_sha256 |
 //! | GET | `/admin/tenants` | tenants: grants, limits, calls in flight, routes with their isolation mode, chains |

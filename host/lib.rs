@@ -41,4 +41,4 @@ pub use plugin::Plugin;
 pub use proxy::ProxyService;
 pub use registry::{PluginRegistry, RegistryError, Routes, TenantSummary};
 pub use reload::{PluginWatcher, ReloadError};
-pub use server::{Rotor, ServeError};
+pub use server::{Listeners, Rotor, ServeError};

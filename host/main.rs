@@ -155,12 +155,14 @@ async fn serve(path: PathBuf) -> Result<ExitCode> {
     let stopped = |mut stopping: tokio::sync::watch::Receiver<bool>| async move {
         let _ = stopping.wait_for(|stop| *stop).await;
     };
+    // `/readyz` says ready from the moment the proxy listeners are bound
+    // until shutdown starts.
+    let ready = Arc::new(AtomicBool::new(false));
     if let Some(admin) = &config.admin {
         let listener = tokio::net::TcpListener::bind(admin.listen)
             .await
             .with_context(|| format!("cannot listen on {} (admin.listen)", admin.listen))?;
         tracing::info!(address = %admin.listen, "admin endpoints");
-        let ready = Arc::new(AtomicBool::new(true));
         let not_ready = ready.clone();
         let mut shutting_down = stopping.clone();
         tokio::spawn(async move {
@@ -173,7 +175,7 @@ async fn serve(path: PathBuf) -> Result<ExitCode> {
             rotor.clone(),
             listener,
             admin.token.clone(),
-            ready,
+            ready.clone(),
             std::future::pending(),
         );
         tokio::spawn(async move {
@@ -189,8 +191,14 @@ async fn serve(path: PathBuf) -> Result<ExitCode> {
             tokio::time::sleep(SHUTDOWN_GRACE).await;
         }
     };
+    let listeners = Rotor::bind(&config).await?;
+    ready.store(true, Ordering::SeqCst);
+    // A shutdown that began while binding keeps `/readyz` at 503.
+    if *stopping.borrow() {
+        ready.store(false, Ordering::SeqCst);
+    }
     tokio::select! {
-        served = rotor.serve_config(&config, stopped(stopping)) => served?,
+        served = rotor.serve_bound(listeners, stopped(stopping)) => served?,
         () = grace_over => tracing::warn!("calls still in flight after {SHUTDOWN_GRACE:?}; exiting"),
     }
     tracing::info!("stopped");

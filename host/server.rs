@@ -60,6 +60,10 @@ pub enum ServeError {
     Reflection(String),
 }
 
+/// A config's proxy listeners, bound but not yet served: see [`Rotor::bind`].
+#[derive(Debug)]
+pub struct Listeners(Vec<(TcpListener, Option<String>)>);
+
 /// A running Rotor: answers proxy calls with its plugins.
 #[derive(Clone)]
 pub struct Rotor {
@@ -416,6 +420,14 @@ impl Rotor {
         config: &Config,
         shutdown: impl Future<Output = ()>,
     ) -> Result<(), ServeError> {
+        let listeners = Rotor::bind(config).await?;
+        self.serve_bound(listeners, shutdown).await
+    }
+
+    /// Binds the proxy listeners of `config`: the main `listen` and each
+    /// tenant's. Once bound, connections queue until [`Rotor::serve_bound`]
+    /// serves them, so a readiness probe may say ready from here on.
+    pub async fn bind(config: &Config) -> Result<Listeners, ServeError> {
         let mut addresses = vec![(config.listen, None)];
         for tenant in config.tenants.values() {
             if let Some(listen) = tenant.listen {
@@ -436,6 +448,15 @@ impl Rotor {
             }
             listeners.push((listener, tenant));
         }
-        self.serve_listeners(listeners, shutdown).await
+        Ok(Listeners(listeners))
+    }
+
+    /// Serves listeners bound by [`Rotor::bind`] until `shutdown` completes.
+    pub async fn serve_bound(
+        self,
+        listeners: Listeners,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<(), ServeError> {
+        self.serve_listeners(listeners.0, shutdown).await
     }
 }
