@@ -200,7 +200,7 @@ pub fn run(
         flooded: limited.good,
         flood: limited.flood,
         ratio: limited.ratio,
-        default_share: default_share,
+        default_share,
         peak_rss_kib,
     })
 }

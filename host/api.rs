@@ -4,6 +4,7 @@
 //! field checked before its `result`.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tonic::metadata::MetadataValue;
@@ -12,6 +13,7 @@ use tonic::transport::{Channel, Endpoint};
 use crate::kind::channel_namespace;
 use crate::proto::api as pb;
 use crate::proto::api::centrifugo_api_client::CentrifugoApiClient;
+use crate::telemetry::Metrics;
 use crate::wit::centrifugo_api::{ApiError, CentrifugoFailure};
 
 /// How to reach Centrifugo's server API.
@@ -35,6 +37,14 @@ pub struct ApiClient {
     key: Option<MetadataValue<tonic::metadata::Ascii>>,
     timeout: Duration,
     namespaces: Option<Vec<String>>,
+    meter: Option<Meter>,
+}
+
+/// Where a tenant's API calls are counted.
+#[derive(Debug, Clone)]
+struct Meter {
+    tenant: String,
+    metrics: Arc<Metrics>,
 }
 
 /// Why the API client could not be set up.
@@ -68,14 +78,25 @@ impl ApiClient {
             key,
             timeout: config.timeout,
             namespaces: config.namespaces.clone(),
+            meter: None,
         })
     }
 
-    /// This client, limited to the channel namespaces `namespaces` (`None`:
-    /// all); it shares the connection.
-    pub fn restricted_to(&self, namespaces: Option<Vec<String>>) -> ApiClient {
+    /// This client for `tenant`'s guests: limited to the channel namespaces
+    /// `namespaces` (`None`: all), its calls counted in `metrics` under the
+    /// tenant's name. It shares the connection.
+    pub fn for_tenant(
+        &self,
+        tenant: &str,
+        namespaces: Option<Vec<String>>,
+        metrics: Arc<Metrics>,
+    ) -> ApiClient {
         ApiClient {
             namespaces,
+            meter: Some(Meter {
+                tenant: tenant.to_owned(),
+                metrics,
+            }),
             ..self.clone()
         }
     }
@@ -97,6 +118,35 @@ impl ApiClient {
 
     /// Sends one API call, bounded by the configured timeout and `deadline`.
     pub async fn send<Q, R, F, Fut>(
+        &self,
+        deadline: Instant,
+        message: Q,
+        rpc: F,
+    ) -> Result<R::Result, ApiError>
+    where
+        R: ApiResponse,
+        F: FnOnce(CentrifugoApiClient<Channel>, tonic::Request<Q>) -> Fut,
+        Fut: Future<Output = Result<tonic::Response<R>, tonic::Status>>,
+    {
+        let timing = self.meter.as_ref().map(|meter| {
+            meter
+                .metrics
+                .host_call(&meter.tenant, "centrifugo-api", R::METHOD)
+        });
+        let result = self.send_uncounted(deadline, message, rpc).await;
+        if let Some(timing) = timing {
+            timing.finish(match &result {
+                Ok(_) => "ok",
+                Err(ApiError::Centrifugo(_)) => "centrifugo",
+                Err(ApiError::Denied(_)) => "denied",
+                Err(ApiError::Unavailable(_)) => "unavailable",
+                Err(ApiError::Timeout) => "timeout",
+            });
+        }
+        result
+    }
+
+    async fn send_uncounted<Q, R, F, Fut>(
         &self,
         deadline: Instant,
         message: Q,
@@ -148,6 +198,8 @@ fn status_error(status: &tonic::Status) -> ApiError {
 
 /// A response of Centrifugo's API: an `error`, or a `result`.
 pub trait ApiResponse {
+    /// The API method, as metrics name it.
+    const METHOD: &'static str;
     /// The result message.
     type Result: Default;
     /// The error and the result.
@@ -155,9 +207,10 @@ pub trait ApiResponse {
 }
 
 macro_rules! api_responses {
-    ($($response:ident => $result:ident),* $(,)?) => {
+    ($($response:ident => $result:ident: $method:literal),* $(,)?) => {
         $(
             impl ApiResponse for pb::$response {
+                const METHOD: &'static str = $method;
                 type Result = pb::$result;
                 fn split(self) -> (Option<pb::Error>, Option<pb::$result>) {
                     (self.error, self.result)
@@ -168,21 +221,22 @@ macro_rules! api_responses {
 }
 
 api_responses!(
-    PublishResponse => PublishResult,
-    BroadcastResponse => BroadcastResult,
-    SubscribeResponse => SubscribeResult,
-    UnsubscribeResponse => UnsubscribeResult,
-    DisconnectResponse => DisconnectResult,
-    RefreshResponse => RefreshResult,
-    PresenceResponse => PresenceResult,
-    PresenceStatsResponse => PresenceStatsResult,
-    HistoryResponse => HistoryResult,
-    HistoryRemoveResponse => HistoryRemoveResult,
-    ChannelsResponse => ChannelsResult,
-    InfoResponse => InfoResult,
+    PublishResponse => PublishResult: "publish",
+    BroadcastResponse => BroadcastResult: "broadcast",
+    SubscribeResponse => SubscribeResult: "subscribe",
+    UnsubscribeResponse => UnsubscribeResult: "unsubscribe",
+    DisconnectResponse => DisconnectResult: "disconnect",
+    RefreshResponse => RefreshResult: "refresh",
+    PresenceResponse => PresenceResult: "presence",
+    PresenceStatsResponse => PresenceStatsResult: "presence_stats",
+    HistoryResponse => HistoryResult: "history",
+    HistoryRemoveResponse => HistoryRemoveResult: "history_remove",
+    ChannelsResponse => ChannelsResult: "channels",
+    InfoResponse => InfoResult: "info",
 );
 
 impl ApiResponse for pb::BatchResponse {
+    const METHOD: &'static str = "batch";
     type Result = pb::BatchResponse;
     fn split(self) -> (Option<pb::Error>, Option<pb::BatchResponse>) {
         (None, Some(self))

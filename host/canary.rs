@@ -49,6 +49,7 @@ pub async fn run(
                 kv: services.kv.clone(),
                 api: None,
                 cpu: services.cpu.clone(),
+                metrics: services.metrics.clone(),
             },
             cpu: target.guest.cpu.clone(),
         });

@@ -281,11 +281,18 @@ fn tenant_services(tenant: &TenantConfig, services: &Services) -> Services {
         .api
         .as_ref()
         .filter(|_| tenant.grants.centrifugo_api)
-        .map(|api| api.restricted_to(tenant.api_namespaces.clone()));
+        .map(|api| {
+            api.for_tenant(
+                &tenant.name,
+                tenant.api_namespaces.clone(),
+                services.metrics.clone(),
+            )
+        });
     Services {
         kv: services.kv.clone(),
         api,
         cpu: services.cpu.clone(),
+        metrics: services.metrics.clone(),
     }
 }
 

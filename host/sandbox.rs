@@ -16,6 +16,7 @@ use crate::cpu::{CpuShares, Slice, TenantCpu};
 use crate::engine::Engine;
 use crate::imports::API_CALLS_PER_CALL;
 use crate::kv::KvStore;
+use crate::telemetry::Metrics;
 
 /// Bytes of a guest's stderr kept per call: enough for a panic message.
 const STDERR_CAPACITY: usize = 4096;
@@ -49,6 +50,8 @@ pub struct Services {
     pub api: Option<ApiClient>,
     /// The host's CPU, shared between tenants.
     pub cpu: Arc<CpuShares>,
+    /// Where host import calls are counted.
+    pub metrics: Arc<Metrics>,
 }
 
 /// The data of one call's store.

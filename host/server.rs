@@ -85,6 +85,7 @@ impl Rotor {
             kv: Arc::new(config.kv.store()?),
             api: config.centrifugo.as_ref().map(ApiClient::new).transpose()?,
             cpu: CpuShares::host(metrics.cpu_throttled()),
+            metrics: metrics.clone(),
         };
         let routes = {
             let engine = engine.clone();
@@ -138,6 +139,7 @@ impl Rotor {
             kv: Arc::new(KvStore::memory()),
             api: None,
             cpu: CpuShares::host(metrics.cpu_throttled()),
+            metrics: metrics.clone(),
         };
         let routes = Routes::single(kind, Arc::new(plugin), settings, limits, &services)?;
         Ok(Rotor::from_routes(engine, routes, metrics))

@@ -2,7 +2,9 @@
 //! faults by plugin and kind, calls in flight, reloads, CPU throttling.
 //! Served as text by the admin listener at `/metrics`.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64};
+use std::time::Instant;
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -89,6 +91,29 @@ pub struct TenantLabels {
     pub tenant: String,
 }
 
+/// Labels of a host import call that left the sandbox.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct HostCallLabels {
+    /// The tenant of the guest that made it.
+    pub tenant: String,
+    /// `kv` or `centrifugo-api`.
+    pub import: String,
+    /// The operation: `get`, `increment`, `publish`, `presence`, …
+    pub call: String,
+    /// `ok`, or the error the guest got: `unavailable`, `invalid`,
+    /// `centrifugo`, `timeout`.
+    pub outcome: String,
+}
+
+/// Labels of a kind of host import call.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct HostCallKindLabels {
+    /// `kv` or `centrifugo-api`.
+    pub import: String,
+    /// The operation.
+    pub call: String,
+}
+
 /// Seconds each tenant's guests were paused to keep it within its CPU rate.
 pub type CpuThrottled = Family<TenantLabels, Counter<f64, AtomicU64>>;
 
@@ -128,6 +153,8 @@ pub struct Metrics {
     in_flight: Gauge<i64, AtomicI64>,
     warm: Family<WarmLabels, Counter>,
     cpu_throttled: CpuThrottled,
+    host_calls: Family<HostCallLabels, Counter>,
+    host_call_latency: Family<HostCallKindLabels, Histogram>,
 }
 
 impl Default for Metrics {
@@ -155,6 +182,11 @@ impl Metrics {
         let in_flight = Gauge::<i64, AtomicI64>::default();
         let warm = Family::<WarmLabels, Counter>::default();
         let cpu_throttled = CpuThrottled::default();
+        let host_calls = Family::<HostCallLabels, Counter>::default();
+        let host_call_latency =
+            Family::<HostCallKindLabels, Histogram>::new_with_constructor(|| {
+                Histogram::new(LATENCY_BUCKETS)
+            });
         registry.register(
             "calls",
             "Proxy calls answered, by tenant, request type and outcome",
@@ -190,6 +222,16 @@ impl Metrics {
             "Time guests were paused to keep their tenant within its CPU share, by tenant",
             cpu_throttled.clone(),
         );
+        registry.register(
+            "host_calls",
+            "Calls guests made through the kv and centrifugo-api imports, by tenant, operation and outcome",
+            host_calls.clone(),
+        );
+        registry.register(
+            "host_call_duration_seconds",
+            "Time the kv store or Centrifugo's API took to answer a guest's call",
+            host_call_latency.clone(),
+        );
         Metrics {
             registry,
             calls,
@@ -199,6 +241,24 @@ impl Metrics {
             in_flight,
             warm,
             cpu_throttled,
+            host_calls,
+            host_call_latency,
+        }
+    }
+
+    /// Starts timing a call of `tenant`'s guest through `import`.
+    pub fn host_call(
+        self: &Arc<Metrics>,
+        tenant: &str,
+        import: &'static str,
+        call: &'static str,
+    ) -> HostCall {
+        HostCall {
+            metrics: self.clone(),
+            tenant: tenant.to_owned(),
+            import,
+            call,
+            started: Instant::now(),
         }
     }
 
@@ -267,6 +327,45 @@ impl Metrics {
             text.clear();
         }
         text
+    }
+}
+
+/// A host import call being timed: see [`Metrics::host_call`].
+#[derive(Debug)]
+pub struct HostCall {
+    metrics: Arc<Metrics>,
+    tenant: String,
+    import: &'static str,
+    call: &'static str,
+    started: Instant,
+}
+
+impl HostCall {
+    /// Counts the call with its `outcome` and records how long it took.
+    pub fn finish(self, outcome: &str) {
+        let HostCall {
+            metrics,
+            tenant,
+            import,
+            call,
+            started,
+        } = self;
+        metrics
+            .host_call_latency
+            .get_or_create(&HostCallKindLabels {
+                import: import.to_owned(),
+                call: call.to_owned(),
+            })
+            .observe(started.elapsed().as_secs_f64());
+        metrics
+            .host_calls
+            .get_or_create(&HostCallLabels {
+                tenant,
+                import: import.to_owned(),
+                call: call.to_owned(),
+                outcome: outcome.to_owned(),
+            })
+            .inc();
     }
 }
 

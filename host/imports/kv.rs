@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use crate::kv;
 use crate::sandbox::CallState;
+use crate::telemetry::HostCall;
 use crate::wit::kv::{Host, KvError};
 
 impl CallState {
@@ -17,27 +18,43 @@ impl CallState {
         format!("{}\0{key}", self.guest.tenant)
     }
 
-    /// The store, its key for `key`, and the call's deadline: owned, so
-    /// the store's future does not borrow the call's state.
-    fn store(&self, key: &str) -> (Arc<kv::KvStore>, String, Instant) {
-        (
-            self.guest.services.kv.clone(),
-            self.tenant_key(key),
-            self.deadline(),
-        )
+    /// The store, its key for `key`, and the operation `op` about to run:
+    /// owned, so the store's future does not borrow the call's state.
+    fn store(&self, op: &'static str, key: &str) -> (Arc<kv::KvStore>, String, Operation) {
+        let services = &self.guest.services;
+        let operation = Operation {
+            deadline: self.deadline(),
+            timing: services.metrics.host_call(&self.guest.tenant, "kv", op),
+        };
+        (services.kv.clone(), self.tenant_key(key), operation)
     }
 }
 
-/// Runs a store operation until `deadline` at most.
-async fn bounded<T>(
+/// A store operation of a guest: bounded by its call's deadline, and
+/// counted.
+struct Operation {
     deadline: Instant,
-    operation: impl Future<Output = Result<T, kv::KvError>>,
-) -> Result<T, KvError> {
-    match tokio::time::timeout_at(deadline.into(), operation).await {
-        Ok(result) => result.map_err(KvError::from),
-        Err(_) => Err(KvError::Unavailable(
-            "the store did not answer in time".into(),
-        )),
+    timing: HostCall,
+}
+
+impl Operation {
+    /// Runs `operation` until the deadline at most.
+    async fn run<T>(
+        self,
+        operation: impl Future<Output = Result<T, kv::KvError>>,
+    ) -> Result<T, KvError> {
+        let result = match tokio::time::timeout_at(self.deadline.into(), operation).await {
+            Ok(result) => result.map_err(KvError::from),
+            Err(_) => Err(KvError::Unavailable(
+                "the store did not answer in time".into(),
+            )),
+        };
+        self.timing.finish(match &result {
+            Ok(_) => "ok",
+            Err(KvError::Unavailable(_)) => "unavailable",
+            Err(KvError::Invalid(_)) => "invalid",
+        });
+        result
     }
 }
 
@@ -56,8 +73,8 @@ impl From<kv::KvError> for KvError {
 
 impl Host for CallState {
     async fn get(&mut self, key: String) -> Result<Option<Vec<u8>>, KvError> {
-        let (kv, key, deadline) = self.store(&key);
-        bounded(deadline, kv.get(&key)).await
+        let (kv, key, operation) = self.store("get", &key);
+        operation.run(kv.get(&key)).await
     }
 
     async fn set(
@@ -66,13 +83,13 @@ impl Host for CallState {
         value: Vec<u8>,
         ttl_ms: Option<u64>,
     ) -> Result<(), KvError> {
-        let (kv, key, deadline) = self.store(&key);
-        bounded(deadline, kv.set(&key, value, ttl(ttl_ms))).await
+        let (kv, key, operation) = self.store("set", &key);
+        operation.run(kv.set(&key, value, ttl(ttl_ms))).await
     }
 
     async fn delete(&mut self, key: String) -> Result<bool, KvError> {
-        let (kv, key, deadline) = self.store(&key);
-        bounded(deadline, kv.delete(&key)).await
+        let (kv, key, operation) = self.store("delete", &key);
+        operation.run(kv.delete(&key)).await
     }
 
     async fn increment(
@@ -81,8 +98,8 @@ impl Host for CallState {
         delta: i64,
         ttl_ms: Option<u64>,
     ) -> Result<i64, KvError> {
-        let (kv, key, deadline) = self.store(&key);
-        bounded(deadline, kv.increment(&key, delta, ttl(ttl_ms))).await
+        let (kv, key, operation) = self.store("increment", &key);
+        operation.run(kv.increment(&key, delta, ttl(ttl_ms))).await
     }
 
     async fn compare_and_set(
@@ -92,11 +109,9 @@ impl Host for CallState {
         value: Vec<u8>,
         ttl_ms: Option<u64>,
     ) -> Result<bool, KvError> {
-        let (kv, key, deadline) = self.store(&key);
-        bounded(
-            deadline,
-            kv.compare_and_set(&key, expected.as_deref(), value, ttl(ttl_ms)),
-        )
-        .await
+        let (kv, key, operation) = self.store("compare_and_set", &key);
+        operation
+            .run(kv.compare_and_set(&key, expected.as_deref(), value, ttl(ttl_ms)))
+            .await
     }
 }

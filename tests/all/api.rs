@@ -151,6 +151,25 @@ async fn a_booking_publishes_the_seat_map_with_the_api_key() {
         published[1].data,
         serde_json::json!({"event": "e1", "booked": {"A1": "42", "A2": "43"}})
     );
+    let metrics = server.rotor.metrics_text();
+    assert!(
+        metrics.contains(
+            r#"rotor_host_calls_total{tenant="default",import="centrifugo-api",call="publish",outcome="ok"} 2"#
+        ),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(
+            r#"rotor_host_call_duration_seconds_count{import="centrifugo-api",call="publish"} 2"#
+        ),
+        "{metrics}"
+    );
+    assert!(
+        metrics.lines().any(|line| line
+            .starts_with(r#"rotor_host_calls_total{tenant="default",import="kv","#)
+            && line.contains(r#"outcome="ok""#)),
+        "the booking's kv calls are counted: {metrics}"
+    );
 }
 
 #[tokio::test]
@@ -164,6 +183,13 @@ async fn api_errors_reach_the_guest_as_values() {
         false
     );
     assert!(centrifugo.published().is_empty());
+    let metrics = server.rotor.metrics_text();
+    assert!(
+        metrics.contains(
+            r#"rotor_host_calls_total{tenant="default",import="centrifugo-api",call="publish",outcome="centrifugo"} 1"#
+        ),
+        "{metrics}"
+    );
 }
 
 #[tokio::test]
