@@ -1331,9 +1331,10 @@ fn dashboard_queries(dashboard: &Json) -> (Vec<(String, String)>, Vec<Json>) {
 #[tokio::test]
 async fn the_grafana_dashboard_queries_only_what_rotor_exports() {
     // A Rotor with a sample of every metric: calls that succeed and fault on
-    // a plugin in reuse mode (warm-instance events), and a reload.
+    // a plugin in reuse mode (warm-instance events), a rate limit's kv
+    // calls, and a reload.
     let mut server = TestServer::start(
-        "[handlers]\nrpc = \"test-faulty.wasm\"\n[limits]\nmemory = \"32MiB\"\ntimeout = \"300ms\"\n[isolation.\"test-faulty.wasm\"]\nmode = \"reuse\"\n",
+        "[handlers]\nrpc = \"test-faulty.wasm\"\n[interceptors]\nrpc = [\"rate-limit.wasm\"]\n[limits]\nmemory = \"32MiB\"\ntimeout = \"300ms\"\n[isolation.\"test-faulty.wasm\"]\nmode = \"reuse\"\n",
     )
     .await;
     for method in ["echo", "trap"] {
