@@ -27,7 +27,8 @@ COPY . .
 # The cache mounts keep the crate registry and the build directory between
 # builds; the results are copied out of target/ inside the same step, since
 # a cache mount is not part of the image. Test fixtures (test-*.wasm)
-# misbehave on purpose and stay out of the image.
+# misbehave on purpose and, like the benchmark's (bench-*.wasm), stay out
+# of the image.
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
     cargo build --release --locked --bin rotor \
@@ -35,7 +36,7 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
  && mkdir -p /out/plugins \
  && cp target/release/rotor /out/rotor \
  && cp plugins/dist/*.wasm /out/plugins/ \
- && rm -f /out/plugins/test-*.wasm
+ && rm -f /out/plugins/test-*.wasm /out/plugins/bench-*.wasm
 
 FROM busybox:stable AS plugins
 COPY --from=builder /out/plugins/ /plugins/

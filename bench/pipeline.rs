@@ -9,6 +9,7 @@
 //! cargo bench --bench pipeline -- --scenario noop --system rotor --system native
 //! cargo bench --bench pipeline -- --scenario noop --system languages --system python
 //! cargo bench --bench pipeline -- --noisy      # only the noisy neighbour
+//! cargo bench --bench pipeline -- --imports    # only the cost of host imports
 //! cargo test --bench pipeline                  # the smoke check, on the test build
 //! ```
 //!
@@ -22,8 +23,11 @@
 //! are Rotor with Rust plugins, fresh and reused instances; the RPC router
 //! in JS and Python, both modes (`noop` only); the native handler and the
 //! Python backend. Last, two tenants share one Rotor while one is flooded
-//! with misbehaving calls (`noisy.rs`). It prints Markdown tables and
-//! writes `bench/results/latest.json` (`smoke.json` for a smoke run).
+//! with misbehaving calls (`noisy.rs`). Apart from those, in process, it
+//! times `kv` and `centrifugo-api` calls from a guest against the same
+//! operations called directly (`imports.rs`). It prints Markdown tables and
+//! writes `bench/results/latest.json` (`smoke.json` for a smoke run; a run
+//! of `--imports` alone replaces only its own key of `latest.json`).
 //!
 //! Settings (environment), with their defaults:
 //! - `ROTOR_BENCH_SECONDS`: measured seconds per row, 5 (1 with `--smoke`);
@@ -42,6 +46,7 @@
 //!   rows, when their toolchains are missing (CI sets it).
 
 mod cpu;
+mod imports;
 mod load;
 mod micro;
 mod native;
@@ -54,6 +59,8 @@ mod server;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
+
+use serde_json::value::RawValue;
 
 use report::{LoadKind, Report, Row, Setup};
 use scenario::Scenario;
@@ -85,6 +92,7 @@ struct Options {
     systems: Vec<System>,
     micro: bool,
     noisy: bool,
+    imports: bool,
     flood_callers: usize,
     noisy_concurrency: u32,
     retries: usize,
@@ -99,6 +107,7 @@ impl Options {
         let mut smoke = !args.iter().any(|arg| arg == "--bench");
         let mut micro = true;
         let mut noisy = false;
+        let mut imports = false;
         let mut scenarios = Vec::new();
         let mut systems = Vec::new();
         let mut args = args.iter();
@@ -108,6 +117,7 @@ impl Options {
                 "--smoke" => smoke = true,
                 "--no-micro" => micro = false,
                 "--noisy" => noisy = true,
+                "--imports" => imports = true,
                 "--scenario" => {
                     let name = args.next().ok_or("--scenario needs a name")?;
                     scenarios.push(Scenario::from_name(name).ok_or_else(|| {
@@ -132,10 +142,14 @@ impl Options {
             }
         }
         // Without a choice, everything runs; `--noisy` alone runs only the
-        // noisy neighbour.
-        if scenarios.is_empty() && !noisy {
+        // noisy neighbour (and the in-process figures), `--imports` alone
+        // only the imports.
+        if scenarios.is_empty() && !noisy && !imports {
             scenarios = Scenario::ALL.to_vec();
             noisy = true;
+            imports = true;
+        } else if scenarios.is_empty() && !noisy {
+            micro = false;
         }
         if systems.is_empty() {
             systems = System::ALL.to_vec();
@@ -160,6 +174,7 @@ impl Options {
             systems,
             micro,
             noisy,
+            imports,
             flood_callers: env_number("ROTOR_BENCH_FLOOD_CALLERS", noisy::FLOOD_CALLERS as f64)
                 as usize,
             noisy_concurrency: env_number(
@@ -174,6 +189,11 @@ impl Options {
                     .saturating_sub(1)
             },
         })
+    }
+
+    /// Whether only the imports run (`--imports` alone).
+    fn imports_only(&self) -> bool {
+        self.imports && self.scenarios.is_empty() && !self.noisy
     }
 }
 
@@ -334,6 +354,12 @@ fn run(options: &Options) -> Result<Report, String> {
     } else {
         None
     };
+    let imports = if options.imports {
+        progress("host imports from a guest, in process");
+        Some(imports::run(&plugin_dir, &work_dir, options.smoke)?)
+    } else {
+        None
+    };
 
     // One client thread drives a saturation run with the least CPU, which
     // leaves the most to the server. A fixed-rate run gets one per core, so
@@ -420,6 +446,7 @@ fn run(options: &Options) -> Result<Report, String> {
         targets: Vec::new(),
         micro,
         noisy,
+        imports,
     };
     report.check_targets();
     println!("{}", report.markdown());
@@ -429,7 +456,11 @@ fn run(options: &Options) -> Result<Report, String> {
         "latest.json"
     };
     let path = root.join("bench/results").join(name);
-    let json = serde_json::to_string_pretty(&report).map_err(|error| error.to_string())?;
+    let json = if options.imports_only() && !options.smoke {
+        with_imports_replaced(&path, &report)?
+    } else {
+        serde_json::to_string_pretty(&report).map_err(|error| error.to_string())?
+    };
     std::fs::create_dir_all(root.join("bench/results"))
         .and_then(|()| std::fs::write(&path, json + "\n"))
         .map_err(|error| format!("writing {}: {error}", path.display()))?;
@@ -438,6 +469,64 @@ fn run(options: &Options) -> Result<Report, String> {
         path.strip_prefix(root).unwrap_or(&path).display()
     ));
     Ok(report)
+}
+
+/// The report at `path` with its `imports` key replaced by `report`'s (or
+/// added at the end), every other key kept as it is, in its order; `report`
+/// whole if there is no report at `path` to keep.
+fn with_imports_replaced(path: &Path, report: &Report) -> Result<String, String> {
+    let kept = std::fs::read_to_string(path).ok();
+    let Some(Ok(KeptReport(mut keys))) = kept.as_deref().map(serde_json::from_str) else {
+        return serde_json::to_string_pretty(report).map_err(|error| error.to_string());
+    };
+    // Indented as a value one level down, as the kept ones are: JSON
+    // strings hold no raw line breaks, so every one starts a line.
+    let imports = serde_json::to_string_pretty(&report.imports)
+        .and_then(|json| RawValue::from_string(json.replace('\n', "\n  ")))
+        .map_err(|error| error.to_string())?;
+    match keys.iter_mut().find(|(key, _)| key == "imports") {
+        Some((_, value)) => *value = imports,
+        None => keys.push(("imports".into(), imports)),
+    }
+    serde_json::to_string_pretty(&KeptReport(keys)).map_err(|error| error.to_string())
+}
+
+/// A report read back as its keys, in order, each with its value's text as
+/// it was written.
+struct KeptReport(Vec<(String, Box<RawValue>)>);
+
+impl<'de> serde::Deserialize<'de> for KeptReport {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Keys;
+        impl<'de> serde::de::Visitor<'de> for Keys {
+            type Value = KeptReport;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<KeptReport, A::Error> {
+                let mut keys = Vec::new();
+                while let Some(entry) = map.next_entry()? {
+                    keys.push(entry);
+                }
+                Ok(KeptReport(keys))
+            }
+        }
+        deserializer.deserialize_map(Keys)
+    }
+}
+
+impl serde::Serialize for KeptReport {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap as _;
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (key, value) in &self.0 {
+            map.serialize_entry(key, value)?;
+        }
+        map.end()
+    }
 }
 
 /// Builds every plugin into `plugin_dir` and checks the ones the

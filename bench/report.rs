@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use crate::cpu::CpuSplit;
+use crate::imports::Imports;
 use crate::load::{Measured, percentile};
 use crate::micro::Micro;
 use crate::noisy::Noisy;
@@ -224,6 +225,8 @@ pub struct Report {
     pub micro: Option<Micro>,
     /// The noisy-neighbour measurement.
     pub noisy: Option<Noisy>,
+    /// The cost of host imports called from a guest.
+    pub imports: Option<Imports>,
 }
 
 impl Report {
@@ -538,6 +541,9 @@ impl Report {
         if let Some(micro) = &self.micro {
             out.push_str(&micro_markdown(micro));
         }
+        if let Some(imports) = &self.imports {
+            out.push_str(&imports_markdown(imports));
+        }
         out
     }
 }
@@ -742,6 +748,40 @@ fn micro_markdown(micro: &Micro) -> String {
         for p in &micro.pooling {
             let _ = writeln!(out, "| {} | {:.1} | {} |", p.limits, p.mean_us, p.p50_us);
         }
+    }
+    out
+}
+
+fn imports_markdown(imports: &Imports) -> String {
+    let mut out = format!(
+        "\nHost imports from a guest, in process (`Rotor::answer`, `{}`): one call = (p50 of an RPC making N calls − p50 of the same RPC making none) / N, against the same operation called directly from Rust in this process, {:.1} s per row{}:\n\n| import | backend | instances | N | RPC p50 µs, N calls | RPC p50 µs, none | guest µs/call | direct call | direct µs/call | guest / direct | guest − direct µs |\n|---|---|---|---:|---:|---:|---:|---|---:|---:|---:|\n",
+        crate::imports::COMPONENT,
+        imports.seconds_per_row,
+        if imports.smoke {
+            " (SMOKE RUN: the numbers mean nothing)"
+        } else {
+            ""
+        },
+    );
+    for r in &imports.rows {
+        let _ = writeln!(
+            out,
+            "| `{}` | {} | {} | {} | {:.1} | {:.1} | {:.2} | {} | {:.2} | {:.1}× | {:.2} |",
+            r.import,
+            r.backend,
+            r.isolation,
+            r.calls_per_rpc,
+            r.rpc_p50_us,
+            r.base_p50_us,
+            r.guest_us,
+            r.direct,
+            r.direct_us,
+            r.ratio,
+            r.guest_us - r.direct_us
+        );
+    }
+    for notice in &imports.skipped {
+        let _ = writeln!(out, "\nNote: {notice}.");
     }
     out
 }
