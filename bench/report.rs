@@ -9,7 +9,7 @@ use crate::cpu::CpuSplit;
 use crate::imports::Imports;
 use crate::load::{Measured, percentile};
 use crate::micro::Micro;
-use crate::noisy::Noisy;
+use crate::noisy::{FloodFigures, Noisy};
 use crate::scenario::{CHAIN_LENGTH, Scenario};
 use crate::server::{Guest, Isolation, System};
 
@@ -388,7 +388,7 @@ impl Report {
         ratio_target(
             &mut targets,
             format!(
-                "noisy neighbour: good tenant's throughput beside the flood / alone ≥ {NOISY_RATIO}"
+                "noisy neighbour: good tenant's throughput beside the flood of a tenant with a `cpu` limit / alone ≥ {NOISY_RATIO}"
             ),
             self.noisy.as_ref().map(|n| n.ratio),
             NOISY_RATIO,
@@ -418,15 +418,19 @@ impl Report {
                 )
             })
             .chain(self.noisy.iter().flat_map(|n| {
-                [("alone", &n.alone), ("beside the flood", &n.flooded)]
-                    .into_iter()
-                    .filter(|(_, side)| side.errors > 0 || side.timeouts > 0)
-                    .map(|(when, side)| {
-                        format!(
-                            "noisy neighbour / good tenant {when}: {} errors, {} timeouts",
-                            side.errors, side.timeouts
-                        )
-                    })
+                [
+                    ("alone", &n.alone),
+                    ("beside the flood", &n.flooded),
+                    ("beside the flood, default CPU share", &n.default_share.good),
+                ]
+                .into_iter()
+                .filter(|(_, side)| side.errors > 0 || side.timeouts > 0)
+                .map(|(when, side)| {
+                    format!(
+                        "noisy neighbour / good tenant {when}: {} errors, {} timeouts",
+                        side.errors, side.timeouts
+                    )
+                })
             }))
             .collect()
     }
@@ -639,12 +643,18 @@ impl Report {
 
 fn noisy_markdown(noisy: &Noisy) -> String {
     let mut out = format!(
-        "\nNoisy neighbour: two tenants by metadata in one Rotor (fresh instances). The good tenant's `noop` at saturation, alone and while a second load generator floods the other tenant (`{}`) with {} callers each of `test-faulty` `loop` and `trap`:\n\n| good tenant | req/s | p50 µs | p99 µs | p99.9 µs | errors | timeouts | server µs per good call | others % | idle % |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
-        noisy.noisy_limits, noisy.flood_callers_each
+        "\nNoisy neighbour: two tenants by metadata in one Rotor (fresh instances). The good tenant's `noop` at saturation, alone and while a second load generator floods the other tenant with {} callers each of `test-faulty` `loop` and `trap`; the noisy tenant has `{}` in one run (the default CPU share holds it back) and `{}` in another:\n\n| good tenant | req/s | p50 µs | p99 µs | p99.9 µs | errors | timeouts | server µs per good call | others % | idle % |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+        noisy.flood_callers_each, noisy.default_share.noisy_limits, noisy.noisy_limits
     );
+    let default_row = format!(
+        "beside the flood, default CPU share ({:.2})",
+        noisy.default_share.ratio
+    );
+    let limited_row = format!("beside the flood, `cpu` limit ({:.2})", noisy.ratio);
     for (when, side) in [
         ("alone", &noisy.alone),
-        ("beside the flood", &noisy.flooded),
+        (default_row.as_str(), &noisy.default_share.good),
+        (limited_row.as_str(), &noisy.flooded),
     ] {
         let _ = writeln!(
             out,
@@ -663,21 +673,28 @@ fn noisy_markdown(noisy: &Noisy) -> String {
                 .map_or("—".into(), |c| format!("{:.0}", c.idle_percent)),
         );
     }
-    let flood = noisy
-        .flood
-        .iter()
-        .map(|f| {
-            format!(
-                "`{}`: {:.0} error replies/s, {:.0} refusals/s ({:.0}/s failed)",
-                f.method, f.answered_per_sec, f.refused_per_sec, f.failed_per_sec
-            )
-        })
-        .collect::<Vec<_>>()
-        .join(", ");
+    let flood = |figures: &[FloodFigures]| {
+        figures
+            .iter()
+            .map(|f| {
+                format!(
+                    "`{}`: {:.0} error replies/s, {:.0} refusals/s ({:.0}/s failed)",
+                    f.method, f.answered_per_sec, f.refused_per_sec, f.failed_per_sec
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     let _ = writeln!(
         out,
-        "\nThroughput beside the flood / alone: {:.2}; p99 {} → {} µs. The flood got {flood}.",
-        noisy.ratio, noisy.alone.p99_us, noisy.flooded.p99_us
+        "\nThroughput beside the flood / alone: {:.2} with the `cpu` limit, {:.2} with the default share; p99 {} → {} µs (limit), {} µs (default share). The flood got {} with the limit, {} with the default share.",
+        noisy.ratio,
+        noisy.default_share.ratio,
+        noisy.alone.p99_us,
+        noisy.flooded.p99_us,
+        noisy.default_share.good.p99_us,
+        flood(&noisy.flood),
+        flood(&noisy.default_share.flood),
     );
     out
 }
