@@ -27,7 +27,8 @@
 //! times `kv` and `centrifugo-api` calls from a guest against the same
 //! operations called directly (`imports.rs`). It prints Markdown tables and
 //! writes `bench/results/latest.json` (`smoke.json` for a smoke run; a run
-//! of `--imports` alone replaces only its own key of `latest.json`).
+//! of `--imports` or `--noisy` without scenarios replaces only their keys
+//! of `latest.json`).
 //!
 //! Settings (environment), with their defaults:
 //! - `ROTOR_BENCH_SECONDS`: measured seconds per row, 5 (1 with `--smoke`);
@@ -191,9 +192,17 @@ impl Options {
         })
     }
 
-    /// Whether only the imports run (`--imports` alone).
-    fn imports_only(&self) -> bool {
-        self.imports && self.scenarios.is_empty() && !self.noisy
+    /// The report sections a run without scenarios (`--imports`,
+    /// `--noisy`, or both) measures: only those keys of `latest.json` are
+    /// replaced. Empty when scenarios run: then the report is written whole.
+    fn partial_sections(&self) -> Vec<&'static str> {
+        if !self.scenarios.is_empty() {
+            return Vec::new();
+        }
+        [("imports", self.imports), ("noisy", self.noisy)]
+            .into_iter()
+            .filter_map(|(key, ran)| ran.then_some(key))
+            .collect()
     }
 }
 
@@ -456,8 +465,9 @@ fn run(options: &Options) -> Result<Report, String> {
         "latest.json"
     };
     let path = root.join("bench/results").join(name);
-    let json = if options.imports_only() && !options.smoke {
-        with_imports_replaced(&path, &report)?
+    let sections = options.partial_sections();
+    let json = if !sections.is_empty() && !options.smoke {
+        with_sections_replaced(&path, &report, &sections)?
     } else {
         serde_json::to_string_pretty(&report).map_err(|error| error.to_string())?
     };
@@ -471,22 +481,29 @@ fn run(options: &Options) -> Result<Report, String> {
     Ok(report)
 }
 
-/// The report at `path` with its `imports` key replaced by `report`'s (or
+/// The report at `path` with its `sections` keys replaced by `report`'s (or
 /// added at the end), every other key kept as it is, in its order; `report`
 /// whole if there is no report at `path` to keep.
-fn with_imports_replaced(path: &Path, report: &Report) -> Result<String, String> {
+fn with_sections_replaced(
+    path: &Path,
+    report: &Report,
+    sections: &[&str],
+) -> Result<String, String> {
     let kept = std::fs::read_to_string(path).ok();
     let Some(Ok(KeptReport(mut keys))) = kept.as_deref().map(serde_json::from_str) else {
         return serde_json::to_string_pretty(report).map_err(|error| error.to_string());
     };
-    // Indented as a value one level down, as the kept ones are: JSON
-    // strings hold no raw line breaks, so every one starts a line.
-    let imports = serde_json::to_string_pretty(&report.imports)
-        .and_then(|json| RawValue::from_string(json.replace('\n', "\n  ")))
-        .map_err(|error| error.to_string())?;
-    match keys.iter_mut().find(|(key, _)| key == "imports") {
-        Some((_, value)) => *value = imports,
-        None => keys.push(("imports".into(), imports)),
+    let fresh = serde_json::to_value(report).map_err(|error| error.to_string())?;
+    for &section in sections {
+        // Indented as a value one level down, as the kept ones are: JSON
+        // strings hold no raw line breaks, so every one starts a line.
+        let value = serde_json::to_string_pretty(&fresh[section])
+            .and_then(|json| RawValue::from_string(json.replace('\n', "\n  ")))
+            .map_err(|error| error.to_string())?;
+        match keys.iter_mut().find(|(key, _)| key == section) {
+            Some((_, kept)) => *kept = value,
+            None => keys.push((section.into(), value)),
+        }
     }
     serde_json::to_string_pretty(&KeptReport(keys)).map_err(|error| error.to_string())
 }
