@@ -16,28 +16,18 @@ memory = "32MiB"
 timeout = "300ms"
 "#;
 
-async fn rpc(server: &mut TestServer, method: &str) -> pb::RpcResponse {
-    let message = pb::RpcRequest {
-        method: method.into(),
-        data: br#"{"ok":true}"#.to_vec(),
-        ..Default::default()
-    };
-    server
-        .client
-        .rpc(request(message, &[]))
-        .await
-        .unwrap_or_else(|status| panic!("{method}: a gRPC status instead of a reply: {status}"))
-        .into_inner()
+async fn rpc(server: &TestServer, method: &str) -> pb::RpcResponse {
+    server.rpc(method, br#"{"ok":true}"#, &[]).await
 }
 
 #[tokio::test]
 async fn every_fault_answers_internal_error_and_the_next_call_succeeds() {
-    let mut server = TestServer::start(FAULTY).await;
+    let server = TestServer::start(FAULTY).await;
     for method in ["trap", "loop", "oom", "stack"] {
-        let response = rpc(&mut server, method).await;
+        let response = rpc(&server, method).await;
         assert_eq!(response.error, internal_error(), "{method}");
         assert!(response.result.is_none(), "{method}");
-        let next = rpc(&mut server, "echo").await;
+        let next = rpc(&server, "echo").await;
         let expected = match method {
             "loop" => "deadline",
             "oom" => "out_of_memory",
@@ -73,7 +63,7 @@ async fn a_trapping_connect_fails_closed() {
 
 #[tokio::test]
 async fn calls_over_the_concurrency_limit_get_a_temporary_error() {
-    let mut server = TestServer::start(
+    let server = TestServer::start(
         r#"
         [handlers]
         rpc = "test-faulty.wasm"
@@ -93,7 +83,7 @@ async fn calls_over_the_concurrency_limit_get_a_temporary_error() {
     });
     // The looping call holds the only slot until its deadline.
     tokio::time::sleep(Duration::from_millis(100)).await;
-    let response = rpc(&mut server, "echo").await;
+    let response = rpc(&server, "echo").await;
     assert_eq!(
         response.error,
         Some(pb::Error {
@@ -109,12 +99,12 @@ async fn calls_over_the_concurrency_limit_get_a_temporary_error() {
         .into_inner();
     assert_eq!(looped.error, internal_error());
     // The slot is free again.
-    assert!(rpc(&mut server, "echo").await.result.is_some());
+    assert!(rpc(&server, "echo").await.result.is_some());
 }
 
 #[tokio::test]
 async fn a_guest_over_its_tenants_cpu_limit_is_paused_and_still_ends_at_its_deadline() {
-    let mut server = TestServer::start(
+    let server = TestServer::start(
         r#"
         [handlers]
         rpc = "test-faulty.wasm"
@@ -124,7 +114,7 @@ async fn a_guest_over_its_tenants_cpu_limit_is_paused_and_still_ends_at_its_dead
         "#,
     )
     .await;
-    let response = rpc(&mut server, "loop").await;
+    let response = rpc(&server, "loop").await;
     assert_eq!(response.error, internal_error());
     let metrics = server.rotor.metrics_text();
     assert!(
@@ -142,7 +132,7 @@ async fn a_guest_over_its_tenants_cpu_limit_is_paused_and_still_ends_at_its_dead
     // At a twentieth of a core, the guest spent most of its deadline asleep.
     assert!(throttled > 0.05, "paused {throttled} s");
     assert!(throttled <= 0.2, "paused {throttled} s, past the deadline");
-    assert!(rpc(&mut server, "echo").await.result.is_some());
+    assert!(rpc(&server, "echo").await.result.is_some());
 }
 
 #[tokio::test]

@@ -6,23 +6,13 @@ use std::time::Duration;
 
 use rotor::proto::proxy as pb;
 
-use crate::support::{ScratchDir, TestServer, internal_error, plugin, request};
+use crate::support::{ScratchDir, TestServer, internal_error, plugin};
 
 /// What `test-faulty`'s `count` answers: how many `count` calls the
 /// instance that answered has served.
 async fn count(server: &TestServer, tenant: Option<&str>) -> u64 {
-    let message = pb::RpcRequest {
-        method: "count".into(),
-        ..Default::default()
-    };
     let metadata: Vec<(&'static str, &str)> = tenant.map(|t| ("x-tenant", t)).into_iter().collect();
-    let response = server
-        .client
-        .clone()
-        .rpc(request(message, &metadata))
-        .await
-        .expect("an OK response")
-        .into_inner();
+    let response = server.rpc("count", b"", &metadata).await;
     let data = response.result.expect("a result").data;
     String::from_utf8(data)
         .expect("UTF-8")
@@ -31,17 +21,7 @@ async fn count(server: &TestServer, tenant: Option<&str>) -> u64 {
 }
 
 async fn rpc(server: &TestServer, method: &str) -> pb::RpcResponse {
-    let message = pb::RpcRequest {
-        method: method.into(),
-        ..Default::default()
-    };
-    server
-        .client
-        .clone()
-        .rpc(request(message, &[]))
-        .await
-        .expect("an OK response")
-        .into_inner()
+    server.rpc(method, b"", &[]).await
 }
 
 #[tokio::test]

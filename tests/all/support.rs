@@ -77,6 +77,27 @@ pub struct TestServer {
 }
 
 impl TestServer {
+    /// Calls RPC `method` with `data` and `metadata` as Centrifugo would;
+    /// fails the test on a gRPC status instead of a reply.
+    pub async fn rpc(
+        &self,
+        method: &str,
+        data: &[u8],
+        metadata: &[(&'static str, &str)],
+    ) -> rotor::proto::proxy::RpcResponse {
+        let message = rotor::proto::proxy::RpcRequest {
+            method: method.into(),
+            data: data.to_vec(),
+            ..Default::default()
+        };
+        self.client
+            .clone()
+            .rpc(request(message, metadata))
+            .await
+            .unwrap_or_else(|status| panic!("{method}: a gRPC status instead of a reply: {status}"))
+            .into_inner()
+    }
+
     /// Starts Rotor with `config` (TOML without `listen` and `[plugins]`;
     /// plugin names are those of `plugins/dist`).
     pub async fn start(config: &str) -> TestServer {
