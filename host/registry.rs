@@ -10,7 +10,7 @@ use arc_swap::ArcSwap;
 use tokio::sync::{Semaphore, SemaphorePermit};
 
 use crate::config::{Config, InterceptorRef, Limits, PluginRef, TenantConfig};
-use crate::cpu::{InFlight, TenantCpu};
+use crate::cpu::{CORE, InFlight, TenantCpu};
 use crate::engine::Engine;
 use crate::error::{CallError, PluginError};
 use crate::kind::{RequestKind, channel_namespace};
@@ -480,7 +480,9 @@ impl TenantRoutes {
                 timeout_ms: u64::try_from(limits.timeout.as_millis()).unwrap_or(u64::MAX),
                 concurrency: limits.concurrency,
                 fuel: limits.fuel,
-                cpu_cores: limits.cpu.map(|millicores| f64::from(millicores) / 1000.0),
+                cpu_cores: limits
+                    .cpu
+                    .map(|millicores| f64::from(millicores) / f64::from(CORE)),
                 max_request: limits.max_request,
                 max_reply: limits.max_reply,
             },

@@ -97,21 +97,21 @@ pub struct HostCallLabels {
     /// The tenant of the guest that made it.
     pub tenant: String,
     /// `kv` or `centrifugo-api`.
-    pub import: String,
+    pub import: &'static str,
     /// The operation: `get`, `increment`, `publish`, `presence`, …
-    pub call: String,
+    pub call: &'static str,
     /// `ok`, or the error the guest got: `unavailable`, `invalid`,
     /// `centrifugo`, `timeout`.
-    pub outcome: String,
+    pub outcome: &'static str,
 }
 
 /// Labels of a kind of host import call.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct HostCallKindLabels {
     /// `kv` or `centrifugo-api`.
-    pub import: String,
+    pub import: &'static str,
     /// The operation.
-    pub call: String,
+    pub call: &'static str,
 }
 
 /// Seconds each tenant's guests were paused to keep it within its CPU rate.
@@ -342,7 +342,7 @@ pub struct HostCall {
 
 impl HostCall {
     /// Counts the call with its `outcome` and records how long it took.
-    pub fn finish(self, outcome: &str) {
+    pub fn finish(self, outcome: &'static str) {
         let HostCall {
             metrics,
             tenant,
@@ -352,18 +352,15 @@ impl HostCall {
         } = self;
         metrics
             .host_call_latency
-            .get_or_create(&HostCallKindLabels {
-                import: import.to_owned(),
-                call: call.to_owned(),
-            })
+            .get_or_create(&HostCallKindLabels { import, call })
             .observe(started.elapsed().as_secs_f64());
         metrics
             .host_calls
             .get_or_create(&HostCallLabels {
                 tenant,
-                import: import.to_owned(),
-                call: call.to_owned(),
-                outcome: outcome.to_owned(),
+                import,
+                call,
+                outcome,
             })
             .inc();
     }

@@ -54,8 +54,8 @@ impl WarmState {
     }
 }
 
-/// Eighths of its lifespan the `n`th instance of a pool is denied: 0 to 1,
-/// spread evenly over every nine instances born in a row.
+/// Sixty-fourths of its lifespan the `n`th instance of a pool is denied: 0
+/// to 8 (an eighth), spread evenly over every nine instances born in a row.
 fn shortening(n: u32) -> u32 {
     n.wrapping_mul(5) % 9
 }
