@@ -34,7 +34,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .generate_default_stubs(true)
         .message_attribute(
             format!(".{PROXY_PACKAGE}"),
-            "#[derive(serde::Serialize, serde::Deserialize)] #[serde(default)]",
+            // Unknown fields are errors: a misspelt one would otherwise
+            // vanish silently from `rotor call` requests and canaries.
+            "#[derive(serde::Serialize, serde::Deserialize)] #[serde(default, deny_unknown_fields)]",
         );
     for path in proxy_payload_fields(&descriptors) {
         builder = builder.field_attribute(

@@ -35,6 +35,7 @@ const TABLE_KEEP_RESIDENT: usize = 64 << 10;
 pub struct Engine {
     wasmtime: wasmtime::Engine,
     linker: Linker<CallState>,
+    cache: Option<Cache>,
     _ticker: EpochTicker,
 }
 
@@ -67,12 +68,13 @@ impl Engine {
             .table_keep_resident(TABLE_KEEP_RESIDENT)
             .pagemap_scan(Enabled::Auto);
 
+        let cache = compile_cache(cache);
         let mut config = wasmtime::Config::new();
         config
             .wasm_component_model(true)
             .epoch_interruption(true)
             .consume_fuel(limits.fuel)
-            .cache(compile_cache(cache))
+            .cache(cache.clone())
             .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         let wasmtime = wasmtime::Engine::new(&config).map_err(PluginError::engine)?;
 
@@ -83,6 +85,7 @@ impl Engine {
         Ok(Engine {
             wasmtime,
             linker,
+            cache,
             _ticker: ticker,
         })
     }
@@ -95,6 +98,12 @@ impl Engine {
     /// The linker with every host import Rotor offers.
     pub fn linker(&self) -> &Linker<CallState> {
         &self.linker
+    }
+
+    /// How many components so far were loaded from the compile cache
+    /// instead of compiled: 0 without a cache.
+    pub fn compile_cache_hits(&self) -> usize {
+        self.cache.as_ref().map_or(0, Cache::cache_hits)
     }
 
     /// Compiles a component. CPU-heavy: call it off the async runtime.

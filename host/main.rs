@@ -10,25 +10,26 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
+use rotor::config::{CompileCache, PoolLimits};
 use rotor::proto::proxy as pb;
+use rotor::scaffold::{Language, Template};
 use rotor::{Config, Engine, Limits, Plugin, RequestKind, Rotor};
+
+mod cli;
+
+use cli::logs::LogFormat;
 
 /// Answers Centrifugo's proxy calls with sandboxed WebAssembly components.
 #[derive(Parser)]
 #[command(version, about)]
 struct Cli {
-    /// How log lines are written to stderr: `text` or `json` (one object
-    /// per line, with the call's span fields).
+    /// How log lines are written to stderr: `text` (coloured only on a
+    /// terminal and without `NO_COLOR`) or `json` (one object per line,
+    /// with the call's span fields).
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
-}
-
-#[derive(Clone, Copy, clap::ValueEnum)]
-enum LogFormat {
-    Text,
-    Json,
 }
 
 #[derive(Subcommand)]
@@ -50,24 +51,59 @@ enum Command {
         /// with their isolation mode.
         #[arg(long, short)]
         config: Option<PathBuf>,
+        /// Where compiled components are kept: a directory, or `off`.
+        /// Default: the same cache as `serve` (on Linux `~/.cache/wasmtime`).
+        #[arg(long, value_name = "DIR|off", value_parser = compile_cache)]
+        cache: Option<CompileCache>,
     },
     /// Run one call through a component and print the reply as JSON.
     Call {
         /// The request type: connect, refresh, subscribe, publish, rpc, sub_refresh.
         kind: RequestKind,
         /// The component file.
-        #[arg(long)]
-        plugin: PathBuf,
+        #[arg(long, required_unless_present = "to")]
+        plugin: Option<PathBuf>,
+        /// Instead of a component: the address of a running Rotor
+        /// (`host:port`) to send the request to, as Centrifugo would.
+        #[arg(long, conflicts_with_all = ["plugin", "setting", "cache"])]
+        to: Option<String>,
         /// The request in Centrifugo's proxy JSON, or `@file` to read it from a file.
         #[arg(long, default_value = "{}")]
         request: String,
         /// A plugin setting, `key=value`; repeatable.
-        #[arg(long = "setting", value_parser = key_value)]
+        #[arg(long = "setting", id = "setting", value_parser = key_value)]
         settings: Vec<(String, String)>,
         /// A forwarded header, `name=value`; repeatable.
         #[arg(long = "header", value_parser = key_value)]
         headers: Vec<(String, String)>,
+        /// Where compiled components are kept: a directory, or `off`.
+        /// Default: the same cache as `serve` (on Linux `~/.cache/wasmtime`).
+        #[arg(long, value_name = "DIR|off", value_parser = compile_cache)]
+        cache: Option<CompileCache>,
     },
+    /// Write a new plugin project: the plugin's source, a copy of the SDK,
+    /// a one-line build script and a README.
+    New {
+        /// What it answers: connect, refresh, subscribe, publish, rpc,
+        /// sub_refresh, or interceptor.
+        kind: Template,
+        /// Its language: rust, js, ts or python.
+        #[arg(long)]
+        lang: Language,
+        /// Its folder, which must not exist or be empty; its name names the
+        /// plugin. Default: `my-<kind>`.
+        dir: Option<PathBuf>,
+    },
+}
+
+fn compile_cache(text: &str) -> Result<CompileCache, String> {
+    match text {
+        "" => Err("name a directory, or `off`".to_owned()),
+        "off" => Ok(CompileCache::Off),
+        dir => Ok(CompileCache::Dir(
+            std::path::absolute(dir).unwrap_or_else(|_| dir.into()),
+        )),
+    }
 }
 
 fn key_value(text: &str) -> Result<(String, String), String> {
@@ -78,15 +114,7 @@ fn key_value(text: &str) -> Result<(String, String), String> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let logs = tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .with_writer(std::io::stderr);
-    match cli.log_format {
-        LogFormat::Text => logs.init(),
-        LogFormat::Json => logs.json().with_current_span(true).init(),
-    }
+    cli::logs::init(cli.log_format);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(error) => {
@@ -97,7 +125,7 @@ fn main() -> ExitCode {
     match runtime.block_on(run(cli.command)) {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("error: {error:#}");
+            eprintln!("error: {}", cli::report::report(&error));
             ExitCode::FAILURE
         }
     }
@@ -106,37 +134,65 @@ fn main() -> ExitCode {
 async fn run(command: Command) -> Result<ExitCode> {
     match command {
         Command::Serve { config } => serve(config).await,
-        Command::Check { plugins, config } => {
+        Command::Check {
+            plugins,
+            config,
+            cache,
+        } => {
             let mut code = ExitCode::SUCCESS;
             if let Some(config) = config {
                 code = check_config(config).await?;
             }
             if !plugins.is_empty() && code == ExitCode::SUCCESS {
-                code = check(plugins).await?;
+                code = check(plugins, cache.unwrap_or(CompileCache::Default)).await?;
             }
             Ok(code)
         }
         Command::Call {
             kind,
             plugin,
+            to,
             request,
             settings,
             headers,
+            cache,
         } => {
+            let target = match (plugin, to) {
+                (_, Some(address)) => Target::Remote(address),
+                (Some(plugin), None) => Target::Plugin(plugin),
+                (None, None) => bail!("name a component with --plugin, or a server with --to"),
+            };
             call(
                 kind,
-                plugin,
+                target,
                 request,
                 settings.into_iter().collect(),
                 headers,
+                cache.unwrap_or(CompileCache::Default),
             )
             .await
+        }
+        Command::New { kind, lang, dir } => {
+            cli::new::run(kind, lang, dir)?;
+            Ok(ExitCode::SUCCESS)
         }
     }
 }
 
 async fn serve(path: PathBuf) -> Result<ExitCode> {
     let config = Config::from_file(&path)?;
+    // The proxy ports first: one that is taken fails at once, before the
+    // plugins compile and before any line that suggests a start. Connections
+    // queue until the plugins are loaded and the listeners are served.
+    let listeners = Rotor::bind(&config).await?;
+    let admin_listener = match &config.admin {
+        Some(admin) => Some(
+            tokio::net::TcpListener::bind(admin.listen)
+                .await
+                .with_context(|| format!("cannot listen on {} (`admin.listen`)", admin.listen))?,
+        ),
+        None => None,
+    };
     let rotor = Rotor::new(&config).await?;
     let _watcher = if config.watch {
         Some(rotor.watch_plugins(&config)?)
@@ -158,10 +214,7 @@ async fn serve(path: PathBuf) -> Result<ExitCode> {
     // `/readyz` says ready from the moment the proxy listeners are bound
     // until shutdown starts.
     let ready = Arc::new(AtomicBool::new(false));
-    if let Some(admin) = &config.admin {
-        let listener = tokio::net::TcpListener::bind(admin.listen)
-            .await
-            .with_context(|| format!("cannot listen on {} (admin.listen)", admin.listen))?;
+    if let (Some(admin), Some(listener)) = (&config.admin, admin_listener) {
         tracing::info!(address = %admin.listen, "admin endpoints");
         let not_ready = ready.clone();
         let mut shutting_down = stopping.clone();
@@ -191,7 +244,6 @@ async fn serve(path: PathBuf) -> Result<ExitCode> {
             tokio::time::sleep(SHUTDOWN_GRACE).await;
         }
     };
-    let listeners = Rotor::bind(&config).await?;
     ready.store(true, Ordering::SeqCst);
     // A shutdown that began while binding keeps `/readyz` at 503.
     if *stopping.borrow() {
@@ -254,12 +306,16 @@ async fn shutdown_signal() {
     tracing::info!("shutting down: finishing calls in flight");
 }
 
-async fn check(paths: Vec<PathBuf>) -> Result<ExitCode> {
-    let engine = std::sync::Arc::new(Engine::new(&Limits::default(), 1)?);
+async fn check(paths: Vec<PathBuf>, cache: CompileCache) -> Result<ExitCode> {
+    let engine = std::sync::Arc::new(Engine::with_pool(
+        &PoolLimits::for_limits(&Limits::default(), 1),
+        &cache,
+    )?);
     let mut failed = false;
     for path in paths {
         let started = Instant::now();
         let name = path.display().to_string();
+        let hits = engine.compile_cache_hits();
         let loaded = {
             let engine = engine.clone();
             let path = path.clone();
@@ -268,13 +324,21 @@ async fn check(paths: Vec<PathBuf>) -> Result<ExitCode> {
         };
         match loaded {
             Ok(plugin) => {
-                println!("{name}: ok (compiled in {:.1?})", started.elapsed());
+                let how = if engine.compile_cache_hits() > hits {
+                    "loaded from the compile cache"
+                } else {
+                    "compiled"
+                };
+                println!("{name}: ok ({how} in {:.1?})", started.elapsed());
                 println!("  sha256   {}", plugin.sha256());
                 for export in plugin.exports() {
                     println!("  exports  {export}");
                 }
                 for import in plugin.imports() {
-                    println!("  imports  {import}");
+                    match cli::imports::note(import) {
+                        Some(note) => println!("  imports  {import}  ({note})"),
+                        None => println!("  imports  {import}"),
+                    }
                 }
             }
             Err(error) => {
@@ -339,12 +403,21 @@ async fn check_config(path: PathBuf) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// What `rotor call` sends its request to.
+enum Target {
+    /// A component file, run here.
+    Plugin(PathBuf),
+    /// A running Rotor at this address.
+    Remote(String),
+}
+
 async fn call(
     kind: RequestKind,
-    plugin: PathBuf,
+    target: Target,
     request: String,
     settings: BTreeMap<String, String>,
     headers: Vec<(String, String)>,
+    cache: CompileCache,
 ) -> Result<ExitCode> {
     let text = match request.strip_prefix('@') {
         Some(file) => {
@@ -352,26 +425,55 @@ async fn call(
         }
         None => request,
     };
-    let rotor = Rotor::single(kind, &plugin, settings).await?;
+    // The request is read before the component compiles, which can take
+    // seconds, so a malformed one fails at once.
     let reply = match kind {
-        RequestKind::Connect => answer::<pb::ConnectRequest>(&rotor, &text, headers).await?,
-        RequestKind::Refresh => answer::<pb::RefreshRequest>(&rotor, &text, headers).await?,
-        RequestKind::Subscribe => answer::<pb::SubscribeRequest>(&rotor, &text, headers).await?,
-        RequestKind::Publish => answer::<pb::PublishRequest>(&rotor, &text, headers).await?,
-        RequestKind::Rpc => answer::<pb::RpcRequest>(&rotor, &text, headers).await?,
-        RequestKind::SubRefresh => answer::<pb::SubRefreshRequest>(&rotor, &text, headers).await?,
+        RequestKind::Connect => {
+            answer::<pb::ConnectRequest>(kind, &target, settings, &cache, &text, headers).await?
+        }
+        RequestKind::Refresh => {
+            answer::<pb::RefreshRequest>(kind, &target, settings, &cache, &text, headers).await?
+        }
+        RequestKind::Subscribe => {
+            answer::<pb::SubscribeRequest>(kind, &target, settings, &cache, &text, headers).await?
+        }
+        RequestKind::Publish => {
+            answer::<pb::PublishRequest>(kind, &target, settings, &cache, &text, headers).await?
+        }
+        RequestKind::Rpc => {
+            answer::<pb::RpcRequest>(kind, &target, settings, &cache, &text, headers).await?
+        }
+        RequestKind::SubRefresh => {
+            answer::<pb::SubRefreshRequest>(kind, &target, settings, &cache, &text, headers)
+                .await?
+        }
     };
     println!("{reply}");
     Ok(ExitCode::SUCCESS)
 }
 
-async fn answer<C>(rotor: &Rotor, text: &str, headers: Vec<(String, String)>) -> Result<String>
+async fn answer<C>(
+    kind: RequestKind,
+    target: &Target,
+    settings: BTreeMap<String, String>,
+    cache: &CompileCache,
+    text: &str,
+    headers: Vec<(String, String)>,
+) -> Result<String>
 where
-    C: rotor::ProxyCall + serde::de::DeserializeOwned,
+    C: cli::remote::ProxyMethod + serde::de::DeserializeOwned,
     C::Response: serde::Serialize,
 {
-    let message: C = serde_json::from_str(text).context("the request is not valid proxy JSON")?;
-    match rotor.answer(message, headers, None).await {
+    let message: C = serde_json::from_str(text)
+        .with_context(|| format!("the request is not a valid {kind} request in proxy JSON"))?;
+    let answered = match target {
+        Target::Plugin(plugin) => {
+            let rotor = Rotor::single(kind, plugin, settings, cache).await?;
+            rotor.answer(message, headers, None).await
+        }
+        Target::Remote(address) => cli::remote::call(address, message, headers).await?,
+    };
+    match answered {
         Ok(response) => Ok(serde_json::to_string_pretty(&response)?),
         Err(status) => bail!("{}: {}", status.code(), status.message()),
     }

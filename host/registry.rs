@@ -350,11 +350,12 @@ impl Routes {
         limits: Limits,
         services: &Services,
     ) -> Result<Routes, RegistryError> {
+        // No config names this route, so the error names the file.
         plugin
             .require_handler(kind)
-            .map_err(|source| RegistryError::Route {
-                key: format!("handlers.{kind}"),
+            .map_err(|source| RegistryError::Plugin {
                 name: plugin.name().to_owned(),
+                path: plugin.path().to_owned(),
                 source,
             })?;
         let cpu = services.cpu.tenant(DEFAULT_TENANT, limits.cpu);

@@ -45,10 +45,12 @@ pub enum ServeError {
     #[error(transparent)]
     Api(#[from] ApiSetupError),
     /// The listener failed.
-    #[error("cannot listen on {address}: {source}")]
+    #[error("cannot listen on {address} (`{key}`): {source}")]
     Listen {
         /// The configured address.
         address: std::net::SocketAddr,
+        /// The config key that sets it: `listen` or `tenants.<name>.listen`.
+        key: String,
         /// The I/O error.
         source: std::io::Error,
     },
@@ -109,14 +111,19 @@ impl Rotor {
     }
 
     /// A Rotor that answers every `kind` call with one component file, with
-    /// default limits: what `rotor call` runs.
+    /// default limits: what `rotor call` runs. Compiled components are kept
+    /// in `cache`, as `serve` keeps them.
     pub async fn single(
         kind: RequestKind,
         path: &std::path::Path,
         settings: std::collections::BTreeMap<String, String>,
+        cache: &crate::config::CompileCache,
     ) -> Result<Rotor, ServeError> {
         let limits = Limits::default();
-        let engine = Arc::new(Engine::new(&limits, 1)?);
+        let engine = Arc::new(Engine::with_pool(
+            &crate::config::PoolLimits::for_limits(&limits, 1),
+            cache,
+        )?);
         let name = path.file_name().map_or_else(
             || path.display().to_string(),
             |n| n.to_string_lossy().into_owned(),
@@ -369,6 +376,14 @@ impl Rotor {
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let mut servers = tokio::task::JoinSet::new();
         for (listener, tenant) in listeners {
+            if let Ok(local) = listener.local_addr() {
+                match &tenant {
+                    Some(tenant) => {
+                        tracing::info!(address = %local, %tenant, "serving a tenant's proxy")
+                    }
+                    None => tracing::info!(address = %local, "serving Centrifugo's proxy"),
+                }
+            }
             let service = match tenant {
                 Some(tenant) => ProxyService::for_tenant(self.clone(), tenant),
                 None => ProxyService::new(self.clone()),
@@ -438,16 +453,16 @@ impl Rotor {
         }
         let mut listeners = Vec::with_capacity(addresses.len());
         for (address, tenant) in addresses {
-            let listener = TcpListener::bind(address)
-                .await
-                .map_err(|source| ServeError::Listen { address, source })?;
-            let local = listener.local_addr().unwrap_or(address);
-            match &tenant {
-                Some(tenant) => {
-                    tracing::info!(address = %local, %tenant, "serving a tenant's proxy")
-                }
-                None => tracing::info!(address = %local, "serving Centrifugo's proxy"),
-            }
+            let listener =
+                TcpListener::bind(address)
+                    .await
+                    .map_err(|source| ServeError::Listen {
+                        address,
+                        key: tenant
+                            .as_ref()
+                            .map_or_else(|| "listen".to_owned(), |t| format!("tenants.{t}.listen")),
+                        source,
+                    })?;
             listeners.push((listener, tenant));
         }
         Ok(Listeners(listeners))

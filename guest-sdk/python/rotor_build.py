@@ -56,8 +56,10 @@ print(json.dumps({"registered": rotor.registered(), "imports": loaded}))
 
 
 def default_wit_dir() -> Path:
-    """The repository's WIT directory, which the SDK is built against by default."""
-    return SDK_DIR.parent.parent / "wit"
+    """The WIT the SDK is built against by default: its own ``wit/`` when it is
+    a copy that ``rotor new`` wrote into a plugin project, else the repository's."""
+    own = SDK_DIR / "wit"
+    return own if own.is_dir() else SDK_DIR.parent.parent / "wit"
 
 
 def componentize_py() -> List[str]:

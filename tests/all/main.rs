@@ -3,6 +3,7 @@
 
 mod api;
 mod cli;
+mod cli_errors;
 mod deploy;
 mod examples;
 mod faults;
@@ -13,5 +14,7 @@ mod lifecycle;
 mod mapping;
 mod reload;
 mod routing;
+mod scaffold;
 mod support;
 mod tenants;
+mod walkthrough;

@@ -44,9 +44,13 @@ const SDK_MODULES = {
   '@rotor/sdk/jwt': 'src/jwt.js',
 };
 
-/** The repository's WIT directory, which the SDK is built against by default. */
+/**
+ * The WIT the SDK is built against by default: its own `wit/` when it is a
+ * copy that `rotor new` wrote into a plugin project, else the repository's.
+ */
 export function defaultWitDir() {
-  return resolve(SDK_DIR, '..', '..', 'wit');
+  const own = join(SDK_DIR, 'wit');
+  return existsSync(own) ? own : resolve(SDK_DIR, '..', '..', 'wit');
 }
 
 /** Resolves `@rotor/sdk` to this SDK, so plugins build without installing it, and keeps host modules external. */

@@ -1,0 +1,80 @@
+//! `rotor call --to ADDRESS`: sends one request to a running Rotor as
+//! Centrifugo would, over gRPC with Centrifugo's default deadline, and
+//! returns the reply.
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+use rotor::proto::proxy as pb;
+use rotor::proto::proxy::centrifugo_proxy_client::CentrifugoProxyClient;
+use tonic::transport::Channel;
+
+/// The deadline of each call: Centrifugo's default proxy timeout.
+const TIMEOUT: Duration = Duration::from_secs(1);
+/// How long connecting may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// A proxy request type and the method of the proxy service that takes it.
+pub trait ProxyMethod: rotor::ProxyCall {
+    /// Calls the method of this request type.
+    fn send(
+        client: CentrifugoProxyClient<Channel>,
+        request: tonic::Request<Self>,
+    ) -> impl Future<Output = Result<tonic::Response<Self::Response>, tonic::Status>>;
+}
+
+macro_rules! proxy_methods {
+    ($($request:ty => $method:ident),* $(,)?) => {$(
+        impl ProxyMethod for $request {
+            async fn send(
+                mut client: CentrifugoProxyClient<Channel>,
+                request: tonic::Request<Self>,
+            ) -> Result<tonic::Response<Self::Response>, tonic::Status> {
+                client.$method(request).await
+            }
+        }
+    )*};
+}
+
+proxy_methods! {
+    pb::ConnectRequest => connect,
+    pb::RefreshRequest => refresh,
+    pb::SubscribeRequest => subscribe,
+    pb::PublishRequest => publish,
+    pb::RpcRequest => rpc,
+    pb::SubRefreshRequest => sub_refresh,
+}
+
+/// Sends `message`, with `headers` as gRPC metadata, to the proxy server at
+/// `address` (`host:port`, or a URL) and returns its response, or the gRPC
+/// status it failed with.
+pub async fn call<C: ProxyMethod>(
+    address: &str,
+    message: C,
+    headers: Vec<(String, String)>,
+) -> anyhow::Result<Result<C::Response, tonic::Status>> {
+    let url = if address.contains("://") {
+        address.to_owned()
+    } else {
+        format!("http://{address}")
+    };
+    let channel = tonic::transport::Endpoint::from_shared(url)
+        .with_context(|| format!("`{address}` is not an address"))?
+        .connect_timeout(CONNECT_TIMEOUT)
+        .connect()
+        .await
+        .with_context(|| format!("cannot connect to {address}"))?;
+    let mut request = tonic::Request::new(message);
+    request.set_timeout(TIMEOUT);
+    for (name, value) in headers {
+        let key = tonic::metadata::MetadataKey::from_bytes(name.to_ascii_lowercase().as_bytes())
+            .with_context(|| format!("`{name}` cannot be a gRPC metadata name"))?;
+        let value = value
+            .parse()
+            .with_context(|| format!("the value of `{name}` cannot be gRPC metadata"))?;
+        request.metadata_mut().insert(key, value);
+    }
+    Ok(C::send(CentrifugoProxyClient::new(channel), request)
+        .await
+        .map(tonic::Response::into_inner))
+}

@@ -1,0 +1,11 @@
+// Answers Centrifugo's RPC calls: method `hello` answers
+// `{"hello": <user>}`, any other method `104 method not found`.
+import { allow, methodNotFound } from '@rotor/sdk';
+import * as log from '@rotor/sdk/log';
+
+/** @type {import('@rotor/sdk').RpcHandler} */
+export function rpc(request) {
+  if (request.method !== 'hello') throw methodNotFound();
+  log.info(`hello from ${request.user}`);
+  return allow({ data: { hello: request.user } });   // objects are sent as JSON
+}
