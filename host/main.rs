@@ -444,8 +444,7 @@ async fn call(
             answer::<pb::RpcRequest>(kind, &target, settings, &cache, &text, headers).await?
         }
         RequestKind::SubRefresh => {
-            answer::<pb::SubRefreshRequest>(kind, &target, settings, &cache, &text, headers)
-                .await?
+            answer::<pb::SubRefreshRequest>(kind, &target, settings, &cache, &text, headers).await?
         }
     };
     println!("{reply}");

@@ -53,9 +53,7 @@ mod tests {
             note("wasi:cli/environment@0.2.6"),
             note("wasi:cli/environment@0.2.0")
         );
-        assert!(
-            note("wasi:cli/environment@0.2.6").is_some_and(|note| note.starts_with("empty"))
-        );
+        assert!(note("wasi:cli/environment@0.2.6").is_some_and(|note| note.starts_with("empty")));
         assert!(
             note("rotor:centrifugo/centrifugo-api@0.1.0")
                 .is_some_and(|note| note.contains("only where granted"))

@@ -7,7 +7,8 @@ use rotor::scaffold::{self, Language, Template};
 /// Writes a `template` project in `language` into `dir` (default
 /// `my-<kind>`) and prints what was written and the next two commands.
 pub fn run(template: Template, language: Language, dir: Option<PathBuf>) -> anyhow::Result<()> {
-    let dir = dir.unwrap_or_else(|| PathBuf::from(format!("my-{}", template.name().replace('_', "-"))));
+    let dir =
+        dir.unwrap_or_else(|| PathBuf::from(format!("my-{}", template.name().replace('_', "-"))));
     let project = scaffold::create(template, language, &dir)?;
     let own = project
         .files

@@ -204,7 +204,10 @@ impl FromStr for Template {
             .find(|template| template.name() == wanted)
             .ok_or_else(|| {
                 let names: Vec<&str> = Template::ALL.iter().map(|t| t.name()).collect();
-                format!("unknown plugin kind `{text}` (one of: {})", names.join(", "))
+                format!(
+                    "unknown plugin kind `{text}` (one of: {})",
+                    names.join(", ")
+                )
             })
     }
 }
@@ -265,9 +268,7 @@ pub enum ScaffoldError {
     #[error("{} is not empty: name a new folder", .0.display())]
     NotEmpty(PathBuf),
     /// The folder's name cannot name a plugin.
-    #[error(
-        "`{0}` cannot name a plugin: use letters, digits, `-` and `_`, starting with a letter"
-    )]
+    #[error("`{0}` cannot name a plugin: use letters, digits, `-` and `_`, starting with a letter")]
     BadName(String),
     /// A file or folder could not be written.
     #[error("cannot write {}: {error}", .path.display())]
@@ -296,7 +297,11 @@ pub struct Project {
 
 /// Writes a new `template` project in `language` into `dir`, which must not
 /// exist or be empty. The project is named after the folder.
-pub fn create(template: Template, language: Language, dir: &Path) -> Result<Project, ScaffoldError> {
+pub fn create(
+    template: Template,
+    language: Language,
+    dir: &Path,
+) -> Result<Project, ScaffoldError> {
     let name = dir
         .file_name()
         .and_then(|name| name.to_str())
@@ -588,7 +593,11 @@ mod tests {
 
     #[test]
     fn a_rust_project_is_a_workspace_of_its_own_with_a_small_release_profile() {
-        let files = files(Template::Handler(RequestKind::Rpc), Language::Rust, "my-rpc");
+        let files = files(
+            Template::Handler(RequestKind::Rpc),
+            Language::Rust,
+            "my-rpc",
+        );
         let manifest: toml::Table = toml::from_str(
             &files
                 .iter()
@@ -609,7 +618,11 @@ mod tests {
         assert_eq!(release["lto"].as_bool(), Some(true));
         assert_eq!(release["panic"].as_str(), Some("abort"));
         assert!(files.iter().any(|(path, _)| path == "Cargo.lock"));
-        assert!(files.iter().any(|(path, _)| path == "rotor-sdk/wit/types.wit"));
+        assert!(
+            files
+                .iter()
+                .any(|(path, _)| path == "rotor-sdk/wit/types.wit")
+        );
     }
 
     #[test]
@@ -640,7 +653,10 @@ mod tests {
         }
 
         let again = create(Template::Interceptor, Language::Rust, &project);
-        assert!(matches!(again, Err(ScaffoldError::NotEmpty(_))), "{again:?}");
+        assert!(
+            matches!(again, Err(ScaffoldError::NotEmpty(_))),
+            "{again:?}"
+        );
         let bad = create(Template::Interceptor, Language::Rust, &dir.join("9lives"));
         assert!(matches!(bad, Err(ScaffoldError::BadName(_))), "{bad:?}");
         let _ = std::fs::remove_dir_all(&dir);

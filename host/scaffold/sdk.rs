@@ -19,15 +19,30 @@ pub const WIT: &[File] = &[
 
 /// The Rust SDK (`guest-sdk/rust/`).
 pub const RUST: &[File] = &[
-    ("Cargo.toml", include_str!("../../guest-sdk/rust/Cargo.toml")),
-    ("src/api.rs", include_str!("../../guest-sdk/rust/src/api.rs")),
+    (
+        "Cargo.toml",
+        include_str!("../../guest-sdk/rust/Cargo.toml"),
+    ),
+    (
+        "src/api.rs",
+        include_str!("../../guest-sdk/rust/src/api.rs"),
+    ),
     (
         "src/bindings.rs",
         include_str!("../../guest-sdk/rust/src/bindings.rs"),
     ),
-    ("src/config.rs", include_str!("../../guest-sdk/rust/src/config.rs")),
-    ("src/denial.rs", include_str!("../../guest-sdk/rust/src/denial.rs")),
-    ("src/export.rs", include_str!("../../guest-sdk/rust/src/export.rs")),
+    (
+        "src/config.rs",
+        include_str!("../../guest-sdk/rust/src/config.rs"),
+    ),
+    (
+        "src/denial.rs",
+        include_str!("../../guest-sdk/rust/src/denial.rs"),
+    ),
+    (
+        "src/export.rs",
+        include_str!("../../guest-sdk/rust/src/export.rs"),
+    ),
     (
         "src/handlers.rs",
         include_str!("../../guest-sdk/rust/src/handlers.rs"),
@@ -36,10 +51,19 @@ pub const RUST: &[File] = &[
         "src/interceptor.rs",
         include_str!("../../guest-sdk/rust/src/interceptor.rs"),
     ),
-    ("src/jwt.rs", include_str!("../../guest-sdk/rust/src/jwt.rs")),
+    (
+        "src/jwt.rs",
+        include_str!("../../guest-sdk/rust/src/jwt.rs"),
+    ),
     ("src/kv.rs", include_str!("../../guest-sdk/rust/src/kv.rs")),
-    ("src/lib.rs", include_str!("../../guest-sdk/rust/src/lib.rs")),
-    ("src/log.rs", include_str!("../../guest-sdk/rust/src/log.rs")),
+    (
+        "src/lib.rs",
+        include_str!("../../guest-sdk/rust/src/lib.rs"),
+    ),
+    (
+        "src/log.rs",
+        include_str!("../../guest-sdk/rust/src/log.rs"),
+    ),
     (
         "src/records.rs",
         include_str!("../../guest-sdk/rust/src/records.rs"),
@@ -50,20 +74,38 @@ pub const RUST: &[File] = &[
 /// and lock file: a project resolves the SDK's pinned dependencies itself.
 pub const JS: &[File] = &[
     ("README.md", include_str!("../../guest-sdk/js/README.md")),
-    ("package.json", include_str!("../../guest-sdk/js/package.json")),
+    (
+        "package.json",
+        include_str!("../../guest-sdk/js/package.json"),
+    ),
     (
         "bin/rotor-build.js",
         include_str!("../../guest-sdk/js/bin/rotor-build.js"),
     ),
     ("src/api.js", include_str!("../../guest-sdk/js/src/api.js")),
-    ("src/build.js", include_str!("../../guest-sdk/js/src/build.js")),
-    ("src/config.js", include_str!("../../guest-sdk/js/src/config.js")),
-    ("src/errors.js", include_str!("../../guest-sdk/js/src/errors.js")),
-    ("src/index.js", include_str!("../../guest-sdk/js/src/index.js")),
+    (
+        "src/build.js",
+        include_str!("../../guest-sdk/js/src/build.js"),
+    ),
+    (
+        "src/config.js",
+        include_str!("../../guest-sdk/js/src/config.js"),
+    ),
+    (
+        "src/errors.js",
+        include_str!("../../guest-sdk/js/src/errors.js"),
+    ),
+    (
+        "src/index.js",
+        include_str!("../../guest-sdk/js/src/index.js"),
+    ),
     ("src/jwt.js", include_str!("../../guest-sdk/js/src/jwt.js")),
     ("src/kv.js", include_str!("../../guest-sdk/js/src/kv.js")),
     ("src/log.js", include_str!("../../guest-sdk/js/src/log.js")),
-    ("types/api.d.ts", include_str!("../../guest-sdk/js/types/api.d.ts")),
+    (
+        "types/api.d.ts",
+        include_str!("../../guest-sdk/js/types/api.d.ts"),
+    ),
     (
         "types/config.d.ts",
         include_str!("../../guest-sdk/js/types/config.d.ts"),
@@ -72,9 +114,18 @@ pub const JS: &[File] = &[
         "types/index.d.ts",
         include_str!("../../guest-sdk/js/types/index.d.ts"),
     ),
-    ("types/jwt.d.ts", include_str!("../../guest-sdk/js/types/jwt.d.ts")),
-    ("types/kv.d.ts", include_str!("../../guest-sdk/js/types/kv.d.ts")),
-    ("types/log.d.ts", include_str!("../../guest-sdk/js/types/log.d.ts")),
+    (
+        "types/jwt.d.ts",
+        include_str!("../../guest-sdk/js/types/jwt.d.ts"),
+    ),
+    (
+        "types/kv.d.ts",
+        include_str!("../../guest-sdk/js/types/kv.d.ts"),
+    ),
+    (
+        "types/log.d.ts",
+        include_str!("../../guest-sdk/js/types/log.d.ts"),
+    ),
     (
         "types/wit/host.d.ts",
         include_str!("../../guest-sdk/js/types/wit/host.d.ts"),
@@ -97,9 +148,7 @@ pub const JS: &[File] = &[
     ),
     (
         "types/wit/interfaces/rotor-centrifugo-interceptor.d.ts",
-        include_str!(
-            "../../guest-sdk/js/types/wit/interfaces/rotor-centrifugo-interceptor.d.ts"
-        ),
+        include_str!("../../guest-sdk/js/types/wit/interfaces/rotor-centrifugo-interceptor.d.ts"),
     ),
     (
         "types/wit/interfaces/rotor-centrifugo-kv.d.ts",
@@ -123,9 +172,7 @@ pub const JS: &[File] = &[
     ),
     (
         "types/wit/interfaces/rotor-centrifugo-rpc-handler.d.ts",
-        include_str!(
-            "../../guest-sdk/js/types/wit/interfaces/rotor-centrifugo-rpc-handler.d.ts"
-        ),
+        include_str!("../../guest-sdk/js/types/wit/interfaces/rotor-centrifugo-rpc-handler.d.ts"),
     ),
     (
         "types/wit/interfaces/rotor-centrifugo-sub-refresh-handler.d.ts",
@@ -148,7 +195,10 @@ pub const JS: &[File] = &[
 /// The Python SDK (`guest-sdk/python/`), without its tests and packaging:
 /// a project runs `rotor_build.py` from its copy.
 pub const PYTHON: &[File] = &[
-    ("README.md", include_str!("../../guest-sdk/python/README.md")),
+    (
+        "README.md",
+        include_str!("../../guest-sdk/python/README.md"),
+    ),
     (
         "requirements.txt",
         include_str!("../../guest-sdk/python/requirements.txt"),
@@ -165,13 +215,22 @@ pub const PYTHON: &[File] = &[
         "rotor/_exports.py",
         include_str!("../../guest-sdk/python/rotor/_exports.py"),
     ),
-    ("rotor/api.py", include_str!("../../guest-sdk/python/rotor/api.py")),
+    (
+        "rotor/api.py",
+        include_str!("../../guest-sdk/python/rotor/api.py"),
+    ),
     (
         "rotor/config.py",
         include_str!("../../guest-sdk/python/rotor/config.py"),
     ),
-    ("rotor/kv.py", include_str!("../../guest-sdk/python/rotor/kv.py")),
-    ("rotor/log.py", include_str!("../../guest-sdk/python/rotor/log.py")),
+    (
+        "rotor/kv.py",
+        include_str!("../../guest-sdk/python/rotor/kv.py"),
+    ),
+    (
+        "rotor/log.py",
+        include_str!("../../guest-sdk/python/rotor/log.py"),
+    ),
 ];
 
 /// Where the Rust SDK's bindings find the WIT in the repository, and where
@@ -205,12 +264,15 @@ pub fn rust_lock(name: &str, dependencies: &[&str]) -> Option<String> {
         let mut words = wanted.split(' ');
         let wanted_name = words.next().unwrap_or_default();
         let wanted_version = words.next();
-        packages.iter().filter_map(toml::Value::as_table).find(|package| {
-            package.get("name").and_then(toml::Value::as_str) == Some(wanted_name)
-                && wanted_version.is_none_or(|version| {
-                    package.get("version").and_then(toml::Value::as_str) == Some(version)
-                })
-        })
+        packages
+            .iter()
+            .filter_map(toml::Value::as_table)
+            .find(|package| {
+                package.get("name").and_then(toml::Value::as_str) == Some(wanted_name)
+                    && wanted_version.is_none_or(|version| {
+                        package.get("version").and_then(toml::Value::as_str) == Some(version)
+                    })
+            })
     };
     let mut kept: Vec<&toml::Table> = Vec::new();
     let mut queue: Vec<String> = std::iter::once("rotor-sdk")
@@ -224,7 +286,12 @@ pub fn rust_lock(name: &str, dependencies: &[&str]) -> Option<String> {
         }
         kept.push(package);
         if let Some(needs) = package.get("dependencies").and_then(toml::Value::as_array) {
-            queue.extend(needs.iter().filter_map(toml::Value::as_str).map(str::to_owned));
+            queue.extend(
+                needs
+                    .iter()
+                    .filter_map(toml::Value::as_str)
+                    .map(str::to_owned),
+            );
         }
     }
     kept.sort_by_key(|package| {

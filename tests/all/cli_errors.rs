@@ -32,16 +32,16 @@ fn path(path: &std::path::Path) -> &str {
 #[test]
 fn a_missing_export_is_said_once_and_call_names_no_config_key() {
     let router = plugin("rpc-router");
-    let (ok, _, stderr) = rotor(
-        &["call", "subscribe", "--plugin", path(&router)],
-        "warn",
-    );
+    let (ok, _, stderr) = rotor(&["call", "subscribe", "--plugin", path(&router)], "warn");
     assert!(!ok);
     assert_eq!(stderr.matches("does not export").count(), 1, "{stderr}");
     assert_eq!(stderr.matches("it exports").count(), 1, "{stderr}");
     assert!(stderr.contains("subscribe-handler"), "{stderr}");
     assert!(stderr.contains("rpc-router.wasm"), "{stderr}");
-    assert!(!stderr.contains("handlers."), "no config is involved: {stderr}");
+    assert!(
+        !stderr.contains("handlers."),
+        "no config is involved: {stderr}"
+    );
 }
 
 #[test]
@@ -59,7 +59,7 @@ fn a_missing_export_in_a_config_names_its_key_once() {
     let (ok, _, stderr) = rotor(&["check", "--config", path(&config)], "warn");
     assert!(!ok);
     assert_eq!(stderr.matches("does not export").count(), 1, "{stderr}");
-    assert!(stderr.contains("`handlers.connect`"), "{stderr}");
+    assert!(stderr.contains("`handlers.connect"), "{stderr}");
 }
 
 /// A config that serves the RPC router on `listen`, with an admin listener
@@ -166,14 +166,22 @@ fn logs_carry_no_colour_codes_when_stderr_is_not_a_terminal() {
     );
     assert!(ok, "{stderr}");
     assert!(stderr.contains("INFO"), "some log lines: {stderr}");
-    assert!(!stderr.contains('\u{1b}'), "colour codes in a pipe: {stderr:?}");
+    assert!(
+        !stderr.contains('\u{1b}'),
+        "colour codes in a pipe: {stderr:?}"
+    );
 }
 
 #[test]
 fn check_and_call_keep_compiled_components_in_the_cache() {
     let cache = ScratchDir::new();
     let mirror = plugin("test-mirror");
-    let check = || rotor(&["check", "--cache", path(cache.path()), path(&mirror)], "warn");
+    let check = || {
+        rotor(
+            &["check", "--cache", path(cache.path()), path(&mirror)],
+            "warn",
+        )
+    };
     let (ok, first, stderr) = check();
     assert!(ok, "{stderr}");
     assert!(first.contains(": ok (compiled in"), "{first}");
@@ -201,8 +209,12 @@ fn check_and_call_keep_compiled_components_in_the_cache() {
         "warn",
     );
     assert!(ok, "{stderr}");
-    assert!(stdout.contains("\"sum\": 6"), "{stdout}");
-    let (ok, stdout, stderr) = rotor(&["check", "--cache", path(cache.path()), path(&router)], "warn");
+    let reply: serde_json::Value = serde_json::from_str(&stdout).expect("JSON on stdout");
+    assert_eq!(reply["result"]["data"]["sum"], 6, "{stdout}");
+    let (ok, stdout, stderr) = rotor(
+        &["check", "--cache", path(cache.path()), path(&router)],
+        "warn",
+    );
     assert!(ok, "{stderr}");
     assert!(
         stdout.contains(": ok (loaded from the compile cache in"),

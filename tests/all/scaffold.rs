@@ -10,11 +10,11 @@ use std::path::Path;
 use serde_json::Value;
 
 use crate::support::ScratchDir;
-use crate::walkthrough::{Ran, run_as_user, tools_present};
+use crate::walkthrough::{Ran, RotorOnPath, run_as_user, tools_present};
 
 /// Runs `command` in `dir` as a user would and fails the test if it fails.
-fn run(command: &str, dir: &Path) -> Ran {
-    let ran = run_as_user(command, dir);
+fn run(command: &str, dir: &Path, bin: &RotorOnPath) -> Ran {
+    let ran = run_as_user(command, dir, bin);
     assert!(
         ran.ok,
         "`{command}` failed\nstdout:\n{}\nstderr:\n{}",
@@ -26,8 +26,19 @@ fn run(command: &str, dir: &Path) -> Ran {
 /// Writes a project with `rotor new KIND --lang LANGUAGE NAME` in `dir`,
 /// builds it with the command `rotor new` prints, and returns the command
 /// it suggests to try it.
-fn new_and_build(kind: &str, language: &str, name: &str, dir: &Path, env: &str) -> String {
-    let written = run(&format!("rotor new {kind} --lang {language} {name}"), dir);
+fn new_and_build(
+    kind: &str,
+    language: &str,
+    name: &str,
+    dir: &Path,
+    env: &str,
+    bin: &RotorOnPath,
+) -> String {
+    let written = run(
+        &format!("rotor new {kind} --lang {language} {name}"),
+        dir,
+        bin,
+    );
     let line = |prefix: &str| {
         written
             .stdout
@@ -38,10 +49,16 @@ fn new_and_build(kind: &str, language: &str, name: &str, dir: &Path, env: &str) 
             .to_owned()
     };
     let build = line("build it:");
-    let built = run(&format!("{env}{build}"), dir);
+    let built = run(&format!("{env}{build}"), dir, bin);
     eprintln!("{language} {kind}: `{build}` took {:.1?}", built.took);
     assert!(dir.join(name).join(format!("{name}.wasm")).is_file());
     line("try it:")
+}
+
+/// Whether a reply accepts the call: no error and no disconnect. (A
+/// publish accepted as it is has no result either.)
+fn accepted(reply: &Value) -> bool {
+    reply["error"].is_null() && reply["disconnect"].is_null()
 }
 
 fn json(ran: &Ran) -> Value {
@@ -57,6 +74,7 @@ fn every_rust_template_builds_and_answers() {
     ) {
         return;
     }
+    let bin = RotorOnPath::new();
     let scratch = ScratchDir::new();
     // One target folder for every template, kept between runs.
     let target = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/scaffold-rust");
@@ -75,8 +93,8 @@ fn every_rust_template_builds_and_answers() {
         "interceptor",
     ] {
         let name = format!("rs-{}", kind.replace('_', "-"));
-        let try_it = new_and_build(kind, "rust", &name, scratch.path(), &env);
-        let answer = run(&try_it, scratch.path());
+        let try_it = new_and_build(kind, "rust", &name, scratch.path(), &env, &bin);
+        let answer = run(&try_it, scratch.path(), &bin);
         if kind == "interceptor" {
             assert!(
                 answer
@@ -88,8 +106,8 @@ fn every_rust_template_builds_and_answers() {
             continue;
         }
         let reply = json(&answer);
+        assert!(accepted(&reply), "{kind}: {reply}");
         let result = &reply["result"];
-        assert!(result.is_object(), "{kind}: no result in {reply}");
         match kind {
             "connect" => assert_eq!(result["user"], "42", "{reply}"),
             "refresh" | "sub_refresh" => {
@@ -104,6 +122,7 @@ fn every_rust_template_builds_and_answers() {
     let refused = run(
         r#"rotor call publish --plugin rs-publish/rs-publish.wasm --request '{"data":{"text":""}}'"#,
         scratch.path(),
+        &bin,
     );
     assert_eq!(json(&refused)["error"]["code"], 107, "{}", refused.stdout);
 }
@@ -116,14 +135,16 @@ fn a_javascript_project_builds_and_answers() {
     ) {
         return;
     }
+    let bin = RotorOnPath::new();
     let scratch = ScratchDir::new();
-    let try_it = new_and_build("connect", "js", "js-auth", scratch.path(), "");
+    let try_it = new_and_build("connect", "js", "js-auth", scratch.path(), "", &bin);
     assert!(try_it.contains("--header x-user-id=42"), "{try_it}");
-    let reply = json(&run(&try_it, scratch.path()));
+    let reply = json(&run(&try_it, scratch.path(), &bin));
     assert_eq!(reply["result"]["user"], "42", "{reply}");
     let refused = json(&run(
         "rotor call connect --plugin js-auth/js-auth.wasm",
         scratch.path(),
+        &bin,
     ));
     assert_eq!(refused["error"]["code"], 101, "{refused}");
 }
@@ -136,23 +157,26 @@ fn a_python_project_builds_and_answers() {
     ) {
         return;
     }
+    let bin = RotorOnPath::new();
     let scratch = ScratchDir::new();
-    let try_it = new_and_build("publish", "python", "py-check", scratch.path(), "");
-    let reply = json(&run(&try_it, scratch.path()));
-    assert!(reply["result"].is_object(), "{reply}");
+    let try_it = new_and_build("publish", "python", "py-check", scratch.path(), "", &bin);
+    let reply = json(&run(&try_it, scratch.path(), &bin));
+    assert!(accepted(&reply), "{reply}");
     let refused = json(&run(
         r#"rotor call publish --plugin py-check/py-check.wasm --request '{"data":{"text":"   "}}'"#,
         scratch.path(),
+        &bin,
     ));
     assert_eq!(refused["error"]["code"], 107, "{refused}");
 }
 
 #[test]
 fn new_refuses_a_folder_with_files_and_says_so_once() {
+    let bin = RotorOnPath::new();
     let scratch = ScratchDir::new();
     std::fs::create_dir(scratch.path().join("taken")).expect("a folder");
     std::fs::write(scratch.path().join("taken/notes.txt"), "mine").expect("a file");
-    let ran = run_as_user("rotor new rpc --lang rust taken", scratch.path());
+    let ran = run_as_user("rotor new rpc --lang rust taken", scratch.path(), &bin);
     assert!(!ran.ok);
     assert_eq!(
         ran.stderr.trim(),

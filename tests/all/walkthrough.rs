@@ -116,15 +116,33 @@ pub struct Ran {
     pub took: Duration,
 }
 
-/// Runs `command` with `sh` in `dir`, with the `rotor` under test first on
+/// A folder with the `rotor` under test in it, to put on `PATH`. The binary
+/// is linked (or copied) there when the test starts, so a build that
+/// replaces it in the target folder meanwhile does not change the test's.
+pub struct RotorOnPath(ScratchDir);
+
+impl RotorOnPath {
+    /// The folder, with `rotor` in it.
+    pub fn new() -> RotorOnPath {
+        let dir = ScratchDir::new();
+        let rotor = Path::new(env!("CARGO_BIN_EXE_rotor"));
+        let linked = dir
+            .path()
+            .join(rotor.file_name().expect("the binary's name"));
+        if std::fs::hard_link(rotor, &linked).is_err() {
+            std::fs::copy(rotor, &linked).expect("copying the rotor binary");
+        }
+        RotorOnPath(dir)
+    }
+}
+
+/// Runs `command` with `sh` in `dir`, with the `rotor` of `bin` first on
 /// `PATH` and none of the variables cargo sets for tests, so it runs as a
 /// user's shell would run it.
-pub fn run_as_user(command: &str, dir: &Path) -> Ran {
-    let rotor = Path::new(env!("CARGO_BIN_EXE_rotor"));
-    let bin = rotor.parent().expect("the binary's folder");
+pub fn run_as_user(command: &str, dir: &Path, bin: &RotorOnPath) -> Ran {
     let path = std::env::var_os("PATH").unwrap_or_default();
     let path = std::env::join_paths(
-        std::iter::once(bin.to_path_buf()).chain(std::env::split_paths(&path)),
+        std::iter::once(bin.0.path().to_path_buf()).chain(std::env::split_paths(&path)),
     )
     .expect("a PATH");
     let mut shell = Command::new("sh");
@@ -208,6 +226,7 @@ fn walk(heading: &str) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let readme = std::fs::read_to_string(root.join("README.md")).expect("reading README.md");
     let blocks = section(&readme, heading);
+    let bin = RotorOnPath::new();
     let scratch = ScratchDir::new();
     let mut dir: PathBuf = scratch.path().to_path_buf();
     let outside = std::fs::canonicalize(&dir).expect("the scratch folder");
@@ -227,7 +246,7 @@ fn walk(heading: &str) {
                         dir = dir.join(target.trim());
                         continue;
                     }
-                    let done = run_as_user(&command, &dir);
+                    let done = run_as_user(&command, &dir, &bin);
                     eprintln!("{heading}: `{command}` took {:.1?}", done.took);
                     assert!(
                         done.ok,
@@ -240,11 +259,16 @@ fn walk(heading: &str) {
             }
             "json" if block.lead.ends_with("prints:") => {
                 let (command, done) = last.as_ref().expect("a command before its output");
-                let shown: serde_json::Value = serde_json::from_str(&block.text)
-                    .unwrap_or_else(|error| panic!("{heading}: the README's output is not JSON: {error}"));
+                let shown: serde_json::Value =
+                    serde_json::from_str(&block.text).unwrap_or_else(|error| {
+                        panic!("{heading}: the README's output is not JSON: {error}")
+                    });
                 let printed: serde_json::Value =
                     serde_json::from_str(&done.stdout).unwrap_or_else(|error| {
-                        panic!("{heading}: `{command}` printed no JSON ({error}):\n{}", done.stdout)
+                        panic!(
+                            "{heading}: `{command}` printed no JSON ({error}):\n{}",
+                            done.stdout
+                        )
                     });
                 assert_eq!(
                     printed, shown,
