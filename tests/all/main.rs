@@ -8,6 +8,7 @@ mod examples;
 mod faults;
 mod interceptors;
 mod isolation;
+mod kv;
 mod languages;
 mod lifecycle;
 mod mapping;
