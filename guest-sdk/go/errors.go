@@ -49,7 +49,9 @@ func Disconnect(code uint32, reason string) *DisconnectError {
 // Centrifugo's built-in errors.
 
 // InternalError is `100 internal server error`, temporary.
-func InternalError() *Error { return &Error{Code: 100, Message: "internal server error", Temporary: true} }
+func InternalError() *Error {
+	return &Error{Code: 100, Message: "internal server error", Temporary: true}
+}
 
 // Unauthorized is `101 unauthorized`.
 func Unauthorized() *Error { return Reject(101, "unauthorized") }
@@ -76,7 +78,9 @@ func BadRequest(message string) *Error {
 func TokenExpired() *Error { return Reject(109, "token expired") }
 
 // TooManyRequests is `111 too many requests`, temporary.
-func TooManyRequests() *Error { return &Error{Code: 111, Message: "too many requests", Temporary: true} }
+func TooManyRequests() *Error {
+	return &Error{Code: 111, Message: "too many requests", Temporary: true}
+}
 
 // refusal is how err ends a call: as an Error, a DisconnectError, or
 // neither (then the call fails).

@@ -150,7 +150,9 @@ func WithHeaders(request Request, headers []Pair) Request {
 // The request constructors, for tests and Rewrite.
 
 // ConnectCall is request as a Request.
-func ConnectCall(request ConnectRequest) Request { return rotor_centrifugo_types.MakeRequestConnect(request) }
+func ConnectCall(request ConnectRequest) Request {
+	return rotor_centrifugo_types.MakeRequestConnect(request)
+}
 
 // RPCCall is request as a Request.
 func RPCCall(request RPCRequest) Request { return rotor_centrifugo_types.MakeRequestRpc(request) }

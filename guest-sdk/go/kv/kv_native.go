@@ -96,4 +96,3 @@ func compareAndSet(key string, expected, value []byte, ttl time.Duration) (bool,
 	store[key] = entry{bytes.Clone(value), expiry(ttl)}
 	return true, nil
 }
-

@@ -3,6 +3,10 @@
 //
 //	rotor-build main.go -o plugin.wasm        # or the package's folder
 //
+// A plugin folder with a go.mod is built as that module (which requires
+// rotor.dev/rotor, replaced by the SDK's folder); a lone main.go is built in
+// a module made for it.
+//
 // It reads the plugin's sources to see which handlers it registers
 // (rotor.Connect, rotor.Subscribe, …, rotor.Intercept), builds the package
 // for wasip1 as a reactor with the build tags that compile in only those
@@ -160,9 +164,14 @@ func build(workdir string, opts options) error {
 		defer os.RemoveAll(scratch)
 	}
 
-	module := filepath.Join(scratch, "module")
-	if err := prepareModule(module, dir, sources, sdk); err != nil {
-		return err
+	// A plugin with its own go.mod builds where it is (its replace
+	// directives name the SDK); a lone main.go gets a module made for it.
+	module := dir
+	if _, err := os.Stat(filepath.Join(dir, "go.mod")); err != nil {
+		module = filepath.Join(scratch, "module")
+		if err := prepareModule(module, sources, sdk); err != nil {
+			return err
+		}
 	}
 	var tags []string
 	for _, name := range registered {
@@ -274,9 +283,9 @@ func registeredHandlers(sources []string) ([]string, error) {
 	return names, nil
 }
 
-// prepareModule lays out the module to build in module: the plugin's
-// sources and go.mod (or a new one), with the SDK replaced by its folder.
-func prepareModule(module, dir string, sources []string, sdk string) error {
+// prepareModule lays out a module for a plugin without a go.mod in module:
+// its sources and a go.mod that requires the SDK from its folder.
+func prepareModule(module string, sources []string, sdk string) error {
 	if err := os.MkdirAll(module, 0o755); err != nil {
 		return err
 	}
@@ -285,28 +294,12 @@ func prepareModule(module, dir string, sources []string, sdk string) error {
 			return err
 		}
 	}
-	replace := fmt.Sprintf("\nreplace %s => %s\n", sdkPath, strconv.Quote(sdk))
-	goMod := filepath.Join(dir, "go.mod")
-	if _, err := os.Stat(goMod); err == nil {
-		text, err := os.ReadFile(goMod)
-		if err != nil {
-			return err
-		}
-		if sum, err := os.ReadFile(filepath.Join(dir, "go.sum")); err == nil {
-			if err := os.WriteFile(filepath.Join(module, "go.sum"), sum, 0o644); err != nil {
-				return err
-			}
-		}
-		if !strings.Contains(string(text), "replace "+sdkPath) {
-			text = append(text, replace...)
-		}
-		return os.WriteFile(filepath.Join(module, "go.mod"), text, 0o644)
-	}
 	version, err := goVersion(filepath.Join(sdk, "go.mod"))
 	if err != nil {
 		return err
 	}
-	text := fmt.Sprintf("module rotorplugin\n\ngo %s\n\nrequire %s v0.0.0\n%s", version, sdkPath, replace)
+	text := fmt.Sprintf("module rotorplugin\n\ngo %s\n\nrequire %s v0.0.0\n\nreplace %s => %s\n",
+		version, sdkPath, sdkPath, strconv.Quote(sdk))
 	return os.WriteFile(filepath.Join(module, "go.mod"), []byte(text), 0o644)
 }
 
