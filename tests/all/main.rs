@@ -2,6 +2,7 @@
 //! loopback, and the tests play Centrifugo.
 
 mod api;
+mod centrifugo;
 mod cli;
 mod deploy;
 mod examples;
