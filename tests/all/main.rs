@@ -7,6 +7,7 @@ mod cli;
 mod deploy;
 mod examples;
 mod faults;
+mod go_and_c;
 mod interceptors;
 mod isolation;
 mod kv;
