@@ -2,13 +2,16 @@
 //! loopback, and the tests play Centrifugo.
 
 mod api;
+mod centrifugo;
 mod cli;
 mod cli_errors;
 mod deploy;
 mod examples;
 mod faults;
+mod go_and_c;
 mod interceptors;
 mod isolation;
+mod kv;
 mod languages;
 mod lifecycle;
 mod mapping;
