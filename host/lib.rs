@@ -29,6 +29,8 @@ mod sandbox;
 mod server;
 mod telemetry;
 mod tenant;
+mod tls;
+mod transport;
 mod warm;
 mod wit;
 
@@ -42,3 +44,4 @@ pub use proxy::ProxyService;
 pub use registry::{PluginRegistry, RegistryError, Routes, TenantSummary};
 pub use reload::{PluginWatcher, ReloadError};
 pub use server::{Listeners, Rotor, ServeError};
+pub use tls::TlsError;

@@ -1,6 +1,7 @@
 //! End-to-end tests: Rotor serves real components over real gRPC on
 //! loopback, and the tests play Centrifugo.
 
+mod admin;
 mod api;
 mod cli;
 mod deploy;
@@ -15,3 +16,5 @@ mod reload;
 mod routing;
 mod support;
 mod tenants;
+mod tls;
+mod transport;
