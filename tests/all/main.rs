@@ -3,12 +3,15 @@
 
 mod admin;
 mod api;
+mod centrifugo;
 mod cli;
 mod deploy;
 mod examples;
 mod faults;
+mod go_and_c;
 mod interceptors;
 mod isolation;
+mod kv;
 mod languages;
 mod lifecycle;
 mod mapping;
