@@ -44,7 +44,8 @@ pub struct CompileTime {
     /// Its size in KiB.
     pub size_kib: u64,
     /// The median of three compilations (read, compile, link), in ms; one
-    /// for the JS and Python components, none in a smoke run for them.
+    /// for the components in other languages than Rust, none in a smoke run
+    /// for them.
     pub compile_ms: Option<f64>,
 }
 
@@ -177,7 +178,7 @@ fn compile_times(
         .iter()
         .map(|name| ((*name).to_owned(), if smoke { 1 } else { 3 }))
         .collect();
-    for guest in [Guest::Js, Guest::Python] {
+    for guest in [Guest::Js, Guest::Python, Guest::Go, Guest::C] {
         if guests.contains(&guest) {
             let name = guest.rpc_router().trim_end_matches(".wasm").to_owned();
             names.push((name, usize::from(!smoke)));
