@@ -280,11 +280,22 @@ async fn parallel_cost(
 
 /// One call in process; a refusal or an error reply is a failure here.
 async fn answer(rotor: &Rotor, call: &Call) -> Result<(), String> {
+    // What came back instead of the echo, for the message.
+    let mut refusal = String::new();
     let accepted = match &call.message {
         Message::Rpc(message) => rotor
             .answer(pb::RpcRequest::clone(message), Vec::new(), None)
             .await
-            .map(|r| r.result.is_some_and(|result| result.data == message.data)),
+            .map(|r| {
+                let echoed = r
+                    .result
+                    .as_ref()
+                    .is_some_and(|result| result.data == message.data);
+                if !echoed {
+                    refusal = format!(": error {:?}, disconnect {:?}", r.error, r.disconnect);
+                }
+                echoed
+            }),
         Message::Connect(message, _) => rotor
             .answer(pb::ConnectRequest::clone(message), Vec::new(), None)
             .await
@@ -296,7 +307,7 @@ async fn answer(rotor: &Rotor, call: &Call) -> Result<(), String> {
     };
     match accepted {
         Ok(true) => Ok(()),
-        Ok(false) => Err("an in-process call was refused".into()),
+        Ok(false) => Err(format!("an in-process call was refused{refusal}")),
         Err(status) => Err(format!("an in-process call failed: {status}")),
     }
 }
