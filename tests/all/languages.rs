@@ -65,6 +65,7 @@ fn guest_dir() -> Option<&'static Path> {
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
         let status = Command::new("bash")
             .arg(root.join("scripts/build-guest-examples"))
+            .args(["js", "python"])
             .status()
             .expect("running scripts/build-guest-examples");
         assert!(status.success(), "scripts/build-guest-examples failed");
@@ -75,7 +76,7 @@ fn guest_dir() -> Option<&'static Path> {
 
 /// Starts Rotor with `config` on a thread and runtime of its own, so that
 /// every test of a module can share it, and returns its address.
-fn start_shared(dist: &Path, config: &str) -> SocketAddr {
+pub(crate) fn start_shared(dist: &Path, config: &str) -> SocketAddr {
     let text = format!(
         "[plugins]\ndir = {:?}\n{config}",
         dist.display().to_string()
@@ -170,7 +171,7 @@ fn token(claims: &Value, secret: &str) -> String {
     format!("{signed}.{signature}")
 }
 
-fn error(code: u32, message: &str, temporary: bool) -> Option<pb::Error> {
+pub(crate) fn error(code: u32, message: &str, temporary: bool) -> Option<pb::Error> {
     Some(pb::Error {
         code,
         message: message.into(),
@@ -198,7 +199,7 @@ async fn connect(
         .into_inner()
 }
 
-async fn rpc(
+pub(crate) async fn rpc(
     client: &mut CentrifugoProxyClient<Channel>,
     method: &str,
     data: &[u8],
@@ -243,6 +244,18 @@ fn token_data(token: &str) -> Vec<u8> {
 #[tokio::test]
 async fn js_connect_auth_accepts_valid_tokens_with_their_claims() {
     let Some(address) = js_server() else { return };
+    check_jwt_accepts(address).await;
+}
+
+#[tokio::test]
+async fn js_connect_auth_refuses_bad_signatures_and_expired_tokens() {
+    let Some(address) = js_server() else { return };
+    check_jwt_refuses(address).await;
+}
+
+/// The JWT connect handler's answers to valid tokens, whichever language it
+/// is written in; it is configured with `secret = SECRET`.
+pub(crate) async fn check_jwt_accepts(address: SocketAddr) {
     let mut client = client(address).await;
     let exp = now() + 3600;
     let valid = token(
@@ -264,9 +277,8 @@ async fn js_connect_auth_accepts_valid_tokens_with_their_claims() {
     assert_eq!(result.expire_at, 0, "no exp, no expiry");
 }
 
-#[tokio::test]
-async fn js_connect_auth_refuses_bad_signatures_and_expired_tokens() {
-    let Some(address) = js_server() else { return };
+/// The JWT connect handler's refusals, whichever language it is written in.
+pub(crate) async fn check_jwt_refuses(address: SocketAddr) {
     let mut client = client(address).await;
 
     let forged = token(&json!({"sub": "42"}), "another-secret");
@@ -292,7 +304,7 @@ async fn js_connect_auth_refuses_bad_signatures_and_expired_tokens() {
 }
 
 /// The RPC router's behaviour, whichever language it is written in.
-async fn check_rpc_router(address: SocketAddr) {
+pub(crate) async fn check_rpc_router(address: SocketAddr) {
     let mut client = client(address).await;
 
     let response = rpc(&mut client, "echo", br#"{"a":[1,2]}"#, &[]).await;
@@ -354,6 +366,12 @@ async fn py_rpc_router_answers_its_methods_and_104_for_others() {
 #[tokio::test]
 async fn py_subscribe_acl_opens_own_and_public_channels_only() {
     let Some(address) = py_server() else { return };
+    check_subscribe_acl(address).await;
+}
+
+/// The subscribe ACL's answers, whichever language it is written in; it is
+/// configured with `public_namespaces = "news"`.
+pub(crate) async fn check_subscribe_acl(address: SocketAddr) {
     let mut client = client(address).await;
     for (user, channel) in [("42", "user:42"), ("", "news:today")] {
         let response = subscribe(&mut client, user, channel).await;
@@ -385,14 +403,20 @@ async fn py_subscribe_acl_opens_own_and_public_channels_only() {
 #[tokio::test]
 async fn js_header_auth_admits_known_keys_and_names_the_caller() {
     let Some(_) = guest_dir() else { return };
-    let mut server = TestServer::start(
+    check_header_auth("js-header-auth.wasm").await;
+}
+
+/// The API-key interceptor `plugin`, whichever language it is written in, in
+/// front of the Rust mirror.
+pub(crate) async fn check_header_auth(plugin: &str) {
+    let mut server = TestServer::start(&format!(
         r#"
 [handlers]
 rpc = "test-mirror.wasm"
 [interceptors]
-rpc = [{ plugin = "js-header-auth.wasm", settings = { keys = "k1=alice, k2=bob" } }]
-"#,
-    )
+rpc = [{{ plugin = "{plugin}", settings = {{ keys = "k1=alice, k2=bob" }} }}]
+"#
+    ))
     .await;
     let client = &mut server.client;
 
@@ -423,7 +447,7 @@ rpc = [{ plugin = "js-header-auth.wasm", settings = { keys = "k1=alice, k2=bob" 
 }
 
 /// `rotor check` on a built component: its stdout, after asserting success.
-fn check(path: &Path) -> String {
+pub(crate) fn check(path: &Path) -> String {
     let output = Command::new(env!("CARGO_BIN_EXE_rotor"))
         .arg("check")
         .arg(path)

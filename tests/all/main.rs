@@ -2,10 +2,12 @@
 //! loopback, and the tests play Centrifugo.
 
 mod api;
+mod centrifugo;
 mod cli;
 mod deploy;
 mod examples;
 mod faults;
+mod go_and_c;
 mod interceptors;
 mod isolation;
 mod languages;

@@ -1,21 +1,29 @@
 //! Validates publications: only JSON objects of at most `max_bytes` bytes go
-//! out, unchanged.
+//! out, unchanged unless `sender_field` is set.
 //!
 //! - Larger payloads are refused with `106 limit exceeded` (checked first, so
 //!   a huge payload is never parsed).
 //! - Payloads that are not JSON, or JSON but not an object, are refused with
 //!   `107 bad request` and a message saying which.
+//! - With `sender_field`, the object goes out with that field set to the
+//!   publisher's user id, replacing whatever the client put there: readers
+//!   can trust who sent a message, because no client can forge the field.
 //!
 //! Config keys:
 //! - `max_bytes` (optional): the largest payload accepted, in bytes, default
 //!   4096. A value that is not a whole number fails every publish with
 //!   `100 internal server error` and an error log line.
+//! - `sender_field` (optional): the name of the field that carries the
+//!   publisher's user id; unset (the default) publishes objects unchanged.
 
 use rotor_sdk::{Denial, Publish, PublishRequest, PublishResult};
 use serde_json::Value;
 
 /// The config key of the size limit.
 const MAX_BYTES_KEY: &str = "max_bytes";
+
+/// The config key of the field stamped with the publisher's user id.
+const SENDER_FIELD_KEY: &str = "sender_field";
 
 /// 4 KiB: ample for chat messages and state updates, small enough that one
 /// client cannot flood every subscriber with large frames.
@@ -33,8 +41,25 @@ impl Publish for PublishValidator {
             rotor_sdk::log::error(format!("publish-validator: {problem}"));
             Denial::internal()
         })?;
-        validate(&request.data, max_bytes)
+        let accepted = validate(&request.data, max_bytes)?;
+        match rotor_sdk::config::get(SENDER_FIELD_KEY) {
+            Some(field) if !field.is_empty() => stamp(&request.data, &field, &request.user),
+            _ => Ok(accepted),
+        }
     }
+}
+
+/// The object in `data` (already validated) with `field` set to `user`.
+pub fn stamp(data: &[u8], field: &str, user: &str) -> Result<PublishResult, Denial> {
+    let Ok(Value::Object(mut object)) = serde_json::from_slice::<Value>(data) else {
+        return Err(Denial::bad_request().with_message("publication must be a JSON object"));
+    };
+    object.insert(field.to_owned(), Value::String(user.to_owned()));
+    let data = serde_json::to_vec(&object).map_err(|_| Denial::internal())?;
+    Ok(PublishResult {
+        data: Some(data),
+        ..PublishResult::default()
+    })
 }
 
 /// The size limit from the config value, or the default when unset.
@@ -112,6 +137,18 @@ mod tests {
         data.insert(8, b'x');
         assert_eq!(code(validate(&data, DEFAULT_MAX_BYTES)), 106);
         assert_eq!(code(validate(b"not even json", 3)), 106);
+    }
+
+    #[test]
+    fn stamping_sets_the_sender_and_overrides_a_forged_one() {
+        let stamped =
+            stamp(br#"{"text":"hi","from":"admin"}"#, "from", "42").expect("an object is stamped");
+        let data: Value =
+            serde_json::from_slice(&stamped.data.expect("replacement data")).expect("JSON out");
+        assert_eq!(data, serde_json::json!({"text": "hi", "from": "42"}));
+        let stamped = stamp(b"{}", "sender", "").expect("anonymous too");
+        assert_eq!(stamped.data.as_deref(), Some(&br#"{"sender":""}"#[..]));
+        assert_eq!(code(stamp(b"[1]", "from", "42")), 107);
     }
 
     #[test]

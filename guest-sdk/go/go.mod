@@ -1,0 +1,3 @@
+module rotor.dev/rotor
+
+go 1.26

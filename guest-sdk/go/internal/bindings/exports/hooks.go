@@ -1,0 +1,24 @@
+// Package exports holds the component's exported functions: generated
+// files, one per WIT interface behind a build tag, and the hooks below that
+// they call.
+package exports
+
+import (
+	"rotor.dev/rotor/internal/bindings/imports/rotor_centrifugo_interceptor"
+	"rotor.dev/rotor/internal/bindings/imports/rotor_centrifugo_types"
+	"rotor.dev/rotor/wit"
+)
+
+// The handlers the exported functions call, set by the rotor package's
+// registrations. An exported function whose hook is nil traps, which the
+// host answers with an internal error.
+var (
+	Connect    func(rotor_centrifugo_types.ConnectRequest) rotor_centrifugo_types.ConnectReply
+	Refresh    func(rotor_centrifugo_types.RefreshRequest) rotor_centrifugo_types.RefreshReply
+	Subscribe  func(rotor_centrifugo_types.SubscribeRequest) rotor_centrifugo_types.SubscribeReply
+	Publish    func(rotor_centrifugo_types.PublishRequest) rotor_centrifugo_types.PublishReply
+	RPC        func(rotor_centrifugo_types.RpcRequest) rotor_centrifugo_types.RpcReply
+	SubRefresh func(rotor_centrifugo_types.SubRefreshRequest) rotor_centrifugo_types.SubRefreshReply
+	Before     func(rotor_centrifugo_interceptor.CallContext, rotor_centrifugo_types.Request) rotor_centrifugo_interceptor.Decision
+	After      func(rotor_centrifugo_interceptor.CallContext, rotor_centrifugo_types.Reply) wit.Option[rotor_centrifugo_types.Reply]
+)

@@ -1,0 +1,7 @@
+module rotor.dev/plugins/go-connect-jwt
+
+go 1.26
+
+require rotor.dev/rotor v0.0.0
+
+replace rotor.dev/rotor => ../../guest-sdk/go
