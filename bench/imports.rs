@@ -261,23 +261,28 @@ async fn kv_row(
     // A second store of the same backend: Rotor's own is not reachable
     // from outside, and a store keeps no state beyond its keys.
     let store = config.kv.store().map_err(|error| error.to_string())?;
+    // A tenant of its own, with the default budget, as a guest's calls have.
+    let space = rotor::kv::Space {
+        tenant: "bench-direct",
+        max_bytes: rotor::config::DEFAULT_KV_BYTES,
+    };
     let failed = |error: &dyn std::fmt::Display| format!("direct {}: {error}", operation.direct());
     store
-        .set(DIRECT_KEY, DIRECT_VALUE.to_vec(), None)
+        .set(space, DIRECT_KEY, DIRECT_VALUE.to_vec(), None)
         .await
         .map_err(|error| failed(&error))?;
     let direct = async || match operation {
         KvOperation::Set => store
-            .set(DIRECT_KEY, DIRECT_VALUE.to_vec(), None)
+            .set(space, DIRECT_KEY, DIRECT_VALUE.to_vec(), None)
             .await
             .map_err(|error| failed(&error)),
-        KvOperation::Get => match store.get(DIRECT_KEY).await {
+        KvOperation::Get => match store.get(space, DIRECT_KEY).await {
             Ok(Some(_)) => Ok(()),
             Ok(None) => Err(failed(&"the value is missing")),
             Err(error) => Err(failed(&error)),
         },
         KvOperation::Increment => store
-            .increment(DIRECT_COUNTER, 1, None)
+            .increment(space, DIRECT_COUNTER, 1, None)
             .await
             .map(drop)
             .map_err(|error| failed(&error)),

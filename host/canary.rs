@@ -3,8 +3,10 @@
 //! sandbox of its own. A trap, a deadline or an invalid reply keeps the old
 //! version serving.
 //!
-//! Canaries run as tenant `canary` (their `kv` keys are apart from real
-//! ones) and without Centrifugo's API, so they cause no side effects.
+//! Canaries run as tenant `canary`, without Centrifugo's API, and with a
+//! `kv` store of their own that lives for one canary run: they cause no
+//! side effects, a canary never sees what another tenant's canary (or an
+//! earlier run) wrote, and nothing they write is left behind.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -12,6 +14,7 @@ use std::time::Instant;
 use crate::config::Config;
 use crate::convert::{check_reply, request_from_json};
 use crate::engine::Engine;
+use crate::kv::KvStore;
 use crate::pipeline::classify;
 use crate::registry::Routes;
 use crate::sandbox::{self, Guest, Services};
@@ -27,6 +30,8 @@ pub async fn run(
     routes: &Routes,
     plugin: &str,
 ) -> Result<(), String> {
+    // Empty, this run's only, and dropped when the run ends.
+    let kv = Arc::new(KvStore::memory());
     for (&kind, json) in &config.canary {
         let Some((limits, target)) = routes
             .tenants()
@@ -46,7 +51,7 @@ pub async fn run(
             tenant: CANARY_TENANT.to_owned(),
             settings: target.guest.settings.clone(),
             services: Services {
-                kv: services.kv.clone(),
+                kv: kv.clone(),
                 api: None,
                 cpu: services.cpu.clone(),
                 metrics: services.metrics.clone(),

@@ -62,6 +62,16 @@ pub const DEFAULT_REUSE_MAX_IDLE: u32 = 16;
 /// Requests and replies: 1 MiB, far above Centrifugo's own 64 KiB client
 /// message limit.
 pub const DEFAULT_MAX_MESSAGE: u64 = 1 << 20;
+/// What a tenant's `kv` entries may cost in all: room for about 300,000
+/// rate-limit counters, and a bound on what one tenant can take from the
+/// store (the embedded store's memory, or a shared Redis).
+pub const DEFAULT_KV_BYTES: u64 = 64 << 20;
+/// `kv` operations one guest call may make: far more than a rate limit or
+/// a booking needs, few enough that one call cannot keep the store busy.
+pub const DEFAULT_KV_OPS: u32 = 128;
+/// Server API work one guest call may cause: each call counts one, and a
+/// `batch` or `broadcast` one per command or channel.
+pub const DEFAULT_API_CALLS: u32 = 16;
 
 /// A validated configuration.
 #[derive(Debug, Clone)]
@@ -290,6 +300,14 @@ pub struct Limits {
     pub max_request: u64,
     /// The largest reply a guest may answer with, in encoded protobuf bytes.
     pub max_reply: u64,
+    /// What the tenant's `kv` entries may cost in all, in bytes (key and
+    /// value bytes plus a fixed overhead per entry).
+    pub kv_bytes: u64,
+    /// `kv` operations one guest call may make.
+    pub kv_ops: u32,
+    /// Server API calls one guest call may make; a `batch` counts one per
+    /// command and a `broadcast` one per channel.
+    pub api_calls: u32,
 }
 
 impl Default for Limits {
@@ -302,6 +320,9 @@ impl Default for Limits {
             cpu: None,
             max_request: DEFAULT_MAX_MESSAGE,
             max_reply: DEFAULT_MAX_MESSAGE,
+            kv_bytes: DEFAULT_KV_BYTES,
+            kv_ops: DEFAULT_KV_OPS,
+            api_calls: DEFAULT_API_CALLS,
         }
     }
 }
@@ -684,6 +705,9 @@ struct RawLimits {
     cpu: Option<f64>,
     max_request: Option<String>,
     max_reply: Option<String>,
+    kv_bytes: Option<String>,
+    kv_ops: Option<u32>,
+    api_calls: Option<u32>,
 }
 
 /// A plugin file name, or a table that names the plugin and its options.
@@ -1386,6 +1410,9 @@ impl RawLimits {
         let memory = size("memory", self.memory, defaults.memory)?;
         let max_request = size("max_request", self.max_request, defaults.max_request)?;
         let max_reply = size("max_reply", self.max_reply, defaults.max_reply)?;
+        let kv_bytes = size("kv_bytes", self.kv_bytes, defaults.kv_bytes)?;
+        let kv_ops = self.kv_ops.unwrap_or(defaults.kv_ops);
+        let api_calls = self.api_calls.unwrap_or(defaults.api_calls);
         let timeout = match self.timeout {
             Some(text) => parse_duration(&text).map_err(|message| named("timeout", message))?,
             None => defaults.timeout,
@@ -1403,6 +1430,14 @@ impl RawLimits {
         }
         if fuel == Some(0) {
             return Err(named("fuel", "must be at least 1".into()));
+        }
+        if kv_bytes < MIN_KV_BYTES {
+            return Err(named("kv_bytes", "must be at least 1KiB".into()));
+        }
+        for (field, count) in [("kv_ops", kv_ops), ("api_calls", api_calls)] {
+            if count == 0 {
+                return Err(named(field, "must be at least 1".into()));
+            }
         }
         let cpu = match self.cpu {
             Some(cores) => Some(millicores(cores).map_err(|message| named("cpu", message))?),
@@ -1424,9 +1459,15 @@ impl RawLimits {
             cpu,
             max_request,
             max_reply,
+            kv_bytes,
+            kv_ops,
+            api_calls,
         })
     }
 }
+
+/// The smallest `kv_bytes`: room for a few small entries.
+const MIN_KV_BYTES: u64 = 1 << 10;
 
 /// The most cores a `cpu` limit may name.
 const MAX_CPU_CORES: f64 = 4096.0;
@@ -1695,6 +1736,35 @@ mod tests {
             ),
         ] {
             let error = Config::parse(text, dir.path()).unwrap_err().to_string();
+            assert!(error.contains(key), "{text}: {error}");
+        }
+    }
+
+    #[test]
+    fn kv_and_api_budgets_are_limits_with_defaults() {
+        let dir = dir_with(&[]);
+        let defaults = Config::parse("", dir.path()).expect("valid config");
+        let limits = defaults.first_tenant().limits;
+        assert_eq!(
+            (limits.kv_bytes, limits.kv_ops, limits.api_calls),
+            (DEFAULT_KV_BYTES, DEFAULT_KV_OPS, DEFAULT_API_CALLS)
+        );
+        let text = "[limits]\nkv_bytes = \"1MiB\"\nkv_ops = 8\napi_calls = 100\n";
+        let limits = Config::parse(text, dir.path()).expect("valid config");
+        let limits = limits.first_tenant().limits;
+        assert_eq!(
+            (limits.kv_bytes, limits.kv_ops, limits.api_calls),
+            (1 << 20, 8, 100)
+        );
+        for (text, key) in [
+            ("kv_bytes = \"100B\"", "limits.kv_bytes"),
+            ("kv_bytes = \"lots\"", "limits.kv_bytes"),
+            ("kv_ops = 0", "limits.kv_ops"),
+            ("api_calls = 0", "limits.api_calls"),
+        ] {
+            let error = Config::parse(&format!("[limits]\n{text}"), dir.path())
+                .unwrap_err()
+                .to_string();
             assert!(error.contains(key), "{text}: {error}");
         }
     }

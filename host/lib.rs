@@ -18,7 +18,7 @@ mod error;
 mod imports;
 mod json_bytes;
 mod kind;
-mod kv;
+pub mod kv;
 mod pipeline;
 mod plugin;
 pub mod proto;

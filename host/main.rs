@@ -317,6 +317,10 @@ async fn check_config(path: PathBuf) -> Result<ExitCode> {
             limits.max_request,
             limits.max_reply
         );
+        println!(
+            "  budgets  kv ≤ {} B, {} kv operations and {} API calls per call",
+            limits.kv_bytes, limits.kv_ops, limits.api_calls
+        );
         for (kind, routes) in &tenant.handlers {
             if let Some(route) = &routes.default {
                 println!("  {kind:<11} {} ({})", route.plugin, route.mode);

@@ -524,6 +524,9 @@ impl TenantRoutes {
                     .map(|millicores| f64::from(millicores) / f64::from(CORE)),
                 max_request: limits.max_request,
                 max_reply: limits.max_reply,
+                kv_bytes: limits.kv_bytes,
+                kv_ops: limits.kv_ops,
+                api_calls: limits.api_calls,
             },
             in_flight: usize::try_from(limits.concurrency)
                 .unwrap_or(usize::MAX)
@@ -653,6 +656,12 @@ pub struct LimitsSummary {
     pub max_request: u64,
     /// Largest reply, in bytes.
     pub max_reply: u64,
+    /// What its `kv` entries may cost in all, in bytes.
+    pub kv_bytes: u64,
+    /// `kv` operations per guest call.
+    pub kv_ops: u32,
+    /// Server API calls per guest call.
+    pub api_calls: u32,
 }
 
 /// The handlers of one request type.

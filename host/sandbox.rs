@@ -14,7 +14,6 @@ use crate::api::ApiClient;
 use crate::config::Limits;
 use crate::cpu::{CpuShares, Slice, TenantCpu};
 use crate::engine::Engine;
-use crate::imports::API_CALLS_PER_CALL;
 use crate::kv::KvStore;
 use crate::telemetry::Metrics;
 
@@ -66,6 +65,10 @@ pub struct CallState {
     pub log_budget: u32,
     /// Server API calls the guest may still make in this call.
     pub api_budget: u32,
+    /// `kv` operations the guest may still make in this call.
+    pub kv_budget: u32,
+    /// What the tenant's `kv` entries may cost in all.
+    pub kv_bytes: u64,
     deadline: Instant,
     slice: Slice,
 }
@@ -77,11 +80,11 @@ impl CallState {
     }
 
     /// Prepares a warm instance's store for its next call: the identity of
-    /// the route that calls it, and fresh per-call budgets.
+    /// the route that calls it, and a fresh log budget ([`refill`] gives
+    /// the other budgets).
     pub fn begin_call(&mut self, guest: Arc<Guest>) {
         self.guest = guest;
         self.log_budget = LOG_LINES_PER_CALL;
-        self.api_budget = API_CALLS_PER_CALL;
         self.limiter.denied = false;
     }
 
@@ -132,7 +135,9 @@ pub fn new_store(
         stderr,
         guest,
         log_budget: LOG_LINES_PER_CALL,
-        api_budget: API_CALLS_PER_CALL,
+        api_budget: limits.api_calls,
+        kv_budget: limits.kv_ops,
+        kv_bytes: limits.kv_bytes,
         deadline,
         slice: Slice::default(),
     };
@@ -144,9 +149,14 @@ pub fn new_store(
 }
 
 /// Gives the guest in `store` a fresh budget for its next call: CPU time
-/// until `deadline` and, when the engine meters fuel, the limit's fuel.
+/// until `deadline`, its `kv` and server API operations, and, when the
+/// engine meters fuel, the limit's fuel.
 pub fn refill(store: &mut Store<CallState>, limits: &Limits, deadline: Instant) {
-    store.data_mut().deadline = deadline;
+    let state = store.data_mut();
+    state.deadline = deadline;
+    state.api_budget = limits.api_calls;
+    state.kv_budget = limits.kv_ops;
+    state.kv_bytes = limits.kv_bytes;
     store.data().slice.begin();
     store.set_epoch_deadline(1);
     // Fails only when the engine does not meter fuel, which is then moot.

@@ -1,6 +1,8 @@
 //! The `centrifugo-api` import: guests call Centrifugo's server API through
 //! the host's client, within their channel namespaces, a per-call budget of
-//! calls, and the time left of the proxy call.
+//! API work (the tenant's `api_calls`: one per call, and one per command of
+//! a `batch` or channel of a `broadcast`), and the time left of the proxy
+//! call.
 
 use crate::api::ApiClient;
 use crate::proto::api as pb;
@@ -10,22 +12,28 @@ use crate::wit::centrifugo_api::{
     PresenceCounts, Publication, PublishOptions, StreamPosition,
 };
 
-/// Server API calls one guest call may make: bounds the work a guest can
-/// cause outside its sandbox.
-pub const API_CALLS_PER_CALL: u32 = 16;
-
 impl CallState {
-    /// The API client, after spending one call of the budget.
+    /// The API client, after spending one unit of the budget.
     fn api(&mut self) -> Result<ApiClient, ApiError> {
+        self.api_spending(1)
+    }
+
+    /// The API client, after spending `units` of the budget (at least one):
+    /// the work one call causes in Centrifugo. Spends nothing when the
+    /// budget cannot cover it.
+    fn api_spending(&mut self, units: usize) -> Result<ApiClient, ApiError> {
         let client = self.guest.services.api.clone().ok_or_else(|| {
             ApiError::Unavailable("Centrifugo's server API is not configured".into())
         })?;
-        if self.api_budget == 0 {
+        let units = u32::try_from(units.max(1)).unwrap_or(u32::MAX);
+        let Some(left) = self.api_budget.checked_sub(units) else {
             return Err(ApiError::Denied(format!(
-                "at most {API_CALLS_PER_CALL} API calls per proxy call"
+                "this call needs {units} API operations and {} are left (the tenant's \
+                 `api_calls` limit; a batch command or broadcast channel counts one)",
+                self.api_budget
             )));
-        }
-        self.api_budget -= 1;
+        };
+        self.api_budget = left;
         Ok(client)
     }
 
@@ -178,7 +186,7 @@ impl Host for CallState {
         data: Vec<u8>,
         options: PublishOptions,
     ) -> Result<Vec<Result<StreamPosition, ApiError>>, ApiError> {
-        let client = self.api()?;
+        let client = self.api_spending(channels.len())?;
         for channel in &channels {
             client.check_channel(channel)?;
         }
@@ -421,7 +429,7 @@ impl Host for CallState {
         commands: Vec<Command>,
         parallel: bool,
     ) -> Result<Vec<Result<(), ApiError>>, ApiError> {
-        let api = self.api()?;
+        let api = self.api_spending(commands.len())?;
         let expected = commands.len();
         let commands = commands
             .into_iter()

@@ -6,8 +6,6 @@ mod config;
 mod kv;
 mod log;
 
-pub use api::API_CALLS_PER_CALL;
-
 use wasmtime::component::{HasSelf, Linker};
 
 use crate::sandbox::CallState;

@@ -23,11 +23,13 @@ struct Published {
     authorization: Option<String>,
 }
 
-/// Plays Centrifugo's server API: records publishes; the channel
-/// `event:broken` does not exist.
+/// Plays Centrifugo's server API: records publishes, and the size of each
+/// batch and broadcast; the channel `event:broken` does not exist.
 #[derive(Clone, Default)]
 struct FakeCentrifugo {
     published: Arc<Mutex<Vec<Published>>>,
+    /// Commands of each batch, channels of each broadcast, as received.
+    bulk: Arc<Mutex<Vec<usize>>>,
 }
 
 #[tonic::async_trait]
@@ -65,6 +67,31 @@ impl CentrifugoApi for FakeCentrifugo {
             }),
         }))
     }
+
+    async fn batch(
+        &self,
+        request: Request<api_pb::BatchRequest>,
+    ) -> Result<Response<api_pb::BatchResponse>, Status> {
+        let commands = request.into_inner().commands.len();
+        self.bulk.lock().expect("the log").push(commands);
+        Ok(Response::new(api_pb::BatchResponse {
+            replies: vec![api_pb::Reply::default(); commands],
+        }))
+    }
+
+    async fn broadcast(
+        &self,
+        request: Request<api_pb::BroadcastRequest>,
+    ) -> Result<Response<api_pb::BroadcastResponse>, Status> {
+        let channels = request.into_inner().channels.len();
+        self.bulk.lock().expect("the log").push(channels);
+        Ok(Response::new(api_pb::BroadcastResponse {
+            error: None,
+            result: Some(api_pb::BroadcastResult {
+                responses: vec![api_pb::PublishResponse::default(); channels],
+            }),
+        }))
+    }
 }
 
 impl FakeCentrifugo {
@@ -86,6 +113,10 @@ impl FakeCentrifugo {
 
     fn published(&self) -> Vec<Published> {
         self.published.lock().expect("the log").clone()
+    }
+
+    fn bulk(&self) -> Vec<usize> {
+        self.bulk.lock().expect("the log").clone()
     }
 }
 
@@ -241,4 +272,53 @@ async fn an_unreachable_api_fails_the_api_call_not_the_host() {
         json(&reply.result.expect("a result").data)["booked"]["A1"],
         "42"
     );
+}
+
+/// Finding 12: the API budget counted a `batch` or a `broadcast` as one
+/// call, whatever its size. Now each command and channel counts, against
+/// the tenant's `api_calls` limit (16 by default).
+#[tokio::test]
+async fn a_batch_or_broadcast_counts_each_command_against_the_api_budget() {
+    let (centrifugo, address) = FakeCentrifugo::start().await;
+    let config = |limits: &str| {
+        format!(
+            "[handlers]\nrpc = \"test-host-calls.wasm\"\n\
+             [centrifugo]\napi = \"{address}\"\ntimeout = \"300ms\"\n{limits}"
+        )
+    };
+    let server = TestServer::start(&config("")).await;
+    let call = |method: &'static str, input: serde_json::Value| {
+        let server = &server;
+        async move {
+            let reply = server.rpc(method, input.to_string().as_bytes(), &[]).await;
+            json(&reply.result.expect("an answer").data)
+        }
+    };
+
+    // Within the default budget of 16.
+    let batch = call("api-batch", serde_json::json!({"count": 16})).await;
+    assert_eq!(batch, serde_json::json!({"done": 16, "error": null}));
+    let broadcast = call("api-broadcast", serde_json::json!({"count": 16})).await;
+    assert_eq!(broadcast["done"], 16);
+    // One over: refused before Centrifugo sees it.
+    for method in ["api-batch", "api-broadcast"] {
+        let over = call(method, serde_json::json!({"count": 17})).await;
+        assert_eq!(over["done"], 0, "{method}: {over}");
+        let error = over["error"].as_str().expect("an error");
+        assert!(
+            error.contains("Denied") && error.contains("api_calls"),
+            "{error}"
+        );
+    }
+    // Two batches of 10 in one call: the second is over the budget.
+    let twice = call("api-batch", serde_json::json!({"count": 10, "repeat": 2})).await;
+    assert_eq!(twice["done"], 10, "{twice}");
+    assert_eq!(centrifugo.bulk(), vec![16, 16, 10]);
+    drop(server);
+
+    // A tenant's `api_calls` raises (or lowers) the cap.
+    let server = TestServer::start(&config("[limits]\napi_calls = 40\n")).await;
+    let reply = server.rpc("api-broadcast", br#"{"count": 40}"#, &[]).await;
+    assert_eq!(json(&reply.result.expect("an answer").data)["done"], 40);
+    assert_eq!(centrifugo.bulk(), vec![16, 16, 10, 40]);
 }

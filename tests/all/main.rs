@@ -10,6 +10,7 @@ mod faults;
 mod go_and_c;
 mod interceptors;
 mod isolation;
+mod kv;
 mod languages;
 mod lifecycle;
 mod mapping;
