@@ -12,7 +12,7 @@
 #
 #   docker build -t rotor .
 #   docker run --rm -p 10001:10001 -p 9901:9901 \
-#       -e ROTOR_ADMIN_TOKEN=… -e ROTOR_JWT_SECRET=… rotor
+#       -e ROTOR_PROXY_SECRET=… -e ROTOR_ADMIN_TOKEN=… -e ROTOR_JWT_SECRET=… rotor
 #
 # Mount your own plugins over /plugins and your own config over
 # /etc/rotor/rotor.toml (or pass `serve --config <path>`).

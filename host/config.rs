@@ -62,6 +62,19 @@ pub const DEFAULT_REUSE_MAX_IDLE: u32 = 16;
 /// Requests and replies: 1 MiB, far above Centrifugo's own 64 KiB client
 /// message limit.
 pub const DEFAULT_MAX_MESSAGE: u64 = 1 << 20;
+/// HTTP/2 streams (calls) open at once on one proxy connection: twice the
+/// default concurrency, since Centrifugo sends all the calls of a proxy type
+/// over one connection and calls past a tenant's concurrency fail at once.
+pub const DEFAULT_MAX_STREAMS: u32 = 512;
+/// Request headers (gRPC metadata) of one call: Centrifugo forwards a few
+/// client headers, cookies included; this is hyper's own default.
+pub const DEFAULT_MAX_HEADER_BYTES: u32 = 16 << 10;
+/// The longest a call may take, body included, when the caller sets no
+/// shorter `grpc-timeout`: ten times Centrifugo's default proxy timeout.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// Connections open at once on each proxy listener; Centrifugo opens about
+/// one per proxy type and node.
+pub const DEFAULT_MAX_CONNECTIONS: u32 = 1024;
 /// What a tenant's `kv` entries may cost in all: room for about 300,000
 /// rate-limit counters, and a bound on what one tenant can take from the
 /// store (the embedded store's memory, or a shared Redis).
@@ -99,6 +112,10 @@ pub struct Config {
     pub admin: Option<AdminConfig>,
     /// The credentials every proxy call must carry, if required.
     pub auth: Option<ProxyAuth>,
+    /// TLS on the proxy listeners, if configured.
+    pub tls: Option<TlsConfig>,
+    /// Limits of the proxy listeners' connections.
+    pub transport: TransportLimits,
     /// The file this configuration was read from, for reloads.
     pub source: Option<PathBuf>,
 }
@@ -214,13 +231,58 @@ impl fmt::Debug for ProxyAuth {
     }
 }
 
+/// TLS on the proxy listeners (the main one and tenants'): Centrifugo's
+/// proxies connect with `grpc.tls`, and with `client_ca` they must present a
+/// certificate that CA signed (mutual TLS). Files are PEM; SIGHUP reads them
+/// again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsConfig {
+    /// The certificate chain Rotor presents, leaf first.
+    pub cert: PathBuf,
+    /// Its private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
+    /// The CA certificates a client certificate must chain to; `None`: no
+    /// client certificate is asked for.
+    pub client_ca: Option<PathBuf>,
+}
+
+/// Limits of the proxy listeners' HTTP/2 connections, so that no caller can
+/// hold more than a bounded share of Rotor's memory or time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TransportLimits {
+    /// Streams (calls) open at once on one connection.
+    pub max_streams: u32,
+    /// The largest header list (gRPC metadata) of one call, in bytes.
+    pub max_header_bytes: u32,
+    /// The longest a call may take, its body included (a caller's shorter
+    /// `grpc-timeout` also applies).
+    pub request_timeout: Duration,
+    /// Connections open at once on each listener; more wait to be accepted.
+    pub max_connections: u32,
+}
+
+impl Default for TransportLimits {
+    fn default() -> Self {
+        TransportLimits {
+            max_streams: DEFAULT_MAX_STREAMS,
+            max_header_bytes: DEFAULT_MAX_HEADER_BYTES,
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+        }
+    }
+}
+
 /// The admin listener: probes and operator endpoints.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AdminConfig {
     /// Where it listens.
     pub listen: SocketAddr,
-    /// The bearer token operator endpoints require (mandatory off loopback).
+    /// The bearer token operator endpoints require (mandatory off loopback,
+    /// never empty).
     pub token: Option<String>,
+    /// Host names it answers to besides IP addresses and `localhost`, lower-case:
+    /// requests naming another host are refused (DNS rebinding).
+    pub hosts: Vec<String>,
 }
 
 /// The components that answer one request kind.
@@ -420,6 +482,29 @@ impl Config {
         dirs
     }
 
+    /// The largest request any tenant accepts: what the gRPC server decodes
+    /// at most, so a larger message is refused before its body is read.
+    pub fn max_request(&self) -> u64 {
+        self.tenants
+            .values()
+            .map(|tenant| tenant.limits.max_request)
+            .max()
+            .unwrap_or(DEFAULT_MAX_MESSAGE)
+    }
+
+    /// The proxy listeners (the main one and tenants') that anyone beyond
+    /// this machine may reach while no `[auth]` is set: each answers every
+    /// caller, so Rotor warns about them at start.
+    pub fn unauthenticated_listeners(&self) -> Vec<SocketAddr> {
+        if self.auth.is_some() {
+            return Vec::new();
+        }
+        std::iter::once(self.listen)
+            .chain(self.tenants.values().filter_map(|tenant| tenant.listen))
+            .filter(|address| !address.ip().is_loopback())
+            .collect()
+    }
+
     /// The largest of every tenant's limits, and their summed concurrency:
     /// what the instance pool must hold.
     pub fn pool_limits(&self) -> PoolLimits {
@@ -486,6 +571,9 @@ struct RawConfig {
     canary: BTreeMap<RequestKind, String>,
     admin: Option<RawAdmin>,
     auth: Option<RawAuth>,
+    tls: Option<RawTls>,
+    #[serde(default)]
+    transport: RawTransport,
     tenancy: Option<RawTenancy>,
     #[serde(default)]
     tenants: BTreeMap<String, RawTenant>,
@@ -615,9 +703,110 @@ impl RawAuth {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+struct RawTls {
+    cert: PathBuf,
+    key: PathBuf,
+    client_ca: Option<PathBuf>,
+}
+
+impl RawTls {
+    fn validate(self, base: &Path) -> Result<TlsConfig, ConfigError> {
+        let file = |key: &str, path: PathBuf| {
+            let path = absolute(&base.join(path));
+            if path.is_file() {
+                Ok(path)
+            } else {
+                Err(invalid(
+                    &format!("tls.{key}"),
+                    &format!("{} is not a file", path.display()),
+                ))
+            }
+        };
+        Ok(TlsConfig {
+            cert: file("cert", self.cert)?,
+            key: file("key", self.key)?,
+            client_ca: self
+                .client_ca
+                .map(|path| file("client_ca", path))
+                .transpose()?,
+        })
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTransport {
+    max_streams: Option<u32>,
+    max_header_bytes: Option<String>,
+    request_timeout: Option<String>,
+    max_connections: Option<u32>,
+}
+
+impl RawTransport {
+    fn validate(self) -> Result<TransportLimits, ConfigError> {
+        let defaults = TransportLimits::default();
+        let max_header_bytes = match self.max_header_bytes {
+            Some(text) => {
+                let bytes = parse_size(&text)
+                    .map_err(|message| invalid("transport.max_header_bytes", &message))?;
+                u32::try_from(bytes)
+                    .ok()
+                    .filter(|bytes| (1 << 10..=MAX_HEADER_BYTES).contains(bytes))
+                    .ok_or_else(|| {
+                        invalid(
+                            "transport.max_header_bytes",
+                            &format!("must be between 1KiB and {}KiB", MAX_HEADER_BYTES >> 10),
+                        )
+                    })?
+            }
+            None => defaults.max_header_bytes,
+        };
+        let request_timeout = match self.request_timeout {
+            Some(text) => parse_duration(&text)
+                .map_err(|message| invalid("transport.request_timeout", &message))?,
+            None => defaults.request_timeout,
+        };
+        if request_timeout.is_zero() || request_timeout > MAX_REQUEST_TIMEOUT {
+            return Err(invalid(
+                "transport.request_timeout",
+                &format!(
+                    "must be greater than zero and at most {}s",
+                    MAX_REQUEST_TIMEOUT.as_secs()
+                ),
+            ));
+        }
+        let limits = TransportLimits {
+            max_streams: self.max_streams.unwrap_or(defaults.max_streams),
+            max_header_bytes,
+            request_timeout,
+            max_connections: self.max_connections.unwrap_or(defaults.max_connections),
+        };
+        for (key, value) in [
+            ("transport.max_streams", limits.max_streams),
+            ("transport.max_connections", limits.max_connections),
+        ] {
+            if value == 0 {
+                return Err(invalid(key, "must be at least 1"));
+            }
+        }
+        Ok(limits)
+    }
+}
+
+/// The largest `transport.max_header_bytes`: 1 MiB of metadata is already
+/// far more than any proxy call carries.
+const MAX_HEADER_BYTES: u32 = 1 << 20;
+/// The longest `transport.request_timeout`: an hour.
+const MAX_REQUEST_TIMEOUT: Duration = Duration::from_secs(3600);
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RawAdmin {
     listen: String,
     token_env: Option<String>,
+    token_file: Option<PathBuf>,
+    #[serde(default)]
+    hosts: Vec<String>,
 }
 
 /// The store behind the `kv` import.
@@ -782,6 +971,8 @@ impl RawConfig {
         let limits = self.limits.validate("limits", Limits::default())?;
         let admin = self.admin.map(|raw| raw.validate(base)).transpose()?;
         let auth = self.auth.map(|raw| raw.validate(base)).transpose()?;
+        let tls = self.tls.map(|raw| raw.validate(base)).transpose()?;
+        let transport = self.transport.validate()?;
         for (kind, json) in &self.canary {
             crate::convert::request_from_json(*kind, json).map_err(|message| {
                 ConfigError::Invalid {
@@ -896,6 +1087,8 @@ impl RawConfig {
             canary: self.canary,
             admin,
             auth,
+            tls,
+            transport,
             source: None,
         })
     }
@@ -1339,17 +1532,61 @@ impl RawAdmin {
                 self.listen
             ),
         })?;
-        let token = self
-            .token_env
-            .map(|env| RawSetting::Env { env }.resolve("admin.token_env", base))
-            .transpose()?;
+        let token_key = if self.token_file.is_some() {
+            "admin.token_file"
+        } else {
+            "admin.token_env"
+        };
+        let token = match (self.token_env, self.token_file) {
+            (Some(_), Some(_)) => {
+                return Err(invalid(
+                    "admin.token_env",
+                    "set `token_env` or `token_file`, not both",
+                ));
+            }
+            (Some(env), None) => Some(RawSetting::Env { env }.resolve("admin.token_env", base)?),
+            (None, Some(file)) => {
+                Some(RawSetting::File { file }.resolve("admin.token_file", base)?)
+            }
+            (None, None) => None,
+        };
+        // An empty token would let every empty `Bearer ` header through:
+        // refuse to start rather than run an admin listener anyone can drive.
+        if token
+            .as_deref()
+            .is_some_and(|token| token.trim().is_empty())
+        {
+            return Err(invalid(
+                token_key,
+                "the admin token is empty: set it to a long random value (an admin listener on loopback may also have no token)",
+            ));
+        }
         if token.is_none() && !listen.ip().is_loopback() {
             return Err(invalid(
                 "admin.token_env",
                 "an admin listener off loopback needs a token",
             ));
         }
-        Ok(AdminConfig { listen, token })
+        let mut hosts = Vec::with_capacity(self.hosts.len());
+        for host in self.hosts {
+            let host = host.trim_end_matches('.').to_ascii_lowercase();
+            let valid = !host.is_empty()
+                && host
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
+            if !valid {
+                return Err(invalid(
+                    "admin.hosts",
+                    &format!("`{host}` is not a host name (no port, no scheme)"),
+                ));
+            }
+            hosts.push(host);
+        }
+        Ok(AdminConfig {
+            listen,
+            token,
+            hosts,
+        })
     }
 }
 
@@ -1954,6 +2191,71 @@ mod tests {
                 "centrifugo.namespaces",
             ),
             ("on_refresh_failure = \"retry\"\n", "on_refresh_failure"),
+        ] {
+            let error = Config::parse(text, dir.path()).unwrap_err().to_string();
+            assert!(error.contains(key), "{text}: {error}");
+        }
+    }
+
+    #[test]
+    fn a_proxy_beyond_loopback_without_auth_is_reported() {
+        let dir = dir_with(&["secret"]);
+        std::fs::write(dir.path().join("secret"), "s3cret").unwrap();
+        let exposed = |text: &str| {
+            Config::parse(text, dir.path())
+                .expect("a valid config")
+                .unauthenticated_listeners()
+        };
+        assert!(exposed("listen = \"127.0.0.1:10001\"").is_empty());
+        assert!(exposed("listen = \"[::1]:10001\"").is_empty());
+        assert_eq!(
+            exposed("listen = \"0.0.0.0:10001\""),
+            ["0.0.0.0:10001".parse().unwrap()]
+        );
+        assert_eq!(
+            exposed("listen = \"[::]:10001\""),
+            ["[::]:10001".parse().unwrap()]
+        );
+        assert!(
+            exposed(
+                "listen = \"0.0.0.0:10001\"\n[auth]\nkey = \"x-proxy-secret\"\nvalue_file = \"secret\"\n"
+            )
+            .is_empty()
+        );
+    }
+
+    #[test]
+    fn an_empty_admin_token_refuses_to_start() {
+        let dir = dir_with(&["empty-token", "token"]);
+        std::fs::write(dir.path().join("empty-token"), "\n").unwrap();
+        std::fs::write(dir.path().join("token"), "s3cret\n").unwrap();
+        let error = Config::parse(
+            "[admin]\nlisten = \"127.0.0.1:9901\"\ntoken_file = \"empty-token\"\n",
+            dir.path(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            error.contains("admin.token_file") && error.contains("empty"),
+            "{error}"
+        );
+        let config = Config::parse(
+            "[admin]\nlisten = \"0.0.0.0:9901\"\ntoken_file = \"token\"\nhosts = [\"Rotor.Internal\"]\n",
+            dir.path(),
+        )
+        .expect("a token from a file");
+        let admin = config.admin.expect("[admin]");
+        assert_eq!(admin.token.as_deref(), Some("s3cret"));
+        assert_eq!(admin.hosts, ["rotor.internal"]);
+        for (text, key) in [
+            (
+                "[admin]\nlisten = \"127.0.0.1:9901\"\ntoken_env = \"A\"\ntoken_file = \"token\"\n",
+                "admin.token_env",
+            ),
+            (
+                "[admin]\nlisten = \"127.0.0.1:9901\"\nhosts = [\"rotor:9901\"]\n",
+                "admin.hosts",
+            ),
         ] {
             let error = Config::parse(text, dir.path()).unwrap_err().to_string();
             assert!(error.contains(key), "{text}: {error}");

@@ -30,6 +30,8 @@ mod scope;
 mod server;
 mod telemetry;
 mod tenant;
+mod tls;
+mod transport;
 mod warm;
 mod wit;
 
@@ -43,3 +45,4 @@ pub use proxy::ProxyService;
 pub use registry::{PluginRegistry, RegistryError, Routes, TenantSummary};
 pub use reload::{PluginWatcher, ReloadError};
 pub use server::{Listeners, Rotor, ServeError};
+pub use tls::TlsError;

@@ -174,7 +174,7 @@ async fn serve(path: PathBuf) -> Result<ExitCode> {
         let served = rotor::admin::serve(
             rotor.clone(),
             listener,
-            admin.token.clone(),
+            admin.clone(),
             ready.clone(),
             std::future::pending(),
         );
@@ -209,7 +209,8 @@ async fn serve(path: PathBuf) -> Result<ExitCode> {
 /// longer than any proxy call Centrifugo waits for (1 s by default).
 const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 
-/// Reloads the config file on every SIGHUP; a refused reload changes nothing.
+/// Reloads the config file and the TLS certificates on every SIGHUP; a
+/// refused reload changes nothing.
 fn reload_on_sighup(rotor: Rotor) {
     #[cfg(unix)]
     tokio::spawn(async move {
@@ -223,6 +224,15 @@ fn reload_on_sighup(rotor: Rotor) {
             tracing::info!("SIGHUP: reloading the configuration");
             if let Err(error) = rotor.reload_config().await {
                 tracing::error!("configuration not reloaded: {error}");
+            }
+            match rotor.reload_tls() {
+                Ok(true) => tracing::info!("TLS certificates reloaded"),
+                Ok(false) => {}
+                Err(error) => {
+                    tracing::error!(
+                        "TLS certificates not reloaded, the previous ones serve: {error}"
+                    )
+                }
             }
         }
     });

@@ -12,6 +12,7 @@ use crate::convert::ProxyCall;
 use crate::proto::proxy as pb;
 use crate::proto::proxy::centrifugo_proxy_server::{CentrifugoProxy, CentrifugoProxyServer};
 use crate::server::Rotor;
+use crate::transport::same_secret;
 use crate::wit::types::Headers;
 
 /// Metadata that belongs to the gRPC transport, not to the client: never
@@ -46,10 +47,15 @@ impl ProxyService {
         }
     }
 
-    /// The tonic server for this service.
+    /// The tonic server for this service. It decodes messages up to the
+    /// largest tenant `max_request`: the length prefix of a larger one is
+    /// refused before its body is read.
     pub fn into_server(self) -> CentrifugoProxyServer<ProxyService> {
+        let decoding = usize::try_from(self.rotor.max_request())
+            .unwrap_or(MAX_MESSAGE_BYTES)
+            .min(MAX_MESSAGE_BYTES);
         CentrifugoProxyServer::new(self)
-            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+            .max_decoding_message_size(decoding)
             .max_encoding_message_size(MAX_MESSAGE_BYTES)
     }
 
@@ -57,6 +63,9 @@ impl ProxyService {
         &self,
         request: Request<C>,
     ) -> Result<Response<C::Response>, Status> {
+        // Rotor's listeners check the credentials on the request's headers,
+        // before the body is read (`transport::Authenticated`); this check
+        // holds for a service served some other way.
         let auth = self.rotor.auth();
         if let Some(auth) = auth {
             let presented = request
@@ -64,10 +73,7 @@ impl ProxyService {
                 .get(auth.key.as_str())
                 .map(tonic::metadata::MetadataValue::as_bytes);
             if !presented.is_some_and(|value| same_secret(value, auth.value.as_bytes())) {
-                return Err(Status::unauthenticated(format!(
-                    "a proxy call must carry the `{}` credentials Centrifugo is configured with",
-                    auth.key
-                )));
+                return Err(crate::transport::unauthenticated(auth));
             }
         }
         let deadline = deadline(request.metadata());
@@ -105,16 +111,6 @@ fn headers(metadata: &tonic::metadata::MetadataMap) -> Headers {
             KeyAndValueRef::Binary(..) => None,
         })
         .collect()
-}
-
-/// Compares two secrets in time that depends only on their lengths.
-fn same_secret(presented: &[u8], expected: &[u8]) -> bool {
-    presented.len() == expected.len()
-        && presented
-            .iter()
-            .zip(expected)
-            .fold(0u8, |difference, (a, b)| difference | (a ^ b))
-            == 0
 }
 
 /// When the caller stops waiting, from the `grpc-timeout` header.

@@ -6,10 +6,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
 
 use crate::api::{ApiClient, ApiSetupError};
-use crate::config::{Config, Limits, ProxyAuth};
+use crate::config::{Config, Limits, ProxyAuth, TransportLimits};
 use crate::convert::ProxyCall;
 use crate::cpu::CpuShares;
 use crate::engine::Engine;
@@ -25,6 +24,8 @@ use crate::registry::{PluginRegistry, RegistryError, Routes};
 use crate::reload::{PluginWatcher, ReloadError, Reloader};
 use crate::sandbox::Services;
 use crate::telemetry::{Metrics, TraceParent};
+use crate::tls::{TlsCerts, TlsError};
+use crate::transport::Authenticated;
 use crate::wit::types::Headers;
 use std::sync::atomic::Ordering;
 use tracing::Instrument;
@@ -58,6 +59,9 @@ pub enum ServeError {
     /// The reflection service could not be built from the descriptors.
     #[error("gRPC reflection: {0}")]
     Reflection(String),
+    /// The TLS certificate, key or client CA could not be used.
+    #[error(transparent)]
+    Tls(#[from] TlsError),
 }
 
 /// A config's proxy listeners, bound but not yet served: see [`Rotor::bind`].
@@ -70,6 +74,10 @@ pub struct Rotor {
     pipeline: Arc<Pipeline>,
     reloader: Option<Arc<Reloader>>,
     auth: Option<Arc<ProxyAuth>>,
+    tls: Option<Arc<TlsCerts>>,
+    transport: TransportLimits,
+    /// The largest request any tenant accepts, in bytes.
+    max_request: u64,
 }
 
 impl Rotor {
@@ -105,6 +113,14 @@ impl Rotor {
         );
         rotor.reloader = Some(Arc::new(reloader));
         rotor.auth = config.auth.clone().map(Arc::new);
+        rotor.tls = config
+            .tls
+            .as_ref()
+            .map(TlsCerts::load)
+            .transpose()?
+            .map(Arc::new);
+        rotor.transport = config.transport;
+        rotor.max_request = config.max_request();
         Ok(rotor)
     }
 
@@ -159,12 +175,31 @@ impl Rotor {
             pipeline: Arc::new(Pipeline::new(engine, registry, metrics)),
             reloader: None,
             auth: None,
+            tls: None,
+            transport: TransportLimits::default(),
+            max_request: crate::config::DEFAULT_MAX_MESSAGE,
         }
     }
 
     /// The credentials every proxy call must carry, if any.
     pub fn auth(&self) -> Option<&ProxyAuth> {
         self.auth.as_deref()
+    }
+
+    /// The largest request any tenant accepts, in encoded bytes: what the
+    /// proxy service decodes at most.
+    pub fn max_request(&self) -> u64 {
+        self.max_request
+    }
+
+    /// Reads the TLS certificate, key and client CA files again (SIGHUP):
+    /// new connections use them, established ones keep theirs. `Ok(false)`
+    /// without `[tls]`; on error the current certificates stay.
+    pub fn reload_tls(&self) -> Result<bool, TlsError> {
+        match &self.tls {
+            Some(tls) => tls.reload().map(|()| true),
+            None => Ok(false),
+        }
     }
 
     /// Watches `config`'s plugin directories (the main one and each
@@ -381,11 +416,13 @@ impl Rotor {
                 .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
                 .build_v1()
                 .map_err(|error| ServeError::Reflection(error.to_string()))?;
-            let server = tonic::transport::Server::builder()
+            let proxy = Authenticated::new(service.into_server(), self.auth.clone());
+            let incoming = crate::transport::incoming(listener, self.tls.clone(), &self.transport);
+            let server = crate::transport::server(&self.transport)
                 .add_service(health_service.clone())
                 .add_service(reflection)
-                .add_service(service.into_server())
-                .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async move {
+                .add_service(proxy)
+                .serve_with_incoming_shutdown(incoming, async move {
                     let _ = stopped.wait_for(|stop| *stop).await;
                 });
             servers.spawn(server);
@@ -432,6 +469,13 @@ impl Rotor {
     /// tenant's. Once bound, connections queue until [`Rotor::serve_bound`]
     /// serves them, so a readiness probe may say ready from here on.
     pub async fn bind(config: &Config) -> Result<Listeners, ServeError> {
+        for address in config.unauthenticated_listeners() {
+            tracing::warn!(
+                %address,
+                "the proxy listens beyond loopback without [auth]: anyone who reaches it can \
+                 make calls; set [auth] to the credentials Centrifugo's proxies send"
+            );
+        }
         let mut addresses = vec![(config.listen, None)];
         for tenant in config.tenants.values() {
             if let Some(listen) = tenant.listen {

@@ -33,6 +33,8 @@ const CONTAINER_ADMIN: &str = "0.0.0.0:9901";
 /// The proxy and admin ports of [`CONTAINER_LISTEN`] and [`CONTAINER_ADMIN`].
 const PROXY_PORT: u64 = 10001;
 const ADMIN_PORT: u64 = 9901;
+/// The metadata key Centrifugo's proxies send their credentials under.
+const PROXY_CREDENTIALS_KEY: &str = "x-rotor-proxy-secret";
 /// Where the image and the manifests put the plugins.
 const CONTAINER_PLUGIN_DIR: &str = "/plugins";
 /// Centrifugo's endpoint for Rotor in the compose network.
@@ -130,7 +132,10 @@ fn env_names(config: &toml::Table) -> BTreeSet<String> {
             toml::Value::Table(table) => {
                 for (key, value) in table {
                     match (key.as_str(), value) {
-                        ("env" | "token_env" | "api_key_env", toml::Value::String(name)) => {
+                        (
+                            "env" | "token_env" | "api_key_env" | "value_env",
+                            toml::Value::String(name),
+                        ) => {
                             names.insert(name.clone());
                         }
                         _ => walk(value, names),
@@ -193,7 +198,7 @@ fn plugin_names(config: &toml::Table) -> BTreeSet<String> {
 }
 
 #[test]
-fn container_configs_listen_on_every_interface_with_an_admin_token() {
+fn shipped_configs_expose_the_proxy_only_with_auth_and_an_admin_token() {
     for (name, text) in container_configs() {
         let config = toml_of(&name, &text);
         assert_eq!(
@@ -209,6 +214,17 @@ fn container_configs_listen_on_every_interface_with_an_admin_token() {
         assert!(
             !toml_str(&config, &["admin", "token_env"], &name).is_empty(),
             "{name}: the admin listener is off loopback, so it needs a token"
+        );
+        // The proxy is off loopback too: only Centrifugo, with the
+        // credentials its proxies send, may call it.
+        assert_eq!(
+            toml_str(&config, &["auth", "key"], &name),
+            PROXY_CREDENTIALS_KEY,
+            "{name}: [auth]"
+        );
+        assert!(
+            !toml_str(&config, &["auth", "value_env"], &name).is_empty(),
+            "{name}: the proxy secret comes from the environment"
         );
         assert_eq!(
             toml_str(&config, &["plugins", "dir"], &name),
@@ -500,19 +516,31 @@ async fn serve_container_config(name: &str, text: &str) {
             .status;
         assert_eq!(status, ServingStatus::Serving as i32, "{name}: `{service}`");
     }
-    // And it answers Centrifugo: an RPC the router knows.
+    // And it answers Centrifugo, which sends the credentials of [auth], and
+    // no one else: an RPC the router knows.
+    let secret_env = toml_str(&toml_of(name, text), &["auth", "value_env"], name).to_owned();
+    let secret = format!("deploy-test-{secret_env}");
     let mut client =
         rotor::proto::proxy::centrifugo_proxy_client::CentrifugoProxyClient::new(channel);
+    let echo = || pb::RpcRequest {
+        user: "42".into(),
+        method: "echo".into(),
+        data: b"{}".to_vec(),
+        ..Default::default()
+    };
+    for credentials in [&[][..], &[(PROXY_CREDENTIALS_KEY, "a guess")][..]] {
+        let status = client
+            .rpc(request(echo(), credentials))
+            .await
+            .expect_err("a call without Centrifugo's credentials");
+        assert_eq!(
+            status.code(),
+            tonic::Code::Unauthenticated,
+            "{name}: {status}"
+        );
+    }
     let reply = client
-        .rpc(request(
-            pb::RpcRequest {
-                user: "42".into(),
-                method: "echo".into(),
-                data: b"{}".to_vec(),
-                ..Default::default()
-            },
-            &[],
-        ))
+        .rpc(request(echo(), &[(PROXY_CREDENTIALS_KEY, &secret)]))
         .await
         .unwrap_or_else(|status| panic!("{name}: rpc echo: {status}\n{}", process.log()))
         .into_inner();
@@ -578,9 +606,10 @@ async fn the_kubernetes_config_serves() {
     serve_container_config("ConfigMap rotor-config", &configmap_config()).await;
 }
 
-/// Checks that every proxy of a Centrifugo config points at `endpoint` and
-/// is switched on everywhere, and that the server API is on.
-fn check_centrifugo(name: &str, config: &Json, endpoint: &str) {
+/// Checks that every proxy of a Centrifugo config points at `endpoint`, is
+/// switched on everywhere and sends Rotor's [auth] credentials, and that the
+/// server API is on. The credentials value every proxy sends.
+fn check_centrifugo(name: &str, config: &Json, endpoint: &str) -> String {
     for kind in ["connect", "refresh"] {
         let proxy = &config["client"]["proxy"][kind];
         assert_eq!(
@@ -622,25 +651,7 @@ fn check_centrifugo(name: &str, config: &Json, endpoint: &str) {
             namespace["name"]
         );
     }
-    // No proxy anywhere, named ones included, points elsewhere.
-    fn endpoints<'a>(value: &'a Json, found: &mut Vec<&'a Json>) {
-        match value {
-            Json::Object(map) => {
-                for (key, value) in map {
-                    if key == "endpoint" {
-                        found.push(value);
-                    }
-                    endpoints(value, found);
-                }
-            }
-            Json::Array(items) => items.iter().for_each(|item| endpoints(item, found)),
-            _ => {}
-        }
-    }
-    let mut found = Vec::new();
-    endpoints(config, &mut found);
-    assert_eq!(found.len(), 6, "{name}: one endpoint per proxy type");
-    assert!(found.iter().all(|found| *found == endpoint), "{name}");
+    let secret = proxy_secret(name, config, endpoint);
 
     let api = &config["grpc_api"];
     assert_eq!(api["enabled"], true, "{name}: grpc_api.enabled");
@@ -648,6 +659,73 @@ fn check_centrifugo(name: &str, config: &Json, endpoint: &str) {
     assert!(
         api["key"].as_str().is_some_and(|key| !key.is_empty()),
         "{name}: grpc_api.key"
+    );
+    secret
+}
+
+/// Checks that every proxy of a Centrifugo config, named ones included,
+/// points at `endpoint` and sends the credentials Rotor's [auth] requires;
+/// the one credentials value they send.
+fn proxy_secret(name: &str, config: &Json, endpoint: &str) -> String {
+    fn proxies<'a>(value: &'a Json, found: &mut Vec<&'a Json>) {
+        match value {
+            Json::Object(map) => {
+                if map.contains_key("endpoint") {
+                    found.push(value);
+                }
+                map.values().for_each(|value| proxies(value, found));
+            }
+            Json::Array(items) => items.iter().for_each(|item| proxies(item, found)),
+            _ => {}
+        }
+    }
+    let mut found = Vec::new();
+    proxies(config, &mut found);
+    assert_eq!(found.len(), 6, "{name}: one endpoint per proxy type");
+    assert!(
+        found.iter().all(|proxy| proxy["endpoint"] == endpoint),
+        "{name}"
+    );
+    let values: BTreeSet<&str> = found
+        .iter()
+        .map(|proxy| {
+            let grpc = &proxy["grpc"];
+            assert_eq!(
+                grpc["credentials_key"], PROXY_CREDENTIALS_KEY,
+                "{name}: grpc.credentials_key of {proxy}"
+            );
+            grpc["credentials_value"]
+                .as_str()
+                .filter(|value| !value.is_empty())
+                .unwrap_or_else(|| panic!("{name}: grpc.credentials_value of {proxy}"))
+        })
+        .collect();
+    assert_eq!(values.len(), 1, "{name}: one proxy secret: {values:?}");
+    values.into_iter().next().unwrap_or_default().to_owned()
+}
+
+#[test]
+fn the_demo_centrifugo_config_sends_the_credentials_the_demo_rotor_config_requires() {
+    let rotor = toml_of("deploy/rotor.toml", &read("deploy/rotor.toml"));
+    let listen = toml_str(&rotor, &["listen"], "deploy/rotor.toml");
+    assert_eq!(
+        toml_str(&rotor, &["auth", "key"], "deploy/rotor.toml"),
+        PROXY_CREDENTIALS_KEY
+    );
+    let secret_env = toml_str(&rotor, &["auth", "value_env"], "deploy/rotor.toml");
+    let centrifugo = json_file("deploy/centrifugo.json");
+    let secret = proxy_secret(
+        "deploy/centrifugo.json",
+        &centrifugo,
+        &format!("grpc://{listen}"),
+    );
+    // scripts/demo sets the same demo value unless the environment has one.
+    let demo = read("scripts/demo");
+    assert!(
+        demo.contains(&format!(
+            "export {secret_env}=\"${{{secret_env}:-{secret}}}\""
+        )),
+        "scripts/demo defaults {secret_env} to Centrifugo's credentials_value"
     );
 }
 
@@ -780,7 +858,7 @@ fn compose_points_centrifugo_at_rotor_and_rotor_at_redis_and_centrifugo() {
     );
 
     let centrifugo_config = json_file("deploy/compose/centrifugo.json");
-    check_centrifugo("compose", &centrifugo_config, COMPOSE_ENDPOINT);
+    let proxy_secret = check_centrifugo("compose", &centrifugo_config, COMPOSE_ENDPOINT);
     let rotor_config = toml_of("compose rotor.toml", &read("deploy/compose/rotor.toml"));
     check_namespaces("compose", &centrifugo_config, &rotor_config);
     let (host, port) = host_port(COMPOSE_ENDPOINT);
@@ -813,6 +891,11 @@ fn compose_points_centrifugo_at_rotor_and_rotor_at_redis_and_centrifugo() {
         environment[key_env],
         centrifugo_config["grpc_api"]["key"].as_str().unwrap_or(""),
         "Rotor's API key is Centrifugo's grpc_api.key"
+    );
+    let secret_env = toml_str(&rotor_config, &["auth", "value_env"], "compose");
+    assert_eq!(
+        environment[secret_env], proxy_secret,
+        "Rotor's [auth] value is what Centrifugo's proxies send"
     );
 
     // The monitoring profile scrapes the admin listener of every replica.
@@ -1055,7 +1138,11 @@ fn kubernetes_probes_ports_and_volumes_match_the_config() {
 
     // Centrifugo's example config points every proxy at the ClusterIP Service.
     let centrifugo = json_file("deploy/kubernetes/examples/centrifugo.json");
-    check_centrifugo("kubernetes", &centrifugo, KUBERNETES_ENDPOINT);
+    let proxy_secret = check_centrifugo("kubernetes", &centrifugo, KUBERNETES_ENDPOINT);
+    assert!(
+        proxy_secret.contains("proxy-secret"),
+        "the example names the Secret's key: {proxy_secret}"
+    );
     check_namespaces("kubernetes", &centrifugo, &config);
     let service_port = service["spec"]["ports"][0]["port"].as_u64();
     assert_eq!(

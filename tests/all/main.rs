@@ -1,6 +1,7 @@
 //! End-to-end tests: Rotor serves real components over real gRPC on
 //! loopback, and the tests play Centrifugo.
 
+mod admin;
 mod api;
 mod centrifugo;
 mod cli;
@@ -18,3 +19,5 @@ mod reload;
 mod routing;
 mod support;
 mod tenants;
+mod tls;
+mod transport;

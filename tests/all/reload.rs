@@ -194,7 +194,7 @@ pub async fn http(
         .map(|t| format!("authorization: Bearer {t}\r\n"))
         .unwrap_or_default();
     let request = format!(
-        "{method} {path} HTTP/1.1\r\nhost: rotor\r\n{auth}content-length: 0\r\nconnection: close\r\n\r\n"
+        "{method} {path} HTTP/1.1\r\nhost: 127.0.0.1\r\n{auth}content-length: 0\r\nconnection: close\r\n\r\n"
     );
     stream.write_all(request.as_bytes()).await.expect("writing");
     let mut response = String::new();
@@ -219,7 +219,7 @@ async fn admin_lists_versions_and_rolls_a_plugin_back() {
     tokio::spawn(rotor::admin::serve(
         server.rotor.clone(),
         listener,
-        Some("t0ken".into()),
+        crate::support::admin_config(Some("t0ken")),
         ready.clone(),
         std::future::pending(),
     ));

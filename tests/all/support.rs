@@ -72,6 +72,8 @@ pub struct TestServer {
     pub rotor: Rotor,
     /// The directory of its config file.
     pub dir: ScratchDir,
+    /// The address of its proxy listener.
+    pub address: std::net::SocketAddr,
     stop: Option<oneshot::Sender<()>>,
     _watcher: Option<rotor::PluginWatcher>,
 }
@@ -108,9 +110,20 @@ impl TestServer {
         TestServer::start_in(ScratchDir::new(), &text).await
     }
 
+    /// Starts Rotor like [`TestServer::start_in`], with a client that
+    /// connects on its first call (in plain text): for listeners a plain
+    /// client cannot talk to, such as TLS ones.
+    pub async fn start_lazy_in(dir: ScratchDir, config: &str) -> TestServer {
+        TestServer::launch(dir, config, false).await
+    }
+
     /// Starts Rotor with a complete `config` written to `rotor.toml` in
     /// `dir`, watching its plugin directory if the config says so.
     pub async fn start_in(dir: ScratchDir, config: &str) -> TestServer {
+        TestServer::launch(dir, config, true).await
+    }
+
+    async fn launch(dir: ScratchDir, config: &str, connect: bool) -> TestServer {
         let path = dir.path().join("rotor.toml");
         std::fs::write(&path, config).expect("writing the config");
         let config = Config::from_file(&path).expect("a valid config");
@@ -135,17 +148,20 @@ impl TestServer {
                 .await;
         });
 
-        let channel = Endpoint::from_shared(format!("http://{address}"))
+        let endpoint = Endpoint::from_shared(format!("http://{address}"))
             .expect("an endpoint")
-            .connect_timeout(Duration::from_secs(5))
-            .connect()
-            .await
-            .expect("connecting to Rotor");
+            .connect_timeout(Duration::from_secs(5));
+        let channel = if connect {
+            endpoint.connect().await.expect("connecting to Rotor")
+        } else {
+            endpoint.connect_lazy()
+        };
         TestServer {
             client: CentrifugoProxyClient::new(channel.clone()),
             channel,
             rotor,
             dir,
+            address,
             stop: Some(stop),
             _watcher: watcher,
         }
@@ -157,6 +173,16 @@ impl Drop for TestServer {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
+    }
+}
+
+/// An admin listener's settings with `token` (its `listen` is not used:
+/// tests hand `rotor::admin::serve` a bound listener).
+pub fn admin_config(token: Option<&str>) -> rotor::config::AdminConfig {
+    rotor::config::AdminConfig {
+        listen: ([127, 0, 0, 1], 0).into(),
+        token: token.map(str::to_owned),
+        hosts: Vec::new(),
     }
 }
 

@@ -456,7 +456,7 @@ async fn the_admin_endpoint_lists_tenants_with_their_routes() {
     tokio::spawn(rotor::admin::serve(
         server.rotor.clone(),
         listener,
-        Some("t0ken".into()),
+        crate::support::admin_config(Some("t0ken")),
         std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true)),
         std::future::pending(),
     ));
