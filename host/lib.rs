@@ -26,6 +26,7 @@ mod proxy;
 mod registry;
 mod reload;
 mod sandbox;
+mod scope;
 mod server;
 mod telemetry;
 mod tenant;
