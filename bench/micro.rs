@@ -44,7 +44,8 @@ pub struct CompileTime {
     /// Its size in KiB.
     pub size_kib: u64,
     /// The median of three compilations (read, compile, link), in ms; one
-    /// for the JS and Python components, none in a smoke run for them.
+    /// for the components in other languages than Rust, none in a smoke run
+    /// for them.
     pub compile_ms: Option<f64>,
 }
 
@@ -177,7 +178,7 @@ fn compile_times(
         .iter()
         .map(|name| ((*name).to_owned(), if smoke { 1 } else { 3 }))
         .collect();
-    for guest in [Guest::Js, Guest::Python] {
+    for guest in [Guest::Js, Guest::Python, Guest::Go, Guest::C] {
         if guests.contains(&guest) {
             let name = guest.rpc_router().trim_end_matches(".wasm").to_owned();
             names.push((name, usize::from(!smoke)));
@@ -279,11 +280,22 @@ async fn parallel_cost(
 
 /// One call in process; a refusal or an error reply is a failure here.
 async fn answer(rotor: &Rotor, call: &Call) -> Result<(), String> {
+    // What came back instead of the echo, for the message.
+    let mut refusal = String::new();
     let accepted = match &call.message {
         Message::Rpc(message) => rotor
             .answer(pb::RpcRequest::clone(message), Vec::new(), None)
             .await
-            .map(|r| r.result.is_some_and(|result| result.data == message.data)),
+            .map(|r| {
+                let echoed = r
+                    .result
+                    .as_ref()
+                    .is_some_and(|result| result.data == message.data);
+                if !echoed {
+                    refusal = format!(": error {:?}, disconnect {:?}", r.error, r.disconnect);
+                }
+                echoed
+            }),
         Message::Connect(message, _) => rotor
             .answer(pb::ConnectRequest::clone(message), Vec::new(), None)
             .await
@@ -295,7 +307,7 @@ async fn answer(rotor: &Rotor, call: &Call) -> Result<(), String> {
     };
     match accepted {
         Ok(true) => Ok(()),
-        Ok(false) => Err("an in-process call was refused".into()),
+        Ok(false) => Err(format!("an in-process call was refused{refusal}")),
         Err(status) => Err(format!("an in-process call failed: {status}")),
     }
 }

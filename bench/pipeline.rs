@@ -13,15 +13,15 @@
 //! cargo test --bench pipeline                  # the smoke check, on the test build
 //! ```
 //!
-//! It builds the plugins (the JS and Python ones too, when node, npm and
-//! python3 are there), prepares a Python interpreter with the pinned grpcio
+//! It builds the plugins (the JS, Python, Go and C ones too, when node and
+//! npm, python3, go, and clang and wasm-ld are there), prepares a Python interpreter with the pinned grpcio
 //! (`python.rs`), measures in-process figures (`micro.rs`; skip them with
 //! `--no-micro`), then for each scenario starts each system as a child
 //! process on a loopback port, one at a time (`server.rs`), and loads it
 //! with this process's tonic client (`load.rs`): a closed loop for the
 //! saturation throughput, then an open loop at half of Rotor's. The systems
 //! are Rotor with Rust plugins, fresh and reused instances; the RPC router
-//! in JS and Python, both modes (`noop` only); the native handler and the
+//! in JS, Python, Go and C, both modes (`noop` only); the native handler and the
 //! Python backend. Last, two tenants share one Rotor while one is flooded
 //! with misbehaving calls (`noisy.rs`). Apart from those, in process, it
 //! times `kv` and `centrifugo-api` calls from a guest against the same
@@ -43,8 +43,8 @@
 //! - `ROTOR_BENCH_FLOOD_CALLERS`: noisy-neighbour flood callers per kind, 8;
 //! - `ROTOR_BENCH_NOISY_CONCURRENCY`: the noisy tenant's concurrency limit, 4;
 //! - `ROTOR_BENCH_RETRIES`: attempts per row at most (when disturbed), 3;
-//! - `ROTOR_REQUIRE_GUESTS`: fail, rather than skip the JS and Python
-//!   rows, when their toolchains are missing (CI sets it).
+//! - `ROTOR_REQUIRE_GUESTS`: fail, rather than skip the JS, Python, Go and
+//!   C rows, when their toolchains are missing (CI sets it).
 
 mod cpu;
 mod imports;
@@ -397,9 +397,9 @@ fn run(options: &Options) -> Result<Report, String> {
             });
             let row = Row::new(scenario, system, LoadKind::Saturation, None, &saturation);
             rows.push(row.attempts(attempts));
-            // Python, and JS or Python plugins, cannot take half of Rotor's
-            // throughput: measure them at half of their own first, before
-            // that overload leaves a backlog.
+            // Python, and plugins in other languages than Rust, may not
+            // take half of Rotor's throughput: measure them at half of their
+            // own first, before that overload leaves a backlog.
             let large_guest = system.guest().is_some_and(|g| g != Guest::Rust);
             if system == System::Python || large_guest {
                 let own = saturation.rate() / 2.0;
@@ -411,7 +411,7 @@ fn run(options: &Options) -> Result<Report, String> {
             }
             // Half of Rotor's saturation throughput is the fixed rate for
             // every system (of the first system's, if Rotor is left out).
-            // JS and Python plugins, at a tenth of it, are left out.
+            // Plugins in other languages, which may not reach it, are left out.
             if !large_guest {
                 let rate = *half_rate.get_or_insert(saturation.rate() / 2.0);
                 let (fixed, attempts) = measure_row(retries, || {
@@ -567,7 +567,7 @@ fn build_plugins(root: &Path, plugin_dir: &Path) -> Result<(), String> {
     Ok(())
 }
 
-/// `systems` without the JS and Python plugins whose toolchain is missing
+/// `systems` without the JS, Python, Go and C plugins whose toolchain is missing
 /// or whose build failed (with a notice for each, in `notices`), once the
 /// others are built by `scripts/build-guest-examples`. With
 /// `ROTOR_REQUIRE_GUESTS` set, a missing toolchain or a failed build is an
@@ -579,18 +579,25 @@ fn with_guests_built(
 ) -> Result<Vec<System>, String> {
     let required = std::env::var_os("ROTOR_REQUIRE_GUESTS").is_some();
     let mut usable = Vec::new();
-    for guest in [Guest::Js, Guest::Python] {
+    for guest in [Guest::Js, Guest::Python, Guest::Go, Guest::C] {
         let Some(language) = guest.build_language() else {
             continue;
         };
         if !systems.iter().any(|s| s.guest() == Some(guest)) {
             continue;
         }
-        let tools: &[&str] = match guest {
-            Guest::Js => &["node", "npm"],
-            _ => &["python3"],
+        // Each tool, with an argument it answers without failing.
+        let tools: &[(&str, &str)] = match guest {
+            Guest::Js => &[("node", "--version"), ("npm", "--version")],
+            Guest::Go => &[("go", "version")],
+            Guest::C => &[("clang", "--version"), ("wasm-ld", "--version")],
+            _ => &[("python3", "--version")],
         };
-        let missing: Vec<&str> = tools.iter().copied().filter(|tool| !runs(tool)).collect();
+        let missing: Vec<&str> = tools
+            .iter()
+            .filter(|(tool, arg)| !runs(tool, arg))
+            .map(|(tool, _)| *tool)
+            .collect();
         let problem = if missing.is_empty() {
             progress(&format!("building the {language} plugins"));
             let built = std::process::Command::new("bash")
@@ -630,10 +637,10 @@ fn with_guests_built(
         .collect())
 }
 
-/// Whether `program --version` runs.
-fn runs(program: &str) -> bool {
+/// Whether `program arg` runs and exits 0.
+fn runs(program: &str, arg: &str) -> bool {
     std::process::Command::new(program)
-        .arg("--version")
+        .arg(arg)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .status()

@@ -31,13 +31,17 @@ const REUSE_PYTHON_RATIO: f64 = 2.0;
 /// of its throughput alone, at least.
 const NOISY_RATIO: f64 = 0.70;
 /// The systems of the language comparison, in the order of its table.
-const LANGUAGES: [System; 6] = [
+const LANGUAGES: [System; 10] = [
     System::Rotor(Guest::Rust, Isolation::Fresh),
     System::Rotor(Guest::Rust, Isolation::Reuse),
     System::Rotor(Guest::Js, Isolation::Fresh),
     System::Rotor(Guest::Js, Isolation::Reuse),
     System::Rotor(Guest::Python, Isolation::Fresh),
     System::Rotor(Guest::Python, Isolation::Reuse),
+    System::Rotor(Guest::Go, Isolation::Fresh),
+    System::Rotor(Guest::Go, Isolation::Reuse),
+    System::Rotor(Guest::C, Isolation::Fresh),
+    System::Rotor(Guest::C, Isolation::Reuse),
 ];
 
 /// How a row was loaded.
@@ -206,7 +210,7 @@ pub struct Setup {
     /// Idle CPU over one second before the run, %: below ~95 something
     /// else was running and the figures are unreliable.
     pub idle_before_percent: Option<f64>,
-    /// Rows left out, and why (a missing JS or Python toolchain).
+    /// Rows left out, and why (a missing JS, Python, Go or C toolchain).
     pub skipped: Vec<String>,
 }
 
@@ -594,7 +598,7 @@ impl Report {
     fn languages_markdown(&self) -> String {
         let scenario = Scenario::Noop;
         let mut out = String::from(
-            "\nLanguages: the RPC router (`echo`) in Rust, JS and Python, fresh and reused instances, on `noop`; native and Python grpcio from the same run:\n\n| system | component KiB | req/s | / native | / Python | server µs/call | p99 µs at 50% of own | `Rotor::answer` p50 µs | CPU µs/call in process, one caller per core |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+            "\nLanguages: the RPC router (`echo`) in Rust, JS, Python, Go and C, fresh and reused instances, on `noop`; native and Python grpcio from the same run:\n\n| system | component KiB | compile ms | req/s | / native | / Python | server µs/call | p99 µs at 50% of own | `Rotor::answer` p50 µs | CPU µs/call in process, one caller per core |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
         );
         let mut any = false;
         for system in LANGUAGES
@@ -605,15 +609,16 @@ impl Report {
                 continue;
             };
             any = true;
-            let size = system.guest().and_then(|guest| {
+            let compiled = system.guest().and_then(|guest| {
                 let name = guest.rpc_router().trim_end_matches(".wasm");
                 self.micro
                     .as_ref()?
                     .compile
                     .iter()
                     .find(|c| c.component == name)
-                    .map(|c| c.size_kib)
             });
+            let size = compiled.map(|c| c.size_kib);
+            let compile_ms = compiled.and_then(|c| c.compile_ms);
             // Rust and native run at half of Rotor's rate, the rest at half
             // of their own.
             let fixed = self
@@ -622,9 +627,10 @@ impl Report {
             let micro = self.micro_call(scenario, system);
             let _ = writeln!(
                 out,
-                "| {} | {} | {:.0} | {} | {} | {} | {} | {} | {} |",
+                "| {} | {} | {} | {:.0} | {} | {} | {} | {} | {} | {} |",
                 system.label(),
                 size.map_or("—".into(), |k| k.to_string()),
+                compile_ms.map_or("—".into(), |ms| format!("{ms:.0}")),
                 row.requests_per_sec,
                 self.throughput_ratio(scenario, system, System::Native)
                     .map_or("—".into(), |r| format!("{r:.2}")),

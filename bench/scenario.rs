@@ -82,8 +82,8 @@ impl Scenario {
         self.chain_length() == 0
     }
 
-    /// Whether `guest` has a plugin for this scenario: the JS and Python
-    /// examples are RPC routers, so they answer `noop` only.
+    /// Whether `guest` has a plugin for this scenario: the examples in
+    /// other languages than Rust are RPC routers, so they answer `noop` only.
     pub fn has_plugin(self, guest: Guest) -> bool {
         guest == Guest::Rust || self == Scenario::Noop
     }

@@ -26,16 +26,22 @@ pub enum Guest {
     Js,
     /// The Python SDK (componentize-py): about 18 MB.
     Python,
+    /// The Go SDK (Go's own wasip1 port): about 3 MB.
+    Go,
+    /// The C SDK (clang and wasi-libc): about 60 KiB.
+    C,
 }
 
 impl Guest {
     /// The RPC router in this language, as a file in `plugins/dist`. All
-    /// three answer `echo` with the call's data.
+    /// of them answer `echo` with the call's data.
     pub fn rpc_router(self) -> &'static str {
         match self {
             Guest::Rust => "rpc-router.wasm",
             Guest::Js => "js-rpc-router.wasm",
             Guest::Python => "py-rpc-router.wasm",
+            Guest::Go => "go-rpc-router.wasm",
+            Guest::C => "c-rpc-router.wasm",
         }
     }
 
@@ -45,6 +51,8 @@ impl Guest {
             Guest::Rust => None,
             Guest::Js => Some("js"),
             Guest::Python => Some("python"),
+            Guest::Go => Some("go"),
+            Guest::C => Some("c"),
         }
     }
 }
@@ -75,13 +83,17 @@ impl System {
 
     /// Every system, in the order they run: Rotor as deployed by default
     /// first, since it sets the fixed rate.
-    pub const ALL: [System; 8] = [
+    pub const ALL: [System; 12] = [
         System::ROTOR,
         System::Rotor(Guest::Rust, Isolation::Reuse),
         System::Rotor(Guest::Js, Isolation::Fresh),
         System::Rotor(Guest::Js, Isolation::Reuse),
         System::Rotor(Guest::Python, Isolation::Fresh),
         System::Rotor(Guest::Python, Isolation::Reuse),
+        System::Rotor(Guest::Go, Isolation::Fresh),
+        System::Rotor(Guest::Go, Isolation::Reuse),
+        System::Rotor(Guest::C, Isolation::Fresh),
+        System::Rotor(Guest::C, Isolation::Reuse),
         System::Native,
         System::Python,
     ];
@@ -95,6 +107,10 @@ impl System {
             System::Rotor(Guest::Js, Isolation::Reuse) => "rotor-js-reuse",
             System::Rotor(Guest::Python, Isolation::Fresh) => "rotor-py-fresh",
             System::Rotor(Guest::Python, Isolation::Reuse) => "rotor-py-reuse",
+            System::Rotor(Guest::Go, Isolation::Fresh) => "rotor-go-fresh",
+            System::Rotor(Guest::Go, Isolation::Reuse) => "rotor-go-reuse",
+            System::Rotor(Guest::C, Isolation::Fresh) => "rotor-c-fresh",
+            System::Rotor(Guest::C, Isolation::Reuse) => "rotor-c-reuse",
             System::Native => "native",
             System::Python => "python",
         }
@@ -128,6 +144,10 @@ impl System {
             System::Rotor(Guest::Js, Isolation::Reuse) => "Rotor (JS, reuse)",
             System::Rotor(Guest::Python, Isolation::Fresh) => "Rotor (Python, fresh)",
             System::Rotor(Guest::Python, Isolation::Reuse) => "Rotor (Python, reuse)",
+            System::Rotor(Guest::Go, Isolation::Fresh) => "Rotor (Go, fresh)",
+            System::Rotor(Guest::Go, Isolation::Reuse) => "Rotor (Go, reuse)",
+            System::Rotor(Guest::C, Isolation::Fresh) => "Rotor (C, fresh)",
+            System::Rotor(Guest::C, Isolation::Reuse) => "Rotor (C, reuse)",
             System::Native => "native Rust",
             System::Python => "Python grpcio",
         }

@@ -224,9 +224,7 @@ fn answers_host(hosts: &[String], host: &str) -> bool {
         }),
     };
     let name = name.trim_end_matches('.').to_ascii_lowercase();
-    name.parse::<IpAddr>().is_ok()
-        || name == "localhost"
-        || hosts.contains(&name)
+    name.parse::<IpAddr>().is_ok() || name == "localhost" || hosts.contains(&name)
 }
 
 /// Compares without leaking, through timing, how much of a guess was right.

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use tonic::metadata::MetadataValue;
 use tonic::transport::{Channel, Endpoint};
 
-use crate::kind::channel_namespace;
+use crate::kind::Naming;
 use crate::proto::api as pb;
 use crate::proto::api::centrifugo_api_client::CentrifugoApiClient;
 use crate::telemetry::Metrics;
@@ -37,6 +37,7 @@ pub struct ApiClient {
     key: Option<MetadataValue<tonic::metadata::Ascii>>,
     timeout: Duration,
     namespaces: Option<Vec<String>>,
+    naming: Naming,
     meter: Option<Meter>,
 }
 
@@ -78,21 +79,25 @@ impl ApiClient {
             key,
             timeout: config.timeout,
             namespaces: config.namespaces.clone(),
+            naming: Naming::default(),
             meter: None,
         })
     }
 
     /// This client for `tenant`'s guests: limited to the channel namespaces
-    /// `namespaces` (`None`: all), its calls counted in `metrics` under the
+    /// `namespaces` (`None`: all), read out of channel names with `naming`
+    /// as Centrifugo reads them, its calls counted in `metrics` under the
     /// tenant's name. It shares the connection.
     pub fn for_tenant(
         &self,
         tenant: &str,
         namespaces: Option<Vec<String>>,
+        naming: Naming,
         metrics: Arc<Metrics>,
     ) -> ApiClient {
         ApiClient {
             namespaces,
+            naming,
             meter: Some(Meter {
                 tenant: tenant.to_owned(),
                 metrics,
@@ -106,7 +111,7 @@ impl ApiClient {
         let Some(allowed) = &self.namespaces else {
             return Ok(());
         };
-        let namespace = channel_namespace(channel).unwrap_or("");
+        let namespace = self.naming.channel_namespace(channel).unwrap_or("");
         if allowed.iter().any(|granted| granted == namespace) {
             Ok(())
         } else {
@@ -268,6 +273,27 @@ mod tests {
             some.check_channel("admin:x"),
             Err(ApiError::Denied(_))
         ));
+    }
+
+    /// Finding 7 of the hardening review: the scope check read `$chat:x`
+    /// as namespace `$chat`; Centrifugo reads `chat`.
+    #[tokio::test]
+    async fn private_channels_are_in_their_namespace() {
+        let chat = client(Some(vec!["chat"]));
+        assert!(chat.check_channel("$chat:secret").is_ok());
+        assert!(chat.check_channel("$admin:x").is_err());
+        let custom = client(None).for_tenant(
+            "t",
+            Some(vec!["chat".into()]),
+            Naming {
+                private_prefix: "private-".into(),
+                namespace_boundary: ".".into(),
+                rpc_namespace_boundary: ".".into(),
+            },
+            Arc::new(Metrics::new()),
+        );
+        assert!(custom.check_channel("private-chat.room").is_ok());
+        assert!(custom.check_channel("chat:room").is_err());
     }
 
     #[tokio::test]

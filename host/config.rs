@@ -31,6 +31,8 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 
 pub use crate::api::ApiConfig;
+pub use crate::error::RefreshFailure;
+pub use crate::kind::Naming;
 use crate::kind::{Refinement, RequestKind};
 use crate::tenant::DEFAULT_TENANT_KEY;
 pub use crate::tenant::{DEFAULT_TENANT, Grants, Tenancy, TenantRule};
@@ -162,6 +164,9 @@ pub struct TenantConfig {
     /// The plugins whose instances are reused across calls, by name; every
     /// other plugin gets a fresh instance per call.
     pub reuse: BTreeMap<String, ReusePolicy>,
+    /// What a refresh or sub-refresh answers when the tenant is busy or its
+    /// plugin fails.
+    pub on_refresh_failure: RefreshFailure,
 }
 
 impl TenantConfig {
@@ -183,16 +188,24 @@ impl TenantConfig {
         plugins
     }
 
-    /// The key of one of its plugins among all tenants' plugins: the name
-    /// alone for the default tenant, `tenant/name` otherwise.
+    /// The key of one of its plugins among all tenants' plugins: see
+    /// [`plugin_key`].
     pub fn plugin_key(&self, name: &str) -> String {
         plugin_key(&self.name, name)
     }
 }
 
-/// The key of plugin `name` of `tenant` among all tenants' plugins.
+/// The key of plugin `name` of `tenant` among all tenants' plugins, in
+/// logs, metrics and the admin endpoints: `tenant/name`, or the name alone
+/// for the default tenant's plugins whose name has no `/`.
+///
+/// No two plugins share a key: a key without `/` is a default-tenant
+/// plugin's, and in any other key the part before the first `/` is the
+/// tenant (tenant names have no `/`). So the default tenant's `shop/x.wasm`
+/// (key `default/shop/x.wasm`) and tenant `shop`'s `x.wasm` (key
+/// `shop/x.wasm`) stay two plugins.
 pub fn plugin_key(tenant: &str, name: &str) -> String {
-    if tenant == DEFAULT_TENANT {
+    if tenant == DEFAULT_TENANT && !name.contains('/') {
         name.to_owned()
     } else {
         format!("{tenant}/{name}")
@@ -566,6 +579,33 @@ struct RawConfig {
     tenants: BTreeMap<String, RawTenant>,
     #[serde(default)]
     isolation: BTreeMap<String, RawIsolation>,
+    on_refresh_failure: Option<RefreshFailure>,
+    naming: Option<RawNaming>,
+}
+
+/// `[naming]`: Centrifugo's settings that say how namespaces are read out
+/// of channel names and RPC methods; they must match Centrifugo's config.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawNaming {
+    private_prefix: Option<String>,
+    namespace_boundary: Option<String>,
+    rpc_namespace_boundary: Option<String>,
+}
+
+impl RawNaming {
+    fn validate(self) -> Naming {
+        let defaults = Naming::default();
+        Naming {
+            private_prefix: self.private_prefix.unwrap_or(defaults.private_prefix),
+            namespace_boundary: self
+                .namespace_boundary
+                .unwrap_or(defaults.namespace_boundary),
+            rpc_namespace_boundary: self
+                .rpc_namespace_boundary
+                .unwrap_or(defaults.rpc_namespace_boundary),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -619,6 +659,7 @@ struct RawTenant {
     settings: BTreeMap<String, BTreeMap<String, RawSetting>>,
     #[serde(default)]
     isolation: BTreeMap<String, RawIsolation>,
+    on_refresh_failure: Option<RefreshFailure>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -940,7 +981,12 @@ impl RawConfig {
                 }
             })?;
         }
-        let centrifugo = self.centrifugo.map(|raw| raw.validate(base)).transpose()?;
+        let naming = self.naming.unwrap_or_default().validate();
+        let on_refresh_failure = self.on_refresh_failure.unwrap_or_default();
+        let centrifugo = self
+            .centrifugo
+            .map(|raw| raw.validate(base, &naming))
+            .transpose()?;
         let api_namespaces = centrifugo.as_ref().and_then(|api| api.namespaces.clone());
 
         let (tenants, tenancy) = if self.tenants.is_empty() {
@@ -966,6 +1012,7 @@ impl RawConfig {
                 limits: RawLimits::default(),
                 settings: self.settings,
                 isolation: self.isolation,
+                on_refresh_failure: None,
             }
             .validate(TenantScope {
                 name: DEFAULT_TENANT,
@@ -975,10 +1022,15 @@ impl RawConfig {
                 limits,
                 grants: Grants::ALL,
                 api: centrifugo.is_some(),
+                on_refresh_failure,
+                naming: &naming,
             })?;
             (
                 BTreeMap::from([(DEFAULT_TENANT.to_owned(), tenant)]),
-                Tenancy::single(),
+                Tenancy {
+                    naming: naming.clone(),
+                    ..Tenancy::single()
+                },
             )
         } else {
             for (key, used) in [
@@ -1011,6 +1063,8 @@ impl RawConfig {
                     limits,
                     grants: Grants::DEFAULT,
                     api: centrifugo.is_some(),
+                    on_refresh_failure,
+                    naming: &naming,
                 },
                 listen,
                 api_namespaces.as_deref(),
@@ -1052,6 +1106,10 @@ struct TenantScope<'a> {
     grants: Grants,
     /// Whether `[centrifugo]` is configured.
     api: bool,
+    /// The default of `on_refresh_failure`.
+    on_refresh_failure: RefreshFailure,
+    /// How Centrifugo reads namespaces, to check the names configured.
+    naming: &'a Naming,
 }
 
 fn validate_tenants(
@@ -1093,6 +1151,12 @@ fn validate_tenants(
         }
         if namespaced {
             for namespace in &tenant.namespaces {
+                if let Some(problem) = scope.naming.impossible_namespace(namespace) {
+                    return Err(invalid(
+                        &format!("{key}.namespaces"),
+                        &format!("`{namespace}`: {problem}"),
+                    ));
+                }
                 if let Some(other) = owners.insert(namespace.clone(), name.clone()) {
                     return Err(invalid(
                         &format!("{key}.namespaces"),
@@ -1176,6 +1240,7 @@ fn validate_tenants(
         Tenancy {
             rule,
             fallback: tenancy.fallback,
+            naming: scope.naming.clone(),
         },
     ))
 }
@@ -1190,7 +1255,10 @@ impl RawTenant {
         let plugin_dir = &scope.plugin_dir;
         let mut handlers = BTreeMap::new();
         for (kind, raw) in self.handlers {
-            handlers.insert(kind, validate_routes(&prefix, kind, raw, plugin_dir)?);
+            handlers.insert(
+                kind,
+                validate_routes(&prefix, kind, raw, plugin_dir, scope.naming)?,
+            );
         }
 
         let mut interceptors = Interceptors::default();
@@ -1271,6 +1339,9 @@ impl RawTenant {
             }
         }
 
+        if let Some(namespaces) = &self.api_namespaces {
+            check_namespaces(&format!("{prefix}api_namespaces"), namespaces, scope.naming)?;
+        }
         Ok(TenantConfig {
             name: scope.name.to_owned(),
             plugin_dir: scope.plugin_dir,
@@ -1282,6 +1353,7 @@ impl RawTenant {
             api_namespaces: self.api_namespaces,
             listen,
             reuse,
+            on_refresh_failure: self.on_refresh_failure.unwrap_or(scope.on_refresh_failure),
         })
     }
 }
@@ -1335,11 +1407,23 @@ fn parse_listen(key: &str, text: &str) -> Result<SocketAddr, ConfigError> {
     })
 }
 
+/// Refuses namespace names that no channel can have under `naming` (`""`
+/// stands for channels without a namespace and is allowed).
+fn check_namespaces(key: &str, namespaces: &[String], naming: &Naming) -> Result<(), ConfigError> {
+    for namespace in namespaces.iter().filter(|namespace| !namespace.is_empty()) {
+        if let Some(problem) = naming.impossible_namespace(namespace) {
+            return Err(invalid(key, &format!("`{namespace}`: {problem}")));
+        }
+    }
+    Ok(())
+}
+
 fn validate_routes(
     prefix: &str,
     kind: RequestKind,
     raw: RawRoutes,
     plugin_dir: &Path,
+    naming: &Naming,
 ) -> Result<HandlerRoutes, ConfigError> {
     let key = format!("{prefix}handlers.{kind}");
     let raw = match raw {
@@ -1381,6 +1465,11 @@ fn validate_routes(
         .map(|(prefix, name)| {
             if prefix.is_empty() {
                 return Err(invalid(&key, "an empty namespace or method name"));
+            }
+            if kind.refinement() == Some(Refinement::ChannelNamespace)
+                && let Some(problem) = naming.impossible_namespace(&prefix)
+            {
+                return Err(invalid(&format!("{key}.\"{prefix}\""), &problem));
             }
             let plugin = plugin_ref(format!("{key}.\"{prefix}\""), name, plugin_dir)?;
             Ok((prefix, plugin))
@@ -1502,7 +1591,10 @@ impl RawAdmin {
 }
 
 impl RawCentrifugo {
-    fn validate(self, base: &Path) -> Result<ApiConfig, ConfigError> {
+    fn validate(self, base: &Path, naming: &Naming) -> Result<ApiConfig, ConfigError> {
+        if let Some(namespaces) = &self.namespaces {
+            check_namespaces("centrifugo.namespaces", namespaces, naming)?;
+        }
         if !(self.api.starts_with("http://") || self.api.starts_with("https://")) {
             return Err(invalid(
                 "centrifugo.api",
@@ -2038,6 +2130,74 @@ mod tests {
     }
 
     #[test]
+    fn naming_and_refresh_failures() {
+        let dir = dir_with(&["a.wasm"]);
+        std::fs::create_dir(dir.path().join("t")).unwrap();
+        std::fs::create_dir(dir.path().join("u")).unwrap();
+        let config = Config::parse(
+            r#"
+            on_refresh_failure = "expire"
+            [naming]
+            private_prefix = "private-"
+            namespace_boundary = "."
+            [tenancy]
+            by = "namespace"
+            [tenants.t]
+            namespaces = ["chat"]
+            [tenants.u]
+            namespaces = ["shop"]
+            on_refresh_failure = "extend"
+            "#,
+            dir.path(),
+        )
+        .expect("valid config");
+        let naming = &config.tenancy.naming;
+        assert_eq!(naming.private_prefix, "private-");
+        assert_eq!(naming.namespace_boundary, ".");
+        assert_eq!(naming.rpc_namespace_boundary, ":");
+        assert_eq!(
+            config.tenants["t"].on_refresh_failure,
+            RefreshFailure::Expire
+        );
+        assert_eq!(
+            config.tenants["u"].on_refresh_failure,
+            RefreshFailure::Extend
+        );
+
+        let single = Config::parse("[handlers]\nrpc = \"a.wasm\"\n", dir.path()).unwrap();
+        assert_eq!(single.tenancy.naming, Naming::default());
+        assert_eq!(
+            single.tenants[DEFAULT_TENANT].on_refresh_failure,
+            RefreshFailure::Extend
+        );
+
+        // Names no channel can have: Centrifugo strips `$` first, and a
+        // namespace never contains the boundary.
+        for (text, key) in [
+            (
+                "[tenancy]\nby = \"namespace\"\n[tenants.t]\nnamespaces = [\"$chat\"]\n",
+                "tenants.t.namespaces",
+            ),
+            (
+                "[handlers.publish]\nnamespaces = { \"$chat\" = \"a.wasm\" }\n",
+                "handlers.publish",
+            ),
+            (
+                "[handlers.subscribe]\nnamespaces = { \"a:b\" = \"a.wasm\" }\n",
+                "handlers.subscribe",
+            ),
+            (
+                "[centrifugo]\napi = \"http://127.0.0.1:1\"\nnamespaces = [\"$chat\"]\n",
+                "centrifugo.namespaces",
+            ),
+            ("on_refresh_failure = \"retry\"\n", "on_refresh_failure"),
+        ] {
+            let error = Config::parse(text, dir.path()).unwrap_err().to_string();
+            assert!(error.contains(key), "{text}: {error}");
+        }
+    }
+
+    #[test]
     fn a_proxy_beyond_loopback_without_auth_is_reported() {
         let dir = dir_with(&["secret"]);
         std::fs::write(dir.path().join("secret"), "s3cret").unwrap();
@@ -2100,6 +2260,23 @@ mod tests {
             let error = Config::parse(text, dir.path()).unwrap_err().to_string();
             assert!(error.contains(key), "{text}: {error}");
         }
+    }
+
+    /// Finding 13 of the hardening review: the default tenant's
+    /// `shop/x.wasm` and tenant `shop`'s `x.wasm` had one key, so one
+    /// plugin served both.
+    #[test]
+    fn plugin_keys_never_collide() {
+        assert_eq!(plugin_key(DEFAULT_TENANT, "x.wasm"), "x.wasm");
+        assert_eq!(plugin_key("shop", "x.wasm"), "shop/x.wasm");
+        assert_eq!(
+            plugin_key(DEFAULT_TENANT, "shop/x.wasm"),
+            "default/shop/x.wasm"
+        );
+        assert_ne!(
+            plugin_key(DEFAULT_TENANT, "shop/x.wasm"),
+            plugin_key("shop", "x.wasm")
+        );
     }
 
     #[test]

@@ -172,45 +172,74 @@ fn overrides(overrides: Option<wit::SubscribeOverrides>) -> Option<pb::Subscribe
     })
 }
 
-/// Rebuilds a filter tree from its flattened nodes, checking that children
-/// point forward (no cycles), stay in range and nest at most
-/// [`MAX_FILTER_DEPTH`] deep.
+/// Rebuilds a filter tree from its flattened nodes.
+///
+/// The nodes must form one tree rooted at node 0: every other node is the
+/// child of exactly one node that comes before it, and the tree nests at most
+/// [`MAX_FILTER_DEPTH`] deep. The shape is checked before anything is built,
+/// and building moves each node once, so the host never builds more nodes or
+/// bytes than the guest sent. (Were two parents allowed to share a child, a
+/// few hundred bytes could stand for a tree of billions of nodes.)
 fn filter(nodes: Option<wit::Filter>) -> Result<Option<pb::FilterNode>, GuestFault> {
-    fn build(
-        nodes: &[wit::FilterNode],
-        index: usize,
-        depth: usize,
-    ) -> Result<pb::FilterNode, GuestFault> {
-        if depth > MAX_FILTER_DEPTH {
-            return Err(GuestFault::InvalidReply(
-                "server tags filter nests too deep".into(),
-            ));
-        }
-        let node = &nodes[index];
-        let mut children = Vec::with_capacity(node.children.len());
+    let Some(nodes) = nodes.filter(|nodes| !nodes.is_empty()) else {
+        return Ok(None);
+    };
+    let invalid = |message: String| Err(GuestFault::InvalidReply(message));
+    let mut has_parent = vec![false; nodes.len()];
+    let mut depth = vec![0usize; nodes.len()];
+    for (index, node) in nodes.iter().enumerate() {
         for &child in &node.children {
             let child = usize::try_from(child).unwrap_or(usize::MAX);
             if child <= index || child >= nodes.len() {
-                return Err(GuestFault::InvalidReply(format!(
+                return invalid(format!(
                     "filter node {index} has child {child}: children must come after their parent"
-                )));
+                ));
             }
-            children.push(build(nodes, child, depth + 1)?);
+            if std::mem::replace(&mut has_parent[child], true) {
+                return invalid(format!(
+                    "filter node {child} has more than one parent: a filter is a tree"
+                ));
+            }
+            // The parent comes first, so its depth is known.
+            depth[child] = depth[index] + 1;
+            if depth[child] > MAX_FILTER_DEPTH {
+                return invalid("server tags filter nests too deep".into());
+            }
         }
-        Ok(pb::FilterNode {
-            op: node.op.clone(),
-            key: node.key.clone(),
-            cmp: node.cmp.clone(),
-            val: node.val.clone(),
-            vals: node.vals.clone(),
+    }
+    if let Some(orphan) = (1..nodes.len()).find(|&index| !has_parent[index]) {
+        return invalid(format!(
+            "filter node {orphan} is no node's child: every node but the first must be in the tree"
+        ));
+    }
+    // Children come after their parents: build from the last node back,
+    // moving each finished subtree into its one parent.
+    let mut built: Vec<Option<pb::FilterNode>> =
+        std::iter::repeat_with(|| None).take(nodes.len()).collect();
+    for (index, node) in nodes.into_iter().enumerate().rev() {
+        let children = node
+            .children
+            .iter()
+            .map(|&child| {
+                usize::try_from(child)
+                    .ok()
+                    .and_then(|child| built.get_mut(child))
+                    .and_then(Option::take)
+            })
+            .collect::<Option<Vec<_>>>();
+        let Some(children) = children else {
+            return invalid(format!("filter node {index} lost a child"));
+        };
+        built[index] = Some(pb::FilterNode {
+            op: node.op,
+            key: node.key,
+            cmp: node.cmp,
+            val: node.val,
+            vals: node.vals,
             nodes: children,
-        })
+        });
     }
-    match nodes {
-        None => Ok(None),
-        Some(nodes) if nodes.is_empty() => Ok(None),
-        Some(nodes) => build(&nodes, 0, 0).map(Some),
-    }
+    Ok(built.swap_remove(0))
 }
 
 fn subscribe_options(
@@ -611,6 +640,105 @@ impl ProxyCall for pb::SubRefreshRequest {
     }
 }
 
+/// The bytes a guest's reply carries: its strings and byte strings, each
+/// counted once, as the guest sent them. The reply Rotor encodes from it is
+/// no smaller (base64 and protobuf framing only add), apart from repeated
+/// map keys, which collapse. Checking this against `max_reply` refuses an
+/// oversized reply before the host builds anything from it.
+pub fn reply_bytes(reply: &wit::Reply) -> u64 {
+    fn len(bytes: impl AsRef<[u8]>) -> u64 {
+        u64::try_from(bytes.as_ref().len()).unwrap_or(u64::MAX)
+    }
+    fn sum<T>(items: &[T], size: impl Fn(&T) -> u64) -> u64 {
+        items
+            .iter()
+            .fold(0u64, |total, item| total.saturating_add(size(item)))
+    }
+    fn pairs(pairs: &[(String, String)]) -> u64 {
+        sum(pairs, |(key, value)| len(key).saturating_add(len(value)))
+    }
+    fn strings(strings: &[String]) -> u64 {
+        sum(strings, |string| len(string))
+    }
+    fn caps(caps: &[wit::ChannelsCapability]) -> u64 {
+        sum(caps, |cap| {
+            strings(&cap.channels).saturating_add(strings(&cap.allow))
+        })
+    }
+    fn filter(filter: Option<&wit::Filter>) -> u64 {
+        filter.map_or(0, |nodes| {
+            sum(nodes, |node| {
+                [
+                    len(&node.op),
+                    len(&node.key),
+                    len(&node.cmp),
+                    len(&node.val),
+                    strings(&node.vals),
+                    // Each child index takes at least a byte on the wire.
+                    u64::try_from(node.children.len()).unwrap_or(u64::MAX),
+                ]
+                .into_iter()
+                .fold(0u64, u64::saturating_add)
+            })
+        })
+    }
+    fn error(error: &wit::CentrifugoError) -> u64 {
+        len(&error.message)
+    }
+    fn disconnect(disconnect: &wit::Disconnect) -> u64 {
+        len(&disconnect.reason)
+    }
+    let parts: &[u64] = &match reply {
+        wit::Reply::Connect(wit::ConnectReply::Accept(r)) => vec![
+            len(&r.user),
+            len(&r.info),
+            len(&r.data),
+            strings(&r.channels),
+            sum(&r.subs, |(channel, options)| {
+                [
+                    len(channel),
+                    len(&options.info),
+                    len(&options.data),
+                    filter(options.server_tags_filter.as_ref()),
+                ]
+                .into_iter()
+                .fold(0u64, u64::saturating_add)
+            }),
+            len(&r.meta),
+            caps(&r.caps),
+            pairs(&r.labels),
+        ],
+        wit::Reply::Connect(wit::ConnectReply::Reject(e))
+        | wit::Reply::Subscribe(wit::SubscribeReply::Reject(e))
+        | wit::Reply::Publish(wit::PublishReply::Reject(e))
+        | wit::Reply::Rpc(wit::RpcReply::Reject(e)) => vec![error(e)],
+        wit::Reply::Connect(wit::ConnectReply::Disconnect(d))
+        | wit::Reply::Subscribe(wit::SubscribeReply::Disconnect(d))
+        | wit::Reply::Publish(wit::PublishReply::Disconnect(d))
+        | wit::Reply::Rpc(wit::RpcReply::Disconnect(d)) => vec![disconnect(d)],
+        wit::Reply::Refresh(wit::RefreshReply::Extend(r)) => {
+            vec![len(&r.info), len(&r.meta), caps(&r.caps)]
+        }
+        wit::Reply::Refresh(wit::RefreshReply::Expire)
+        | wit::Reply::SubRefresh(wit::SubRefreshReply::Expire) => vec![],
+        wit::Reply::Subscribe(wit::SubscribeReply::Accept(r)) => vec![
+            len(&r.info),
+            len(&r.data),
+            strings(&r.allow),
+            filter(r.server_tags_filter.as_ref()),
+        ],
+        wit::Reply::Publish(wit::PublishReply::Accept(r)) => vec![
+            r.data.as_ref().map_or(0, len),
+            pairs(&r.tags),
+            len(&r.idempotency_key),
+            len(&r.version_epoch),
+        ],
+        wit::Reply::Rpc(wit::RpcReply::Accept(r)) => vec![len(&r.data)],
+        wit::Reply::SubRefresh(wit::SubRefreshReply::Extend(r)) => vec![len(&r.info)],
+    };
+    parts.iter().copied().fold(0u64, u64::saturating_add)
+}
+
 /// Decodes a request of `kind` from Centrifugo's proxy JSON (what `rotor
 /// call` and canaries take).
 pub fn request_from_json(
@@ -704,6 +832,70 @@ mod tests {
             .chain([node("", vec![])])
             .collect();
         assert!(filter(Some(deep)).is_err());
+    }
+
+    /// Finding 1 of the hardening review: nodes that share children made
+    /// the host expand a small reply into an exponential tree. Eighteen
+    /// levels of two edges to one child are a few hundred bytes that stood
+    /// for 2^18 leaves.
+    #[test]
+    fn reply_conversion_is_bounded_by_the_reply() {
+        let levels = 18u32;
+        let shared: Vec<_> = (0..levels)
+            .map(|i| node("and", vec![i + 1, i + 1]))
+            .chain([node("", vec![])])
+            .collect();
+        let started = std::time::Instant::now();
+        let error = filter(Some(shared)).expect_err("shared children are refused");
+        assert!(
+            error.to_string().contains("more than one parent"),
+            "{error}"
+        );
+        assert!(
+            started.elapsed() < std::time::Duration::from_millis(100),
+            "refused in {:?}: it was expanded first",
+            started.elapsed()
+        );
+        // A node outside the tree is refused too: nodes out = nodes in.
+        let orphan = vec![node("and", vec![1]), node("", vec![]), node("", vec![])];
+        assert!(filter(Some(orphan)).is_err());
+        // A proper tree keeps every node, in order.
+        let tree = filter(Some(vec![
+            node("and", vec![1, 3]),
+            node("or", vec![2]),
+            node("a", vec![]),
+            node("b", vec![]),
+        ]))
+        .unwrap()
+        .unwrap();
+        assert_eq!(tree.nodes.len(), 2);
+        assert_eq!(tree.nodes[0].op, "or");
+        assert_eq!(tree.nodes[0].nodes[0].op, "a");
+        assert_eq!(tree.nodes[1].op, "b");
+    }
+
+    #[test]
+    fn reply_bytes_count_what_the_guest_sent() {
+        let reply = wit::Reply::Rpc(wit::RpcReply::Accept(wit::RpcResult {
+            data: vec![0; 1000],
+        }));
+        assert_eq!(reply_bytes(&reply), 1000);
+        let filter_nodes = vec![node("and", vec![1]), node("", vec![])];
+        let reply = wit::Reply::Subscribe(wit::SubscribeReply::Accept(wit::SubscribeResult {
+            expire_at: 0,
+            info: b"ii".to_vec(),
+            data: b"ddd".to_vec(),
+            overrides: None,
+            allow: vec!["pub".into()],
+            server_tags_filter: Some(filter_nodes),
+        }));
+        // 2 + 3 + 3, then the filter: "and" and one child index.
+        assert_eq!(reply_bytes(&reply), 2 + 3 + 3 + 3 + 1);
+        let context = ReplyContext::default();
+        let encoded = prost::Message::encoded_len(
+            &pb::SubscribeRequest::response(reply.clone(), &context).unwrap(),
+        );
+        assert!(reply_bytes(&reply) <= encoded as u64);
     }
 
     #[test]

@@ -130,6 +130,23 @@ pub const INTERNAL_ERROR: u32 = 100;
 /// Centrifugo's code for "too many requests" (temporary).
 pub const TOO_MANY_REQUESTS: u32 = 111;
 
+/// What a refresh or sub-refresh answers when it fails because the tenant
+/// is at its concurrency limit or a plugin fails (a tenant's
+/// `on_refresh_failure`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RefreshFailure {
+    /// A gRPC error: Centrifugo keeps the connection (or subscription) for
+    /// another 60 s and asks again. A passing fault never disconnects
+    /// anyone, but a plugin that always fails keeps connections alive past
+    /// their expiry.
+    #[default]
+    Extend,
+    /// Answer `expired`: Centrifugo ends the connection (or subscription)
+    /// and the client must connect (or subscribe) again.
+    Expire,
+}
+
 /// What a failed call answers Centrifugo.
 #[derive(Debug, Clone)]
 pub enum FailureReply {
@@ -162,6 +179,12 @@ impl CallError {
             }
             _ if kind.is_refresh() => FailureReply::Status(match self {
                 CallError::Busy => tonic::Status::resource_exhausted(self.to_string()),
+                // Centrifugo logs the status: what the guest wrote (its
+                // stderr, the values of a refused reply) stays in Rotor's log.
+                CallError::Guest { plugin, fault } => tonic::Status::internal(format!(
+                    "plugin {plugin} failed ({}); Rotor's log has the details",
+                    fault.kind()
+                )),
                 _ => tonic::Status::internal(self.to_string()),
             }),
             CallError::Busy => FailureReply::Error {
@@ -204,5 +227,27 @@ mod tests {
             CallError::Busy.reply(RequestKind::Publish),
             FailureReply::Error { code: 111, .. }
         ));
+    }
+
+    /// Finding 13 of the hardening review: a failed refresh's status
+    /// carried the guest's stderr to Centrifugo, which logs it.
+    #[test]
+    fn a_refresh_fault_status_carries_no_guest_output() {
+        let fault = CallError::Guest {
+            plugin: "refresh.wasm".into(),
+            fault: GuestFault::Trap(
+                "wasm trap: unreachable; guest stderr: panicked at secret 1234".into(),
+            ),
+        };
+        for kind in [RequestKind::Refresh, RequestKind::SubRefresh] {
+            let FailureReply::Status(status) = fault.reply(kind) else {
+                panic!("a status");
+            };
+            assert_eq!(status.code(), tonic::Code::Internal);
+            assert!(status.message().contains("refresh.wasm"), "{status}");
+            assert!(status.message().contains("trap"), "{status}");
+            assert!(!status.message().contains("secret"), "{status}");
+            assert!(!status.message().contains("stderr"), "{status}");
+        }
     }
 }

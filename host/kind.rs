@@ -101,18 +101,102 @@ impl std::str::FromStr for RequestKind {
 }
 
 /// A finer routing key than the request kind, as Centrifugo has per-namespace
-/// proxies.
+/// proxies. Namespaces are read as Centrifugo reads them: see [`Naming`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refinement {
-    /// By the channel's namespace: the part before the first `:`.
+    /// By the channel's namespace.
     ChannelNamespace,
     /// By RPC method: an exact name, or a namespace prefix ending in `:`.
     Method,
 }
 
-/// The namespace of a channel: the part before the first `:`, if any.
-pub fn channel_namespace(channel: &str) -> Option<&str> {
-    channel.split_once(':').map(|(namespace, _)| namespace)
+/// Centrifugo's default `channel.private_prefix`.
+pub const DEFAULT_PRIVATE_PREFIX: &str = "$";
+/// Centrifugo's default `channel.namespace_boundary` and `rpc.namespace_boundary`.
+pub const DEFAULT_NAMESPACE_BOUNDARY: &str = ":";
+
+/// How Centrifugo reads the namespace out of a channel name or an RPC
+/// method. Rotor must read it the same way, or a call would be routed, and
+/// mapped to a tenant, by another namespace than the one whose proxy and
+/// options Centrifugo applied. The rule, from Centrifugo's source
+/// (`internal/config/container.go`, v6.9.1):
+///
+/// - a channel: strip `channel.private_prefix` (`$` by default) once from
+///   the front, then the namespace is what comes before the first
+///   `channel.namespace_boundary` (`:`); no boundary, or an empty
+///   boundary setting, means no namespace;
+/// - an RPC method: the part before the first `rpc.namespace_boundary`
+///   (`:`); nothing is stripped.
+///
+/// An empty namespace (`":x"`, `"$:x"`) is no namespace: Centrifugo applies
+/// its `without_namespace` options.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Naming {
+    /// Centrifugo's `channel.private_prefix`; empty: no private channels.
+    pub private_prefix: String,
+    /// Centrifugo's `channel.namespace_boundary`; empty: no namespaces.
+    pub namespace_boundary: String,
+    /// Centrifugo's `rpc.namespace_boundary`; empty: no RPC namespaces.
+    pub rpc_namespace_boundary: String,
+}
+
+impl Default for Naming {
+    fn default() -> Self {
+        Naming {
+            private_prefix: DEFAULT_PRIVATE_PREFIX.to_owned(),
+            namespace_boundary: DEFAULT_NAMESPACE_BOUNDARY.to_owned(),
+            rpc_namespace_boundary: DEFAULT_NAMESPACE_BOUNDARY.to_owned(),
+        }
+    }
+}
+
+impl Naming {
+    /// The namespace of `channel` as Centrifugo finds it, if it has one.
+    pub fn channel_namespace<'a>(&self, channel: &'a str) -> Option<&'a str> {
+        let name = channel
+            .strip_prefix(self.private_prefix.as_str())
+            .unwrap_or(channel);
+        before_boundary(name, &self.namespace_boundary)
+    }
+
+    /// The namespace of RPC `method` as Centrifugo finds it, if it has one.
+    pub fn method_namespace<'a>(&self, method: &'a str) -> Option<&'a str> {
+        before_boundary(method, &self.rpc_namespace_boundary)
+    }
+
+    /// Why `namespace` can never be a channel namespace under these rules,
+    /// if it cannot: a configured name that could never match is a mistake.
+    pub fn impossible_namespace(&self, namespace: &str) -> Option<String> {
+        if namespace.is_empty() {
+            return Some("a namespace name is not empty".into());
+        }
+        let boundary = &self.namespace_boundary;
+        if boundary.is_empty() {
+            return Some("Centrifugo's `channel.namespace_boundary` is empty here ([naming]): channels have no namespaces".into());
+        }
+        if namespace.contains(boundary.as_str()) {
+            return Some(format!(
+                "a namespace name cannot contain the namespace boundary `{boundary}`"
+            ));
+        }
+        let prefix = &self.private_prefix;
+        if !prefix.is_empty() && namespace.starts_with(prefix.as_str()) {
+            return Some(format!(
+                "Centrifugo strips the private prefix `{prefix}` before it finds a namespace: name the namespace without it"
+            ));
+        }
+        None
+    }
+}
+
+/// What comes before the first `boundary` in `name`, unless empty.
+fn before_boundary<'a>(name: &'a str, boundary: &str) -> Option<&'a str> {
+    if boundary.is_empty() {
+        return None;
+    }
+    name.split_once(boundary)
+        .map(|(namespace, _)| namespace)
+        .filter(|namespace| !namespace.is_empty())
 }
 
 #[cfg(test)]
@@ -135,8 +219,50 @@ mod tests {
 
     #[test]
     fn namespaces() {
-        assert_eq!(channel_namespace("chat:room"), Some("chat"));
-        assert_eq!(channel_namespace("chat:room:1"), Some("chat"));
-        assert_eq!(channel_namespace("room"), None);
+        let naming = Naming::default();
+        assert_eq!(naming.channel_namespace("chat:room"), Some("chat"));
+        assert_eq!(naming.channel_namespace("chat:room:1"), Some("chat"));
+        assert_eq!(naming.channel_namespace("room"), None);
+        assert_eq!(naming.channel_namespace(":room"), None);
+        assert_eq!(naming.method_namespace("booking:create"), Some("booking"));
+        assert_eq!(naming.method_namespace("ping"), None);
+    }
+
+    /// Finding 7 of the hardening review: Centrifugo strips the private
+    /// prefix before it finds a channel's namespace; Rotor did not, so
+    /// `$chat:secret` went by namespace `$chat` instead of `chat`.
+    #[test]
+    fn private_channels_keep_their_namespace() {
+        let naming = Naming::default();
+        assert_eq!(naming.channel_namespace("$chat:secret"), Some("chat"));
+        assert_eq!(naming.channel_namespace("$room"), None);
+        assert_eq!(naming.channel_namespace("$:room"), None);
+        // Stripped once only, as Go's strings.TrimPrefix does.
+        assert_eq!(naming.channel_namespace("$$chat:x"), Some("$chat"));
+        // The prefix only counts at the front.
+        assert_eq!(naming.channel_namespace("chat:$x"), Some("chat"));
+        // RPC methods have no private prefix.
+        assert_eq!(naming.method_namespace("$ops:x"), Some("$ops"));
+
+        let custom = Naming {
+            private_prefix: "private-".into(),
+            namespace_boundary: ".".into(),
+            rpc_namespace_boundary: "/".into(),
+        };
+        assert_eq!(custom.channel_namespace("private-chat.room"), Some("chat"));
+        assert_eq!(custom.channel_namespace("$chat.room"), Some("$chat"));
+        assert_eq!(custom.channel_namespace("chat:room"), None);
+        assert_eq!(custom.method_namespace("ops/restart"), Some("ops"));
+        let none = Naming {
+            private_prefix: String::new(),
+            namespace_boundary: String::new(),
+            ..Naming::default()
+        };
+        assert_eq!(none.channel_namespace("$chat:room"), None);
+
+        assert!(naming.impossible_namespace("chat").is_none());
+        assert!(naming.impossible_namespace("$chat").is_some());
+        assert!(naming.impossible_namespace("a:b").is_some());
+        assert!(naming.impossible_namespace("").is_some());
     }
 }

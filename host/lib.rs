@@ -27,6 +27,7 @@ mod registry;
 mod reload;
 mod sandbox;
 pub mod scaffold;
+mod scope;
 mod server;
 mod telemetry;
 mod tenant;

@@ -9,6 +9,9 @@
 //!   the chain: later interceptors and the handler do not run;
 //! - the `after` hooks of the interceptors that passed the call on run with
 //!   the reply, innermost first, and may replace it;
+//! - a publish accepted without data publishes the data the chain last
+//!   decided on: an interceptor's rewrite of the request, or the data of
+//!   the reply an after hook replaced; the client's only if neither;
 //! - an interceptor that fails (trap, deadline, wrong reply type) fails the
 //!   call like a failing handler, unless it is `fail_open`: then it is
 //!   skipped (its `after` does not run) and the call goes on.
@@ -20,8 +23,9 @@ use std::time::Instant;
 use wasmtime::{Store, Trap};
 
 use crate::config::Limits;
+use crate::convert;
 use crate::engine::Engine;
-use crate::error::{CallError, GuestFault};
+use crate::error::{CallError, GuestFault, RefreshFailure};
 use crate::kind::RequestKind;
 use crate::plugin::{InterceptorInstance, Live};
 use crate::registry::{PluginRegistry, Step, Target, TenantRoutes, kind_of};
@@ -84,13 +88,18 @@ impl Pipeline {
     ///
     /// `respond` turns the final reply into the caller's response, within
     /// the tenant's limits; a reply it refuses counts as a fault of the
-    /// plugin that produced it. Returns the tenant the call belonged to
-    /// (`None` if it mapped to none) beside the result.
+    /// plugin that produced it. Before it, a reply is checked against the
+    /// tenant's `max_reply` (the bytes the guest sent, before anything is
+    /// built from them) and the channels it may grant. A refresh that fails
+    /// (busy, or a plugin fault) of a tenant whose `on_refresh_failure` is
+    /// `expire` is answered with `respond` once more, with an expiry.
+    /// Returns the tenant the call belonged to (`None` if it mapped to
+    /// none) beside the result.
     pub async fn call<R>(
         &self,
         request: Request,
         origin: Origin<'_>,
-        respond: impl FnOnce(Reply, &Limits) -> Result<R, GuestFault>,
+        respond: impl FnMut(Reply, &Limits) -> Result<R, GuestFault>,
     ) -> (Option<String>, Result<R, CallError>) {
         let routes = self.registry.snapshot();
         let tenant = match routes.tenant_of(&request, origin.listener) {
@@ -106,7 +115,7 @@ impl Pipeline {
         tenant: &TenantRoutes,
         request: Request,
         origin: Origin<'_>,
-        respond: impl FnOnce(Reply, &Limits) -> Result<R, GuestFault>,
+        mut respond: impl FnMut(Reply, &Limits) -> Result<R, GuestFault>,
     ) -> Result<R, CallError> {
         tracing::Span::current().record("tenant", tenant.name());
         let limits = tenant.limits();
@@ -116,28 +125,67 @@ impl Pipeline {
                 limit: limits.max_request,
             });
         }
-        let _permit = tenant.admit()?;
         let kind = kind_of(&request);
-        let call = Call {
-            pipeline: self,
-            kind,
-            limits,
-            deadline: origin.deadline,
-            context: CallContext {
-                tenant: tenant.name().to_owned(),
-                call_id: self.next_call_id.fetch_add(1, Ordering::Relaxed),
-            },
+        let result = match tenant.admit() {
+            Ok(permit) => {
+                let call = Call {
+                    pipeline: self,
+                    kind,
+                    limits,
+                    deadline: origin.deadline,
+                    context: CallContext {
+                        tenant: tenant.name().to_owned(),
+                        call_id: self.next_call_id.fetch_add(1, Ordering::Relaxed),
+                    },
+                };
+                let result = call
+                    .run(tenant.chain(kind), tenant, request, |reply| {
+                        // Measured before anything is built from the reply.
+                        let bytes = convert::reply_bytes(&reply);
+                        if bytes > limits.max_reply {
+                            return Err(GuestFault::InvalidReply(format!(
+                                "the reply carries {bytes} bytes, over the tenant's limit of {} bytes",
+                                limits.max_reply
+                            )));
+                        }
+                        tenant.grant_scope().check_reply(&reply)?;
+                        respond(reply, limits)
+                    })
+                    .await;
+                drop(permit);
+                result
+            }
+            Err(busy) => Err(busy),
         };
-        let result = call
-            .run(tenant.chain(kind), tenant, request, |reply| {
-                respond(reply, limits)
-            })
-            .await;
         if let Err(CallError::Guest { plugin, fault }) = &result {
             tracing::warn!(tenant = tenant.name(), %plugin, %kind, fault = fault.kind(), "plugin failed: {fault}");
             self.metrics.fault(plugin, fault.kind());
         }
-        result
+        match (result, expired(kind)) {
+            (Err(CallError::Busy | CallError::Guest { .. }), Some(expired))
+                if tenant.on_refresh_failure() == RefreshFailure::Expire =>
+            {
+                tracing::debug!(
+                    tenant = tenant.name(),
+                    %kind,
+                    "the refresh failed: it expires, as the tenant's on_refresh_failure says"
+                );
+                respond(expired, limits).map_err(|fault| CallError::Guest {
+                    plugin: "(expiry)".into(),
+                    fault,
+                })
+            }
+            (result, _) => result,
+        }
+    }
+}
+
+/// The reply that ends a connection or subscription, for refresh kinds.
+fn expired(kind: RequestKind) -> Option<Reply> {
+    match kind {
+        RequestKind::Refresh => Some(Reply::Refresh(RefreshReply::Expire)),
+        RequestKind::SubRefresh => Some(Reply::SubRefresh(SubRefreshReply::Expire)),
+        _ => None,
     }
 }
 
@@ -174,6 +222,9 @@ impl Call<'_> {
     ) -> Result<R, CallError> {
         let mut entered: Vec<(Entered, &Step)> = Vec::with_capacity(chain.len());
         let mut answer = None;
+        // Whether an interceptor handed on a rewritten request: then a
+        // publish accepted "as it is" publishes the rewritten data.
+        let mut rewritten = false;
         for step in chain {
             let (this, decision) = match self.before(step, &request).await {
                 Ok(before) => before,
@@ -197,8 +248,9 @@ impl Call<'_> {
                     self.fail(step, fault)?;
                     continue;
                 }
-                Decision::Rewrite(rewritten) => {
-                    request = rewritten;
+                Decision::Rewrite(new_request) => {
+                    request = new_request;
+                    rewritten = true;
                     entered.push((this, step));
                     continue;
                 }
@@ -220,6 +272,11 @@ impl Call<'_> {
             };
             // The interceptor answered: its call ends here, cleanly.
             self.keep(&step.target, this.instance.into_live(), this.warm);
+            let mut refused = refused;
+            settle_publish_data(
+                &mut refused,
+                rewritten.then(|| publish_data(&request)).flatten(),
+            );
             answer = Some(Answer {
                 reply: refused,
                 from: step.target.guest.plugin.clone(),
@@ -231,11 +288,23 @@ impl Call<'_> {
             Some(answer) => answer,
             None => {
                 let target = routes.route(&request)?;
+                let decided = rewritten
+                    .then(|| publish_data(&request).map(<[u8]>::to_vec))
+                    .flatten();
+                let mut reply = self.handle(target, request).await?;
+                settle_publish_data(&mut reply, decided.as_deref());
                 Answer {
-                    reply: self.handle(target, request).await?,
+                    reply,
                     from: target.guest.plugin.clone(),
                 }
             }
+        };
+        // What an after hook's publish reply "as it is" keeps (only needed,
+        // and so only copied, when there are after hooks to run).
+        let mut decided = if entered.is_empty() {
+            None
+        } else {
+            accepted_publish_data(&answer.reply)
         };
         if reply_kind(&answer.reply) != self.kind {
             return Err(CallError::Guest {
@@ -251,7 +320,9 @@ impl Call<'_> {
         for (mut this, step) in entered.into_iter().rev() {
             let fault = match self.after(&mut this.instance, &answer.reply).await {
                 Ok(None) => None,
-                Ok(Some(reply)) if reply_kind(&reply) == self.kind => {
+                Ok(Some(mut reply)) if reply_kind(&reply) == self.kind => {
+                    settle_publish_data(&mut reply, decided.as_deref());
+                    decided = accepted_publish_data(&reply);
                     answer = Answer {
                         reply,
                         from: step.target.guest.plugin.clone(),
@@ -440,6 +511,34 @@ fn refusal(kind: RequestKind, refusal: Refusal) -> Reply {
         }
         (RequestKind::Rpc, Refusal::Error(e)) => Reply::Rpc(RpcReply::Reject(e)),
         (RequestKind::Rpc, Refusal::Disconnect(d)) => Reply::Rpc(RpcReply::Disconnect(d)),
+    }
+}
+
+/// The publication data of a publish request.
+fn publish_data(request: &Request) -> Option<&[u8]> {
+    match request {
+        Request::Publish(publish) => Some(&publish.data),
+        _ => None,
+    }
+}
+
+/// The data of an accepted publish reply that carries some.
+fn accepted_publish_data(reply: &Reply) -> Option<Vec<u8>> {
+    match reply {
+        Reply::Publish(PublishReply::Accept(result)) => result.data.clone(),
+        _ => None,
+    }
+}
+
+/// Makes a publish accepted without data carry the data the chain last
+/// decided on (`decided`: an interceptor's rewrite, or an earlier reply's
+/// data), since Centrifugo would otherwise publish the client's original
+/// bytes. Other replies are left as they are.
+fn settle_publish_data(reply: &mut Reply, decided: Option<&[u8]>) {
+    if let (Reply::Publish(PublishReply::Accept(result)), Some(data)) = (reply, decided)
+        && result.data.is_none()
+    {
+        result.data = Some(data.to_vec());
     }
 }
 

@@ -12,11 +12,13 @@ use tokio::sync::{Semaphore, SemaphorePermit};
 use crate::config::{Config, InterceptorRef, Limits, PluginRef, TenantConfig};
 use crate::cpu::{CORE, InFlight, TenantCpu};
 use crate::engine::Engine;
+use crate::error::RefreshFailure;
 use crate::error::{CallError, PluginError};
-use crate::kind::{RequestKind, channel_namespace};
+use crate::kind::{Naming, RequestKind};
 use crate::plugin::Plugin;
 use crate::sandbox::{Guest, Services};
-use crate::tenant::{DEFAULT_TENANT, Grants, Tenancy};
+use crate::scope::{GrantScope, Namespaces};
+use crate::tenant::{DEFAULT_TENANT, Grants, Tenancy, TenantRule};
 use crate::warm::WarmPool;
 use crate::wit::types::Request;
 
@@ -95,6 +97,12 @@ pub struct TenantRoutes {
     cpu: Arc<TenantCpu>,
     /// Warm pools by plugin key, with the plugin version they hold.
     pools: BTreeMap<String, (Arc<Plugin>, Arc<WarmPool>)>,
+    /// How namespaces are read, to route by them.
+    naming: Naming,
+    /// The channels its connect and refresh replies may grant.
+    grant_scope: GrantScope,
+    /// What a refresh answers when the tenant is busy or a plugin fails.
+    on_refresh_failure: RefreshFailure,
 }
 
 #[derive(Debug, Default)]
@@ -107,6 +115,7 @@ struct KindRoutes {
 /// state its guests reach.
 struct RouteBuilder<'a> {
     tenant: &'a TenantConfig,
+    tenancy: &'a Tenancy,
     plugins: &'a BTreeMap<String, Arc<Plugin>>,
     services: Services,
     cpu: Arc<TenantCpu>,
@@ -242,8 +251,33 @@ impl RouteBuilder<'_> {
             permits,
             cpu: self.cpu.clone(),
             pools: self.pools.clone(),
+            naming: self.tenancy.naming.clone(),
+            grant_scope: grant_scope(self.tenancy, tenant),
+            on_refresh_failure: tenant.on_refresh_failure,
         })
     }
+}
+
+/// The channels `tenant`'s replies may grant (see [`crate::scope`]).
+fn grant_scope(tenancy: &Tenancy, tenant: &TenantConfig) -> GrantScope {
+    let namespaces = match &tenancy.rule {
+        TenantRule::Single => Namespaces::Any,
+        TenantRule::Namespace { owners } => {
+            let (own, others) = owners
+                .iter()
+                .partition::<Vec<_>, _>(|(_, owner)| **owner == tenant.name);
+            Namespaces::Owned {
+                own: own.into_iter().map(|(ns, _)| ns.clone()).collect(),
+                others: others.into_iter().map(|(ns, _)| ns.clone()).collect(),
+                fallback: tenancy.fallback.as_deref() == Some(tenant.name.as_str()),
+            }
+        }
+        TenantRule::Metadata { .. } | TenantRule::Listener => match &tenant.api_namespaces {
+            Some(listed) => Namespaces::Listed(listed.iter().cloned().collect()),
+            None => Namespaces::Any,
+        },
+    };
+    GrantScope::new(namespaces, tenancy.naming.clone())
 }
 
 /// The warm pools of `tenant`'s reused plugins: kept from `previous` for a
@@ -276,7 +310,7 @@ fn permits(limits: &Limits) -> Semaphore {
 
 /// The services a tenant's guests reach: only the server API if granted,
 /// and then only within the tenant's namespaces.
-fn tenant_services(tenant: &TenantConfig, services: &Services) -> Services {
+fn tenant_services(tenant: &TenantConfig, naming: &Naming, services: &Services) -> Services {
     let api = services
         .api
         .as_ref()
@@ -285,6 +319,7 @@ fn tenant_services(tenant: &TenantConfig, services: &Services) -> Services {
             api.for_tenant(
                 &tenant.name,
                 tenant.api_namespaces.clone(),
+                naming.clone(),
                 services.metrics.clone(),
             )
         });
@@ -328,8 +363,9 @@ impl Routes {
             );
             let builder = RouteBuilder {
                 tenant,
+                tenancy: &config.tenancy,
                 plugins: &plugins,
-                services: tenant_services(tenant, services),
+                services: tenant_services(tenant, &config.tenancy.naming, services),
                 cpu,
                 pools: warm_pools(tenant, &plugins, old),
             };
@@ -385,6 +421,9 @@ impl Routes {
             permits: Arc::new(permits(&limits)),
             cpu,
             pools: BTreeMap::new(),
+            naming: Naming::default(),
+            grant_scope: GrantScope::any(),
+            on_refresh_failure: RefreshFailure::default(),
         };
         Ok(Routes {
             tenants: BTreeMap::from([(DEFAULT_TENANT.to_owned(), tenant)]),
@@ -510,6 +549,16 @@ impl TenantRoutes {
         &self.limits
     }
 
+    /// The channels its connect and refresh replies may grant.
+    pub fn grant_scope(&self) -> &GrantScope {
+        &self.grant_scope
+    }
+
+    /// What a refresh answers when the tenant is busy or a plugin fails.
+    pub fn on_refresh_failure(&self) -> RefreshFailure {
+        self.on_refresh_failure
+    }
+
     /// Admits one more call of this tenant, or fails at once when its
     /// concurrency limit is reached: Centrifugo's client retries, memory
     /// stays bounded, and one tenant's load never takes another's slots.
@@ -528,20 +577,20 @@ impl TenantRoutes {
         let kind = kind_of(request);
         let no_route = || CallError::NoRoute(kind.name().to_owned());
         let routes = self.handlers.get(&kind).ok_or_else(no_route)?;
+        let naming = &self.naming;
+        let by_channel = |channel: &str| {
+            naming
+                .channel_namespace(channel)
+                .and_then(|namespace| routes.refined.get(namespace))
+        };
         let refined = match request {
             Request::Rpc(r) => routes.refined.get(&r.method).or_else(|| {
-                let namespace = channel_namespace(&r.method)?;
+                let namespace = naming.method_namespace(&r.method)?;
                 routes.refined.get(&format!("{namespace}:"))
             }),
-            Request::Subscribe(r) => {
-                channel_namespace(&r.channel).and_then(|ns| routes.refined.get(ns))
-            }
-            Request::Publish(r) => {
-                channel_namespace(&r.channel).and_then(|ns| routes.refined.get(ns))
-            }
-            Request::SubRefresh(r) => {
-                channel_namespace(&r.channel).and_then(|ns| routes.refined.get(ns))
-            }
+            Request::Subscribe(r) => by_channel(&r.channel),
+            Request::Publish(r) => by_channel(&r.channel),
+            Request::SubRefresh(r) => by_channel(&r.channel),
             Request::Connect(_) | Request::Refresh(_) => None,
         };
         refined

@@ -359,12 +359,12 @@ impl Reloader {
 }
 
 /// Refuses a config reload that changes what only a restart can: the set of
-/// tenants and how calls map to them (the pool and listeners are sized for
-/// them).
+/// tenants and how calls map to them, namespaces included (the pool and
+/// listeners are sized for them).
 fn restart_only_changes(old: &Config, new: &Config) -> Result<(), ReloadError> {
     if old.tenants.keys().ne(new.tenants.keys()) || old.tenancy != new.tenancy {
         return Err(ReloadError::Rejected(
-            "the tenants or `[tenancy]` changed: restart Rotor to apply that".into(),
+            "the tenants, `[tenancy]` or `[naming]` changed: restart Rotor to apply that".into(),
         ));
     }
     Ok(())

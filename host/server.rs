@@ -373,7 +373,9 @@ impl Rotor {
                     message: message.to_owned(),
                     temporary: true,
                 })
-                .ok_or_else(|| tonic::Status::internal(error.to_string())),
+                .ok_or_else(|| {
+                    tonic::Status::internal("the call failed; Rotor's log has the details")
+                }),
                 FailureReply::Status(status) => Err(status),
             },
         }

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use crate::error::CallError;
-use crate::kind::channel_namespace;
+use crate::kind::Naming;
 use crate::wit::types::Request;
 
 /// The tenant of a configuration without tenants.
@@ -143,6 +143,9 @@ pub struct Tenancy {
     /// The tenant of calls that carry no tenant key: no metadata, no
     /// namespace claimed by a tenant, or the main listener.
     pub fallback: Option<String>,
+    /// How namespaces are read out of channels and methods, as Centrifugo
+    /// reads them.
+    pub naming: Naming,
 }
 
 impl Tenancy {
@@ -151,6 +154,7 @@ impl Tenancy {
         Tenancy {
             rule: TenantRule::Single,
             fallback: Some(DEFAULT_TENANT.to_owned()),
+            naming: Naming::default(),
         }
     }
 
@@ -178,13 +182,16 @@ impl Tenancy {
                 match value {
                     None => fallback(),
                     Some(tenant) if is_tenant(tenant) => Ok(tenant),
-                    Some(tenant) => Err(CallError::NoTenant(format!(
-                        "metadata `{key}: {tenant}` names no configured tenant"
+                    // The value is not echoed: it may come from a client.
+                    Some(_) => Err(CallError::NoTenant(format!(
+                        "the `{key}` metadata names no configured tenant"
                     ))),
                 }
             }
             TenantRule::Namespace { owners } => {
-                let owner = namespace(request).and_then(|namespace| owners.get(namespace));
+                let owner = self
+                    .namespace(request)
+                    .and_then(|namespace| owners.get(namespace));
                 owner.map_or_else(fallback, |tenant| Ok(tenant.as_str()))
             }
         }
@@ -197,7 +204,7 @@ impl Tenancy {
             TenantRule::Metadata { key } => {
                 format!("the call carries no `{key}` metadata and no fallback tenant is set")
             }
-            TenantRule::Namespace { .. } => match namespace(request) {
+            TenantRule::Namespace { .. } => match self.namespace(request) {
                 Some(namespace) => format!(
                     "no tenant claims namespace `{namespace}` and no fallback tenant is set"
                 ),
@@ -219,20 +226,86 @@ fn headers(request: &Request) -> &[(String, String)] {
     }
 }
 
-/// The namespace a call is about: its channel's, or its RPC method's.
-fn namespace(request: &Request) -> Option<&str> {
-    match request {
-        Request::Connect(_) | Request::Refresh(_) => None,
-        Request::Subscribe(r) => channel_namespace(&r.channel),
-        Request::Publish(r) => channel_namespace(&r.channel),
-        Request::SubRefresh(r) => channel_namespace(&r.channel),
-        Request::Rpc(r) => channel_namespace(&r.method),
+impl Tenancy {
+    /// The namespace a call is about: its channel's, or its RPC method's.
+    fn namespace<'a>(&self, request: &'a Request) -> Option<&'a str> {
+        match request {
+            Request::Connect(_) | Request::Refresh(_) => None,
+            Request::Subscribe(r) => self.naming.channel_namespace(&r.channel),
+            Request::Publish(r) => self.naming.channel_namespace(&r.channel),
+            Request::SubRefresh(r) => self.naming.channel_namespace(&r.channel),
+            Request::Rpc(r) => self.naming.method_namespace(&r.method),
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wit::types::{Connection, PublishRequest};
+
+    fn publish(channel: &str, headers: &[(&str, &str)]) -> Request {
+        Request::Publish(PublishRequest {
+            conn: Connection {
+                client: String::new(),
+                transport: String::new(),
+                protocol: String::new(),
+                encoding: String::new(),
+            },
+            headers: headers
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+            user: String::new(),
+            channel: channel.to_owned(),
+            data: Vec::new(),
+            meta: Vec::new(),
+            labels: Vec::new(),
+        })
+    }
+
+    /// Finding 13 of the hardening review: the refusal of an unknown
+    /// tenant echoed the metadata value, which a client may have sent.
+    #[test]
+    fn no_tenant_does_not_echo_the_callers_value() {
+        let tenancy = Tenancy {
+            rule: TenantRule::Metadata {
+                key: "x-tenant".into(),
+            },
+            fallback: None,
+            naming: Naming::default(),
+        };
+        let request = publish("room", &[("x-tenant", "<script>evil</script>")]);
+        let error = tenancy
+            .resolve(&request, None, |name| name == "shop")
+            .unwrap_err();
+        let message = error.to_string();
+        assert!(message.contains("x-tenant"), "{message}");
+        assert!(!message.contains("evil"), "{message}");
+    }
+
+    /// Finding 7 of the hardening review: a private channel (`$chat:x`)
+    /// belongs to the tenant of its namespace (`chat`), as in Centrifugo.
+    #[test]
+    fn private_channels_map_to_the_tenant_of_their_namespace() {
+        let tenancy = Tenancy {
+            rule: TenantRule::Namespace {
+                owners: BTreeMap::from([("chat".to_owned(), "chat-team".to_owned())]),
+            },
+            fallback: Some("main".into()),
+            naming: Naming::default(),
+        };
+        let tenant = |channel: &str| {
+            tenancy
+                .resolve(&publish(channel, &[]), None, |_| true)
+                .map(str::to_owned)
+                .unwrap()
+        };
+        assert_eq!(tenant("chat:room"), "chat-team");
+        assert_eq!(tenant("$chat:room"), "chat-team");
+        assert_eq!(tenant("$room"), "main");
+        assert_eq!(tenant("other:room"), "main");
+    }
 
     #[test]
     fn grants_gate_rotor_imports_only() {

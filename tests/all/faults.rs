@@ -248,3 +248,163 @@ async fn with_auth_set_only_callers_with_the_secret_are_answered() {
     assert_eq!(seen["headers"]["x-other"], "1", "{seen}");
     assert!(seen["headers"].get("x-proxy-secret").is_none(), "{seen}");
 }
+
+/// Finding 1 of the hardening review: a filter whose nodes share children
+/// (a few hundred bytes) was expanded into 2^16 leaves after the guest had
+/// returned, outside every deadline and fuel limit, and sent on when the
+/// expanded reply fit `max_reply`.
+#[tokio::test]
+async fn reply_conversion_is_bounded_by_the_reply() {
+    let server = TestServer::start(
+        "[handlers]\nsubscribe = \"test-mirror.wasm\"\n[limits]\nmax_reply = \"4MiB\"",
+    )
+    .await;
+    let subscribe = |channel: &str| pb::SubscribeRequest {
+        channel: channel.into(),
+        ..Default::default()
+    };
+    let started = std::time::Instant::now();
+    let response = server
+        .client
+        .clone()
+        .subscribe(request(subscribe("shared-filter"), &[]))
+        .await
+        .expect("an OK response")
+        .into_inner();
+    assert_eq!(response.error, internal_error());
+    assert!(
+        started.elapsed() < Duration::from_millis(500),
+        "refused after {:?}",
+        started.elapsed()
+    );
+    assert!(
+        server.rotor.metrics_text().contains(
+            r#"rotor_guest_faults_total{plugin="test-mirror.wasm",fault="invalid_reply"}"#
+        )
+    );
+    // The same handler's well-formed filter still goes through.
+    let response = server
+        .client
+        .clone()
+        .subscribe(request(subscribe("room"), &[]))
+        .await
+        .expect("an OK response")
+        .into_inner();
+    let filter = response.result.expect("a result").server_tags_filter;
+    assert_eq!(filter.map(|f| f.val), Some("room".to_owned()));
+}
+
+/// A refresh whose interceptor traps after writing to stderr.
+const TRAPPING_REFRESH: &str = r#"
+[handlers]
+refresh = "test-mirror.wasm"
+[interceptors]
+refresh = [{ plugin = "test-interceptor.wasm", settings = { tag = "T", before = "trap" } }]
+"#;
+
+/// Finding 13 of the hardening review: a failed refresh's status carried
+/// the guest's stderr to Centrifugo, which logs it.
+#[tokio::test]
+async fn a_refresh_fault_status_carries_no_guest_output() {
+    let server = TestServer::start(TRAPPING_REFRESH).await;
+    let status = server
+        .client
+        .clone()
+        .refresh(request(
+            pb::RefreshRequest {
+                user: "42".into(),
+                ..Default::default()
+            },
+            &[],
+        ))
+        .await
+        .expect_err("a status, so Centrifugo extends by 60 s");
+    // It names the plugin and the fault, not what the guest wrote.
+    assert_eq!(status.code(), tonic::Code::Internal, "{status}");
+    assert!(
+        status.message().contains("test-interceptor.wasm"),
+        "{status}"
+    );
+    assert!(status.message().contains("trap"), "{status}");
+    assert!(!status.message().contains("as configured"), "{status}");
+    assert!(!status.message().contains("stderr"), "{status}");
+}
+
+/// Two tenants whose refreshes fail: `extend` (the default) and `expire`.
+const FAILING_REFRESHES: &str = r#"
+[tenancy]
+by = "metadata"
+key = "x-tenant"
+
+[tenants.extend]
+dir = "."
+handlers = { refresh = "test-mirror.wasm" }
+interceptors = { refresh = [{ plugin = "test-interceptor.wasm", settings = { tag = "T", before = "trap" } }] }
+
+[tenants.expire]
+dir = "."
+on_refresh_failure = "expire"
+handlers = { refresh = "test-mirror.wasm", sub_refresh = "test-mirror.wasm", rpc = "test-faulty.wasm" }
+interceptors = { refresh = [{ plugin = "test-interceptor.wasm", settings = { tag = "T", before = "trap" } }] }
+limits = { concurrency = 1, timeout = "900ms" }
+"#;
+
+/// Finding 13 of the hardening review: a refresh that failed (a busy
+/// tenant, a trapping plugin) always extended the connection by 60 s; a
+/// tenant may now have it expire instead.
+#[tokio::test]
+async fn a_failed_refresh_expires_if_the_tenant_says_so() {
+    let server = TestServer::start(FAILING_REFRESHES).await;
+    let refresh = |tenant: &'static str| {
+        let mut client = server.client.clone();
+        async move {
+            client
+                .refresh(request(
+                    pb::RefreshRequest {
+                        user: "42".into(),
+                        ..Default::default()
+                    },
+                    &[("x-tenant", tenant)],
+                ))
+                .await
+                .map(tonic::Response::into_inner)
+        }
+    };
+    // The default: a status, so Centrifugo extends by 60 s.
+    let status = refresh("extend").await.expect_err("a status");
+    assert_eq!(status.code(), tonic::Code::Internal, "{status}");
+
+    // `expire`: the connection ends instead.
+    let response = refresh("expire").await.expect("an OK response");
+    assert!(response.result.expect("a result").expired);
+
+    // The same when the tenant is busy: its one slot is taken by a loop.
+    let mut client = server.client.clone();
+    let busy = tokio::spawn(async move {
+        client
+            .rpc(request(
+                pb::RpcRequest {
+                    method: "loop".into(),
+                    ..Default::default()
+                },
+                &[("x-tenant", "expire")],
+            ))
+            .await
+    });
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let response = server
+        .client
+        .clone()
+        .sub_refresh(request(
+            pb::SubRefreshRequest {
+                channel: "room".into(),
+                ..Default::default()
+            },
+            &[("x-tenant", "expire")],
+        ))
+        .await
+        .expect("an OK response, not RESOURCE_EXHAUSTED")
+        .into_inner();
+    assert!(response.result.expect("a result").expired);
+    let _ = busy.await;
+}

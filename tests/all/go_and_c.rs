@@ -389,3 +389,35 @@ async fn go_errors_map_to_replies_and_other_failures_to_internal_errors() {
         assert_eq!(json(&data), json!(expected));
     }
 }
+
+/// Reused instances of a Go and a C plugin answer call after call, each
+/// with its own arguments: nothing of one call's request or reply leaks into
+/// the next.
+#[tokio::test]
+async fn reused_go_and_c_instances_keep_answering() {
+    for (dist, router) in [
+        (go_dir(), "go-rpc-router.wasm"),
+        (c_dir(), "c-rpc-router.wasm"),
+    ] {
+        if dist.is_none() {
+            continue;
+        }
+        let server = TestServer::start(&format!(
+            "[handlers]\nrpc = \"{router}\"\n[isolation.\"{router}\"]\nmode = \"reuse\"\nmax_idle = 1\n"
+        ))
+        .await;
+        for call in 1..=200_u64 {
+            let numbers = vec![call; usize::try_from(call).expect("small")];
+            let data = json!({ "numbers": numbers }).to_string();
+            let response = server.rpc("sum", data.as_bytes(), &[]).await;
+            let result = response
+                .result
+                .unwrap_or_else(|| panic!("{router}, call {call}: {:?}", response.error));
+            assert_eq!(
+                json(&result.data),
+                json!({"sum": call * call}),
+                "{router}, call {call}"
+            );
+        }
+    }
+}

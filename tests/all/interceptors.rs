@@ -194,3 +194,52 @@ async fn the_same_interceptor_serves_every_type() {
     let data = rpc(&mut server).await.result.expect("a result").data;
     assert_eq!(json(&data)["headers"]["x-chain"], "S");
 }
+
+/// Finding 8 of the hardening review: an interceptor rewrote a publication's
+/// data, the handler accepted it as it is, and Centrifugo published the
+/// client's original bytes, because the reply carried no data.
+#[tokio::test]
+async fn a_rewritten_publication_is_what_gets_published() {
+    let server = TestServer::start(&format!(
+        "[handlers]\npublish = \"test-mirror.wasm\"\n[interceptors]\npublish = [{}]",
+        step("P", r#", before = "rewrite-data""#)
+    ))
+    .await;
+    let publish = |channel: &str| pb::PublishRequest {
+        channel: channel.into(),
+        data: br#"{"from":"client"}"#.to_vec(),
+        ..Default::default()
+    };
+    // The mirror accepts `keep` as it is: the rewritten data goes out.
+    let response = server
+        .client
+        .clone()
+        .publish(request(publish("keep"), &[]))
+        .await
+        .expect("OK")
+        .into_inner();
+    let result = response.result.expect("a result that carries the data");
+    assert_eq!(json(&result.data), json(br#"{"rewritten_by":"P"}"#));
+    // A handler that replaces the data still wins over the rewrite.
+    let response = server
+        .client
+        .clone()
+        .publish(request(publish("room"), &[]))
+        .await
+        .expect("OK")
+        .into_inner();
+    let data = response.result.expect("a result").data;
+    assert_eq!(json(&data)["wrapped"], json(br#"{"rewritten_by":"P"}"#));
+
+    // Without a rewrite, accepting as it is still sends no result: the
+    // client's bytes go out unchanged, as before.
+    let server = TestServer::start("[handlers]\npublish = \"test-mirror.wasm\"\n").await;
+    let response = server
+        .client
+        .clone()
+        .publish(request(publish("keep"), &[]))
+        .await
+        .expect("OK")
+        .into_inner();
+    assert!(response.result.is_none(), "{response:?}");
+}

@@ -121,3 +121,60 @@ async fn unrouted_types_and_rpcs_are_unimplemented() {
         status.message()
     );
 }
+
+/// Finding 7 of the hardening review: Centrifugo strips the private prefix
+/// (`$`) before it finds a channel's namespace, so a publication into
+/// `$chat:room` comes from namespace `chat`'s proxy and must reach `chat`'s
+/// handler.
+#[tokio::test]
+async fn private_channels_are_routed_by_their_namespace() {
+    let server = TestServer::start(
+        "[handlers.publish]\nnamespaces = { chat = \"test-mirror.wasm\" }\n\
+         [handlers.sub_refresh]\nnamespaces = { chat = \"test-mirror.wasm\" }\n",
+    )
+    .await;
+    let response = server
+        .client
+        .clone()
+        .publish(request(
+            pb::PublishRequest {
+                channel: "$chat:room".into(),
+                data: br#"{"x":1}"#.to_vec(),
+                ..Default::default()
+            },
+            &[],
+        ))
+        .await
+        .expect("routed to chat's handler")
+        .into_inner();
+    let data = response.result.expect("the mirror wraps the data").data;
+    assert_eq!(json(&data)["wrapped"]["x"], 1);
+    let response = server
+        .client
+        .clone()
+        .sub_refresh(request(
+            pb::SubRefreshRequest {
+                channel: "$chat:room".into(),
+                ..Default::default()
+            },
+            &[],
+        ))
+        .await
+        .expect("routed to chat's handler")
+        .into_inner();
+    assert_eq!(response.result.map(|r| r.expire_at), Some(1_700_000_300));
+    // A private channel without a namespace is not `chat`'s.
+    let status = server
+        .client
+        .clone()
+        .publish(request(
+            pb::PublishRequest {
+                channel: "$chatroom".into(),
+                ..Default::default()
+            },
+            &[],
+        ))
+        .await
+        .expect_err("no handler for channels without a namespace");
+    assert_eq!(status.code(), tonic::Code::Unimplemented, "{status}");
+}

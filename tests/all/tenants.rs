@@ -142,11 +142,14 @@ async fn a_call_that_maps_to_no_tenant_is_refused_with_a_reason() {
     assert_eq!(status.code(), tonic::Code::PermissionDenied, "{status}");
     assert!(status.message().contains("x-tenant"), "{status}");
 
+    // Finding 13 of the hardening review: the value, which a client may
+    // have sent, is not echoed back.
     let status = rpc_as(&mut client, "nobody", "echo")
         .await
         .expect_err("an unknown tenant");
     assert_eq!(status.code(), tonic::Code::PermissionDenied, "{status}");
-    assert!(status.message().contains("nobody"), "{status}");
+    assert!(status.message().contains("x-tenant"), "{status}");
+    assert!(!status.message().contains("nobody"), "{status}");
 
     // The good tenant has no connect handler; the bad one has.
     let status = client
@@ -489,4 +492,153 @@ async fn the_admin_endpoint_lists_tenants_with_their_routes() {
     .await;
     assert_eq!(status, 409, "{body}");
     assert!(body.contains("bad/test-faulty.wasm"), "{body}");
+}
+
+/// Tenant `main` (the fallback) answers connect and refresh with the
+/// mirror; tenant `chat` owns namespace `chat` and answers its publications.
+const NAMESPACED: &str = r#"
+[tenancy]
+by = "namespace"
+fallback = "main"
+
+[tenants.main]
+dir = "."
+namespaces = ["main"]
+handlers = { connect = "test-mirror.wasm", refresh = "test-mirror.wasm" }
+
+[tenants.chat]
+dir = "."
+namespaces = ["chat"]
+handlers = { publish = "test-mirror.wasm" }
+"#;
+
+/// Finding 7 of the hardening review: `$chat:room` is in namespace `chat`
+/// for Centrifugo, so it belongs to the tenant that owns `chat`.
+#[tokio::test]
+async fn private_channels_belong_to_the_tenant_of_their_namespace() {
+    let server = TestServer::start(NAMESPACED).await;
+    let response = server
+        .client
+        .clone()
+        .publish(request(
+            pb::PublishRequest {
+                channel: "$chat:room".into(),
+                data: br#"{"x":1}"#.to_vec(),
+                ..Default::default()
+            },
+            &[],
+        ))
+        .await
+        .expect("chat's publish handler answers")
+        .into_inner();
+    assert!(response.result.is_some(), "{response:?}");
+    let metrics = server.rotor.metrics_text();
+    assert!(
+        metrics.contains(r#"rotor_calls_total{tenant="chat",kind="publish",outcome="accept"}"#),
+        "{metrics}"
+    );
+}
+
+/// Finding 14 of the hardening review: a tenant's connect and refresh
+/// replies could subscribe connections to another tenant's channels,
+/// skipping that tenant's subscribe proxy.
+#[tokio::test]
+async fn cross_tenant_grants_are_refused() {
+    let server = TestServer::start(NAMESPACED).await;
+    let connect = |channels: &[&str]| {
+        let mut client = server.client.clone();
+        let message = pb::ConnectRequest {
+            client: "c1".into(),
+            channels: channels.iter().map(|c| (*c).to_owned()).collect(),
+            ..Default::default()
+        };
+        async move {
+            client
+                .connect(request(message, &[]))
+                .await
+                .expect("an OK response")
+                .into_inner()
+        }
+    };
+    // The mirror grants what the client asks for, plus `mirror:sub` and a
+    // capability on `news`: unclaimed namespaces, so the fallback's.
+    let own = connect(&["main:lobby", "$main:vip", "lobby"]).await;
+    assert_eq!(own.error, None);
+    assert_eq!(own.result.expect("a result").channels.len(), 3);
+    for channels in [&["chat:room"][..], &["$chat:room"], &["main:x", "chat:x"]] {
+        let response = connect(channels).await;
+        assert_eq!(response.error, internal_error(), "{channels:?}");
+        assert!(response.result.is_none(), "{channels:?}");
+    }
+
+    let refresh = |user: &str| {
+        let mut client = server.client.clone();
+        let message = pb::RefreshRequest {
+            user: user.into(),
+            ..Default::default()
+        };
+        async move { client.refresh(request(message, &[])).await }
+    };
+    let own = refresh("grant:main:room").await.expect("an OK response");
+    assert!(!own.into_inner().result.expect("a result").expired);
+    let status = refresh("grant:chat:room")
+        .await
+        .expect_err("a refused reply fails the refresh");
+    assert_eq!(status.code(), tonic::Code::Internal, "{status}");
+}
+
+/// Finding 13 of the hardening review: the default tenant's `shop/x.wasm`
+/// and tenant `shop`'s `x.wasm` had one key, so one of the two plugins
+/// answered both tenants' calls.
+#[tokio::test]
+async fn plugins_of_different_tenants_never_share_a_key() {
+    let dir = ScratchDir::new();
+    let plugins = dir.path().join("plugins");
+    std::fs::create_dir_all(plugins.join("default/shop")).unwrap();
+    std::fs::create_dir_all(plugins.join("shop")).unwrap();
+    std::fs::copy(
+        crate::support::plugin("test-mirror"),
+        plugins.join("default/shop/x.wasm"),
+    )
+    .unwrap();
+    std::fs::copy(
+        crate::support::plugin("test-faulty"),
+        plugins.join("shop/x.wasm"),
+    )
+    .unwrap();
+    let config = format!(
+        r#"
+[plugins]
+dir = {:?}
+
+[tenancy]
+by = "metadata"
+key = "x-tenant"
+
+[tenants.default]
+handlers = {{ rpc = "shop/x.wasm" }}
+
+[tenants.shop]
+handlers = {{ rpc = "x.wasm" }}
+"#,
+        plugins.display().to_string()
+    );
+    let server = TestServer::start_in(dir, &config).await;
+    let mut client = server.client.clone();
+    // The mirror answers with JSON that names the method.
+    let mirror = rpc_as(&mut client, "default", "echo").await.unwrap();
+    let data = mirror.result.expect("a result").data;
+    assert_eq!(crate::support::json(&data)["method"], "echo");
+    // The faulty plugin echoes the data.
+    let faulty = rpc_as(&mut client, "shop", "echo").await.unwrap();
+    assert_eq!(faulty.result.expect("a result").data, br#"{"n":1}"#);
+    let mut names: Vec<_> = server
+        .rotor
+        .plugin_versions()
+        .await
+        .into_iter()
+        .map(|version| version.name)
+        .collect();
+    names.sort();
+    assert_eq!(names, ["default/shop/x.wasm", "shop/x.wasm"]);
 }

@@ -11,6 +11,8 @@
 //!     current value (empty if absent) followed by the tag, so a chain
 //!     `A, B, C` reaches the handler with `x-chain: ABC`; an existing
 //!     `x-chain` pair is replaced, never repeated;
+//!   - `rewrite-data` → like `rewrite`, and a publish's data becomes the
+//!     bytes `{"rewritten_by":"<tag>"}`;
 //!   - `answer` → answer with a reply of the request's kind: RPC accepts with
 //!     data = the bytes `{"answered_by":"<tag>"}`; connect accepts as user
 //!     `<tag>`; subscribe and publish accept with the default result; refresh
@@ -83,6 +85,8 @@ pub enum Before {
     Pass,
     /// Append the tag to the `x-chain` header and pass the call on.
     Rewrite,
+    /// As `Rewrite`, and replace a publish's data.
+    RewriteData,
     /// Answer with a reply of the request's kind.
     Answer,
     /// Reject with 1403.
@@ -103,6 +107,7 @@ impl Before {
         Ok(match value.unwrap_or("pass") {
             "pass" => Before::Pass,
             "rewrite" => Before::Rewrite,
+            "rewrite-data" => Before::RewriteData,
             "answer" => Before::Answer,
             "reject" => Before::Reject,
             "disconnect" => Before::Disconnect,
@@ -146,6 +151,15 @@ pub fn before(action: Before, tag: &str, mut request: Request) -> Decision {
         Before::Pass => Decision::Pass,
         Before::Rewrite => {
             append_to_chain(headers_mut(&mut request), tag);
+            Decision::Rewrite(request)
+        }
+        Before::RewriteData => {
+            append_to_chain(headers_mut(&mut request), tag);
+            if let Request::Publish(publish) = &mut request {
+                publish.data = serde_json::json!({ "rewritten_by": tag })
+                    .to_string()
+                    .into_bytes();
+            }
             Decision::Rewrite(request)
         }
         Before::Answer => Decision::Answer(answer(&request, tag)),
@@ -369,6 +383,21 @@ mod tests {
             panic!("expected a sub-refresh rewrite");
         };
         assert_eq!(rotor_sdk::header(&request.headers, "x-chain"), Some("S"));
+    }
+
+    #[test]
+    fn rewrite_data_replaces_a_publications_data() {
+        let Decision::Rewrite(Request::Publish(request)) =
+            before(Before::RewriteData, "D", publish())
+        else {
+            panic!("expected a rewritten publish");
+        };
+        assert_eq!(request.data, br#"{"rewritten_by":"D"}"#);
+        assert_eq!(
+            request.headers,
+            vec![("x-chain".to_owned(), "D".to_owned())]
+        );
+        assert_eq!(Before::parse(Some("rewrite-data")), Ok(Before::RewriteData));
     }
 
     #[test]

@@ -32,6 +32,8 @@
 //!
 //! **refresh**
 //! - `user` == `expire` → expire;
+//! - `user` == `grant:<channel>` → extend with `expire_at` 1_700_000_100 and
+//!   one capability: channels `[<channel>]`, allow `["sub"]`, match exact;
 //! - otherwise extend: `expire_at` 1_700_000_100, `info` = the request's
 //!   `meta`, `meta` = `{"refreshed":true}`, `caps` = one capability: channels
 //!   `["a", "b"]`, allow `["pub"]`, match exact.
@@ -39,6 +41,10 @@
 //! **subscribe**
 //! - `channel` == `deny` → reject `{103, "permission denied", false}`;
 //! - `channel` == `kick` → disconnect `{4502, "kicked"}`;
+//! - `channel` == `shared-filter` → accept with a `server_tags_filter` of
+//!   [`SHARED_FILTER_LEVELS`] + 1 nodes where node `i` has children `[i + 1,
+//!   i + 1]`: a few hundred bytes that, if two edges to one node were
+//!   followed, would stand for 2^levels leaves; Rotor must refuse it;
 //! - otherwise accept: `expire_at` 1_700_000_200, `info` = JSON `{"user",
 //!   "token", "meta": <meta as UTF-8>, "labels": {k: v}}`, `data` = `data` as
 //!   is, `overrides` = presence false and the rest unset, `allow` = `["pub",
@@ -73,6 +79,11 @@ use rotor_sdk::{
     Subscribe, SubscribeOptions, SubscribeOverrides, SubscribeRequest, SubscribeResult,
 };
 use serde_json::{Map, Value, json};
+
+/// Levels of the `shared-filter` answer: a reply of a few hundred bytes
+/// that, expanded, is 2^16 leaves, still small enough (under 1 MiB) to pass
+/// a size check made only after building.
+pub const SHARED_FILTER_LEVELS: u32 = 16;
 
 /// The component: one type answers every handler kind.
 struct Mirror;
@@ -183,6 +194,18 @@ impl Refresh for Mirror {
         if request.user == "expire" {
             return RefreshReply::Expire;
         }
+        if let Some(channel) = request.user.strip_prefix("grant:") {
+            return RefreshReply::Extend(RefreshResult {
+                expire_at: 1_700_000_100,
+                info: Vec::new(),
+                meta: Vec::new(),
+                caps: vec![ChannelsCapability {
+                    channels: vec![channel.to_string()],
+                    allow: strings(&["sub"]),
+                    match_: ChannelMatch::Exact,
+                }],
+            });
+        }
         RefreshReply::Extend(RefreshResult {
             expire_at: 1_700_000_100,
             info: request.meta,
@@ -201,6 +224,20 @@ impl Subscribe for Mirror {
         match request.channel.as_str() {
             "deny" => return Err(Denial::permission_denied()),
             "kick" => return Err(Denial::disconnect(4502, "kicked")),
+            "shared-filter" => {
+                let nodes = (0..SHARED_FILTER_LEVELS)
+                    .map(|i| FilterNode {
+                        op: "and".to_string(),
+                        children: vec![i + 1, i + 1],
+                        ..leaf("", "")
+                    })
+                    .chain([leaf("k", "eq")])
+                    .collect();
+                return Ok(SubscribeResult {
+                    server_tags_filter: Some(nodes),
+                    ..SubscribeResult::default()
+                });
+            }
             _ => {}
         }
         let info = json!({

@@ -238,3 +238,45 @@ fn the_router_answers_rpc_calls() {
     // Errors end the call, not the connection.
     assert_eq!(client.state("alice")["state"], "connected");
 }
+
+/// Finding 7 of the hardening review, behind Centrifugo itself: Centrifugo
+/// strips the private prefix before it finds a channel's namespace, so a
+/// publication into `$public:chat` comes through namespace `public`'s
+/// publish proxy, and Rotor must route it to `public`'s handler.
+#[test]
+fn a_private_channel_is_routed_by_its_namespace() {
+    let Some(tools) = tools() else {
+        return;
+    };
+    let rotor = RotorProcess::start(&format!(
+        r#"
+[handlers]
+connect = "connect-jwt.wasm"
+
+[handlers.publish]
+namespaces = {{ public = "publish-validator.wasm" }}
+
+[settings."connect-jwt.wasm"]
+secret = "{SECRET}"
+"#
+    ));
+    let centrifugo = Centrifugo::start(
+        tools,
+        all_proxies(&rotor.endpoint(), &["public"], json!({})),
+    );
+    let mut client = Client::start(tools);
+    client.connected(
+        "alice",
+        &centrifugo.ws_url(),
+        json!({ "data": token_data(&user_token("alice", 600)) }),
+    );
+    // `public`'s validator answers: an object goes out, an array is refused
+    // with the validator's own code.
+    client
+        .publish("alice", "$public:chat", json!({ "text": "hi" }))
+        .expect("accepted by public's validator");
+    let error = client
+        .publish("alice", "$public:chat", json!([1, 2, 3]))
+        .expect_err("refused by public's validator");
+    assert_eq!(error.code, 107, "{error:?}");
+}

@@ -103,7 +103,8 @@ declare module 'rotor:centrifugo/types@0.1.0' {
     vals: Array<string>,
     /**
      * Indexes of this node's children in the filter's node list; each
-     * must be greater than the node's own index.
+     * must be greater than the node's own index, and every node but
+     * the first must be the child of exactly one node.
      */
     children: Uint32Array,
   }
@@ -296,7 +297,9 @@ declare module 'rotor:centrifugo/types@0.1.0' {
    */
   export interface PublishResult {
     /**
-     * Replacement data; `none` publishes the client's data as it is.
+     * Replacement data; `none` keeps the data as the call has it: the
+     * client's, or an interceptor's rewrite of it (in an after hook:
+     * the data of the reply it replaces).
      */
     data?: Uint8Array,
     skipHistory: boolean,

@@ -84,7 +84,8 @@ type FilterNode struct {
 	Val  string
 	Vals []string
 	// Indexes of this node's children in the filter's node list; each
-	// must be greater than the node's own index.
+	// must be greater than the node's own index, and every node but
+	// the first must be the child of exactly one node.
 	Children []uint32
 }
 
@@ -320,7 +321,9 @@ type PublishRequest struct {
 
 // How an accepted publication goes out.
 type PublishResult struct {
-	// Replacement data; `none` publishes the client's data as it is.
+	// Replacement data; `none` keeps the data as the call has it: the
+	// client's, or an interceptor's rewrite of it (in an after hook:
+	// the data of the reply it replaces).
 	Data           witTypes.Option[[]uint8]
 	SkipHistory    bool
 	Tags           []witTypes.Tuple2[string, string]
