@@ -15,6 +15,7 @@ mod convert;
 mod cpu;
 mod engine;
 mod error;
+mod guest_log;
 mod imports;
 mod json_bytes;
 mod kind;
