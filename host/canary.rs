@@ -24,7 +24,6 @@ use crate::sandbox::{self, Guest, Services};
 /// The tenant canary calls run as.
 pub const CANARY_TENANT: &str = "canary";
 
-
 /// Runs the configured canaries of `plugin` against its version in `routes`.
 pub async fn run(
     engine: &Engine,

@@ -936,7 +936,9 @@ pub fn redact_url(url: &str) -> String {
     let Some((user_info, host)) = authority.rsplit_once('@') else {
         return url.to_owned();
     };
-    let user = user_info.split_once(':').map_or(user_info, |(user, _)| user);
+    let user = user_info
+        .split_once(':')
+        .map_or(user_info, |(user, _)| user);
     format!("{scheme}://{user}:{REDACTED}@{host}{path}")
 }
 
@@ -2449,7 +2451,10 @@ mod tests {
             ),
         ] {
             let error = Config::parse(text, dir.path()).unwrap_err().to_string();
-            assert!(error.contains(key) && error.contains("at most 3600s"), "{text}: {error}");
+            assert!(
+                error.contains(key) && error.contains("at most 3600s"),
+                "{text}: {error}"
+            );
         }
         let config = Config::parse("[limits]\ntimeout = \"60m\"", dir.path()).expect("an hour");
         let timeout = config.first_tenant().limits.timeout;
@@ -2494,10 +2499,22 @@ mod tests {
             assert!(!debug.contains(secret), "{secret} in {debug}");
         }
         // What is not secret still shows, secrets as `<redacted>`.
-        assert!(debug.contains("secret") && debug.contains(REDACTED), "{debug}");
-        assert!(debug.contains("redis://rotor:<redacted>@127.0.0.1:6379/0"), "{debug}");
-        assert_eq!(redact_url("redis://127.0.0.1:6379/0"), "redis://127.0.0.1:6379/0");
-        assert_eq!(redact_url("redis://:pw@h/0?x=@"), "redis://:<redacted>@h/0?x=@");
+        assert!(
+            debug.contains("secret") && debug.contains(REDACTED),
+            "{debug}"
+        );
+        assert!(
+            debug.contains("redis://rotor:<redacted>@127.0.0.1:6379/0"),
+            "{debug}"
+        );
+        assert_eq!(
+            redact_url("redis://127.0.0.1:6379/0"),
+            "redis://127.0.0.1:6379/0"
+        );
+        assert_eq!(
+            redact_url("redis://:pw@h/0?x=@"),
+            "redis://:<redacted>@h/0?x=@"
+        );
         // The API client built from it keeps the key out of its `Debug` too.
         let api = crate::api::ApiClient::new(config.centrifugo.as_ref().expect("an API"))
             .expect("a client");

@@ -17,17 +17,20 @@ use crate::sandbox::CallState;
 /// often a running guest yields to other tasks.
 pub const EPOCH_TICK: Duration = Duration::from_millis(1);
 
-/// Core instances one component may have: a Rust guest has a handful, a
-/// Python or JavaScript guest more. Enforced per component, and the pool
-/// holds this many per instance, so no component takes more than its slot.
-pub const CORE_INSTANCES_PER_COMPONENT: u32 = 8;
-/// Linear memories one component may have (its own, its C library's, an
-/// adapter's). Enforced per component, and the pool holds this many per
-/// instance.
+/// Core instances one component may have: a Rust guest has 3, a
+/// JavaScript guest 4, a Python guest 14 (CPython's shared libraries are
+/// linked at instantiation). Enforced per component, and the pool holds
+/// this many per instance, so no component takes more than its slot.
+pub const CORE_INSTANCES_PER_COMPONENT: u32 = 16;
+/// Linear memories one component may have: every guest toolchain Rotor
+/// ships examples for builds components with one. Enforced per component,
+/// and the pool holds this many per instance (each reserves address space,
+/// so this stays small).
 pub const MEMORIES_PER_COMPONENT: u32 = 2;
-/// Tables one component may have. Enforced per component, and the pool
-/// holds this many per instance.
-pub const TABLES_PER_COMPONENT: u32 = 2;
+/// Tables one component may have: the guests Rotor ships examples for have
+/// two (their own and the canonical ABI's shim). Enforced per component,
+/// and the pool holds this many per instance.
+pub const TABLES_PER_COMPONENT: u32 = 4;
 /// Table elements per table: interpreters compiled to wasm have large tables.
 const TABLE_ELEMENTS: usize = 100_000;
 /// Linear memory a pool slot keeps mapped between instances. With
@@ -254,8 +257,14 @@ mod tests {
         let with_memory = core_module(true);
         let empty = core_module(false);
         let greedy = [
-            component(&with_memory, MEMORIES_PER_COMPONENT.try_into().unwrap_or(0) + 2),
-            component(&empty, CORE_INSTANCES_PER_COMPONENT.try_into().unwrap_or(0) + 1),
+            component(
+                &with_memory,
+                MEMORIES_PER_COMPONENT.try_into().unwrap_or(0) + 2,
+            ),
+            component(
+                &empty,
+                CORE_INSTANCES_PER_COMPONENT.try_into().unwrap_or(0) + 1,
+            ),
         ];
         for bytes in &greedy {
             assert!(
@@ -265,8 +274,12 @@ mod tests {
         }
         // Two instances at the maxima fit side by side, as the pool was sized.
         let at_most = component(&with_memory, MEMORIES_PER_COMPONENT.try_into().unwrap_or(0));
-        let first = instantiate(&engine, &at_most).await.expect("the first instance");
-        let second = instantiate(&engine, &at_most).await.expect("the second instance");
+        let first = instantiate(&engine, &at_most)
+            .await
+            .expect("the first instance");
+        let second = instantiate(&engine, &at_most)
+            .await
+            .expect("the second instance");
         drop((first, second));
     }
 }

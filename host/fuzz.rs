@@ -268,12 +268,10 @@ impl Input<'_> {
             (4, 0) => wit::Reply::Rpc(wit::RpcReply::Accept(wit::RpcResult { data: self.bytes() })),
             (4, 1) => wit::Reply::Rpc(wit::RpcReply::Reject(self.error())),
             (4, _) => wit::Reply::Rpc(wit::RpcReply::Disconnect(self.disconnect())),
-            (_, 0) => wit::Reply::SubRefresh(wit::SubRefreshReply::Extend(
-                wit::SubRefreshResult {
-                    expire_at: self.s64(),
-                    info: self.bytes(),
-                },
-            )),
+            (_, 0) => wit::Reply::SubRefresh(wit::SubRefreshReply::Extend(wit::SubRefreshResult {
+                expire_at: self.s64(),
+                info: self.bytes(),
+            })),
             (_, _) => wit::Reply::SubRefresh(wit::SubRefreshReply::Expire),
         }
     }

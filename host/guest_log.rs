@@ -127,7 +127,10 @@ mod tests {
             escaped,
             "ok\\n2026-01-01T00:00:00Z  INFO tenant=other: forged\\r\\u{1b}[2K\\u{2028}x\\ty"
         );
-        assert!(matches!(escape_control("plain, é"), Cow::Borrowed("plain, é")));
+        assert!(matches!(
+            escape_control("plain, é"),
+            Cow::Borrowed("plain, é")
+        ));
     }
 
     /// Finding 10 of the hardening review: one tenant's guests could write

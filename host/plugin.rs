@@ -226,7 +226,11 @@ impl Plugin {
         request: Request,
     ) -> wasmtime::Result<Reply> {
         let deadline = store.data().deadline();
-        by_deadline(deadline, self.call_handler_unbounded(store, instance, request)).await
+        by_deadline(
+            deadline,
+            self.call_handler_unbounded(store, instance, request),
+        )
+        .await
     }
 
     async fn call_handler_unbounded(

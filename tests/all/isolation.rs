@@ -234,7 +234,11 @@ async fn a_reused_instance_writing_over_4kib_of_stderr_in_total_never_traps() {
             response.error
         );
     }
-    assert_eq!(count(&server, None).await, 2, "one instance served them all");
+    assert_eq!(
+        count(&server, None).await,
+        2,
+        "one instance served them all"
+    );
 }
 
 /// Finding 4 of the hardening review: WASI handles a guest never drops

@@ -65,15 +65,22 @@ mod wasi {
             package wasi:io@0.2.0 {
                 interface poll {
                     resource pollable {
+                        ready: func() -> bool;
                         block: func();
                     }
+                    poll: func(in: list<borrow<pollable>>) -> list<u32>;
                 }
             }
 
             package wasi:clocks@0.2.0 {
                 interface monotonic-clock {
                     use wasi:io/poll@0.2.0.{pollable};
-                    subscribe-duration: func(when: u64) -> pollable;
+                    type instant = u64;
+                    type duration = u64;
+                    now: func() -> instant;
+                    resolution: func() -> duration;
+                    subscribe-instant: func(when: instant) -> pollable;
+                    subscribe-duration: func(when: duration) -> pollable;
                 }
             }
         ",
