@@ -140,9 +140,14 @@ impl CallState {
     /// with line breaks and other control characters escaped, so that it
     /// cannot forge log lines.
     pub fn stderr(&self) -> String {
-        let bytes = self.stderr.contents();
-        escape_control(String::from_utf8_lossy(&bytes).trim_end()).into_owned()
+        stderr_text(&self.stderr.contents())
     }
+}
+
+/// What a guest wrote to stderr as log text: lossily decoded, trailing
+/// whitespace cut, control characters escaped.
+fn stderr_text(bytes: &[u8]) -> String {
+    escape_control(String::from_utf8_lossy(bytes).trim_end()).into_owned()
 }
 
 impl WasiView for CallState {
@@ -442,6 +447,20 @@ mod tests {
         assert_eq!(stderr.contents(), vec![b'z'; STDERR_CAPACITY]);
         stderr.clear();
         assert!(stderr.contents().is_empty());
+    }
+
+    /// Finding 10 of the hardening review: the stderr a fault's log line
+    /// carries could start lines of its own.
+    #[test]
+    fn stderr_in_fault_logs_cannot_forge_lines() {
+        let stderr = StderrCapture::default();
+        stderr.push(b"bye\n2026-01-01T00:00:00Z  WARN tenant=other: forged\r\n");
+        let text = stderr_text(&stderr.contents());
+        assert_eq!(
+            text,
+            r"bye\n2026-01-01T00:00:00Z  WARN tenant=other: forged"
+        );
+        assert!(!text.contains(['\n', '\r']));
     }
 
     fn limiter(max: usize) -> MemoryLimiter {

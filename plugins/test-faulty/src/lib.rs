@@ -135,7 +135,7 @@ impl Rpc for Faulty {
                 Ok(RpcResult::data(count.to_string()))
             }
             "log" => {
-                rotor_sdk::log::info(String::from_utf8_lossy(&request.data).into_owned());
+                rotor_sdk::log::info(String::from_utf8_lossy(&request.data));
                 Ok(RpcResult::data("logged"))
             }
             "stderr" => {
