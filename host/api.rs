@@ -16,8 +16,8 @@ use crate::proto::api::centrifugo_api_client::CentrifugoApiClient;
 use crate::telemetry::Metrics;
 use crate::wit::centrifugo_api::{ApiError, CentrifugoFailure};
 
-/// How to reach Centrifugo's server API.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// How to reach Centrifugo's server API. Its `Debug` hides the key.
+#[derive(Clone, PartialEq, Eq)]
 pub struct ApiConfig {
     /// The API's address, e.g. `http://127.0.0.1:10000`.
     pub address: String,
@@ -28,6 +28,17 @@ pub struct ApiConfig {
     /// Channel namespaces plugins may touch; `None` allows all. `""` stands
     /// for channels without a namespace.
     pub namespaces: Option<Vec<String>>,
+}
+
+impl std::fmt::Debug for ApiConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiConfig")
+            .field("address", &self.address)
+            .field("key", &self.key.as_ref().map(|_| "<redacted>"))
+            .field("timeout", &self.timeout)
+            .field("namespaces", &self.namespaces)
+            .finish()
+    }
 }
 
 /// A connected (lazily) API client, shared by every call.
@@ -70,7 +81,12 @@ impl ApiClient {
             .as_ref()
             .map(|key| {
                 format!("apikey {key}")
-                    .parse()
+                    .parse::<MetadataValue<tonic::metadata::Ascii>>()
+                    .map(|mut value| {
+                        // So that `Debug` of the client never prints it.
+                        value.set_sensitive(true);
+                        value
+                    })
                     .map_err(|_| ApiSetupError::Key)
             })
             .transpose()?;

@@ -11,7 +11,9 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::config::Config;
+use tokio::sync::Semaphore;
+
+use crate::config::{CANARY_INSTANCES, Config, MAX_TIMEOUT};
 use crate::convert::{check_reply, request_from_json};
 use crate::engine::Engine;
 use crate::kv::KvStore;
@@ -57,9 +59,14 @@ pub async fn run(
                 metrics: services.metrics.clone(),
             },
             cpu: target.guest.cpu.clone(),
+            // Canaries run one at a time, outside every tenant's share:
+            // the pool holds a slot for them.
+            instances: Arc::new(Semaphore::new(CANARY_INSTANCES as usize)),
+            log_rate: target.guest.log_rate.clone(),
         });
-        let deadline = Instant::now() + limits.timeout;
-        let mut store = sandbox::new_store(engine, guest, limits, deadline);
+        let deadline = Instant::now() + limits.timeout.min(MAX_TIMEOUT);
+        let mut store = sandbox::new_store(engine, guest, limits, deadline)
+            .map_err(|fault| format!("canary {kind} call failed: {fault}"))?;
         let reply = match target.plugin.handle(&mut store, request).await {
             Ok(reply) => reply,
             Err(error) => {

@@ -85,6 +85,13 @@ pub const DEFAULT_KV_OPS: u32 = 128;
 /// Server API work one guest call may cause: each call counts one, and a
 /// `batch` or `broadcast` one per command or channel.
 pub const DEFAULT_API_CALLS: u32 = 16;
+/// Instances a canary run holds at once: one, outside every tenant's share;
+/// the pool holds a slot for it.
+pub const CANARY_INSTANCES: u32 = 1;
+/// Log lines a second that one tenant's guests may write together: a line
+/// per call at a few hundred calls a second, yet too few for one tenant to
+/// flood the log (at most 400 KiB a second of 2 KiB lines).
+pub const DEFAULT_LOG_RATE: u32 = 200;
 
 /// A validated configuration.
 #[derive(Debug, Clone)]
@@ -138,8 +145,9 @@ fn absolute(path: &Path) -> PathBuf {
     std::path::absolute(path).unwrap_or_else(|_| path.to_owned())
 }
 
-/// One tenant: its routes, limits, settings and capabilities.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One tenant: its routes, limits, settings and capabilities. Its `Debug`
+/// shows the names of settings, never their values (secrets among them).
+#[derive(Clone, PartialEq, Eq)]
 pub struct TenantConfig {
     /// Its name: the `kv` key space, log and metric label, and (with
     /// `by = "metadata"`) the metadata value that selects it.
@@ -169,6 +177,44 @@ pub struct TenantConfig {
     pub on_refresh_failure: RefreshFailure,
 }
 
+impl fmt::Debug for TenantConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let settings: BTreeMap<&str, RedactedValues<'_>> = self
+            .settings
+            .iter()
+            .map(|(plugin, values)| (plugin.as_str(), RedactedValues(values)))
+            .collect();
+        f.debug_struct("TenantConfig")
+            .field("name", &self.name)
+            .field("plugin_dir", &self.plugin_dir)
+            .field("handlers", &self.handlers)
+            .field("interceptors", &self.interceptors)
+            .field("limits", &self.limits)
+            .field("settings", &settings)
+            .field("grants", &self.grants)
+            .field("api_namespaces", &self.api_namespaces)
+            .field("listen", &self.listen)
+            .field("reuse", &self.reuse)
+            .field("on_refresh_failure", &self.on_refresh_failure)
+            .finish()
+    }
+}
+
+/// What `Debug` shows in place of a secret.
+pub const REDACTED: &str = "<redacted>";
+
+/// Settings in `Debug` output: their names, each value replaced by
+/// [`REDACTED`], since any of them may come from a secret.
+pub struct RedactedValues<'a>(pub &'a BTreeMap<String, String>);
+
+impl fmt::Debug for RedactedValues<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map()
+            .entries(self.0.keys().map(|key| (key, REDACTED)))
+            .finish()
+    }
+}
+
 impl TenantConfig {
     /// Every distinct plugin this tenant refers to.
     pub fn plugins(&self) -> Vec<&PluginRef> {
@@ -186,6 +232,23 @@ impl TenantConfig {
         plugins.sort();
         plugins.dedup();
         plugins
+    }
+
+    /// Instances its calls may hold alive at once: `concurrency` calls of
+    /// a handler and the longest interceptor chain each, and every warm
+    /// pool full. The instance pool holds this many for the tenant, and the
+    /// tenant may never have more (its share carries over reloads, like its
+    /// limits), so no tenant can take the slots another was sized for.
+    pub fn instance_share(&self) -> u32 {
+        let per_call = u32::try_from(1 + self.interceptors.longest()).unwrap_or(u32::MAX);
+        let idle = self
+            .reuse
+            .values()
+            .fold(0u32, |sum, policy| sum.saturating_add(policy.max_idle));
+        self.limits
+            .concurrency
+            .saturating_mul(per_call)
+            .saturating_add(idle)
     }
 
     /// The key of one of its plugins among all tenants' plugins: see
@@ -272,8 +335,9 @@ impl Default for TransportLimits {
     }
 }
 
-/// The admin listener: probes and operator endpoints.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The admin listener: probes and operator endpoints. Its `Debug` hides the
+/// token.
+#[derive(Clone, PartialEq, Eq)]
 pub struct AdminConfig {
     /// Where it listens.
     pub listen: SocketAddr,
@@ -283,6 +347,16 @@ pub struct AdminConfig {
     /// Host names it answers to besides IP addresses and `localhost`, lower-case:
     /// requests naming another host are refused (DNS rebinding).
     pub hosts: Vec<String>,
+}
+
+impl fmt::Debug for AdminConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AdminConfig")
+            .field("listen", &self.listen)
+            .field("token", &self.token.as_ref().map(|_| REDACTED))
+            .field("hosts", &self.hosts)
+            .finish()
+    }
 }
 
 /// The components that answer one request kind.
@@ -330,8 +404,8 @@ impl Interceptors {
     }
 }
 
-/// One interceptor in a chain.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One interceptor in a chain. Its `Debug` hides the values of its settings.
+#[derive(Clone, PartialEq, Eq)]
 pub struct InterceptorRef {
     /// Its component.
     pub plugin: PluginRef,
@@ -340,6 +414,16 @@ pub struct InterceptorRef {
     /// Whether the call goes on without it when it fails (default: the call
     /// fails with error 100).
     pub fail_open: bool,
+}
+
+impl fmt::Debug for InterceptorRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("InterceptorRef")
+            .field("plugin", &self.plugin)
+            .field("settings", &RedactedValues(&self.settings))
+            .field("fail_open", &self.fail_open)
+            .finish()
+    }
 }
 
 /// Resource limits of one call.
@@ -370,6 +454,9 @@ pub struct Limits {
     /// Server API calls one guest call may make; a `batch` counts one per
     /// command and a `broadcast` one per channel.
     pub api_calls: u32,
+    /// Log lines a second the tenant's guests may write together; more are
+    /// dropped (and counted in a warning).
+    pub log_rate: u32,
 }
 
 impl Default for Limits {
@@ -385,6 +472,7 @@ impl Default for Limits {
             kv_bytes: DEFAULT_KV_BYTES,
             kv_ops: DEFAULT_KV_OPS,
             api_calls: DEFAULT_API_CALLS,
+            log_rate: DEFAULT_LOG_RATE,
         }
     }
 }
@@ -505,21 +593,17 @@ impl Config {
             .collect()
     }
 
-    /// The largest of every tenant's limits, and their summed concurrency:
-    /// what the instance pool must hold.
+    /// The largest of every tenant's limits, and the sum of their instance
+    /// shares (see [`TenantConfig::instance_share`]) and a canary's: what
+    /// the instance pool must hold.
     pub fn pool_limits(&self) -> PoolLimits {
         let mut pool = PoolLimits {
-            instances: 0,
+            instances: CANARY_INSTANCES,
             memory: 0,
             fuel: false,
         };
         for tenant in self.tenants.values() {
-            let per_call = u32::try_from(1 + tenant.interceptors.longest()).unwrap_or(u32::MAX);
-            let idle: u32 = tenant.reuse.values().map(|policy| policy.max_idle).sum();
-            pool.instances = pool
-                .instances
-                .saturating_add(tenant.limits.concurrency.saturating_mul(per_call))
-                .saturating_add(idle);
+            pool.instances = pool.instances.saturating_add(tenant.instance_share());
             pool.memory = pool.memory.max(tenant.limits.memory);
             pool.fuel |= tenant.limits.fuel.is_some();
         }
@@ -809,8 +893,9 @@ struct RawAdmin {
     hosts: Vec<String>,
 }
 
-/// The store behind the `kv` import.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+/// The store behind the `kv` import. Its `Debug` hides a password in the
+/// Redis URL.
+#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(tag = "backend", rename_all = "snake_case", deny_unknown_fields)]
 pub enum KvConfig {
     /// In this process: zero setup, state per replica (the default).
@@ -824,6 +909,37 @@ pub enum KvConfig {
         #[serde(default = "default_kv_prefix")]
         prefix: String,
     },
+}
+
+impl fmt::Debug for KvConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            KvConfig::Memory => f.write_str("Memory"),
+            KvConfig::Redis { url, prefix } => f
+                .debug_struct("Redis")
+                .field("url", &redact_url(url))
+                .field("prefix", prefix)
+                .finish(),
+        }
+    }
+}
+
+/// `url` with the password of its user part, if any, replaced by
+/// [`REDACTED`]: `redis://user:secret@host/0` becomes
+/// `redis://user:<redacted>@host/0`.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(authority_end);
+    let Some((user_info, host)) = authority.rsplit_once('@') else {
+        return url.to_owned();
+    };
+    let user = user_info
+        .split_once(':')
+        .map_or(user_info, |(user, _)| user);
+    format!("{scheme}://{user}:{REDACTED}@{host}{path}")
 }
 
 fn default_kv_prefix() -> String {
@@ -897,6 +1013,7 @@ struct RawLimits {
     kv_bytes: Option<String>,
     kv_ops: Option<u32>,
     api_calls: Option<u32>,
+    log_rate: Option<u32>,
 }
 
 /// A plugin file name, or a table that names the plugin and its options.
@@ -1623,6 +1740,15 @@ impl RawCentrifugo {
             })?,
             None => DEFAULT_API_TIMEOUT,
         };
+        if timeout.is_zero() || timeout > MAX_TIMEOUT {
+            return Err(invalid(
+                "centrifugo.timeout",
+                &format!(
+                    "must be greater than zero and at most {}s",
+                    MAX_TIMEOUT.as_secs()
+                ),
+            ));
+        }
         Ok(ApiConfig {
             address: self.api,
             key,
@@ -1650,6 +1776,7 @@ impl RawLimits {
         let kv_bytes = size("kv_bytes", self.kv_bytes, defaults.kv_bytes)?;
         let kv_ops = self.kv_ops.unwrap_or(defaults.kv_ops);
         let api_calls = self.api_calls.unwrap_or(defaults.api_calls);
+        let log_rate = self.log_rate.unwrap_or(defaults.log_rate);
         let timeout = match self.timeout {
             Some(text) => parse_duration(&text).map_err(|message| named("timeout", message))?,
             None => defaults.timeout,
@@ -1659,8 +1786,14 @@ impl RawLimits {
         if memory < 1 << 20 {
             return Err(named("memory", "must be at least 1MiB".into()));
         }
-        if timeout.is_zero() {
-            return Err(named("timeout", "must be greater than zero".into()));
+        if timeout.is_zero() || timeout > MAX_TIMEOUT {
+            return Err(named(
+                "timeout",
+                format!(
+                    "must be greater than zero and at most {}s",
+                    MAX_TIMEOUT.as_secs()
+                ),
+            ));
         }
         if concurrency == 0 {
             return Err(named("concurrency", "must be at least 1".into()));
@@ -1671,7 +1804,11 @@ impl RawLimits {
         if kv_bytes < MIN_KV_BYTES {
             return Err(named("kv_bytes", "must be at least 1KiB".into()));
         }
-        for (field, count) in [("kv_ops", kv_ops), ("api_calls", api_calls)] {
+        for (field, count) in [
+            ("kv_ops", kv_ops),
+            ("api_calls", api_calls),
+            ("log_rate", log_rate),
+        ] {
             if count == 0 {
                 return Err(named(field, "must be at least 1".into()));
             }
@@ -1699,9 +1836,15 @@ impl RawLimits {
             kv_bytes,
             kv_ops,
             api_calls,
+            log_rate,
         })
     }
 }
+
+/// The longest `timeout` (a guest's deadline, or one server API call): an
+/// hour, far past any proxy timeout, and short enough that a deadline
+/// computed from it is always a valid instant.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(3600);
 
 /// The smallest `kv_bytes`: room for a few small entries.
 const MIN_KV_BYTES: u64 = 1 << 10;
@@ -2059,7 +2202,7 @@ mod tests {
         let pool = config.pool_limits();
         assert_eq!(
             (pool.instances, pool.memory, pool.fuel),
-            (12, 8 << 20, true)
+            (13, 8 << 20, true)
         );
         let TenantRule::Namespace { owners } = &config.tenancy.rule else {
             panic!("namespace rule expected");
@@ -2288,5 +2431,93 @@ mod tests {
         assert_eq!(parse_duration("100ms"), Ok(Duration::from_millis(100)));
         assert_eq!(parse_duration("2s"), Ok(Duration::from_secs(2)));
         assert!(parse_duration("2h").is_err());
+    }
+
+    /// Finding 13 of the hardening review: `timeout = "99999999999m"`
+    /// parsed, and the first call panicked adding it to `Instant::now()`.
+    #[test]
+    fn a_huge_timeout_is_a_config_error_not_an_instant_overflow() {
+        let dir = dir_with(&[]);
+        for (text, key) in [
+            ("[limits]\ntimeout = \"99999999999m\"", "limits.timeout"),
+            ("[limits]\ntimeout = \"3601s\"", "limits.timeout"),
+            (
+                "[centrifugo]\napi = \"http://127.0.0.1:1\"\ntimeout = \"99999999999m\"",
+                "centrifugo.timeout",
+            ),
+            (
+                "[centrifugo]\napi = \"http://127.0.0.1:1\"\ntimeout = \"0ms\"",
+                "centrifugo.timeout",
+            ),
+        ] {
+            let error = Config::parse(text, dir.path()).unwrap_err().to_string();
+            assert!(
+                error.contains(key) && error.contains("at most 3600s"),
+                "{text}: {error}"
+            );
+        }
+        let config = Config::parse("[limits]\ntimeout = \"60m\"", dir.path()).expect("an hour");
+        let timeout = config.first_tenant().limits.timeout;
+        assert_eq!(timeout, MAX_TIMEOUT);
+        assert!(std::time::Instant::now().checked_add(timeout).is_some());
+    }
+
+    /// Finding 13 of the hardening review: `Debug` of a config printed the
+    /// server API key, the admin token, secret settings and a Redis
+    /// password.
+    #[tokio::test]
+    async fn config_debug_redacts_the_api_key_admin_token_and_secrets() {
+        let dir = dir_with(&["auth.wasm", "rl.wasm", "api-key", "admin-token"]);
+        std::fs::write(dir.path().join("api-key"), "api-key-value-1").unwrap();
+        std::fs::write(dir.path().join("admin-token"), "admin-token-value-2").unwrap();
+        let text = r#"
+            [handlers]
+            connect = "auth.wasm"
+            [interceptors]
+            connect = [{ plugin = "rl.wasm", settings = { token = "interceptor-secret-3" } }]
+            [settings."auth.wasm"]
+            secret = "jwt-secret-4"
+            [centrifugo]
+            api = "http://127.0.0.1:10000"
+            api_key_file = "api-key"
+            [admin]
+            listen = "127.0.0.1:9901"
+            token_file = "admin-token"
+            [kv]
+            backend = "redis"
+            url = "redis://rotor:redis-password-5@127.0.0.1:6379/0"
+        "#;
+        let config = Config::parse(text, dir.path()).expect("a valid config");
+        let debug = format!("{config:?} {config:#?}");
+        for secret in [
+            "api-key-value-1",
+            "admin-token-value-2",
+            "interceptor-secret-3",
+            "jwt-secret-4",
+            "redis-password-5",
+        ] {
+            assert!(!debug.contains(secret), "{secret} in {debug}");
+        }
+        // What is not secret still shows, secrets as `<redacted>`.
+        assert!(
+            debug.contains("secret") && debug.contains(REDACTED),
+            "{debug}"
+        );
+        assert!(
+            debug.contains("redis://rotor:<redacted>@127.0.0.1:6379/0"),
+            "{debug}"
+        );
+        assert_eq!(
+            redact_url("redis://127.0.0.1:6379/0"),
+            "redis://127.0.0.1:6379/0"
+        );
+        assert_eq!(
+            redact_url("redis://:pw@h/0?x=@"),
+            "redis://:<redacted>@h/0?x=@"
+        );
+        // The API client built from it keeps the key out of its `Debug` too.
+        let api = crate::api::ApiClient::new(config.centrifugo.as_ref().expect("an API"))
+            .expect("a client");
+        assert!(!format!("{api:?}").contains("api-key-value-1"));
     }
 }

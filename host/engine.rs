@@ -17,9 +17,20 @@ use crate::sandbox::CallState;
 /// often a running guest yields to other tasks.
 pub const EPOCH_TICK: Duration = Duration::from_millis(1);
 
-/// Core instances per component instance: a Rust guest has a handful, a
-/// Python or JavaScript guest more.
-const CORE_INSTANCES_PER_COMPONENT: u32 = 8;
+/// Core instances one component may have: a Rust guest has 3, a
+/// JavaScript guest 4, a Python guest 14 (CPython's shared libraries are
+/// linked at instantiation). Enforced per component, and the pool holds
+/// this many per instance, so no component takes more than its slot.
+pub const CORE_INSTANCES_PER_COMPONENT: u32 = 16;
+/// Linear memories one component may have: every guest toolchain Rotor
+/// ships examples for builds components with one. Enforced per component,
+/// and the pool holds this many per instance (each reserves address space,
+/// so this stays small).
+pub const MEMORIES_PER_COMPONENT: u32 = 2;
+/// Tables one component may have: the guests Rotor ships examples for have
+/// two (their own and the canonical ABI's shim). Enforced per component,
+/// and the pool holds this many per instance.
+pub const TABLES_PER_COMPONENT: u32 = 4;
 /// Table elements per table: interpreters compiled to wasm have large tables.
 const TABLE_ELEMENTS: usize = 100_000;
 /// Linear memory a pool slot keeps mapped between instances. With
@@ -57,10 +68,17 @@ impl Engine {
     pub fn with_pool(limits: &PoolLimits, cache: &CompileCache) -> Result<Engine, PluginError> {
         let mut pool = PoolingAllocationConfig::default();
         let instances = limits.instances.max(1);
+        // Every component is held to the per-component maxima and the pool
+        // holds them for every instance it is sized for: however a tenant's
+        // components are built, its instances fit in the slots its share
+        // was sized for, and never take another tenant's.
         pool.total_component_instances(instances)
+            .max_core_instances_per_component(CORE_INSTANCES_PER_COMPONENT)
+            .max_memories_per_component(MEMORIES_PER_COMPONENT)
+            .max_tables_per_component(TABLES_PER_COMPONENT)
             .total_core_instances(instances.saturating_mul(CORE_INSTANCES_PER_COMPONENT))
-            .total_memories(instances.saturating_mul(2))
-            .total_tables(instances.saturating_mul(2))
+            .total_memories(instances.saturating_mul(MEMORIES_PER_COMPONENT))
+            .total_tables(instances.saturating_mul(TABLES_PER_COMPONENT))
             .total_stacks(instances)
             .table_elements(TABLE_ELEMENTS)
             .max_memory_size(usize::try_from(limits.memory).unwrap_or(usize::MAX))
@@ -164,5 +182,104 @@ impl Drop for EpochTicker {
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use wasmtime::Store;
+
+    use super::*;
+
+    /// A core module with one memory of one page, or with nothing.
+    fn core_module(memory: bool) -> Vec<u8> {
+        let mut bytes = b"\0asm\x01\0\0\0".to_vec();
+        if memory {
+            // Memory section: one memory, no maximum, one page.
+            bytes.extend([5, 3, 1, 0, 1]);
+        }
+        bytes
+    }
+
+    /// A component that instantiates `module` `count` times (at most 127).
+    fn component(module: &[u8], count: u8) -> Vec<u8> {
+        assert!(count < 128 && module.len() < 128);
+        let mut bytes = b"\0asm\x0d\0\x01\0".to_vec();
+        // Core module section.
+        bytes.push(1);
+        bytes.push(u8::try_from(module.len()).unwrap_or(0));
+        bytes.extend(module);
+        // Core instance section: `count` instances of module 0, no imports.
+        let instances = 1 + 3 * usize::from(count);
+        bytes.push(2);
+        bytes.extend(leb128(instances));
+        bytes.extend(leb128(usize::from(count)));
+        for _ in 0..count {
+            bytes.extend([0, 0, 0]);
+        }
+        bytes
+    }
+
+    fn leb128(mut value: usize) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        loop {
+            let byte = u8::try_from(value & 0x7f).unwrap_or(0);
+            value >>= 7;
+            if value == 0 {
+                bytes.push(byte);
+                return bytes;
+            }
+            bytes.push(byte | 0x80);
+        }
+    }
+
+    async fn instantiate(engine: &Engine, bytes: &[u8]) -> wasmtime::Result<Store<()>> {
+        let component = Component::new(engine.wasmtime(), bytes)?;
+        let mut store = Store::new(engine.wasmtime(), ());
+        Linker::new(engine.wasmtime())
+            .instantiate_async(&mut store, &component)
+            .await?;
+        Ok(store)
+    }
+
+    /// Finding 2 of the hardening review: no per-component maximum was
+    /// set, so one component with many memories or core instances took
+    /// the pool's slots of several instances, and other tenants' calls
+    /// failed to instantiate.
+    #[tokio::test]
+    async fn one_component_cannot_take_more_than_its_slot_of_the_pool() {
+        let pool = PoolLimits {
+            instances: 2,
+            memory: 1 << 20,
+            fuel: false,
+        };
+        let engine = Engine::with_pool(&pool, &CompileCache::Off).expect("an engine");
+        let with_memory = core_module(true);
+        let empty = core_module(false);
+        let greedy = [
+            component(
+                &with_memory,
+                MEMORIES_PER_COMPONENT.try_into().unwrap_or(0) + 2,
+            ),
+            component(
+                &empty,
+                CORE_INSTANCES_PER_COMPONENT.try_into().unwrap_or(0) + 1,
+            ),
+        ];
+        for bytes in &greedy {
+            assert!(
+                instantiate(&engine, bytes).await.is_err(),
+                "a component over the per-component maxima was instantiated"
+            );
+        }
+        // Two instances at the maxima fit side by side, as the pool was sized.
+        let at_most = component(&with_memory, MEMORIES_PER_COMPONENT.try_into().unwrap_or(0));
+        let first = instantiate(&engine, &at_most)
+            .await
+            .expect("the first instance");
+        let second = instantiate(&engine, &at_most)
+            .await
+            .expect("the second instance");
+        drop((first, second));
     }
 }

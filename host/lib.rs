@@ -15,6 +15,12 @@ mod convert;
 mod cpu;
 mod engine;
 mod error;
+/// Fuzz harnesses, for `cargo fuzz` (built with `--cfg fuzzing`) and the
+/// bounded fuzz runs of the unit tests.
+#[cfg(any(test, fuzzing))]
+#[doc(hidden)]
+pub mod fuzz;
+mod guest_log;
 mod imports;
 mod json_bytes;
 mod kind;

@@ -22,16 +22,17 @@ use std::time::Instant;
 
 use wasmtime::{Store, Trap};
 
-use crate::config::Limits;
+use crate::config::{Limits, MAX_TIMEOUT};
 use crate::convert;
 use crate::engine::Engine;
 use crate::error::{CallError, GuestFault, RefreshFailure};
+use crate::guest_log::escape_control;
 use crate::kind::RequestKind;
 use crate::plugin::{InterceptorInstance, Live};
 use crate::registry::{PluginRegistry, Step, Target, TenantRoutes, kind_of};
 use crate::sandbox::{self, CallState};
 use crate::telemetry::Metrics;
-use crate::warm::{Warm, WarmState};
+use crate::warm::{Retired, Warm, WarmState};
 use crate::wit::interceptor::{CallContext, Decision};
 use crate::wit::types::{
     CentrifugoError, ConnectReply, Disconnect, PublishReply, RefreshReply, Reply, Request,
@@ -158,7 +159,10 @@ impl Pipeline {
             Err(busy) => Err(busy),
         };
         if let Err(CallError::Guest { plugin, fault }) = &result {
-            tracing::warn!(tenant = tenant.name(), %plugin, %kind, fault = fault.kind(), "plugin failed: {fault}");
+            // A fault's text may carry what the guest sent or wrote.
+            let text = fault.to_string();
+            let text = escape_control(&text);
+            tracing::warn!(tenant = tenant.name(), %plugin, %kind, fault = fault.kind(), "plugin failed: {text}");
             self.metrics.fault(plugin, fault.kind());
         }
         match (result, expired(kind)) {
@@ -200,7 +204,9 @@ struct Call<'a> {
 
 impl Call<'_> {
     fn step_deadline(&self) -> Instant {
-        let budget = Instant::now() + self.limits.timeout;
+        // Validated configs keep `timeout` within `MAX_TIMEOUT`; limits built
+        // in code are held to it here, so the sum is always an instant.
+        let budget = Instant::now() + self.limits.timeout.min(MAX_TIMEOUT);
         self.deadline
             .map_or(budget, |deadline| deadline.min(budget))
     }
@@ -358,13 +364,15 @@ impl Call<'_> {
         let plugin = step.target.guest.plugin.clone();
         if step.fail_open {
             self.pipeline.metrics.fault(&plugin, fault.kind());
-            tracing::warn!(%plugin, kind = %self.kind, fault = fault.kind(), "interceptor failed, skipped (fail_open): {fault}");
+            let text = fault.to_string();
+            let text = escape_control(&text);
+            tracing::warn!(%plugin, kind = %self.kind, fault = fault.kind(), "interceptor failed, skipped (fail_open): {text}");
             return Ok(());
         }
         Err(CallError::Guest { plugin, fault })
     }
 
-    fn store(&self, target: &Target) -> Store<CallState> {
+    fn store(&self, target: &Target) -> Result<Store<CallState>, GuestFault> {
         sandbox::new_store(
             &self.pipeline.engine,
             target.guest.clone(),
@@ -411,7 +419,7 @@ impl Call<'_> {
             }
             metrics.warm(&target.guest.plugin, "miss");
         }
-        let mut store = self.store(target);
+        let mut store = self.store(target)?;
         let instance = match target.plugin.instantiate(&mut store).await {
             Ok(instance) => instance,
             Err(error) => return Err(classify(error, &store)),
@@ -422,11 +430,17 @@ impl Call<'_> {
 
     /// Returns an instance that ended its call cleanly to its pool, if its
     /// target reuses instances.
-    fn keep(&self, target: &Target, live: Live, state: Option<WarmState>) {
+    fn keep(&self, target: &Target, mut live: Live, state: Option<WarmState>) {
         let (Some(pool), Some(state)) = (&target.warm, state) else {
             return;
         };
-        if let Some(retired) = pool.put(Warm::from_parts(live, state)) {
+        // Handles a guest leaves open would otherwise pile up across calls.
+        let retired = if live.store.data_mut().resources() > sandbox::MAX_RESOURCES_KEPT {
+            Some(Retired::Resources)
+        } else {
+            pool.put(Warm::from_parts(live, state))
+        };
+        if let Some(retired) = retired {
             self.pipeline
                 .metrics
                 .warm(&target.guest.plugin, retired.metric());

@@ -12,7 +12,7 @@ use wasmtime::component::{Component, Instance, InstancePre};
 use crate::engine::Engine;
 use crate::error::PluginError;
 use crate::kind::RequestKind;
-use crate::sandbox::CallState;
+use crate::sandbox::{CallState, by_deadline};
 use crate::tenant::Grants;
 use crate::wit;
 use crate::wit::types::{Reply, Request};
@@ -210,14 +210,30 @@ impl Plugin {
         self.call_handler(store, &instance, request).await
     }
 
-    /// Instantiates the component in `store`.
+    /// Instantiates the component in `store`, by the store's deadline.
     pub async fn instantiate(&self, store: &mut Store<CallState>) -> wasmtime::Result<Instance> {
-        self.pre.instantiate_async(&mut *store).await
+        let deadline = store.data().deadline();
+        by_deadline(deadline, self.pre.instantiate_async(&mut *store)).await
     }
 
     /// Calls the handler of the request's kind on `instance`, an instance of
-    /// this component in `store`.
+    /// this component in `store`; the call ends by the store's deadline,
+    /// host imports included.
     pub async fn call_handler(
+        &self,
+        store: &mut Store<CallState>,
+        instance: &Instance,
+        request: Request,
+    ) -> wasmtime::Result<Reply> {
+        let deadline = store.data().deadline();
+        by_deadline(
+            deadline,
+            self.call_handler_unbounded(store, instance, request),
+        )
+        .await
+    }
+
+    async fn call_handler_unbounded(
         &self,
         store: &mut Store<CallState>,
         instance: &Instance,
@@ -332,24 +348,32 @@ impl InterceptorInstance {
 }
 
 impl InterceptorInstance {
-    /// Calls `before`.
+    /// Calls `before`, by the store's deadline.
     pub async fn before(
         &mut self,
         context: &wit::interceptor::CallContext,
         request: &Request,
     ) -> wasmtime::Result<wit::interceptor::Decision> {
-        self.guest
-            .call_before(&mut self.store, context, request)
-            .await
+        let deadline = self.store.data().deadline();
+        by_deadline(
+            deadline,
+            self.guest.call_before(&mut self.store, context, request),
+        )
+        .await
     }
 
-    /// Calls `after`.
+    /// Calls `after`, by the store's deadline.
     pub async fn after(
         &mut self,
         context: &wit::interceptor::CallContext,
         reply: &Reply,
     ) -> wasmtime::Result<Option<Reply>> {
-        self.guest.call_after(&mut self.store, context, reply).await
+        let deadline = self.store.data().deadline();
+        by_deadline(
+            deadline,
+            self.guest.call_after(&mut self.store, context, reply),
+        )
+        .await
     }
 }
 

@@ -14,6 +14,7 @@ use crate::cpu::{CORE, InFlight, TenantCpu};
 use crate::engine::Engine;
 use crate::error::RefreshFailure;
 use crate::error::{CallError, PluginError};
+use crate::guest_log::LogRate;
 use crate::kind::{Naming, RequestKind};
 use crate::plugin::Plugin;
 use crate::sandbox::{Guest, Services};
@@ -95,6 +96,10 @@ pub struct TenantRoutes {
     limits: Limits,
     permits: Arc<Semaphore>,
     cpu: Arc<TenantCpu>,
+    /// Its share of the instance pool: a permit per live instance.
+    instances: Arc<Semaphore>,
+    /// The rate its guests' log lines are held to.
+    log_rate: Arc<LogRate>,
     /// Warm pools by plugin key, with the plugin version they hold.
     pools: BTreeMap<String, (Arc<Plugin>, Arc<WarmPool>)>,
     /// How namespaces are read, to route by them.
@@ -119,6 +124,8 @@ struct RouteBuilder<'a> {
     plugins: &'a BTreeMap<String, Arc<Plugin>>,
     services: Services,
     cpu: Arc<TenantCpu>,
+    instances: Arc<Semaphore>,
+    log_rate: Arc<LogRate>,
     pools: BTreeMap<String, (Arc<Plugin>, Arc<WarmPool>)>,
 }
 
@@ -154,6 +161,8 @@ impl RouteBuilder<'_> {
                 settings,
                 services: self.services.clone(),
                 cpu: self.cpu.clone(),
+                instances: self.instances.clone(),
+                log_rate: self.log_rate.clone(),
             }),
             warm,
         })
@@ -250,6 +259,8 @@ impl RouteBuilder<'_> {
             limits,
             permits,
             cpu: self.cpu.clone(),
+            instances: self.instances.clone(),
+            log_rate: self.log_rate.clone(),
             pools: self.pools.clone(),
             naming: self.tenancy.naming.clone(),
             grant_scope: grant_scope(self.tenancy, tenant),
@@ -302,6 +313,11 @@ fn warm_pools(
         pools.insert(key, (plugin.clone(), pool));
     }
     pools
+}
+
+/// A tenant's share of the instance pool: `instances` permits.
+fn instance_share(instances: u32) -> Semaphore {
+    Semaphore::new(usize::try_from(instances).unwrap_or(usize::MAX))
 }
 
 fn permits(limits: &Limits) -> Semaphore {
@@ -361,12 +377,26 @@ impl Routes {
                 || services.cpu.tenant(&tenant.name, tenant.limits.cpu),
                 |old| old.cpu.clone(),
             );
+            // So do its share of the instance pool, sized at start (a reload
+            // that lengthens a chain cannot take other tenants' slots), and
+            // its log rate.
+            let (instances, log_rate) = old.map_or_else(
+                || {
+                    (
+                        Arc::new(instance_share(tenant.instance_share())),
+                        Arc::new(LogRate::new(tenant.limits.log_rate)),
+                    )
+                },
+                |old| (old.instances.clone(), old.log_rate.clone()),
+            );
             let builder = RouteBuilder {
                 tenant,
                 tenancy: &config.tenancy,
                 plugins: &plugins,
                 services: tenant_services(tenant, &config.tenancy.naming, services),
                 cpu,
+                instances,
+                log_rate,
                 pools: warm_pools(tenant, &plugins, old),
             };
             tenants.insert(tenant.name.clone(), builder.build(old)?);
@@ -395,6 +425,8 @@ impl Routes {
                 source,
             })?;
         let cpu = services.cpu.tenant(DEFAULT_TENANT, limits.cpu);
+        let instances = Arc::new(instance_share(limits.concurrency));
+        let log_rate = Arc::new(LogRate::new(limits.log_rate));
         let target = Target {
             guest: Arc::new(Guest {
                 plugin: plugin.name().to_owned(),
@@ -402,6 +434,8 @@ impl Routes {
                 settings,
                 services: services.clone(),
                 cpu: cpu.clone(),
+                instances: instances.clone(),
+                log_rate: log_rate.clone(),
             }),
             plugin: plugin.clone(),
             warm: None,
@@ -420,6 +454,8 @@ impl Routes {
             limits,
             permits: Arc::new(permits(&limits)),
             cpu,
+            instances,
+            log_rate,
             pools: BTreeMap::new(),
             naming: Naming::default(),
             grant_scope: GrantScope::any(),

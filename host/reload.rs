@@ -317,6 +317,8 @@ impl Reloader {
     fn reject(&self, plugin: &str, reason: &str) {
         self.stats.rejected.fetch_add(1, Ordering::Relaxed);
         self.metrics.reload(false);
+        // A canary's failure may carry what the guest sent or wrote.
+        let reason = crate::guest_log::escape_control(reason);
         tracing::error!(%plugin, "reload rejected, the last good version keeps serving: {reason}");
     }
 

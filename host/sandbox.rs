@@ -2,30 +2,46 @@
 //! limiter, a CPU deadline and the tenant's CPU meter, and the calling
 //! plugin's identity for imports.
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::collections::{BTreeMap, VecDeque};
+use std::future::Future;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use wasmtime::{ResourceLimiter, Store, UpdateDeadline};
-use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use wasmtime::{ResourceLimiter, Store, Trap, UpdateDeadline};
+use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
+use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
 use wasmtime_wasi::{ResourceTable, WasiCtx, WasiCtxView, WasiView};
 
 use crate::api::ApiClient;
-use crate::config::Limits;
+use crate::config::{Limits, RedactedValues};
 use crate::cpu::{CpuShares, Slice, TenantCpu};
-use crate::engine::Engine;
+use crate::engine::{self, Engine};
+use crate::error::GuestFault;
+use crate::guest_log::{LogRate, escape_control};
 use crate::kv::KvStore;
 use crate::telemetry::Metrics;
 
-/// Bytes of a guest's stderr kept per call: enough for a panic message.
+/// Bytes of a guest's stderr kept per call (the last ones written): enough
+/// for a panic message.
 const STDERR_CAPACITY: usize = 4096;
+/// WASI resources (streams, pollables, …) one store may hold at once. Each
+/// costs host memory outside the guest's memory limit; a guest needs a
+/// handful, and one that never drops its handles fails here instead of
+/// growing the host.
+pub const MAX_RESOURCES: usize = 1024;
+/// WASI resources a warm instance may still hold when its call ends (a
+/// guest's C library keeps its stdio streams open, say). One that holds
+/// more is retired instead of serving another call, so handles a guest
+/// leaks never pile up across calls.
+pub const MAX_RESOURCES_KEPT: usize = 16;
 /// Log lines a guest may write per call; more are dropped with one warning.
 pub const LOG_LINES_PER_CALL: u32 = 64;
 /// Bytes of one guest log line kept; the rest is cut.
 pub const LOG_LINE_MAX: usize = 2048;
 
-/// Who a store runs: what host imports need to know about the plugin.
-#[derive(Debug)]
+/// Who a store runs: what host imports need to know about the plugin. Its
+/// `Debug` shows the names of its settings, not their values.
 pub struct Guest {
     /// The plugin's name, as the config names it.
     pub plugin: String,
@@ -37,6 +53,22 @@ pub struct Guest {
     pub services: Services,
     /// The tenant's CPU meter, which its guests' time is charged to.
     pub cpu: Arc<TenantCpu>,
+    /// The tenant's share of the instance pool: one permit per live
+    /// instance, so its guests can never hold the pool slots other tenants
+    /// were sized for.
+    pub instances: Arc<Semaphore>,
+    /// The tenant's log rate, which its guests' log lines are charged to.
+    pub log_rate: Arc<LogRate>,
+}
+
+impl std::fmt::Debug for Guest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Guest")
+            .field("plugin", &self.plugin)
+            .field("tenant", &self.tenant)
+            .field("settings", &RedactedValues(&self.settings))
+            .finish_non_exhaustive()
+    }
 }
 
 /// What every tenant's guests share: the services behind host imports,
@@ -58,7 +90,10 @@ pub struct CallState {
     wasi: WasiCtx,
     table: ResourceTable,
     limiter: MemoryLimiter,
-    stderr: MemoryOutputPipe,
+    stderr: StderrCapture,
+    /// This instance's place in its tenant's share of the pool, given back
+    /// when the store drops.
+    _share: OwnedSemaphorePermit,
     /// The guest this store runs.
     pub guest: Arc<Guest>,
     /// Log lines the guest may still write in this call.
@@ -80,12 +115,19 @@ impl CallState {
     }
 
     /// Prepares a warm instance's store for its next call: the identity of
-    /// the route that calls it, and a fresh log budget ([`refill`] gives
-    /// the other budgets).
+    /// the route that calls it, a fresh log budget and an empty stderr
+    /// ([`refill`] gives the other budgets). Memory stays counted: the
+    /// instance keeps its memories.
     pub fn begin_call(&mut self, guest: Arc<Guest>) {
         self.guest = guest;
         self.log_budget = LOG_LINES_PER_CALL;
         self.limiter.denied = false;
+        self.stderr.clear();
+    }
+
+    /// WASI resources the guest holds now.
+    pub fn resources(&mut self) -> usize {
+        self.table.iter_mut().count()
     }
 
     /// When the current guest call must end.
@@ -93,11 +135,19 @@ impl CallState {
         self.deadline
     }
 
-    /// What the guest wrote to stderr (a panic message, say), lossily decoded.
+    /// What the guest wrote to stderr in this call (its last
+    /// [`STDERR_CAPACITY`] bytes: a panic message, say), lossily decoded,
+    /// with line breaks and other control characters escaped, so that it
+    /// cannot forge log lines.
     pub fn stderr(&self) -> String {
-        let bytes = self.stderr.contents();
-        String::from_utf8_lossy(&bytes).trim_end().to_owned()
+        stderr_text(&self.stderr.contents())
     }
+}
+
+/// What a guest wrote to stderr as log text: lossily decoded, trailing
+/// whitespace cut, control characters escaped.
+fn stderr_text(bytes: &[u8]) -> String {
+    escape_control(String::from_utf8_lossy(bytes).trim_end()).into_owned()
 }
 
 impl WasiView for CallState {
@@ -109,7 +159,9 @@ impl WasiView for CallState {
     }
 }
 
-/// Creates the store for one call of `guest`, with its limits attached.
+/// Creates the store for one call of `guest`, with its limits attached,
+/// taking a place in its tenant's share of the instance pool (a fault when
+/// every place is taken).
 ///
 /// The WASI context grants clocks and randomness only: no files,
 /// environment, arguments or sockets. Guest stderr is captured for logs.
@@ -118,21 +170,32 @@ pub fn new_store(
     guest: Arc<Guest>,
     limits: &Limits,
     deadline: Instant,
-) -> Store<CallState> {
-    let stderr = MemoryOutputPipe::new(STDERR_CAPACITY);
+) -> Result<Store<CallState>, GuestFault> {
+    let share = guest.instances.clone().try_acquire_owned().map_err(|_| {
+        GuestFault::Instantiate(format!(
+            "tenant {} has every instance of its share of the pool alive",
+            guest.tenant
+        ))
+    })?;
+    let stderr = StderrCapture::default();
     let wasi = {
         let mut builder = WasiCtx::builder();
         builder.stderr(stderr.clone());
         builder.build()
     };
+    let mut table = ResourceTable::new();
+    table.set_max_capacity(MAX_RESOURCES);
     let state = CallState {
         wasi,
-        table: ResourceTable::new(),
+        table,
         limiter: MemoryLimiter {
             max: usize::try_from(limits.memory).unwrap_or(usize::MAX),
+            used: 0,
+            growing: 0,
             denied: false,
         },
         stderr,
+        _share: share,
         guest,
         log_budget: LOG_LINES_PER_CALL,
         api_budget: limits.api_calls,
@@ -145,7 +208,23 @@ pub fn new_store(
     store.limiter(|state| &mut state.limiter);
     store.epoch_deadline_callback(|store| Ok(on_tick(store.data(), Instant::now())));
     refill(&mut store, limits, deadline);
-    store
+    Ok(store)
+}
+
+/// Runs `call`, a guest call in a store whose deadline is `deadline`, and
+/// ends it at the deadline even if the guest waits in a host import then
+/// (a WASI sleep or poll, a slow backend): epoch interruption stops only
+/// wasm code, so this is the last line. A call cut short fails as the
+/// guest's deadline (a [`Trap::Interrupt`]); its store must not be used
+/// again.
+pub async fn by_deadline<T>(
+    deadline: Instant,
+    call: impl Future<Output = wasmtime::Result<T>>,
+) -> wasmtime::Result<T> {
+    match tokio::time::timeout_at(deadline.into(), call).await {
+        Ok(result) => result,
+        Err(_) => Err(Trap::Interrupt.into()),
+    }
 }
 
 /// Gives the guest in `store` a fresh budget for its next call: CPU time
@@ -183,10 +262,17 @@ fn on_tick(state: &CallState, now: Instant) -> UpdateDeadline {
     UpdateDeadline::YieldCustom(1, state.slice.yield_for(pause))
 }
 
-/// Bounds each linear memory of an instance and remembers a refusal, so a
-/// guest that dies after a failed `memory.grow` is reported as out of memory.
+/// Bounds the linear memory of an instance, all its memories together, and
+/// remembers a refusal, so a guest that dies after a failed `memory.grow`
+/// is reported as out of memory. A store holds one component instance, so
+/// its memories are that instance's.
 struct MemoryLimiter {
+    /// The limit, in bytes, over every memory of the store.
     max: usize,
+    /// Bytes of every memory of the store, as granted.
+    used: usize,
+    /// Bytes the last granted growth added, taken back if it then failed.
+    growing: usize,
     denied: bool,
 }
 
@@ -196,13 +282,40 @@ const MAX_TABLE_ELEMENTS: usize = 100_000;
 impl ResourceLimiter for MemoryLimiter {
     fn memory_growing(
         &mut self,
-        _current: usize,
+        current: usize,
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        let allowed = desired <= self.max;
+        // Called with `current` 0 when a memory is created, so `used` counts
+        // every memory from its first byte.
+        let added = desired.saturating_sub(current);
+        let allowed = self
+            .used
+            .checked_add(added)
+            .is_some_and(|used| used <= self.max);
+        if allowed {
+            self.used += added;
+            self.growing = added;
+        }
         self.denied |= !allowed;
         Ok(allowed)
+    }
+
+    fn memory_grow_failed(&mut self, _error: wasmtime::Error) -> wasmtime::Result<()> {
+        self.used -= std::mem::take(&mut self.growing).min(self.used);
+        Ok(())
+    }
+
+    fn instances(&self) -> usize {
+        engine::CORE_INSTANCES_PER_COMPONENT as usize
+    }
+
+    fn memories(&self) -> usize {
+        engine::MEMORIES_PER_COMPONENT as usize
+    }
+
+    fn tables(&self) -> usize {
+        engine::TABLES_PER_COMPONENT as usize
     }
 
     fn table_growing(
@@ -212,5 +325,180 @@ impl ResourceLimiter for MemoryLimiter {
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
         Ok(desired <= MAX_TABLE_ELEMENTS)
+    }
+}
+
+/// A guest's stderr: the last [`STDERR_CAPACITY`] bytes written since the
+/// call began. Writing never fails: what does not fit pushes out the oldest
+/// bytes, so a guest that writes a lot still leaves its last words and
+/// never traps for writing. Every stream the guest opens on stderr writes
+/// here, so clearing it between reused calls also empties the streams a
+/// guest keeps open.
+#[derive(Clone, Default)]
+struct StderrCapture {
+    bytes: Arc<Mutex<VecDeque<u8>>>,
+}
+
+impl StderrCapture {
+    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<u8>> {
+        self.bytes
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn push(&self, written: &[u8]) {
+        let mut bytes = self.lock();
+        let kept = &written[written.len().saturating_sub(STDERR_CAPACITY)..];
+        let overflow = (bytes.len() + kept.len()).saturating_sub(STDERR_CAPACITY);
+        bytes.drain(..overflow);
+        bytes.extend(kept);
+    }
+
+    fn contents(&self) -> Vec<u8> {
+        self.lock().iter().copied().collect()
+    }
+
+    fn clear(&self) {
+        self.lock().clear();
+    }
+}
+
+impl IsTerminal for StderrCapture {
+    fn is_terminal(&self) -> bool {
+        false
+    }
+}
+
+impl StdoutStream for StderrCapture {
+    fn p2_stream(&self) -> Box<dyn OutputStream> {
+        Box::new(self.clone())
+    }
+
+    fn async_stream(&self) -> Box<dyn tokio::io::AsyncWrite + Send + Sync> {
+        Box::new(self.clone())
+    }
+}
+
+impl OutputStream for StderrCapture {
+    fn write(&mut self, bytes: bytes::Bytes) -> StreamResult<()> {
+        self.push(&bytes);
+        Ok(())
+    }
+
+    fn flush(&mut self) -> StreamResult<()> {
+        Ok(())
+    }
+
+    fn check_write(&mut self) -> StreamResult<usize> {
+        Ok(STDERR_CAPACITY)
+    }
+}
+
+#[wasmtime_wasi::async_trait]
+impl Pollable for StderrCapture {
+    async fn ready(&mut self) {}
+}
+
+impl tokio::io::AsyncWrite for StderrCapture {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        _context: &mut std::task::Context<'_>,
+        written: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        self.push(written);
+        std::task::Poll::Ready(Ok(written.len()))
+    }
+
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        _context: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        _context: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Finding 11 of the hardening review: stderr was a 4 KiB pipe for the
+    /// life of a store, so a reused instance that wrote 4 KiB in total over
+    /// its calls trapped on its next write.
+    #[test]
+    fn stderr_never_fails_a_write_and_keeps_the_last_bytes() {
+        let mut stderr = StderrCapture::default();
+        for round in 0..10u8 {
+            let line = vec![b'a' + round; 1000];
+            OutputStream::write(&mut stderr, bytes::Bytes::from(line)).expect("a write");
+            assert_eq!(stderr.check_write().ok(), Some(STDERR_CAPACITY));
+        }
+        let kept = stderr.contents();
+        assert_eq!(kept.len(), STDERR_CAPACITY);
+        assert_eq!(kept.last(), Some(&(b'a' + 9)));
+        assert_eq!(kept.first(), Some(&(b'a' + 5)));
+        stderr.push(&[b'z'; 3 * STDERR_CAPACITY]);
+        assert_eq!(stderr.contents(), vec![b'z'; STDERR_CAPACITY]);
+        stderr.clear();
+        assert!(stderr.contents().is_empty());
+    }
+
+    /// Finding 10 of the hardening review: the stderr a fault's log line
+    /// carries could start lines of its own.
+    #[test]
+    fn stderr_in_fault_logs_cannot_forge_lines() {
+        let stderr = StderrCapture::default();
+        stderr.push(b"bye\n2026-01-01T00:00:00Z  WARN tenant=other: forged\r\n");
+        let text = stderr_text(&stderr.contents());
+        assert_eq!(
+            text,
+            r"bye\n2026-01-01T00:00:00Z  WARN tenant=other: forged"
+        );
+        assert!(!text.contains(['\n', '\r']));
+    }
+
+    fn limiter(max: usize) -> MemoryLimiter {
+        MemoryLimiter {
+            max,
+            used: 0,
+            growing: 0,
+            denied: false,
+        }
+    }
+
+    /// Finding 2 of the hardening review: the limit held per memory, so an
+    /// instance with N memories could take N times `memory`.
+    #[test]
+    fn the_memory_limit_holds_per_instance_across_its_memories() {
+        const PAGE: usize = 64 << 10;
+        let mut limiter = limiter(10 * PAGE);
+        // Two memories created, then grown.
+        assert!(limiter.memory_growing(0, 4 * PAGE, None).unwrap());
+        assert!(limiter.memory_growing(0, 4 * PAGE, None).unwrap());
+        assert!(limiter.memory_growing(4 * PAGE, 6 * PAGE, None).unwrap());
+        assert!(!limiter.hit());
+        // Either memory growing further passes the instance's limit.
+        assert!(!limiter.memory_growing(4 * PAGE, 5 * PAGE, None).unwrap());
+        assert!(!limiter.memory_growing(6 * PAGE, 7 * PAGE, None).unwrap());
+        assert!(limiter.hit());
+        // A granted growth that then fails is given back.
+        let mut limiter = super::tests::limiter(10 * PAGE);
+        assert!(limiter.memory_growing(0, 8 * PAGE, None).unwrap());
+        limiter
+            .memory_grow_failed(wasmtime::format_err!("no"))
+            .unwrap();
+        assert!(limiter.memory_growing(0, 10 * PAGE, None).unwrap());
+    }
+
+    impl MemoryLimiter {
+        fn hit(&self) -> bool {
+            self.denied
+        }
     }
 }

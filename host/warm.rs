@@ -13,7 +13,9 @@
 //!
 //! What a guest can observe across calls in this mode is its own state: its
 //! globals, its heap, anything it cached. Nothing of another tenant's, and
-//! nothing the host keeps (budgets and identity are reset per call).
+//! nothing the host keeps (budgets, identity and stderr are reset per call;
+//! an instance that still holds more than a few WASI resources when its
+//! call ends is retired rather than reused).
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -81,6 +83,9 @@ pub enum Retired {
     MaxAge,
     /// The pool already held `max_idle` instances.
     Full,
+    /// It still held more WASI resources than a call may leave behind
+    /// (`MAX_RESOURCES_KEPT` of the store).
+    Resources,
 }
 
 impl Retired {
@@ -90,6 +95,7 @@ impl Retired {
             Retired::MaxCalls => "retired_max_calls",
             Retired::MaxAge => "retired_max_age",
             Retired::Full => "retired_full",
+            Retired::Resources => "retired_resources",
         }
     }
 }

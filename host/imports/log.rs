@@ -1,6 +1,11 @@
 //! The `log` import: guest log lines go to the host's log, tagged with the
-//! tenant and plugin, cut to a length and bounded in number per call.
+//! tenant and plugin, cut to a length, escaped so that a guest cannot forge
+//! lines (see [`crate::guest_log`]), and bounded in number per call and in
+//! rate per tenant.
 
+use std::time::Instant;
+
+use crate::guest_log::{Admit, escape_control};
 use crate::sandbox::{CallState, LOG_LINE_MAX};
 use crate::wit::log::{Host, Level};
 
@@ -11,7 +16,19 @@ impl Host for CallState {
         }
         self.log_budget -= 1;
         let guest = &self.guest;
-        let message = truncate(&message, LOG_LINE_MAX);
+        match guest.log_rate.admit(Instant::now()) {
+            Admit::Line => {}
+            Admit::Drop => return,
+            Admit::DropAndReport(dropped) => {
+                tracing::warn!(
+                    tenant = %guest.tenant,
+                    "the tenant's guests log faster than its log_rate of {} lines a second; {dropped} lines dropped",
+                    guest.log_rate.per_second()
+                );
+                return;
+            }
+        }
+        let message = escape_control(truncate(&message, LOG_LINE_MAX));
         match level {
             Level::Trace => {
                 tracing::trace!(tenant = %guest.tenant, plugin = %guest.plugin, "{message}")
@@ -53,7 +70,7 @@ fn truncate(text: &str, max: usize) -> &str {
 
 #[cfg(test)]
 mod tests {
-    use super::truncate;
+    use super::*;
 
     #[test]
     fn truncates_on_char_boundaries() {

@@ -408,3 +408,160 @@ async fn a_failed_refresh_expires_if_the_tenant_says_so() {
     assert!(response.result.expect("a result").expired);
     let _ = busy.await;
 }
+
+/// Finding 5 of the hardening review: epoch interruption stops only wasm
+/// code, so a guest sleeping in a WASI call (`std::thread::sleep`, a
+/// blocking poll) held its call until Centrifugo gave up, past the tenant's
+/// timeout. Now the call ends at the guest's deadline with a reply.
+#[tokio::test]
+async fn a_guest_waiting_in_a_host_call_ends_at_its_deadline() {
+    let server = TestServer::start(
+        r#"
+        [handlers]
+        rpc = "test-faulty.wasm"
+        [limits]
+        timeout = "200ms"
+        "#,
+    )
+    .await;
+    for method in ["sleep", "block"] {
+        // A gRPC status (Centrifugo's deadline of 1 s passing) would fail
+        // the test here: the reply must come from Rotor.
+        let response = rpc(&server, method).await;
+        assert_eq!(response.error, internal_error(), "{method}");
+    }
+    let metrics = server.rotor.metrics_text();
+    assert!(
+        metrics
+            .contains(r#"rotor_guest_faults_total{plugin="test-faulty.wasm",fault="deadline"} 2"#),
+        "{metrics}"
+    );
+    let next = rpc(&server, "echo").await;
+    assert_eq!(
+        next.result.map(|r| r.data),
+        Some(br#"{"ok":true}"#.to_vec())
+    );
+}
+
+/// Finding 4 of the hardening review: WASI resource-table entries (handles
+/// a guest opens and never drops) grew host memory without a bound. A
+/// store now holds at most 1,024; past that the guest's call fails.
+#[tokio::test]
+async fn wasi_resource_table_entries_are_capped_per_store() {
+    let server = TestServer::start(FAULTY).await;
+    // A pollable takes two entries (itself and its clock deadline).
+    let response = server.rpc("leak", b"100", &[]).await;
+    assert_eq!(response.result.map(|r| r.data), Some(b"100".to_vec()));
+    let response = server.rpc("leak", b"100000", &[]).await;
+    assert_eq!(response.error, internal_error());
+    let metrics = server.rotor.metrics_text();
+    assert!(
+        metrics.contains(r#"rotor_guest_faults_total{plugin="test-faulty.wasm",fault="#),
+        "{metrics}"
+    );
+    let next = server.rpc("echo", b"{}", &[]).await;
+    assert_eq!(next.result.map(|r| r.data), Some(b"{}".to_vec()));
+}
+
+/// What Rotor logs while a test runs on this thread (the test's runtime
+/// runs the server's tasks on it too), as text lines without colours.
+struct CapturedLog {
+    text: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+    _guard: tracing::subscriber::DefaultGuard,
+}
+
+impl CapturedLog {
+    fn start() -> CapturedLog {
+        let text = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = text.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_max_level(tracing::Level::INFO)
+            .with_writer(move || LogSink(sink.clone()))
+            .finish();
+        let guard = tracing::subscriber::set_default(subscriber);
+        // Callsites other tests' threads saw first must ask this one too.
+        tracing::callsite::rebuild_interest_cache();
+        CapturedLog {
+            text,
+            _guard: guard,
+        }
+    }
+
+    fn lines(&self) -> Vec<String> {
+        let text = self.text.lock().expect("the log").clone();
+        String::from_utf8_lossy(&text)
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+struct LogSink(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogSink {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("the log").extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Finding 10 of the hardening review: a guest's `\n` or `\r`, in a log
+/// line or in the stderr a fault's log line carries, started a log line of
+/// its own that could claim any tenant; and one tenant could write as many
+/// lines as its calls allowed.
+#[tokio::test]
+async fn guests_cannot_forge_log_lines_or_flood_the_log() {
+    let log = CapturedLog::start();
+    let server = TestServer::start(
+        r#"
+        [handlers]
+        rpc = "test-faulty.wasm"
+        [limits]
+        log_rate = 2
+        "#,
+    )
+    .await;
+    for _ in 0..20 {
+        let response = server
+            .rpc("log", b"hello\nFORGED tenant=other\r", &[])
+            .await;
+        assert_eq!(response.result.map(|r| r.data), Some(b"logged".to_vec()));
+    }
+    let response = server.rpc("stderr-trap", b"bye\nFORGED2", &[]).await;
+    assert_eq!(response.error, internal_error());
+
+    let lines = log.lines();
+    let forged = lines.iter().filter(|line| line.contains("FORGED"));
+    for line in forged {
+        assert!(
+            !line.starts_with("FORGED") && line.contains(r"\nFORGED"),
+            "a forged line: {line:?}\n{lines:#?}"
+        );
+    }
+    let logged = lines
+        .iter()
+        .filter(|line| line.contains(r"hello\nFORGED tenant=other\r"))
+        .count();
+    // Two a second, so two (or a few more on a slow machine) of twenty.
+    assert!(
+        (2..=4).contains(&logged),
+        "the tenant's log rate: {lines:#?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|line| line.contains("log_rate") && line.contains("dropped")),
+        "{lines:#?}"
+    );
+    // The fault's line, with the guest's stderr, when this thread's log
+    // caught it (a line another test's thread logged first may go to that
+    // thread's log instead).
+    if let Some(line) = lines.iter().find(|line| line.contains("guest stderr: bye")) {
+        assert!(line.contains(r"bye\nFORGED2"), "{line}");
+    }
+}

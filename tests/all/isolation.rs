@@ -207,3 +207,70 @@ async fn interceptors_can_reuse_instances_too() {
         "{metrics}"
     );
 }
+
+/// Finding 11 of the hardening review: a reused instance's stderr was one
+/// 4 KiB pipe for its whole life, so once its calls had written 4 KiB in
+/// total, the next write trapped.
+#[tokio::test]
+async fn a_reused_instance_writing_over_4kib_of_stderr_in_total_never_traps() {
+    let server = TestServer::start(
+        r#"
+        [handlers]
+        rpc = "test-faulty.wasm"
+        [isolation."test-faulty.wasm"]
+        mode = "reuse"
+        max_idle = 1
+        "#,
+    )
+    .await;
+    assert_eq!(count(&server, None).await, 1);
+    // 1,000 bytes a call: 10 KB in all.
+    for call in 0..10 {
+        let response = rpc(&server, "stderr").await;
+        assert_eq!(
+            response.result.map(|result| result.data),
+            Some(b"written".to_vec()),
+            "call {call}: {:?}",
+            response.error
+        );
+    }
+    assert_eq!(
+        count(&server, None).await,
+        2,
+        "one instance served them all"
+    );
+}
+
+/// Finding 4 of the hardening review: WASI handles a guest never drops
+/// stayed in the host across reused calls. An instance that ends a call
+/// holding more than a few is retired.
+#[tokio::test]
+async fn a_reused_instance_that_keeps_wasi_handles_is_retired() {
+    let server = TestServer::start(
+        r#"
+        [handlers]
+        rpc = "test-faulty.wasm"
+        [isolation."test-faulty.wasm"]
+        mode = "reuse"
+        max_idle = 1
+        "#,
+    )
+    .await;
+    assert_eq!(count(&server, None).await, 1);
+    assert_eq!(count(&server, None).await, 2);
+    // A few handles left open are tolerated...
+    let response = server.rpc("leak", b"4", &[]).await;
+    assert_eq!(response.result.map(|r| r.data), Some(b"4".to_vec()));
+    assert_eq!(count(&server, None).await, 3, "still the same instance");
+    // ...many are not: the instance does not serve another call.
+    let response = server.rpc("leak", b"40", &[]).await;
+    assert_eq!(response.result.map(|r| r.data), Some(b"40".to_vec()));
+    assert_eq!(count(&server, None).await, 1, "a new instance");
+    let metrics = server.rotor.metrics_text();
+    assert!(
+        metrics.contains(
+            r#"rotor_warm_instances_total{plugin="test-faulty.wasm",event="retired_resources"} 1"#
+        ),
+        "{metrics}"
+    );
+}
