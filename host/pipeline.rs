@@ -611,10 +611,8 @@ fn settle(reply: &mut Reply, decided: Option<&Decided>) {
         return;
     };
     match reply {
-        Reply::Publish(PublishReply::Accept(r)) => {
-            if r.data.is_none() {
-                r.data.clone_from(&decided.data);
-            }
+        Reply::Publish(PublishReply::Accept(r)) if r.data.is_none() => {
+            r.data.clone_from(&decided.data);
         }
         Reply::MapPublish(MapPublishReply::Accept(r)) => {
             if r.data.as_ref().is_none_or(Vec::is_empty) && decided.data.is_some() {
