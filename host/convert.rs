@@ -62,7 +62,7 @@ pub trait ProxyCall: prost::Message + Sized {
 #[error("bad request: {0}")]
 pub struct BadRequest(pub String);
 
-fn payload(data: Vec<u8>, b64: &str, field: &str) -> Result<Vec<u8>, BadRequest> {
+pub(crate) fn payload(data: Vec<u8>, b64: &str, field: &str) -> Result<Vec<u8>, BadRequest> {
     if !data.is_empty() || b64.is_empty() {
         return Ok(data);
     }
@@ -71,7 +71,7 @@ fn payload(data: Vec<u8>, b64: &str, field: &str) -> Result<Vec<u8>, BadRequest>
         .map_err(|error| BadRequest(format!("`b64{field}` is not valid base64: {error}")))
 }
 
-fn connection(
+pub(crate) fn connection(
     client: String,
     transport: String,
     protocol: String,
@@ -85,18 +85,18 @@ fn connection(
     }
 }
 
-fn pairs(map: HashMap<String, String>) -> Vec<(String, String)> {
+pub(crate) fn pairs(map: HashMap<String, String>) -> Vec<(String, String)> {
     let mut pairs: Vec<_> = map.into_iter().collect();
     pairs.sort();
     pairs
 }
 
-fn is_binary(encoding: &str) -> bool {
+pub(crate) fn is_binary(encoding: &str) -> bool {
     encoding == "binary"
 }
 
 /// Puts a payload in the bytes field or, for binary encoding, the base64 field.
-fn encode(bytes: Vec<u8>, binary: bool) -> (Vec<u8>, String) {
+pub(crate) fn encode(bytes: Vec<u8>, binary: bool) -> (Vec<u8>, String) {
     if binary && !bytes.is_empty() {
         (Vec::new(), BASE64.encode(bytes))
     } else {
@@ -104,13 +104,13 @@ fn encode(bytes: Vec<u8>, binary: bool) -> (Vec<u8>, String) {
     }
 }
 
-fn mismatch(expected: RequestKind) -> GuestFault {
+pub(crate) fn mismatch(expected: RequestKind) -> GuestFault {
     GuestFault::InvalidReply(format!(
         "a reply of another request type to a {expected} request"
     ))
 }
 
-fn error(error: wit::CentrifugoError) -> Result<pb::Error, GuestFault> {
+pub(crate) fn error(error: wit::CentrifugoError) -> Result<pb::Error, GuestFault> {
     if !ERROR_CODES.contains(&error.code) {
         return Err(GuestFault::InvalidReply(format!(
             "error code {} is outside {}–{}",
@@ -126,7 +126,7 @@ fn error(error: wit::CentrifugoError) -> Result<pb::Error, GuestFault> {
     })
 }
 
-fn disconnect(disconnect: wit::Disconnect) -> Result<pb::Disconnect, GuestFault> {
+pub(crate) fn disconnect(disconnect: wit::Disconnect) -> Result<pb::Disconnect, GuestFault> {
     if !DISCONNECT_CODES.contains(&disconnect.code) {
         return Err(GuestFault::InvalidReply(format!(
             "disconnect code {} is outside {}–{}",
@@ -735,8 +735,68 @@ pub fn reply_bytes(reply: &wit::Reply) -> u64 {
         ],
         wit::Reply::Rpc(wit::RpcReply::Accept(r)) => vec![len(&r.data)],
         wit::Reply::SubRefresh(wit::SubRefreshReply::Extend(r)) => vec![len(&r.info)],
+        wit::Reply::MapPublish(_)
+        | wit::Reply::MapRemove(_)
+        | wit::Reply::SharedPollRefresh(_)
+        | wit::Reply::NotifyCacheEmpty(_)
+        | wit::Reply::NotifyChannelState(_) => {
+            vec![channel_reply_bytes(reply).unwrap_or(0)]
+        }
     };
     parts.iter().copied().fold(0u64, u64::saturating_add)
+}
+
+/// The bytes a reply of the calls about channel features (map, shared poll,
+/// notices) carries, as [`reply_bytes`] counts them; `None` for other kinds.
+fn channel_reply_bytes(reply: &wit::Reply) -> Option<u64> {
+    fn len(bytes: impl AsRef<[u8]>) -> u64 {
+        u64::try_from(bytes.as_ref().len()).unwrap_or(u64::MAX)
+    }
+    fn pairs(pairs: &[(String, String)]) -> u64 {
+        pairs.iter().fold(0u64, |total, (key, value)| {
+            total.saturating_add(len(key).saturating_add(len(value)))
+        })
+    }
+    let parts = match reply {
+        wit::Reply::MapPublish(wit::MapPublishReply::Accept(r)) => vec![
+            len(&r.key),
+            r.data.as_ref().map_or(0, len),
+            pairs(&r.tags),
+            len(&r.key_mode),
+            len(&r.stream_data),
+            len(&r.idempotency_key),
+            len(&r.version_epoch),
+        ],
+        wit::Reply::MapRemove(wit::MapRemoveReply::Accept(r)) => {
+            vec![len(&r.key), pairs(&r.tags), len(&r.idempotency_key)]
+        }
+        wit::Reply::SharedPollRefresh(wit::SharedPollRefreshReply::Accept(r)) => {
+            let items = r.items.iter().fold(0u64, |total, item| {
+                total
+                    .saturating_add(len(&item.key))
+                    .saturating_add(len(&item.data))
+                    .saturating_add(len(&item.prev_data))
+            });
+            vec![items, len(&r.epoch)]
+        }
+        wit::Reply::MapPublish(wit::MapPublishReply::Reject(e))
+        | wit::Reply::MapRemove(wit::MapRemoveReply::Reject(e))
+        | wit::Reply::SharedPollRefresh(wit::SharedPollRefreshReply::Reject(e))
+        | wit::Reply::NotifyChannelState(wit::NotifyChannelStateReply::Reject(e)) => {
+            vec![len(&e.message)]
+        }
+        wit::Reply::MapPublish(wit::MapPublishReply::Disconnect(d))
+        | wit::Reply::MapRemove(wit::MapRemoveReply::Disconnect(d)) => vec![len(&d.reason)],
+        wit::Reply::NotifyCacheEmpty(_)
+        | wit::Reply::NotifyChannelState(wit::NotifyChannelStateReply::Accept) => vec![],
+        wit::Reply::Connect(_)
+        | wit::Reply::Refresh(_)
+        | wit::Reply::Subscribe(_)
+        | wit::Reply::Publish(_)
+        | wit::Reply::Rpc(_)
+        | wit::Reply::SubRefresh(_) => return None,
+    };
+    Some(parts.into_iter().fold(0u64, u64::saturating_add))
 }
 
 /// Decodes a request of `kind` from Centrifugo's proxy JSON (what `rotor
@@ -761,6 +821,11 @@ pub fn request_from_json(
         RequestKind::Publish => decode::<pb::PublishRequest>(json),
         RequestKind::Rpc => decode::<pb::RpcRequest>(json),
         RequestKind::SubRefresh => decode::<pb::SubRefreshRequest>(json),
+        RequestKind::MapPublish => decode::<pb::MapPublishRequest>(json),
+        RequestKind::MapRemove => decode::<pb::MapRemoveRequest>(json),
+        RequestKind::SharedPollRefresh => decode::<pb::SharedPollRefreshRequest>(json),
+        RequestKind::NotifyCacheEmpty => decode::<pb::NotifyCacheEmptyRequest>(json),
+        RequestKind::NotifyChannelState => decode::<pb::NotifyChannelStateRequest>(json),
     }
 }
 
@@ -777,6 +842,17 @@ pub fn check_reply(
         RequestKind::Publish => pb::PublishRequest::response(reply, context).map(drop),
         RequestKind::Rpc => pb::RpcRequest::response(reply, context).map(drop),
         RequestKind::SubRefresh => pb::SubRefreshRequest::response(reply, context).map(drop),
+        RequestKind::MapPublish => pb::MapPublishRequest::response(reply, context).map(drop),
+        RequestKind::MapRemove => pb::MapRemoveRequest::response(reply, context).map(drop),
+        RequestKind::SharedPollRefresh => {
+            pb::SharedPollRefreshRequest::response(reply, context).map(drop)
+        }
+        RequestKind::NotifyCacheEmpty => {
+            pb::NotifyCacheEmptyRequest::response(reply, context).map(drop)
+        }
+        RequestKind::NotifyChannelState => {
+            pb::NotifyChannelStateRequest::response(reply, context).map(drop)
+        }
     }
 }
 
@@ -939,5 +1015,24 @@ mod tests {
         let response =
             pb::PublishRequest::response(accept(Some(b"[]".to_vec())), &context).unwrap();
         assert_eq!(response.result.unwrap().data, b"[]");
+    }
+
+    #[test]
+    fn reply_bytes_count_shared_poll_items() {
+        let reply = wit::Reply::SharedPollRefresh(wit::SharedPollRefreshReply::Accept(
+            wit::SharedPollRefreshResult {
+                items: vec![wit::SharedPollEntry {
+                    key: "k".into(),
+                    data: vec![0; 10],
+                    version: 3,
+                    removed: false,
+                    prev_data: vec![0; 5],
+                }],
+                epoch: "ep".into(),
+            },
+        ));
+        assert_eq!(channel_reply_bytes(&reply), Some(1 + 10 + 5 + 2));
+        let other = wit::Reply::Refresh(wit::RefreshReply::Expire);
+        assert_eq!(channel_reply_bytes(&other), None);
     }
 }

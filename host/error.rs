@@ -177,7 +177,8 @@ impl CallError {
             CallError::TooLarge { .. } => {
                 FailureReply::Status(tonic::Status::invalid_argument(self.to_string()))
             }
-            _ if kind.is_refresh() => FailureReply::Status(match self {
+            // Refreshes ignore errors and a cache-empty response has none.
+            _ if !kind.has_error_reply() => FailureReply::Status(match self {
                 CallError::Busy => tonic::Status::resource_exhausted(self.to_string()),
                 // Centrifugo logs the status: what the guest wrote (its
                 // stderr, the values of a refused reply) stays in Rotor's log.
@@ -227,6 +228,21 @@ mod tests {
             CallError::Busy.reply(RequestKind::Publish),
             FailureReply::Error { code: 111, .. }
         ));
+        for kind in [
+            RequestKind::MapPublish,
+            RequestKind::MapRemove,
+            RequestKind::SharedPollRefresh,
+            RequestKind::NotifyChannelState,
+        ] {
+            assert!(
+                matches!(fault.reply(kind), FailureReply::Error { code: 100, .. }),
+                "{kind}"
+            );
+        }
+        assert!(matches!(
+            CallError::Busy.reply(RequestKind::NotifyCacheEmpty),
+            FailureReply::Status(s) if s.code() == tonic::Code::ResourceExhausted
+        ));
     }
 
     /// Finding 13 of the hardening review: a failed refresh's status
@@ -239,7 +255,11 @@ mod tests {
                 "wasm trap: unreachable; guest stderr: panicked at secret 1234".into(),
             ),
         };
-        for kind in [RequestKind::Refresh, RequestKind::SubRefresh] {
+        for kind in [
+            RequestKind::Refresh,
+            RequestKind::SubRefresh,
+            RequestKind::NotifyCacheEmpty,
+        ] {
             let FailureReply::Status(status) = fault.reply(kind) else {
                 panic!("a status");
             };

@@ -20,17 +20,34 @@ pub enum RequestKind {
     Rpc,
     /// `SubRefresh`: a subscription is about to expire.
     SubRefresh,
+    /// `MapPublish`: a client publishes a key into a map channel.
+    MapPublish,
+    /// `MapRemove`: a client removes a key from a map channel.
+    MapRemove,
+    /// `SharedPollRefresh`: Centrifugo asks for the state of a shared poll
+    /// channel's keys.
+    SharedPollRefresh,
+    /// `NotifyCacheEmpty`: a channel's cache is empty (Centrifugo PRO).
+    NotifyCacheEmpty,
+    /// `NotifyChannelState`: channels became occupied or vacated
+    /// (Centrifugo PRO).
+    NotifyChannelState,
 }
 
 impl RequestKind {
     /// Every kind, in the order of Centrifugo's proxy service.
-    pub const ALL: [RequestKind; 6] = [
+    pub const ALL: [RequestKind; 11] = [
         RequestKind::Connect,
         RequestKind::Refresh,
         RequestKind::Subscribe,
         RequestKind::Publish,
         RequestKind::Rpc,
         RequestKind::SubRefresh,
+        RequestKind::MapPublish,
+        RequestKind::MapRemove,
+        RequestKind::SharedPollRefresh,
+        RequestKind::NotifyCacheEmpty,
+        RequestKind::NotifyChannelState,
     ];
 
     /// The name used in configuration files and on the command line.
@@ -42,6 +59,11 @@ impl RequestKind {
             RequestKind::Publish => "publish",
             RequestKind::Rpc => "rpc",
             RequestKind::SubRefresh => "sub_refresh",
+            RequestKind::MapPublish => "map_publish",
+            RequestKind::MapRemove => "map_remove",
+            RequestKind::SharedPollRefresh => "shared_poll_refresh",
+            RequestKind::NotifyCacheEmpty => "notify_cache_empty",
+            RequestKind::NotifyChannelState => "notify_channel_state",
         }
     }
 
@@ -54,15 +76,29 @@ impl RequestKind {
             RequestKind::Publish => "rotor:centrifugo/publish-handler@0.1.0",
             RequestKind::Rpc => "rotor:centrifugo/rpc-handler@0.1.0",
             RequestKind::SubRefresh => "rotor:centrifugo/sub-refresh-handler@0.1.0",
+            RequestKind::MapPublish => "rotor:centrifugo/map-publish-handler@0.1.0",
+            RequestKind::MapRemove => "rotor:centrifugo/map-remove-handler@0.1.0",
+            RequestKind::SharedPollRefresh => "rotor:centrifugo/shared-poll-refresh-handler@0.1.0",
+            RequestKind::NotifyCacheEmpty => "rotor:centrifugo/notify-cache-empty-handler@0.1.0",
+            RequestKind::NotifyChannelState => {
+                "rotor:centrifugo/notify-channel-state-handler@0.1.0"
+            }
         }
     }
 
     /// How calls of this kind may be routed more finely than by kind.
     pub fn refinement(self) -> Option<Refinement> {
         match self {
-            RequestKind::Subscribe | RequestKind::Publish | RequestKind::SubRefresh => {
-                Some(Refinement::ChannelNamespace)
-            }
+            // A channel-state call carries the events of one namespace:
+            // the transport splits Centrifugo's batches (see `channel_state`).
+            RequestKind::Subscribe
+            | RequestKind::Publish
+            | RequestKind::SubRefresh
+            | RequestKind::MapPublish
+            | RequestKind::MapRemove
+            | RequestKind::SharedPollRefresh
+            | RequestKind::NotifyCacheEmpty
+            | RequestKind::NotifyChannelState => Some(Refinement::ChannelNamespace),
             RequestKind::Rpc => Some(Refinement::Method),
             RequestKind::Connect | RequestKind::Refresh => None,
         }
@@ -72,6 +108,28 @@ impl RequestKind {
     /// ignores `error` and `disconnect` for refreshes).
     pub fn is_refresh(self) -> bool {
         matches!(self, RequestKind::Refresh | RequestKind::SubRefresh)
+    }
+
+    /// Whether the response can carry a Centrifugo error. Refreshes ignore
+    /// it and `NotifyCacheEmptyResponse` has none: a failure of these kinds
+    /// is answered with a gRPC status.
+    pub fn has_error_reply(self) -> bool {
+        !matches!(
+            self,
+            RequestKind::Refresh | RequestKind::SubRefresh | RequestKind::NotifyCacheEmpty
+        )
+    }
+
+    /// Whether a client connection is behind the call. Centrifugo makes the
+    /// others itself (a timer, a channel's state), so they have no
+    /// connection to close.
+    pub fn has_client(self) -> bool {
+        !matches!(
+            self,
+            RequestKind::SharedPollRefresh
+                | RequestKind::NotifyCacheEmpty
+                | RequestKind::NotifyChannelState
+        )
     }
 }
 
@@ -87,9 +145,7 @@ impl std::str::FromStr for RequestKind {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         RequestKind::ALL
             .into_iter()
-            .find(|kind| {
-                kind.name() == s || (s == "sub-refresh" && *kind == RequestKind::SubRefresh)
-            })
+            .find(|kind| kind.name() == s || kind.name().replace('_', "-") == s)
             .ok_or_else(|| {
                 let names: Vec<_> = RequestKind::ALL.iter().map(|k| k.name()).collect();
                 format!(
@@ -209,6 +265,11 @@ mod tests {
             assert_eq!(kind.name().parse::<RequestKind>(), Ok(kind));
         }
         assert_eq!("sub-refresh".parse(), Ok(RequestKind::SubRefresh));
+        assert_eq!("map-publish".parse(), Ok(RequestKind::MapPublish));
+        assert_eq!(
+            "notify_channel_state".parse(),
+            Ok(RequestKind::NotifyChannelState)
+        );
         assert!(
             "conect"
                 .parse::<RequestKind>()

@@ -10,6 +10,8 @@
 pub mod admin;
 mod api;
 mod canary;
+mod channel_calls;
+mod channel_state;
 pub mod config;
 mod convert;
 mod cpu;
@@ -31,6 +33,7 @@ pub mod proto;
 mod proxy;
 mod registry;
 mod reload;
+mod request_parts;
 mod sandbox;
 pub mod scaffold;
 mod scope;

@@ -441,25 +441,28 @@ async fn call(
     };
     // The request is read before the component compiles, which can take
     // seconds, so a malformed one fails at once.
-    let reply = match kind {
-        RequestKind::Connect => {
-            answer::<pb::ConnectRequest>(kind, &target, settings, &cache, &text, headers).await?
-        }
-        RequestKind::Refresh => {
-            answer::<pb::RefreshRequest>(kind, &target, settings, &cache, &text, headers).await?
-        }
-        RequestKind::Subscribe => {
-            answer::<pb::SubscribeRequest>(kind, &target, settings, &cache, &text, headers).await?
-        }
-        RequestKind::Publish => {
-            answer::<pb::PublishRequest>(kind, &target, settings, &cache, &text, headers).await?
-        }
-        RequestKind::Rpc => {
-            answer::<pb::RpcRequest>(kind, &target, settings, &cache, &text, headers).await?
-        }
-        RequestKind::SubRefresh => {
-            answer::<pb::SubRefreshRequest>(kind, &target, settings, &cache, &text, headers).await?
-        }
+    // One arm per kind: the request type decides the proxy message.
+    macro_rules! answer_as {
+        ($($kind:ident => $message:ty),* $(,)?) => {
+            match kind {$(
+                RequestKind::$kind => {
+                    answer::<$message>(kind, &target, settings, &cache, &text, headers).await?
+                }
+            )*}
+        };
+    }
+    let reply = answer_as! {
+        Connect => pb::ConnectRequest,
+        Refresh => pb::RefreshRequest,
+        Subscribe => pb::SubscribeRequest,
+        Publish => pb::PublishRequest,
+        Rpc => pb::RpcRequest,
+        SubRefresh => pb::SubRefreshRequest,
+        MapPublish => pb::MapPublishRequest,
+        MapRemove => pb::MapRemoveRequest,
+        SharedPollRefresh => pb::SharedPollRefreshRequest,
+        NotifyCacheEmpty => pb::NotifyCacheEmptyRequest,
+        NotifyChannelState => pb::NotifyChannelStateRequest,
     };
     println!("{reply}");
     Ok(ExitCode::SUCCESS)

@@ -35,8 +35,9 @@ use crate::telemetry::Metrics;
 use crate::warm::{Retired, Warm, WarmState};
 use crate::wit::interceptor::{CallContext, Decision};
 use crate::wit::types::{
-    CentrifugoError, ConnectReply, Disconnect, PublishReply, RefreshReply, Reply, Request,
-    RpcReply, SubRefreshReply, SubscribeReply,
+    CentrifugoError, ConnectReply, Disconnect, MapPublishReply, MapRemoveReply,
+    NotifyCacheEmptyReply, NotifyChannelStateReply, PublishReply, RefreshReply, Reply, Request,
+    RpcReply, SharedPollRefreshReply, SubRefreshReply, SubscribeReply,
 };
 
 /// Runs calls against the live plugins.
@@ -279,9 +280,12 @@ impl Call<'_> {
             // The interceptor answered: its call ends here, cleanly.
             self.keep(&step.target, this.instance.into_live(), this.warm);
             let mut refused = refused;
-            settle_publish_data(
+            settle(
                 &mut refused,
-                rewritten.then(|| publish_data(&request)).flatten(),
+                rewritten
+                    .then(|| request_decided(&request))
+                    .flatten()
+                    .as_ref(),
             );
             answer = Some(Answer {
                 reply: refused,
@@ -294,11 +298,9 @@ impl Call<'_> {
             Some(answer) => answer,
             None => {
                 let target = routes.route(&request)?;
-                let decided = rewritten
-                    .then(|| publish_data(&request).map(<[u8]>::to_vec))
-                    .flatten();
+                let decided = rewritten.then(|| request_decided(&request)).flatten();
                 let mut reply = self.handle(target, request).await?;
-                settle_publish_data(&mut reply, decided.as_deref());
+                settle(&mut reply, decided.as_ref());
                 Answer {
                     reply,
                     from: target.guest.plugin.clone(),
@@ -310,7 +312,7 @@ impl Call<'_> {
         let mut decided = if entered.is_empty() {
             None
         } else {
-            accepted_publish_data(&answer.reply)
+            reply_decided(&answer.reply)
         };
         if reply_kind(&answer.reply) != self.kind {
             return Err(CallError::Guest {
@@ -327,8 +329,8 @@ impl Call<'_> {
             let fault = match self.after(&mut this.instance, &answer.reply).await {
                 Ok(None) => None,
                 Ok(Some(mut reply)) if reply_kind(&reply) == self.kind => {
-                    settle_publish_data(&mut reply, decided.as_deref());
-                    decided = accepted_publish_data(&reply);
+                    settle(&mut reply, decided.as_ref());
+                    decided = reply_decided(&reply);
                     answer = Answer {
                         reply,
                         from: step.target.guest.plugin.clone(),
@@ -506,11 +508,31 @@ enum Refusal {
 }
 
 /// The reply that carries a refusal for `kind`. Centrifugo ignores errors
-/// on refreshes, so there a refusal ends the connection or subscription.
+/// on refreshes, so there a refusal ends the connection or subscription. A
+/// cache-empty notice has no error to answer with: a refusal says the cache
+/// was not filled. Calls no client is on have no connection to close: a
+/// disconnect there answers as an error 100 with the reason as message.
 fn refusal(kind: RequestKind, refusal: Refusal) -> Reply {
+    let as_error = |refusal: Refusal| match refusal {
+        Refusal::Error(e) => e,
+        Refusal::Disconnect(d) => CentrifugoError {
+            code: crate::error::INTERNAL_ERROR,
+            message: d.reason,
+            temporary: true,
+        },
+    };
     match (kind, refusal) {
         (RequestKind::Refresh, _) => Reply::Refresh(RefreshReply::Expire),
         (RequestKind::SubRefresh, _) => Reply::SubRefresh(SubRefreshReply::Expire),
+        (RequestKind::NotifyCacheEmpty, _) => {
+            Reply::NotifyCacheEmpty(NotifyCacheEmptyReply { populated: false })
+        }
+        (RequestKind::SharedPollRefresh, refusal) => {
+            Reply::SharedPollRefresh(SharedPollRefreshReply::Reject(as_error(refusal)))
+        }
+        (RequestKind::NotifyChannelState, refusal) => {
+            Reply::NotifyChannelState(NotifyChannelStateReply::Reject(as_error(refusal)))
+        }
         (RequestKind::Connect, Refusal::Error(e)) => Reply::Connect(ConnectReply::Reject(e)),
         (RequestKind::Connect, Refusal::Disconnect(d)) => {
             Reply::Connect(ConnectReply::Disconnect(d))
@@ -525,34 +547,101 @@ fn refusal(kind: RequestKind, refusal: Refusal) -> Reply {
         }
         (RequestKind::Rpc, Refusal::Error(e)) => Reply::Rpc(RpcReply::Reject(e)),
         (RequestKind::Rpc, Refusal::Disconnect(d)) => Reply::Rpc(RpcReply::Disconnect(d)),
+        (RequestKind::MapPublish, Refusal::Error(e)) => {
+            Reply::MapPublish(MapPublishReply::Reject(e))
+        }
+        (RequestKind::MapPublish, Refusal::Disconnect(d)) => {
+            Reply::MapPublish(MapPublishReply::Disconnect(d))
+        }
+        (RequestKind::MapRemove, Refusal::Error(e)) => Reply::MapRemove(MapRemoveReply::Reject(e)),
+        (RequestKind::MapRemove, Refusal::Disconnect(d)) => {
+            Reply::MapRemove(MapRemoveReply::Disconnect(d))
+        }
     }
 }
 
-/// The publication data of a publish request.
-fn publish_data(request: &Request) -> Option<&[u8]> {
-    match request {
-        Request::Publish(publish) => Some(&publish.data),
-        _ => None,
+/// What the chain decided a publication carries: the data of a publish or
+/// map publish, and the key of a map publish or remove. Centrifugo publishes
+/// the client's own data and key unless the reply names others, so a
+/// rewrite by an interceptor must travel in the reply.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Decided {
+    data: Option<Vec<u8>>,
+    key: Option<String>,
+}
+
+impl Decided {
+    fn is_empty(&self) -> bool {
+        self.data.is_none() && self.key.is_none()
     }
 }
 
-/// The data of an accepted publish reply that carries some.
-fn accepted_publish_data(reply: &Reply) -> Option<Vec<u8>> {
+/// The data and key of a request, as a rewrite decided them.
+fn request_decided(request: &Request) -> Option<Decided> {
+    let decided = match request {
+        Request::Publish(r) => Decided {
+            data: Some(r.data.clone()),
+            key: None,
+        },
+        Request::MapPublish(r) => Decided {
+            data: Some(r.data.clone()),
+            key: Some(r.key.clone()),
+        },
+        Request::MapRemove(r) => Decided {
+            data: None,
+            key: Some(r.key.clone()),
+        },
+        _ => return None,
+    };
+    Some(decided)
+}
+
+/// The data and key an accepted reply names.
+fn reply_decided(reply: &Reply) -> Option<Decided> {
+    let decided = match reply {
+        Reply::Publish(PublishReply::Accept(r)) => Decided {
+            data: r.data.clone(),
+            key: None,
+        },
+        Reply::MapPublish(MapPublishReply::Accept(r)) => Decided {
+            data: r.data.clone().filter(|data| !data.is_empty()),
+            key: Some(r.key.clone()).filter(|key| !key.is_empty()),
+        },
+        Reply::MapRemove(MapRemoveReply::Accept(r)) => Decided {
+            data: None,
+            key: Some(r.key.clone()).filter(|key| !key.is_empty()),
+        },
+        _ => return None,
+    };
+    Some(decided).filter(|decided| !decided.is_empty())
+}
+
+/// Makes an accepted reply that keeps the data (or key) "as it is" carry
+/// what the chain last decided (`decided`: an interceptor's rewrite, or an
+/// earlier reply's), since Centrifugo would otherwise publish the client's
+/// original bytes and key. Other replies are left as they are.
+fn settle(reply: &mut Reply, decided: Option<&Decided>) {
+    let Some(decided) = decided else {
+        return;
+    };
     match reply {
-        Reply::Publish(PublishReply::Accept(result)) => result.data.clone(),
-        _ => None,
-    }
-}
-
-/// Makes a publish accepted without data carry the data the chain last
-/// decided on (`decided`: an interceptor's rewrite, or an earlier reply's
-/// data), since Centrifugo would otherwise publish the client's original
-/// bytes. Other replies are left as they are.
-fn settle_publish_data(reply: &mut Reply, decided: Option<&[u8]>) {
-    if let (Reply::Publish(PublishReply::Accept(result)), Some(data)) = (reply, decided)
-        && result.data.is_none()
-    {
-        result.data = Some(data.to_vec());
+        Reply::Publish(PublishReply::Accept(r)) if r.data.is_none() => {
+            r.data.clone_from(&decided.data);
+        }
+        Reply::MapPublish(MapPublishReply::Accept(r)) => {
+            if r.data.as_ref().is_none_or(Vec::is_empty) && decided.data.is_some() {
+                r.data.clone_from(&decided.data);
+            }
+            if let (true, Some(key)) = (r.key.is_empty(), &decided.key) {
+                r.key.clone_from(key);
+            }
+        }
+        Reply::MapRemove(MapRemoveReply::Accept(r)) => {
+            if let (true, Some(key)) = (r.key.is_empty(), &decided.key) {
+                r.key.clone_from(key);
+            }
+        }
+        _ => {}
     }
 }
 
@@ -565,6 +654,11 @@ fn reply_kind(reply: &Reply) -> RequestKind {
         Reply::Publish(_) => RequestKind::Publish,
         Reply::Rpc(_) => RequestKind::Rpc,
         Reply::SubRefresh(_) => RequestKind::SubRefresh,
+        Reply::MapPublish(_) => RequestKind::MapPublish,
+        Reply::MapRemove(_) => RequestKind::MapRemove,
+        Reply::SharedPollRefresh(_) => RequestKind::SharedPollRefresh,
+        Reply::NotifyCacheEmpty(_) => RequestKind::NotifyCacheEmpty,
+        Reply::NotifyChannelState(_) => RequestKind::NotifyChannelState,
     }
 }
 

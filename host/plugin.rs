@@ -41,6 +41,11 @@ struct Handlers {
     publish: Option<wit::publish_handler::GuestIndices>,
     rpc: Option<wit::rpc_handler::GuestIndices>,
     sub_refresh: Option<wit::sub_refresh_handler::GuestIndices>,
+    map_publish: Option<wit::map_publish_handler::GuestIndices>,
+    map_remove: Option<wit::map_remove_handler::GuestIndices>,
+    shared_poll_refresh: Option<wit::shared_poll_refresh_handler::GuestIndices>,
+    notify_cache_empty: Option<wit::notify_cache_empty_handler::GuestIndices>,
+    notify_channel_state: Option<wit::notify_channel_state_handler::GuestIndices>,
 }
 
 impl Plugin {
@@ -74,6 +79,11 @@ impl Plugin {
             publish: wit::publish_handler::GuestIndices::new(&pre).ok(),
             rpc: wit::rpc_handler::GuestIndices::new(&pre).ok(),
             sub_refresh: wit::sub_refresh_handler::GuestIndices::new(&pre).ok(),
+            map_publish: wit::map_publish_handler::GuestIndices::new(&pre).ok(),
+            map_remove: wit::map_remove_handler::GuestIndices::new(&pre).ok(),
+            shared_poll_refresh: wit::shared_poll_refresh_handler::GuestIndices::new(&pre).ok(),
+            notify_cache_empty: wit::notify_cache_empty_handler::GuestIndices::new(&pre).ok(),
+            notify_channel_state: wit::notify_channel_state_handler::GuestIndices::new(&pre).ok(),
         };
         let interceptor = wit::interceptor::GuestIndices::new(&pre).ok();
         let plugin = Plugin {
@@ -130,6 +140,11 @@ impl Plugin {
             RequestKind::Publish => h.publish.is_some(),
             RequestKind::Rpc => h.rpc.is_some(),
             RequestKind::SubRefresh => h.sub_refresh.is_some(),
+            RequestKind::MapPublish => h.map_publish.is_some(),
+            RequestKind::MapRemove => h.map_remove.is_some(),
+            RequestKind::SharedPollRefresh => h.shared_poll_refresh.is_some(),
+            RequestKind::NotifyCacheEmpty => h.notify_cache_empty.is_some(),
+            RequestKind::NotifyChannelState => h.notify_channel_state.is_some(),
         }
     }
 
@@ -242,55 +257,29 @@ impl Plugin {
         let instance = *instance;
         let h = &self.handlers;
         let missing = || wasmtime::format_err!("the plugin has no handler for this request type");
+        // Loads the export of one handler interface and calls its `handle`.
+        macro_rules! call {
+            ($export:ident, $variant:ident, $request:expr) => {{
+                let guest = h
+                    .$export
+                    .as_ref()
+                    .ok_or_else(missing)?
+                    .load(&mut *store, &instance)?;
+                Reply::$variant(guest.call_handle(&mut *store, &$request).await?)
+            }};
+        }
         Ok(match request {
-            Request::Connect(r) => {
-                let guest = h
-                    .connect
-                    .as_ref()
-                    .ok_or_else(missing)?
-                    .load(&mut *store, &instance)?;
-                Reply::Connect(guest.call_handle(&mut *store, &r).await?)
-            }
-            Request::Refresh(r) => {
-                let guest = h
-                    .refresh
-                    .as_ref()
-                    .ok_or_else(missing)?
-                    .load(&mut *store, &instance)?;
-                Reply::Refresh(guest.call_handle(&mut *store, &r).await?)
-            }
-            Request::Subscribe(r) => {
-                let guest = h
-                    .subscribe
-                    .as_ref()
-                    .ok_or_else(missing)?
-                    .load(&mut *store, &instance)?;
-                Reply::Subscribe(guest.call_handle(&mut *store, &r).await?)
-            }
-            Request::Publish(r) => {
-                let guest = h
-                    .publish
-                    .as_ref()
-                    .ok_or_else(missing)?
-                    .load(&mut *store, &instance)?;
-                Reply::Publish(guest.call_handle(&mut *store, &r).await?)
-            }
-            Request::Rpc(r) => {
-                let guest = h
-                    .rpc
-                    .as_ref()
-                    .ok_or_else(missing)?
-                    .load(&mut *store, &instance)?;
-                Reply::Rpc(guest.call_handle(&mut *store, &r).await?)
-            }
-            Request::SubRefresh(r) => {
-                let guest = h
-                    .sub_refresh
-                    .as_ref()
-                    .ok_or_else(missing)?
-                    .load(&mut *store, &instance)?;
-                Reply::SubRefresh(guest.call_handle(&mut *store, &r).await?)
-            }
+            Request::Connect(r) => call!(connect, Connect, r),
+            Request::Refresh(r) => call!(refresh, Refresh, r),
+            Request::Subscribe(r) => call!(subscribe, Subscribe, r),
+            Request::Publish(r) => call!(publish, Publish, r),
+            Request::Rpc(r) => call!(rpc, Rpc, r),
+            Request::SubRefresh(r) => call!(sub_refresh, SubRefresh, r),
+            Request::MapPublish(r) => call!(map_publish, MapPublish, r),
+            Request::MapRemove(r) => call!(map_remove, MapRemove, r),
+            Request::SharedPollRefresh(r) => call!(shared_poll_refresh, SharedPollRefresh, r),
+            Request::NotifyCacheEmpty(r) => call!(notify_cache_empty, NotifyCacheEmpty, r),
+            Request::NotifyChannelState(r) => call!(notify_channel_state, NotifyChannelState, r),
         })
     }
 }

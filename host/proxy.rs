@@ -63,25 +63,7 @@ impl ProxyService {
         &self,
         request: Request<C>,
     ) -> Result<Response<C::Response>, Status> {
-        // Rotor's listeners check the credentials on the request's headers,
-        // before the body is read (`transport::Authenticated`); this check
-        // holds for a service served some other way.
-        let auth = self.rotor.auth();
-        if let Some(auth) = auth {
-            let presented = request
-                .metadata()
-                .get(auth.key.as_str())
-                .map(tonic::metadata::MetadataValue::as_bytes);
-            if !presented.is_some_and(|value| same_secret(value, auth.value.as_bytes())) {
-                return Err(crate::transport::unauthenticated(auth));
-            }
-        }
-        let deadline = deadline(request.metadata());
-        let mut headers = headers(request.metadata());
-        if let Some(auth) = auth {
-            // Guests never see the shared secret.
-            headers.retain(|(key, _)| *key != auth.key);
-        }
+        let (headers, deadline) = self.admit(request.metadata())?;
         let response = self
             .rotor
             .answer_on(
@@ -92,6 +74,57 @@ impl ProxyService {
             )
             .await?;
         Ok(Response::new(response))
+    }
+
+    /// Checks the caller's credentials and reads what the call carries
+    /// besides its message: the client's headers and the deadline.
+    fn admit(
+        &self,
+        metadata: &tonic::metadata::MetadataMap,
+    ) -> Result<(Headers, Option<Instant>), Status> {
+        // Rotor's listeners check the credentials on the request's headers,
+        // before the body is read (`transport::Authenticated`); this check
+        // holds for a service served some other way.
+        let auth = self.rotor.auth();
+        if let Some(auth) = auth {
+            let presented = metadata
+                .get(auth.key.as_str())
+                .map(tonic::metadata::MetadataValue::as_bytes);
+            if !presented.is_some_and(|value| same_secret(value, auth.value.as_bytes())) {
+                return Err(crate::transport::unauthenticated(auth));
+            }
+        }
+        let deadline = deadline(metadata);
+        let mut headers = headers(metadata);
+        if let Some(auth) = auth {
+            // Guests never see the shared secret.
+            headers.retain(|(key, _)| *key != auth.key);
+        }
+        Ok((headers, deadline))
+    }
+
+    /// Answers a batch of channel-state events with one call per channel
+    /// namespace (see `channel_state`), one after another within the
+    /// batch's deadline.
+    async fn answer_channel_state(
+        &self,
+        request: Request<pb::NotifyChannelStateRequest>,
+    ) -> Result<Response<pb::NotifyChannelStateResponse>, Status> {
+        let (headers, deadline) = self.admit(request.metadata())?;
+        let naming = self.rotor.registry().snapshot().naming().clone();
+        let mut answers = Vec::new();
+        for group in crate::channel_state::split(request.into_inner(), &naming) {
+            let answer = self
+                .rotor
+                .answer_on(group, headers.clone(), deadline, self.tenant.as_deref())
+                .await;
+            let failed = !matches!(&answer, Ok(response) if response.error.is_none());
+            answers.push(answer);
+            if failed {
+                break;
+            }
+        }
+        crate::channel_state::join(answers).map(Response::new)
     }
 }
 
@@ -187,37 +220,37 @@ impl CentrifugoProxy for ProxyService {
 
     async fn notify_cache_empty(
         &self,
-        _: Request<pb::NotifyCacheEmptyRequest>,
+        request: Request<pb::NotifyCacheEmptyRequest>,
     ) -> Result<Response<pb::NotifyCacheEmptyResponse>, Status> {
-        Err(not_routed("NotifyCacheEmpty"))
+        self.answer(request).await
     }
 
     async fn notify_channel_state(
         &self,
-        _: Request<pb::NotifyChannelStateRequest>,
+        request: Request<pb::NotifyChannelStateRequest>,
     ) -> Result<Response<pb::NotifyChannelStateResponse>, Status> {
-        Err(not_routed("NotifyChannelState"))
+        self.answer_channel_state(request).await
     }
 
     async fn map_publish(
         &self,
-        _: Request<pb::MapPublishRequest>,
+        request: Request<pb::MapPublishRequest>,
     ) -> Result<Response<pb::MapPublishResponse>, Status> {
-        Err(not_routed("MapPublish"))
+        self.answer(request).await
     }
 
     async fn map_remove(
         &self,
-        _: Request<pb::MapRemoveRequest>,
+        request: Request<pb::MapRemoveRequest>,
     ) -> Result<Response<pb::MapRemoveResponse>, Status> {
-        Err(not_routed("MapRemove"))
+        self.answer(request).await
     }
 
     async fn shared_poll_refresh(
         &self,
-        _: Request<pb::SharedPollRefreshRequest>,
+        request: Request<pb::SharedPollRefreshRequest>,
     ) -> Result<Response<pb::SharedPollRefreshResponse>, Status> {
-        Err(not_routed("SharedPollRefresh"))
+        self.answer(request).await
     }
 
     async fn subscribe_unidirectional(

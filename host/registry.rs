@@ -483,6 +483,11 @@ impl Routes {
             .ok_or_else(|| CallError::NoTenant(format!("tenant `{name}` is not configured")))
     }
 
+    /// How namespaces are read out of channels and methods.
+    pub fn naming(&self) -> &Naming {
+        &self.tenancy.naming
+    }
+
     /// Every tenant's routes.
     pub fn tenants(&self) -> impl Iterator<Item = &TenantRoutes> {
         self.tenants.values()
@@ -619,15 +624,13 @@ impl TenantRoutes {
                 .channel_namespace(channel)
                 .and_then(|namespace| routes.refined.get(namespace))
         };
+        let channel = crate::request_parts::channel(request);
         let refined = match request {
             Request::Rpc(r) => routes.refined.get(&r.method).or_else(|| {
                 let namespace = naming.method_namespace(&r.method)?;
                 routes.refined.get(&format!("{namespace}:"))
             }),
-            Request::Subscribe(r) => by_channel(&r.channel),
-            Request::Publish(r) => by_channel(&r.channel),
-            Request::SubRefresh(r) => by_channel(&r.channel),
-            Request::Connect(_) | Request::Refresh(_) => None,
+            _ => channel.and_then(by_channel),
         };
         refined
             .or(routes.default.as_ref())
@@ -637,10 +640,10 @@ impl TenantRoutes {
                     CallError::NoRoute(format!("subscribe to `{}`", r.channel))
                 }
                 Request::Publish(r) => CallError::NoRoute(format!("publish to `{}`", r.channel)),
-                Request::SubRefresh(r) => {
-                    CallError::NoRoute(format!("sub_refresh of `{}`", r.channel))
-                }
-                _ => no_route(),
+                _ => match channel {
+                    Some(channel) => CallError::NoRoute(format!("{kind} of `{channel}`")),
+                    None => no_route(),
+                },
             })
     }
 
@@ -769,6 +772,11 @@ pub fn kind_of(request: &Request) -> RequestKind {
         Request::Publish(_) => RequestKind::Publish,
         Request::Rpc(_) => RequestKind::Rpc,
         Request::SubRefresh(_) => RequestKind::SubRefresh,
+        Request::MapPublish(_) => RequestKind::MapPublish,
+        Request::MapRemove(_) => RequestKind::MapRemove,
+        Request::SharedPollRefresh(_) => RequestKind::SharedPollRefresh,
+        Request::NotifyCacheEmpty(_) => RequestKind::NotifyCacheEmpty,
+        Request::NotifyChannelState(_) => RequestKind::NotifyChannelState,
     }
 }
 

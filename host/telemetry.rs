@@ -15,7 +15,8 @@ use prometheus_client::registry::Registry;
 
 use crate::kind::RequestKind;
 use crate::wit::types::{
-    ConnectReply, PublishReply, RefreshReply, Reply, RpcReply, SubRefreshReply, SubscribeReply,
+    ConnectReply, MapPublishReply, MapRemoveReply, NotifyChannelStateReply, PublishReply,
+    RefreshReply, Reply, RpcReply, SharedPollRefreshReply, SubRefreshReply, SubscribeReply,
 };
 
 /// A W3C trace context (`traceparent: 00-<trace id>-<parent id>-<flags>`),
@@ -381,15 +382,27 @@ pub fn outcome(reply: &Reply) -> &'static str {
         Reply::Connect(ConnectReply::Accept(_))
         | Reply::Subscribe(SubscribeReply::Accept(_))
         | Reply::Publish(PublishReply::Accept(_))
-        | Reply::Rpc(RpcReply::Accept(_)) => "accept",
+        | Reply::Rpc(RpcReply::Accept(_))
+        | Reply::MapPublish(MapPublishReply::Accept(_))
+        | Reply::MapRemove(MapRemoveReply::Accept(_))
+        | Reply::SharedPollRefresh(SharedPollRefreshReply::Accept(_))
+        | Reply::NotifyChannelState(NotifyChannelStateReply::Accept) => "accept",
+        Reply::NotifyCacheEmpty(reply) if reply.populated => "accept",
+        Reply::NotifyCacheEmpty(_) => "reject",
         Reply::Connect(ConnectReply::Reject(_))
         | Reply::Subscribe(SubscribeReply::Reject(_))
         | Reply::Publish(PublishReply::Reject(_))
-        | Reply::Rpc(RpcReply::Reject(_)) => "reject",
+        | Reply::Rpc(RpcReply::Reject(_))
+        | Reply::MapPublish(MapPublishReply::Reject(_))
+        | Reply::MapRemove(MapRemoveReply::Reject(_))
+        | Reply::SharedPollRefresh(SharedPollRefreshReply::Reject(_))
+        | Reply::NotifyChannelState(NotifyChannelStateReply::Reject(_)) => "reject",
         Reply::Connect(ConnectReply::Disconnect(_))
         | Reply::Subscribe(SubscribeReply::Disconnect(_))
         | Reply::Publish(PublishReply::Disconnect(_))
-        | Reply::Rpc(RpcReply::Disconnect(_)) => "disconnect",
+        | Reply::Rpc(RpcReply::Disconnect(_))
+        | Reply::MapPublish(MapPublishReply::Disconnect(_))
+        | Reply::MapRemove(MapRemoveReply::Disconnect(_)) => "disconnect",
         Reply::Refresh(RefreshReply::Extend(_)) | Reply::SubRefresh(SubRefreshReply::Extend(_)) => {
             "extend"
         }

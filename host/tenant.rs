@@ -175,7 +175,7 @@ impl Tenancy {
             TenantRule::Single => fallback(),
             TenantRule::Listener => listener.map_or_else(fallback, Ok),
             TenantRule::Metadata { key } => {
-                let value = headers(request)
+                let value = crate::request_parts::headers(request)
                     .iter()
                     .find(|(name, _)| name == key)
                     .map(|(_, value)| value.as_str());
@@ -215,26 +215,14 @@ impl Tenancy {
     }
 }
 
-fn headers(request: &Request) -> &[(String, String)] {
-    match request {
-        Request::Connect(r) => &r.headers,
-        Request::Refresh(r) => &r.headers,
-        Request::Subscribe(r) => &r.headers,
-        Request::Publish(r) => &r.headers,
-        Request::Rpc(r) => &r.headers,
-        Request::SubRefresh(r) => &r.headers,
-    }
-}
-
 impl Tenancy {
     /// The namespace a call is about: its channel's, or its RPC method's.
     fn namespace<'a>(&self, request: &'a Request) -> Option<&'a str> {
         match request {
-            Request::Connect(_) | Request::Refresh(_) => None,
-            Request::Subscribe(r) => self.naming.channel_namespace(&r.channel),
-            Request::Publish(r) => self.naming.channel_namespace(&r.channel),
-            Request::SubRefresh(r) => self.naming.channel_namespace(&r.channel),
             Request::Rpc(r) => self.naming.method_namespace(&r.method),
+            _ => self
+                .naming
+                .channel_namespace(crate::request_parts::channel(request)?),
         }
     }
 }

@@ -15,7 +15,8 @@ wasmtime::component::bindgen!({
 });
 
 pub use self::exports::rotor::centrifugo::{
-    connect_handler, interceptor, publish_handler, refresh_handler, rpc_handler,
-    sub_refresh_handler, subscribe_handler,
+    connect_handler, interceptor, map_publish_handler, map_remove_handler,
+    notify_cache_empty_handler, notify_channel_state_handler, publish_handler, refresh_handler,
+    rpc_handler, shared_poll_refresh_handler, sub_refresh_handler, subscribe_handler,
 };
 pub use self::rotor::centrifugo::{centrifugo_api, config, kv, log, types};

@@ -182,6 +182,8 @@ ANSWER(connect, CONNECT)
 ANSWER(subscribe, SUBSCRIBE)
 ANSWER(publish, PUBLISH)
 ANSWER(rpc, RPC)
+ANSWER(map_publish, MAP_PUBLISH)
+ANSWER(map_remove, MAP_REMOVE)
 
 /* Fills the reply of a kind whose reply is extend or expire: any refusal
  * expires, since Centrifugo ignores errors there. */

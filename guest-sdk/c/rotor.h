@@ -56,6 +56,10 @@ typedef rotor_centrifugo_types_rpc_request_t rotor_rpc_request_t;
 typedef rotor_centrifugo_types_rpc_result_t rotor_rpc_result_t;
 typedef rotor_centrifugo_types_sub_refresh_request_t rotor_sub_refresh_request_t;
 typedef rotor_centrifugo_types_sub_refresh_result_t rotor_sub_refresh_result_t;
+typedef rotor_centrifugo_types_map_publish_request_t rotor_map_publish_request_t;
+typedef rotor_centrifugo_types_map_publish_result_t rotor_map_publish_result_t;
+typedef rotor_centrifugo_types_map_remove_request_t rotor_map_remove_request_t;
+typedef rotor_centrifugo_types_map_remove_result_t rotor_map_remove_result_t;
 
 /* How a handler ends its call. */
 typedef enum rotor_status_kind_t {
@@ -137,6 +141,8 @@ void rotor__publish_reply(rotor_centrifugo_types_publish_reply_t *ret, rotor_sta
 void rotor__rpc_reply(rotor_centrifugo_types_rpc_reply_t *ret, rotor_status_t status, rotor_rpc_result_t *result);
 void rotor__refresh_reply(rotor_centrifugo_types_refresh_reply_t *ret, rotor_status_t status, rotor_refresh_result_t *result);
 void rotor__sub_refresh_reply(rotor_centrifugo_types_sub_refresh_reply_t *ret, rotor_status_t status, rotor_sub_refresh_result_t *result);
+void rotor__map_publish_reply(rotor_centrifugo_types_map_publish_reply_t *ret, rotor_status_t status, rotor_map_publish_result_t *result);
+void rotor__map_remove_reply(rotor_centrifugo_types_map_remove_reply_t *ret, rotor_status_t status, rotor_map_remove_result_t *result);
 
 /* Defines the exported function of one kind around handler, a function
  * `rotor_status_t handler(const rotor_<kind>_request_t *, rotor_<kind>_result_t *)`. */
@@ -158,6 +164,8 @@ void rotor__sub_refresh_reply(rotor_centrifugo_types_sub_refresh_reply_t *ret, r
 #define ROTOR_PUBLISH(handler) ROTOR__DEFINE(publish, publish_handler, handler)
 #define ROTOR_RPC(handler) ROTOR__DEFINE(rpc, rpc_handler, handler)
 #define ROTOR_SUB_REFRESH(handler) ROTOR__DEFINE(sub_refresh, sub_refresh_handler, handler)
+#define ROTOR_MAP_PUBLISH(handler) ROTOR__DEFINE(map_publish, map_publish_handler, handler)
+#define ROTOR_MAP_REMOVE(handler) ROTOR__DEFINE(map_remove, map_remove_handler, handler)
 
 #else /* ROTOR_PROBE: rotor-build preprocesses the plugin to see what it registers. */
 
@@ -167,6 +175,8 @@ void rotor__sub_refresh_reply(rotor_centrifugo_types_sub_refresh_reply_t *ret, r
 #define ROTOR_PUBLISH(handler) rotor_probe_export__publish_handler
 #define ROTOR_RPC(handler) rotor_probe_export__rpc_handler
 #define ROTOR_SUB_REFRESH(handler) rotor_probe_export__sub_refresh_handler
+#define ROTOR_MAP_PUBLISH(handler) rotor_probe_export__map_publish_handler
+#define ROTOR_MAP_REMOVE(handler) rotor_probe_export__map_remove_handler
 
 #endif /* ROTOR_PROBE */
 

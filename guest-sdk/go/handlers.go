@@ -134,3 +134,84 @@ func SubRefresh(handler func(SubRefreshRequest) (SubRefreshResult, error)) {
 		return rotor_centrifugo_types.MakeSubRefreshReplyExpire()
 	}
 }
+
+// MapPublish registers the handler of MapPublish: it returns how the key's
+// new state goes out (a zero result keeps the client's key and data), or an
+// error that refuses it.
+func MapPublish(handler func(MapPublishRequest) (MapPublishResult, error)) {
+	once("map-publish", exports.MapPublish != nil)
+	exports.MapPublish = func(request rotor_centrifugo_types.MapPublishRequest) rotor_centrifugo_types.MapPublishReply {
+		result, err := handler(request)
+		return answer("map-publish", result, err, rotor_centrifugo_types.MakeMapPublishReplyAccept,
+			rotor_centrifugo_types.MakeMapPublishReplyReject, rotor_centrifugo_types.MakeMapPublishReplyDisconnect)
+	}
+}
+
+// MapRemove registers the handler of MapRemove: it returns how the removal
+// goes out, or an error that refuses it.
+func MapRemove(handler func(MapRemoveRequest) (MapRemoveResult, error)) {
+	once("map-remove", exports.MapRemove != nil)
+	exports.MapRemove = func(request rotor_centrifugo_types.MapRemoveRequest) rotor_centrifugo_types.MapRemoveReply {
+		result, err := handler(request)
+		return answer("map-remove", result, err, rotor_centrifugo_types.MakeMapRemoveReplyAccept,
+			rotor_centrifugo_types.MakeMapRemoveReplyReject, rotor_centrifugo_types.MakeMapRemoveReplyDisconnect)
+	}
+}
+
+// clientless is the error of a call no client is on (shared poll refresh,
+// channel state): an Error as it is, a DisconnectError as error 100 with
+// its reason, since there is no connection to close.
+func clientless(kind string, err error) rotor_centrifugo_types.CentrifugoError {
+	switch refused, closed := refusal(err); {
+	case refused != nil:
+		return toCentrifugoError(refused)
+	case closed != nil:
+		return rotor_centrifugo_types.CentrifugoError{Code: 100, Message: closed.Reason, Temporary: true}
+	}
+	fail(kind, err)
+	panic("unreachable")
+}
+
+// SharedPollRefresh registers the handler of SharedPollRefresh: it returns
+// the keys that changed, or an error that Centrifugo logs before it asks
+// again at the next interval.
+func SharedPollRefresh(handler func(SharedPollRefreshRequest) (SharedPollRefreshResult, error)) {
+	once("shared-poll-refresh", exports.SharedPollRefresh != nil)
+	exports.SharedPollRefresh = func(request rotor_centrifugo_types.SharedPollRefreshRequest) rotor_centrifugo_types.SharedPollRefreshReply {
+		result, err := handler(request)
+		if err == nil {
+			return rotor_centrifugo_types.MakeSharedPollRefreshReplyAccept(result)
+		}
+		return rotor_centrifugo_types.MakeSharedPollRefreshReplyReject(clientless("shared-poll-refresh", err))
+	}
+}
+
+// NotifyCacheEmpty registers the handler of NotifyCacheEmpty (Centrifugo
+// PRO): it returns whether it populated the channel's cache. The response
+// has no error, so an Error or DisconnectError answers false.
+func NotifyCacheEmpty(handler func(NotifyCacheEmptyRequest) (bool, error)) {
+	once("notify-cache-empty", exports.NotifyCacheEmpty != nil)
+	exports.NotifyCacheEmpty = func(request rotor_centrifugo_types.NotifyCacheEmptyRequest) rotor_centrifugo_types.NotifyCacheEmptyReply {
+		populated, err := handler(request)
+		if err != nil {
+			if refused, closed := refusal(err); refused == nil && closed == nil {
+				fail("notify-cache-empty", err)
+			}
+			populated = false
+		}
+		return rotor_centrifugo_types.NotifyCacheEmptyReply{Populated: populated}
+	}
+}
+
+// NotifyChannelState registers the handler of NotifyChannelState
+// (Centrifugo PRO): it takes the events of one channel namespace, or fails
+// them with an error.
+func NotifyChannelState(handler func(NotifyChannelStateRequest) error) {
+	once("notify-channel-state", exports.NotifyChannelState != nil)
+	exports.NotifyChannelState = func(request rotor_centrifugo_types.NotifyChannelStateRequest) rotor_centrifugo_types.NotifyChannelStateReply {
+		if err := handler(request); err != nil {
+			return rotor_centrifugo_types.MakeNotifyChannelStateReplyReject(clientless("notify-channel-state", err))
+		}
+		return rotor_centrifugo_types.MakeNotifyChannelStateReplyAccept()
+	}
+}

@@ -29,10 +29,19 @@ const (
 	RequestPublish    = rotor_centrifugo_types.Request_Publish
 	RequestRPC        = rotor_centrifugo_types.Request_Rpc
 	RequestSubRefresh = rotor_centrifugo_types.Request_SubRefresh
+	RequestMapPublish = rotor_centrifugo_types.Request_MapPublish
+	RequestMapRemove  = rotor_centrifugo_types.Request_MapRemove
+	// The kinds Centrifugo calls with no client behind them.
+	RequestSharedPollRefresh  = rotor_centrifugo_types.Request_SharedPollRefresh
+	RequestNotifyCacheEmpty   = rotor_centrifugo_types.Request_NotifyCacheEmpty
+	RequestNotifyChannelState = rotor_centrifugo_types.Request_NotifyChannelState
 )
 
 // kinds names the kinds of requests and replies, by tag.
-var kinds = [...]string{"connect", "refresh", "subscribe", "publish", "rpc", "sub-refresh"}
+var kinds = [...]string{
+	"connect", "refresh", "subscribe", "publish", "rpc", "sub-refresh", "map-publish", "map-remove",
+	"shared-poll-refresh", "notify-cache-empty", "notify-channel-state",
+}
 
 // Interceptor is a step in front of a handler.
 type Interceptor struct {
@@ -112,6 +121,16 @@ func Headers(request Request) []Pair {
 		return request.Publish().Headers
 	case RequestRPC:
 		return request.Rpc().Headers
+	case RequestMapPublish:
+		return request.MapPublish().Headers
+	case RequestMapRemove:
+		return request.MapRemove().Headers
+	case RequestSharedPollRefresh:
+		return request.SharedPollRefresh().Headers
+	case RequestNotifyCacheEmpty:
+		return request.NotifyCacheEmpty().Headers
+	case RequestNotifyChannelState:
+		return request.NotifyChannelState().Headers
 	default:
 		return request.SubRefresh().Headers
 	}
@@ -140,6 +159,26 @@ func WithHeaders(request Request, headers []Pair) Request {
 		inner := request.Rpc()
 		inner.Headers = headers
 		return rotor_centrifugo_types.MakeRequestRpc(inner)
+	case RequestMapPublish:
+		inner := request.MapPublish()
+		inner.Headers = headers
+		return rotor_centrifugo_types.MakeRequestMapPublish(inner)
+	case RequestMapRemove:
+		inner := request.MapRemove()
+		inner.Headers = headers
+		return rotor_centrifugo_types.MakeRequestMapRemove(inner)
+	case RequestSharedPollRefresh:
+		inner := request.SharedPollRefresh()
+		inner.Headers = headers
+		return rotor_centrifugo_types.MakeRequestSharedPollRefresh(inner)
+	case RequestNotifyCacheEmpty:
+		inner := request.NotifyCacheEmpty()
+		inner.Headers = headers
+		return rotor_centrifugo_types.MakeRequestNotifyCacheEmpty(inner)
+	case RequestNotifyChannelState:
+		inner := request.NotifyChannelState()
+		inner.Headers = headers
+		return rotor_centrifugo_types.MakeRequestNotifyChannelState(inner)
 	default:
 		inner := request.SubRefresh()
 		inner.Headers = headers
@@ -170,10 +209,11 @@ func RPCAnswer(result RPCResult, err error) Reply {
 }
 
 // Outcome says how reply ends its call: `accept`, `extend`, `expire`,
-// `reject code=<code>` or `disconnect code=<code>`.
+// `reject code=<code>` or `disconnect code=<code>` (`reject` alone for a
+// cache-empty notice that populated nothing).
 func Outcome(reply Reply) string {
 	// Every reply variant has accept or extend as tag 0; the ones with
-	// errors have reject 1 and disconnect 2, the others expire 1.
+	// errors have reject 1 (and disconnect 2), the refreshes expire 1.
 	var tag uint8
 	var refused *rotor_centrifugo_types.CentrifugoError
 	var closed *rotor_centrifugo_types.Disconnect
@@ -210,6 +250,38 @@ func Outcome(reply Reply) string {
 		} else if tag == rotor_centrifugo_types.RpcReply_Disconnect {
 			closed = ptr(inner.Disconnect())
 		}
+	case RequestMapPublish:
+		inner := reply.MapPublish()
+		tag = inner.Tag()
+		if tag == rotor_centrifugo_types.MapPublishReply_Reject {
+			refused = ptr(inner.Reject())
+		} else if tag == rotor_centrifugo_types.MapPublishReply_Disconnect {
+			closed = ptr(inner.Disconnect())
+		}
+	case RequestMapRemove:
+		inner := reply.MapRemove()
+		tag = inner.Tag()
+		if tag == rotor_centrifugo_types.MapRemoveReply_Reject {
+			refused = ptr(inner.Reject())
+		} else if tag == rotor_centrifugo_types.MapRemoveReply_Disconnect {
+			closed = ptr(inner.Disconnect())
+		}
+	case RequestSharedPollRefresh:
+		inner := reply.SharedPollRefresh()
+		if inner.Tag() == rotor_centrifugo_types.SharedPollRefreshReply_Reject {
+			refused = ptr(inner.Reject())
+		}
+	case RequestNotifyChannelState:
+		inner := reply.NotifyChannelState()
+		if inner.Tag() == rotor_centrifugo_types.NotifyChannelStateReply_Reject {
+			refused = ptr(inner.Reject())
+		}
+	case RequestNotifyCacheEmpty:
+		// A record, not a variant: populated or not.
+		if reply.NotifyCacheEmpty().Populated {
+			return "accept"
+		}
+		return "reject"
 	case RequestRefresh:
 		if reply.Refresh().Tag() == rotor_centrifugo_types.RefreshReply_Extend {
 			return "extend"

@@ -66,6 +66,27 @@ type (
 	SubRefreshRequest = rotor_centrifugo_types.SubRefreshRequest
 	// SubRefreshResult is the new terms of a subscription that goes on.
 	SubRefreshResult = rotor_centrifugo_types.SubRefreshResult
+	// MapPublishRequest is a client publishing a key's state into a map channel.
+	MapPublishRequest = rotor_centrifugo_types.MapPublishRequest
+	// MapPublishResult is how an accepted map publication goes out.
+	MapPublishResult = rotor_centrifugo_types.MapPublishResult
+	// MapRemoveRequest is a client removing a key from a map channel.
+	MapRemoveRequest = rotor_centrifugo_types.MapRemoveRequest
+	// MapRemoveResult is how an accepted removal goes out.
+	MapRemoveResult = rotor_centrifugo_types.MapRemoveResult
+	// SharedPollRefreshRequest is Centrifugo asking for the state of a shared
+	// poll channel's keys.
+	SharedPollRefreshRequest = rotor_centrifugo_types.SharedPollRefreshRequest
+	// SharedPollRefreshResult lists the keys that changed.
+	SharedPollRefreshResult = rotor_centrifugo_types.SharedPollRefreshResult
+	// SharedPollEntry is the current state of one key.
+	SharedPollEntry = rotor_centrifugo_types.SharedPollEntry
+	// NotifyCacheEmptyRequest says a channel's cache is empty.
+	NotifyCacheEmptyRequest = rotor_centrifugo_types.NotifyCacheEmptyRequest
+	// NotifyChannelStateRequest carries channel occupied/vacated events.
+	NotifyChannelStateRequest = rotor_centrifugo_types.NotifyChannelStateRequest
+	// ChannelEvent is one change of a channel's state.
+	ChannelEvent = rotor_centrifugo_types.ChannelEvent
 	// SubscribeOptions is a server-side subscription granted on connect.
 	SubscribeOptions = rotor_centrifugo_types.SubscribeOptions
 	// SubscribeOverrides overrides a namespace's options for one subscription.

@@ -40,6 +40,11 @@ EXPORTS: Dict[str, tuple] = {
     "publish": ("publish-handler", "PublishHandler"),
     "rpc": ("rpc-handler", "RpcHandler"),
     "sub-refresh": ("sub-refresh-handler", "SubRefreshHandler"),
+    "map-publish": ("map-publish-handler", "MapPublishHandler"),
+    "map-remove": ("map-remove-handler", "MapRemoveHandler"),
+    "shared-poll-refresh": ("shared-poll-refresh-handler", "SharedPollRefreshHandler"),
+    "notify-cache-empty": ("notify-cache-empty-handler", "NotifyCacheEmptyHandler"),
+    "notify-channel-state": ("notify-channel-state-handler", "NotifyChannelStateHandler"),
 }
 
 #: Host interfaces, by the binding module that wraps each.
@@ -123,7 +128,9 @@ def build(plugin: Path, output: Path, wit: Path) -> dict:
             raise SystemExit(
                 f"rotor_build: {plugin.name} registers no handler: decorate a function with "
                 "@rotor.connect, @rotor.refresh, @rotor.subscribe, @rotor.publish, @rotor.rpc, "
-                "@rotor.sub_refresh, @rotor.before or @rotor.after")
+                "@rotor.sub_refresh, @rotor.map_publish, @rotor.map_remove, "
+                "@rotor.shared_poll_refresh, @rotor.notify_cache_empty, "
+                "@rotor.notify_channel_state, @rotor.before or @rotor.after")
         imports = [HOST_INTERFACES[name] for name in HOST_INTERFACES if name in found["imports"]]
 
         world_dir = work / "wit"

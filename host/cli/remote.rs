@@ -43,6 +43,11 @@ proxy_methods! {
     pb::PublishRequest => publish,
     pb::RpcRequest => rpc,
     pb::SubRefreshRequest => sub_refresh,
+    pb::MapPublishRequest => map_publish,
+    pb::MapRemoveRequest => map_remove,
+    pb::SharedPollRefreshRequest => shared_poll_refresh,
+    pb::NotifyCacheEmptyRequest => notify_cache_empty,
+    pb::NotifyChannelStateRequest => notify_channel_state,
 }
 
 /// Sends `message`, with `headers` as gRPC metadata, to the proxy server at

@@ -132,6 +132,9 @@ impl Template {
             Template::Interceptor => {
                 "an interceptor that refuses publish and RPC calls of anonymous users."
             }
+            // Kinds without a template: `Template::ALL` does not list them,
+            // so `rotor new` never offers them.
+            Template::Handler(_) => "a handler.",
         }
     }
 
@@ -151,7 +154,8 @@ impl Template {
             Template::Handler(RequestKind::Rpc) => {
                 Some(r#"--request '{"user":"42","method":"hello"}'"#)
             }
-            Template::Interceptor => None,
+            // Kinds without a template (see `about`).
+            Template::Handler(_) | Template::Interceptor => None,
         }
     }
 

@@ -116,7 +116,8 @@ async fn client(address: SocketAddr) -> CentrifugoProxyClient<Channel> {
     CentrifugoProxyClient::new(channel)
 }
 
-/// The server of the JavaScript examples: JWT connect auth and the RPC router.
+/// The server of the JavaScript examples: JWT connect auth, the RPC router
+/// and the map validator.
 fn js_server() -> Option<SocketAddr> {
     static ADDRESS: OnceLock<SocketAddr> = OnceLock::new();
     let dist = guest_dir()?;
@@ -127,14 +128,21 @@ fn js_server() -> Option<SocketAddr> {
 [handlers]
 connect = "js-connect-auth.wasm"
 rpc = "js-rpc-router.wasm"
+map_publish = "js-map-validator.wasm"
+map_remove = "js-map-validator.wasm"
 [settings."js-connect-auth.wasm"]
 secret = "e2e-secret"
+[settings."js-map-validator.wasm"]
+max_bytes = "32"
+own_keys = "true"
 "#,
         )
     }))
 }
 
-/// The server of the Python examples: the channel ACL and the RPC router.
+/// The server of the Python examples: the channel ACL, the RPC router and
+/// the shared poll refresher, whose state the Rust `shared-poll-state`
+/// writes (`shared_poll.put`) into the same tenant's `kv`.
 fn py_server() -> Option<SocketAddr> {
     static ADDRESS: OnceLock<SocketAddr> = OnceLock::new();
     let dist = guest_dir()?;
@@ -144,9 +152,14 @@ fn py_server() -> Option<SocketAddr> {
             r#"
 [handlers]
 subscribe = "py-subscribe-acl.wasm"
-rpc = "py-rpc-router.wasm"
+shared_poll_refresh = "py-shared-poll-state.wasm"
+[handlers.rpc]
+default = "py-rpc-router.wasm"
+methods = { "shared_poll.put" = "shared-poll-state.wasm" }
 [settings."py-subscribe-acl.wasm"]
 public_namespaces = "news"
+[settings."shared-poll-state.wasm"]
+writers = "ops"
 "#,
         )
     }))
@@ -401,6 +414,101 @@ pub(crate) async fn check_subscribe_acl(address: SocketAddr) {
 }
 
 #[tokio::test]
+async fn js_map_validator_checks_keys_and_states() {
+    let Some(address) = js_server() else { return };
+    let mut client = client(address).await;
+    let publish = |key: &str, data: &[u8]| pb::MapPublishRequest {
+        user: "42".into(),
+        channel: "cursors:doc".into(),
+        key: key.into(),
+        data: data.to_vec(),
+        ..Default::default()
+    };
+    let response = client
+        .map_publish(request(publish("42", br#"{"x":1}"#), &[]))
+        .await
+        .expect("OK")
+        .into_inner();
+    assert_eq!(response.error, None);
+    assert_eq!(response.result, Some(pb::MapPublishResult::default()));
+    for (key, data, code) in [
+        ("43", &b"{}"[..], 103),
+        ("42", b"[1]", 107),
+        ("42", br#"{"text":"far more than thirty-two bytes"}"#, 106),
+        ("4 2", b"{}", 107),
+    ] {
+        let response = client
+            .map_publish(request(publish(key, data), &[]))
+            .await
+            .expect("OK")
+            .into_inner();
+        assert_eq!(response.error.map(|e| e.code), Some(code), "{key}");
+    }
+    let response = client
+        .map_remove(request(
+            pb::MapRemoveRequest {
+                user: "42".into(),
+                key: "43".into(),
+                ..Default::default()
+            },
+            &[],
+        ))
+        .await
+        .expect("OK")
+        .into_inner();
+    assert_eq!(response.error, error(103, "permission denied", false));
+}
+
+#[tokio::test]
+async fn py_shared_poll_state_reads_what_the_rust_writer_stored() {
+    let Some(address) = py_server() else { return };
+    let mut client = client(address).await;
+    for price in [1, 2] {
+        let put = pb::RpcRequest {
+            user: "ops".into(),
+            method: "shared_poll.put".into(),
+            data: json!({"channel": "py-prices", "key": "a", "data": {"p": price}})
+                .to_string()
+                .into_bytes(),
+            ..Default::default()
+        };
+        let response = client
+            .rpc(request(put, &[]))
+            .await
+            .expect("OK")
+            .into_inner();
+        assert!(response.result.is_some(), "{response:?}");
+    }
+    let refresh = pb::SharedPollRefreshRequest {
+        channel: "py-prices".into(),
+        items: vec![
+            pb::SharedPollRefreshItem {
+                key: "a".into(),
+                version: 1,
+            },
+            pb::SharedPollRefreshItem {
+                key: "b".into(),
+                version: 0,
+            },
+        ],
+    };
+    let result = client
+        .shared_poll_refresh(request(refresh, &[]))
+        .await
+        .expect("OK")
+        .into_inner()
+        .result
+        .expect("a result");
+    assert_eq!(result.items.len(), 1, "{result:?}");
+    assert_eq!(
+        (result.items[0].key.as_str(), result.items[0].version),
+        ("a", 2)
+    );
+    assert_eq!(json(&result.items[0].data), json!({"p": 2}));
+    assert!(!result.epoch.is_empty());
+}
+
+#[tokio::test]
 async fn js_header_auth_admits_known_keys_and_names_the_caller() {
     let Some(_) = guest_dir() else { return };
     check_header_auth("js-header-auth.wasm").await;
@@ -476,6 +584,16 @@ fn check_accepts_the_components_and_lists_what_they_use() {
         ),
         ("js-rpc-router", &["rpc-handler"], &[]),
         ("js-header-auth", &["interceptor"], &["log", "config"]),
+        (
+            "js-map-validator",
+            &["map-publish-handler", "map-remove-handler"],
+            &["log", "config"],
+        ),
+        (
+            "py-shared-poll-state",
+            &["shared-poll-refresh-handler"],
+            &["log", "kv"],
+        ),
         ("py-subscribe-acl", &["subscribe-handler"], &["config"]),
         ("py-rpc-router", &["rpc-handler"], &[]),
     ] {

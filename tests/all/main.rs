@@ -4,6 +4,7 @@
 mod admin;
 mod api;
 mod centrifugo;
+mod channel_calls;
 mod cli;
 mod cli_errors;
 mod deploy;

@@ -105,7 +105,7 @@ async fn unrouted_types_and_rpcs_are_unimplemented() {
         .unwrap_err();
     assert_eq!(status.code(), tonic::Code::Unimplemented);
     assert!(
-        status.message().contains("NotifyCacheEmpty"),
+        status.message().contains("notify_cache_empty"),
         "{}",
         status.message()
     );
@@ -115,8 +115,22 @@ async fn unrouted_types_and_rpcs_are_unimplemented() {
         .map_publish(request(pb::MapPublishRequest::default(), &[]))
         .await
         .unwrap_err();
+    assert_eq!(status.code(), tonic::Code::Unimplemented);
     assert!(
-        status.message().contains("MapPublish"),
+        status.message().contains("map_publish"),
+        "{}",
+        status.message()
+    );
+
+    // Subscription streams are not answered yet.
+    let status = server
+        .client
+        .subscribe_unidirectional(request(pb::SubscribeRequest::default(), &[]))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), tonic::Code::Unimplemented);
+    assert!(
+        status.message().contains("SubscribeUnidirectional"),
         "{}",
         status.message()
     );

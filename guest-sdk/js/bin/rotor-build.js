@@ -11,7 +11,8 @@ const USAGE = `usage:
   rotor-build types [-o <dir>] [--wit <dir>]
 
 The module's named exports are its handlers: connect, refresh, subscribe,
-publish, rpc, subRefresh, and before/after for an interceptor. The component
+publish, rpc, subRefresh, mapPublish, mapRemove, sharedPollRefresh,
+notifyCacheEmpty, notifyChannelState, and before/after for an interceptor. The component
 imports only the host interfaces (log, config, kv, centrifugo-api) whose SDK
 modules the plugin uses.`;
 

@@ -30,6 +30,17 @@ export const HANDLER_EXPORTS = {
   publish: { kind: 'publish', wit: 'publish-handler', js: 'publishHandler' },
   rpc: { kind: 'rpc', wit: 'rpc-handler', js: 'rpcHandler' },
   subRefresh: { kind: 'sub-refresh', wit: 'sub-refresh-handler', js: 'subRefreshHandler' },
+  mapPublish: { kind: 'map-publish', wit: 'map-publish-handler', js: 'mapPublishHandler' },
+  mapRemove: { kind: 'map-remove', wit: 'map-remove-handler', js: 'mapRemoveHandler' },
+  sharedPollRefresh: {
+    kind: 'shared-poll-refresh', wit: 'shared-poll-refresh-handler', js: 'sharedPollRefreshHandler',
+  },
+  notifyCacheEmpty: {
+    kind: 'notify-cache-empty', wit: 'notify-cache-empty-handler', js: 'notifyCacheEmptyHandler',
+  },
+  notifyChannelState: {
+    kind: 'notify-channel-state', wit: 'notify-channel-state-handler', js: 'notifyChannelStateHandler',
+  },
 };
 
 /** Host interfaces a plugin may import, by the SDK module that wraps each. */

@@ -1,8 +1,9 @@
 // Write Rotor plugins in JavaScript or TypeScript.
 //
 // A plugin is an ES module whose named exports are its handlers: `connect`,
-// `refresh`, `subscribe`, `publish`, `rpc`, `subRefresh`, and `before` /
-// `after` for an interceptor. `rotor-build` finds them, composes the WIT
+// `refresh`, `subscribe`, `publish`, `rpc`, `subRefresh`, `mapPublish`,
+// `mapRemove`, `sharedPollRefresh`, `notifyCacheEmpty`,
+// `notifyChannelState`, and `before` / `after` for an interceptor. `rotor-build` finds them, composes the WIT
 // world the module needs and turns it into a component.
 //
 // This module imports nothing from the host, so it also runs under Node for
@@ -134,10 +135,21 @@ const RESULT_DEFAULTS = {
   rpc: { data: [] },
   refresh: { expireAt: 0n, info: [], meta: [], caps: [] },
   'sub-refresh': { expireAt: 0n, info: [] },
+  'map-publish': {
+    key: '', data: undefined, tags: [], score: 0n, keyMode: '', streamData: [], idempotencyKey: '',
+    delta: false, version: 0n, versionEpoch: '',
+  },
+  'map-remove': { key: '', tags: [], idempotencyKey: '' },
+  'shared-poll-refresh': { items: [], epoch: '' },
+  // One changed key of a shared poll refresh (inside `items`).
+  'shared-poll-entry': { key: '', data: [], version: 0n, removed: false, prevData: [] },
 };
-const BYTE_FIELDS = new Set(['info', 'data', 'meta']);
-const BIGINT_FIELDS = new Set(['expireAt', 'version']);
+const BYTE_FIELDS = new Set(['info', 'data', 'meta', 'streamData', 'prevData']);
+const BIGINT_FIELDS = new Set(['expireAt', 'version', 'score']);
 const REFRESH_KINDS = new Set(['refresh', 'sub-refresh']);
+// Calls Centrifugo makes with no client behind them: there is no connection
+// to close, so a `DisconnectError` answers as error 100 with its reason.
+const CLIENTLESS_KINDS = new Set(['shared-poll-refresh', 'notify-cache-empty', 'notify-channel-state']);
 
 function record(kind, fields) {
   const defaults = RESULT_DEFAULTS[kind];
@@ -155,6 +167,8 @@ function record(kind, fields) {
       out[key] = bytes(value);
     } else if (BIGINT_FIELDS.has(key)) {
       out[key] = BigInt(value);
+    } else if (kind === 'shared-poll-refresh' && key === 'items') {
+      out[key] = value.map((item) => record('shared-poll-entry', item));
     } else {
       out[key] = value;
     }
@@ -172,6 +186,13 @@ function errorRecord(error) {
  * disconnect becomes `expire`.
  */
 export function toReply(kind, outcome) {
+  if (kind === 'notify-cache-empty') return cacheEmptyReply(outcome);
+  if (CLIENTLESS_KINDS.has(kind) && outcome instanceof DisconnectError) {
+    return { tag: 'reject', val: { code: 100, message: outcome.reason, temporary: true } };
+  }
+  if (kind === 'notify-channel-state' && (outcome === undefined || outcome === null)) {
+    return { tag: 'accept' };
+  }
   if (outcome instanceof CentrifugoError || outcome instanceof DisconnectError) {
     if (REFRESH_KINDS.has(kind)) return { tag: 'expire' };
     return outcome instanceof CentrifugoError
@@ -183,6 +204,7 @@ export function toReply(kind, outcome) {
       if (outcome[EXPIRE]) return { tag: 'expire' };
       if (outcome[EXTEND]) return { tag: 'extend', val: record(kind, outcome[EXTEND]) };
     } else if (outcome[ALLOW]) {
+      if (kind === 'notify-channel-state') return { tag: 'accept' };
       return { tag: 'accept', val: record(kind, outcome[ALLOW]) };
     }
     // Already a WIT reply: `{ tag: 'accept', val: … }`.
@@ -190,6 +212,20 @@ export function toReply(kind, outcome) {
   }
   const expected = REFRESH_KINDS.has(kind) ? 'extend(…) or expire()' : 'allow(…) or an error';
   throw new TypeError(`${kind} handler answered ${String(outcome)}; expected ${expected}`);
+}
+
+/**
+ * The reply to a cache-empty notice: a boolean (or `{ populated }`) says
+ * whether the cache was filled. The response has no error, so an error
+ * answers `populated: false`.
+ */
+function cacheEmptyReply(outcome) {
+  if (typeof outcome === 'boolean') return { populated: outcome };
+  if (outcome instanceof CentrifugoError || outcome instanceof DisconnectError) return { populated: false };
+  if (outcome !== null && typeof outcome === 'object' && typeof outcome.populated === 'boolean') {
+    return { populated: outcome.populated };
+  }
+  throw new TypeError(`notify-cache-empty handler answered ${String(outcome)}; expected true or false`);
 }
 
 /** Runs `handler` and turns its answer, or the Centrifugo error it threw, into a reply. */
@@ -252,8 +288,11 @@ export function exportInterceptor(before, after) {
 }
 
 function isReplyVariant(value, kind) {
-  return value !== null && typeof value === 'object' && value.tag === kind
-    && value.val !== null && typeof value.val === 'object' && typeof value.val.tag === 'string';
+  if (value === null || typeof value !== 'object' || value.tag !== kind) return false;
+  if (value.val === null || typeof value.val !== 'object') return false;
+  // The cache-empty reply is a record, not a variant.
+  if (kind === 'notify-cache-empty') return typeof value.val.populated === 'boolean';
+  return typeof value.val.tag === 'string';
 }
 
 /** The WIT decision for what `before` returned or threw about `request`. */
@@ -282,4 +321,7 @@ export function toDecision(request, outcome) {
 const DECISION_TAGS = { pass: 1, rewrite: 1, answer: 1, reject: 1, disconnect: 1 };
 
 /** The request kinds, as `request.tag` of an interceptor's request names them. */
-export const KINDS = ['connect', 'refresh', 'subscribe', 'publish', 'rpc', 'sub-refresh'];
+export const KINDS = [
+  'connect', 'refresh', 'subscribe', 'publish', 'rpc', 'sub-refresh', 'map-publish', 'map-remove',
+  'shared-poll-refresh', 'notify-cache-empty', 'notify-channel-state',
+];

@@ -40,6 +40,45 @@ test('refresh kinds extend or expire, and errors expire', () => {
   assert.deepEqual(toReply('sub-refresh', permissionDenied()), { tag: 'expire' });
 });
 
+test('map, shared poll and notice kinds build their replies', () => {
+  const published = toReply('map-publish', allow({ key: 'k2', data: { x: 1 }, score: 3, keyMode: 'if_new' }));
+  assert.equal(published.tag, 'accept');
+  assert.equal(published.val.key, 'k2');
+  assert.deepEqual(json(published.val.data), { x: 1 });
+  assert.equal(published.val.score, 3n);
+  assert.equal(published.val.streamData.length, 0);
+  assert.equal(toReply('map-publish', allow()).val.data, undefined);
+  assert.deepEqual(toReply('map-remove', allow({ key: 'k' })), {
+    tag: 'accept', val: { key: 'k', tags: [], idempotencyKey: '' },
+  });
+  assert.deepEqual(toReply('map-remove', disconnect(4501, 'bye')), { tag: 'disconnect', val: { code: 4501, reason: 'bye' } });
+
+  const refreshed = toReply('shared-poll-refresh', allow({ items: [{ key: 'a', data: { p: 1 }, version: 2 }], epoch: 'e' }));
+  assert.equal(refreshed.val.epoch, 'e');
+  assert.equal(refreshed.val.items[0].version, 2n);
+  assert.deepEqual(json(refreshed.val.items[0].data), { p: 1 });
+  assert.equal(refreshed.val.items[0].removed, false);
+  assert.equal(refreshed.val.items[0].prevData.length, 0);
+  assert.throws(() => toReply('shared-poll-refresh', allow({ items: [{ kee: 'a' }] })), /no field `kee`/);
+  // No client is on these calls: a disconnect is an error 100.
+  assert.deepEqual(toReply('shared-poll-refresh', disconnect(4501, 'bye')), {
+    tag: 'reject', val: { code: 100, message: 'bye', temporary: true },
+  });
+
+  assert.deepEqual(exportHandler('notify-cache-empty', () => true).handle({}), { populated: true });
+  assert.deepEqual(exportHandler('notify-cache-empty', () => { throw permissionDenied(); }).handle({}), { populated: false });
+  assert.throws(() => toReply('notify-cache-empty', 'yes'), /expected true or false/);
+
+  assert.deepEqual(exportHandler('notify-channel-state', () => {}).handle({}), { tag: 'accept' });
+  assert.deepEqual(toReply('notify-channel-state', allow()), { tag: 'accept' });
+  assert.deepEqual(toReply('notify-channel-state', permissionDenied()), {
+    tag: 'reject', val: { code: 103, message: 'permission denied', temporary: false },
+  });
+  const context = { tenant: 'default', callId: 1n };
+  const cacheReply = { tag: 'notify-cache-empty', val: { populated: true } };
+  assert.equal(exportInterceptor(undefined, () => cacheReply).after(context, cacheReply), cacheReply);
+});
+
 test('interceptors pass, rewrite, answer and reject', () => {
   const request = { tag: 'rpc', val: { method: 'ping', headers: [] } };
   const context = { tenant: 'default', callId: 1n };

@@ -15,6 +15,12 @@ export type {
   PublishRequest, PublishResult, PublishReply,
   RpcRequest, RpcResult, RpcReply,
   SubRefreshRequest, SubRefreshResult, SubRefreshReply,
+  MapPublishRequest, MapPublishResult, MapPublishReply,
+  MapRemoveRequest, MapRemoveResult, MapRemoveReply,
+  SharedPollItem, SharedPollRefreshRequest, SharedPollEntry, SharedPollRefreshResult,
+  SharedPollRefreshReply,
+  NotifyCacheEmptyRequest, NotifyCacheEmptyReply,
+  ChannelEvent, NotifyChannelStateRequest, NotifyChannelStateReply,
   Request, Reply,
 } from 'rotor:centrifugo/types@0.1.0';
 export type { CallContext, Decision } from 'rotor:centrifugo/interceptor@0.1.0';
@@ -26,9 +32,10 @@ export type UnixTime = number | bigint;
 
 /** Replaces the byte and time fields of a result record with friendlier types, all optional. */
 type Fields<T> = {
-  [K in keyof T]?: K extends 'info' | 'data' | 'meta'
+  [K in keyof T]?: K extends 'info' | 'data' | 'meta' | 'streamData' | 'prevData'
     ? (undefined extends T[K] ? BytesLike | undefined : BytesLike)
-    : K extends 'expireAt' | 'version' ? UnixTime : T[K];
+    : K extends 'expireAt' | 'version' | 'score' ? UnixTime
+    : K extends 'items' ? Array<Fields<wit.SharedPollEntry> & { key: string }> : T[K];
 };
 
 declare const allowed: unique symbol;
@@ -78,6 +85,18 @@ export type PublishHandler = (request: wit.PublishRequest) => Outcome<wit.Publis
 export type RpcHandler = (request: wit.RpcRequest) => Outcome<wit.RpcResult, wit.RpcReply>;
 /** `export function subRefresh(request) { … }` */
 export type SubRefreshHandler = (request: wit.SubRefreshRequest) => RefreshOutcome<wit.SubRefreshResult, wit.SubRefreshReply>;
+/** `export function mapPublish(request) { … }` */
+export type MapPublishHandler = (request: wit.MapPublishRequest) => Outcome<wit.MapPublishResult, wit.MapPublishReply>;
+/** `export function mapRemove(request) { … }` */
+export type MapRemoveHandler = (request: wit.MapRemoveRequest) => Outcome<wit.MapRemoveResult, wit.MapRemoveReply>;
+/** `export function sharedPollRefresh(request) { … }`: `allow({ items, epoch })` lists the keys that changed. */
+export type SharedPollRefreshHandler = (request: wit.SharedPollRefreshRequest) =>
+  Outcome<wit.SharedPollRefreshResult, wit.SharedPollRefreshReply>;
+/** `export function notifyCacheEmpty(request) { … }`: whether the cache was populated. */
+export type NotifyCacheEmptyHandler = (request: wit.NotifyCacheEmptyRequest) => boolean | wit.NotifyCacheEmptyReply;
+/** `export function notifyChannelState(request) { … }`: nothing (or `allow()`) takes the events. */
+export type NotifyChannelStateHandler = (request: wit.NotifyChannelStateRequest) =>
+  void | Allow | wit.NotifyChannelStateReply | CentrifugoError;
 /** `export function before(context, request) { … }`: nothing passes the call on. */
 export type BeforeHook = (context: witInterceptor.CallContext, request: wit.Request) =>
   void | Pass | Rewrite | Allow | Extend | Expire | wit.Reply | witInterceptor.Decision | CentrifugoError | DisconnectError;
@@ -121,4 +140,7 @@ export function header(headers: Array<[string, string]>, name: string): string |
 /** Now, in whole Unix seconds. */
 export function unixNow(): number;
 /** The request kinds, as `request.tag` names them. */
-export const KINDS: ReadonlyArray<'connect' | 'refresh' | 'subscribe' | 'publish' | 'rpc' | 'sub-refresh'>;
+export const KINDS: ReadonlyArray<
+  'connect' | 'refresh' | 'subscribe' | 'publish' | 'rpc' | 'sub-refresh' | 'map-publish' | 'map-remove'
+  | 'shared-poll-refresh' | 'notify-cache-empty' | 'notify-channel-state'
+>;

@@ -12,8 +12,9 @@ A plugin is a module with one decorated function per call kind it answers::
         raise rotor.permission_denied()
 
 Handlers return ``allow(...)`` (``extend(...)`` / ``expire()`` for refresh
-and sub-refresh) and refuse by raising (or returning) a ``CentrifugoError`` or
-``DisconnectError``. Interceptors are ``@rotor.before`` and ``@rotor.after``.
+and sub-refresh, ``True``/``False`` for a cache-empty notice) and refuse by
+raising (or returning) a ``CentrifugoError`` or ``DisconnectError``.
+Interceptors are ``@rotor.before`` and ``@rotor.after``.
 
 Requests and WIT records are the dataclasses componentize-py generates from
 the WIT (``rotor.types``). Host imports live in submodules (``rotor.log``,
@@ -36,12 +37,21 @@ from wit_world.imports.types import (
     ConnectResult,
     Connection,
     FilterNode,
+    MapPublishRequest,
+    MapPublishResult,
+    MapRemoveRequest,
+    MapRemoveResult,
+    NotifyCacheEmptyRequest,
+    NotifyChannelStateRequest,
     PublishRequest,
     PublishResult,
     RefreshRequest,
     RefreshResult,
     RpcRequest,
     RpcResult,
+    SharedPollEntry,
+    SharedPollRefreshRequest,
+    SharedPollRefreshResult,
     SubRefreshRequest,
     SubRefreshResult,
     SubscribeOptions,
@@ -54,7 +64,10 @@ __all__ = [
     "CentrifugoError", "DisconnectError", "allow", "extend", "expire", "rewrite", "connect",
     "refresh", "subscribe", "publish", "rpc", "sub_refresh", "before", "after", "header",
     "json_of", "to_bytes", "unix_now", "kind_of", "types", "ConnectRequest", "RefreshRequest",
-    "SubscribeRequest", "PublishRequest", "RpcRequest", "SubRefreshRequest",
+    "SubscribeRequest", "PublishRequest", "RpcRequest", "SubRefreshRequest", "map_publish",
+    "map_remove", "shared_poll_refresh", "notify_cache_empty", "notify_channel_state",
+    "MapPublishRequest", "MapRemoveRequest", "SharedPollRefreshRequest", "SharedPollEntry",
+    "NotifyCacheEmptyRequest", "NotifyChannelStateRequest",
 ]
 
 
@@ -237,9 +250,23 @@ _RESULTS: Dict[str, Tuple[type, Dict[str, Callable[[], Any]]]] = {
     "rpc": (RpcResult, {"data": bytes}),
     "refresh": (RefreshResult, {"expire_at": int, "info": bytes, "meta": bytes, "caps": list}),
     "sub-refresh": (SubRefreshResult, {"expire_at": int, "info": bytes}),
+    "map-publish": (MapPublishResult, {
+        "key": str, "data": lambda: None, "tags": list, "score": int, "key_mode": str,
+        "stream_data": bytes, "idempotency_key": str, "delta": bool, "version": int,
+        "version_epoch": str,
+    }),
+    "map-remove": (MapRemoveResult, {"key": str, "tags": list, "idempotency_key": str}),
+    "shared-poll-refresh": (SharedPollRefreshResult, {"items": list, "epoch": str}),
+    # One changed key of a shared poll refresh (inside ``items``).
+    "shared-poll-entry": (SharedPollEntry, {
+        "key": str, "data": bytes, "version": int, "removed": bool, "prev_data": bytes,
+    }),
 }
-_BYTE_FIELDS = {"info", "data", "meta"}
+_BYTE_FIELDS = {"info", "data", "meta", "stream_data", "prev_data"}
 _REFRESH_KINDS = {"refresh", "sub-refresh"}
+# Calls Centrifugo makes with no client behind them: there is no connection
+# to close, so a ``DisconnectError`` answers as error 100 with its reason.
+_CLIENTLESS_KINDS = {"shared-poll-refresh", "notify-cache-empty", "notify-channel-state"}
 
 # Reply variant cases by kind: accept/extend, reject, disconnect, expire.
 _REPLIES = {
@@ -249,6 +276,10 @@ _REPLIES = {
     "rpc": (types.RpcReply_Accept, types.RpcReply_Reject, types.RpcReply_Disconnect),
     "refresh": (types.RefreshReply_Extend, types.RefreshReply_Expire),
     "sub-refresh": (types.SubRefreshReply_Extend, types.SubRefreshReply_Expire),
+    "map-publish": (types.MapPublishReply_Accept, types.MapPublishReply_Reject, types.MapPublishReply_Disconnect),
+    "map-remove": (types.MapRemoveReply_Accept, types.MapRemoveReply_Reject, types.MapRemoveReply_Disconnect),
+    "shared-poll-refresh": (types.SharedPollRefreshReply_Accept, types.SharedPollRefreshReply_Reject),
+    "notify-channel-state": (types.NotifyChannelStateReply_Accept, types.NotifyChannelStateReply_Reject),
 }
 
 # The `request` and `reply` variants' cases, by kind.
@@ -256,16 +287,24 @@ _REQUEST_CASES = {
     "connect": types.Request_Connect, "refresh": types.Request_Refresh,
     "subscribe": types.Request_Subscribe, "publish": types.Request_Publish,
     "rpc": types.Request_Rpc, "sub-refresh": types.Request_SubRefresh,
+    "map-publish": types.Request_MapPublish, "map-remove": types.Request_MapRemove,
+    "shared-poll-refresh": types.Request_SharedPollRefresh,
+    "notify-cache-empty": types.Request_NotifyCacheEmpty,
+    "notify-channel-state": types.Request_NotifyChannelState,
 }
 _REPLY_CASES = {
     "connect": types.Reply_Connect, "refresh": types.Reply_Refresh,
     "subscribe": types.Reply_Subscribe, "publish": types.Reply_Publish,
     "rpc": types.Reply_Rpc, "sub-refresh": types.Reply_SubRefresh,
+    "map-publish": types.Reply_MapPublish, "map-remove": types.Reply_MapRemove,
+    "shared-poll-refresh": types.Reply_SharedPollRefresh,
+    "notify-cache-empty": types.Reply_NotifyCacheEmpty,
+    "notify-channel-state": types.Reply_NotifyChannelState,
 }
 
 
 def kind_of(variant: Any) -> str:
-    """The kind (``connect``, …, ``sub-refresh``) of a ``request`` or ``reply`` variant."""
+    """The kind (``connect``, …, ``notify-channel-state``) of a ``request`` or ``reply`` variant."""
     for kind, case in _REQUEST_CASES.items():
         if isinstance(variant, case) or isinstance(variant, _REPLY_CASES[kind]):
             return kind
@@ -283,6 +322,11 @@ def _record(kind: str, fields: Dict[str, Any]) -> Any:
             values[name] = default()
         elif name in _BYTE_FIELDS:
             values[name] = to_bytes(fields[name])
+        elif kind == "shared-poll-refresh" and name == "items":
+            values[name] = [
+                item if isinstance(item, SharedPollEntry) else _record("shared-poll-entry", item)
+                for item in fields[name]
+            ]
         else:
             values[name] = fields[name]
     return cls(**values)
@@ -294,7 +338,22 @@ def to_reply(kind: str, outcome: Any) -> Any:
     Refresh kinds cannot fail (Centrifugo ignores errors there), so an error
     or a disconnect becomes ``expire``.
     """
+    if kind == "notify-cache-empty":
+        return _cache_empty_reply(outcome)
+    if kind in _CLIENTLESS_KINDS and isinstance(outcome, DisconnectError):
+        outcome = CentrifugoError(100, outcome.reason, True)
     cases = _REPLIES[kind]
+    if kind in _CLIENTLESS_KINDS:
+        accept_case, reject_case = cases
+        if kind == "notify-channel-state" and (outcome is None or isinstance(outcome, Allow)):
+            return accept_case()
+        if isinstance(outcome, Allow):
+            return accept_case(_record(kind, outcome.fields))
+        if isinstance(outcome, CentrifugoError):
+            return reject_case(outcome.record())
+        if isinstance(outcome, cases):
+            return outcome
+        raise TypeError(f"{kind} handler answered {outcome!r}; expected allow(...) or an error")
     if kind in _REFRESH_KINDS:
         extend_case, expire_case = cases
         if isinstance(outcome, Extend):
@@ -314,6 +373,18 @@ def to_reply(kind: str, outcome: Any) -> Any:
     if isinstance(outcome, cases):
         return outcome
     raise TypeError(f"{kind} handler answered {outcome!r}; expected allow(...) or an error")
+
+
+def _cache_empty_reply(outcome: Any) -> Any:
+    """A cache-empty notice's reply: whether the cache was populated. The
+    response has no error, so an error answers ``populated=False``."""
+    if isinstance(outcome, bool):
+        return types.NotifyCacheEmptyReply(outcome)
+    if isinstance(outcome, (CentrifugoError, DisconnectError)):
+        return types.NotifyCacheEmptyReply(False)
+    if isinstance(outcome, types.NotifyCacheEmptyReply):
+        return outcome
+    raise TypeError(f"notify-cache-empty handler answered {outcome!r}; expected True or False")
 
 
 def _outcome(function: Callable[..., Any], *args: Any) -> Any:
@@ -349,6 +420,21 @@ rpc = _register("rpc")
 """Decorates the RPC handler: ``(RpcRequest) -> allow(data=…)``."""
 sub_refresh = _register("sub-refresh")
 """Decorates the sub-refresh handler: ``(SubRefreshRequest) -> extend(…) | expire()``."""
+map_publish = _register("map-publish")
+"""Decorates the map publish handler: ``(MapPublishRequest) -> allow(key=…, data=…, …)``;
+``allow()`` publishes the client's key and data."""
+map_remove = _register("map-remove")
+"""Decorates the map remove handler: ``(MapRemoveRequest) -> allow(…)``."""
+shared_poll_refresh = _register("shared-poll-refresh")
+"""Decorates the shared poll refresh handler: ``(SharedPollRefreshRequest) ->
+allow(items=[{"key": …, "data": …, "version": …}, …], epoch=…)`` listing the
+keys that changed; an error is logged by Centrifugo, which asks again later."""
+notify_cache_empty = _register("notify-cache-empty")
+"""Decorates the cache-empty handler (Centrifugo PRO): ``(NotifyCacheEmptyRequest) -> bool``,
+whether the cache was populated."""
+notify_channel_state = _register("notify-channel-state")
+"""Decorates the channel-state handler (Centrifugo PRO): ``(NotifyChannelStateRequest) -> None``
+takes the events of one channel namespace; raise an error to fail them."""
 before = _register("before")
 """Decorates an interceptor's ``before(context, request)``: return nothing to
 pass, ``rewrite(request)``, an answer (``allow(…)``, …) or raise an error."""

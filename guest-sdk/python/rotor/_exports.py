@@ -47,6 +47,41 @@ class SubRefreshHandler:
         return rotor.handle("sub-refresh", request)
 
 
+class MapPublishHandler:
+    """``map-publish-handler``."""
+
+    def handle(self, request):
+        return rotor.handle("map-publish", request)
+
+
+class MapRemoveHandler:
+    """``map-remove-handler``."""
+
+    def handle(self, request):
+        return rotor.handle("map-remove", request)
+
+
+class SharedPollRefreshHandler:
+    """``shared-poll-refresh-handler``."""
+
+    def handle(self, request):
+        return rotor.handle("shared-poll-refresh", request)
+
+
+class NotifyCacheEmptyHandler:
+    """``notify-cache-empty-handler``."""
+
+    def handle(self, request):
+        return rotor.handle("notify-cache-empty", request)
+
+
+class NotifyChannelStateHandler:
+    """``notify-channel-state-handler``."""
+
+    def handle(self, request):
+        return rotor.handle("notify-channel-state", request)
+
+
 class Interceptor:
     """``interceptor``."""
 

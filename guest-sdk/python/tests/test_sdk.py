@@ -29,6 +29,46 @@ def rpc_request(method, data=b"", user="42"):
     return types.RpcRequest(conn(), [], user, method, data, b"", [])
 
 
+class ChannelFeatureReplies(unittest.TestCase):
+    def test_map_publish_and_remove(self):
+        reply = rotor.to_reply("map-publish", rotor.allow(key="k2", data={"x": 1}, score=3))
+        self.assertIsInstance(reply, types.MapPublishReply_Accept)
+        self.assertEqual(reply.value.key, "k2")
+        self.assertEqual(json.loads(reply.value.data), {"x": 1})
+        self.assertEqual(reply.value.score, 3)
+        self.assertEqual(reply.value.stream_data, b"")
+        self.assertIsNone(rotor.to_reply("map-publish", rotor.allow()).value.data)
+        reply = rotor.to_reply("map-remove", rotor.disconnect(4501, "bye"))
+        self.assertIsInstance(reply, types.MapRemoveReply_Disconnect)
+
+    def test_shared_poll_refresh(self):
+        reply = rotor.to_reply("shared-poll-refresh", rotor.allow(
+            items=[{"key": "a", "data": {"p": 1}, "version": 2}], epoch="e"))
+        self.assertIsInstance(reply, types.SharedPollRefreshReply_Accept)
+        item = reply.value.items[0]
+        self.assertEqual((item.key, item.version, item.removed), ("a", 2, False))
+        self.assertEqual(json.loads(item.data), {"p": 1})
+        self.assertEqual(item.prev_data, b"")
+        with self.assertRaises(TypeError):
+            rotor.to_reply("shared-poll-refresh", rotor.allow(items=[{"kee": "a"}]))
+        # No client is on the call: a disconnect is an error 100.
+        reply = rotor.to_reply("shared-poll-refresh", rotor.disconnect(4501, "bye"))
+        self.assertIsInstance(reply, types.SharedPollRefreshReply_Reject)
+        self.assertEqual((reply.value.code, reply.value.message), (100, "bye"))
+
+    def test_notices(self):
+        self.assertEqual(rotor.to_reply("notify-cache-empty", True), types.NotifyCacheEmptyReply(True))
+        self.assertEqual(rotor.to_reply("notify-cache-empty", rotor.permission_denied()),
+                         types.NotifyCacheEmptyReply(False))
+        with self.assertRaises(TypeError):
+            rotor.to_reply("notify-cache-empty", "yes")
+        self.assertIsInstance(rotor.to_reply("notify-channel-state", None),
+                              types.NotifyChannelStateReply_Accept)
+        reply = rotor.to_reply("notify-channel-state", rotor.permission_denied())
+        self.assertIsInstance(reply, types.NotifyChannelStateReply_Reject)
+        self.assertEqual(reply.value.code, 103)
+
+
 class Replies(unittest.TestCase):
     def test_allow_fills_defaults_and_encodes_bytes(self):
         reply = rotor.to_reply("connect", rotor.allow(user="42", info={"name": "Ada"}))

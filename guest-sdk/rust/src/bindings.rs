@@ -37,6 +37,10 @@ pub mod shared {
             "rotor:centrifugo/types@0.1.0/rpc-result": [#[derive(Default)]],
             "rotor:centrifugo/types@0.1.0/refresh-result": [#[derive(Default)]],
             "rotor:centrifugo/types@0.1.0/sub-refresh-result": [#[derive(Default)]],
+            "rotor:centrifugo/types@0.1.0/map-publish-result": [#[derive(Default)]],
+            "rotor:centrifugo/types@0.1.0/map-remove-result": [#[derive(Default)]],
+            "rotor:centrifugo/types@0.1.0/shared-poll-refresh-result": [#[derive(Default)]],
+            "rotor:centrifugo/types@0.1.0/shared-poll-entry": [#[derive(Default)]],
             "rotor:centrifugo/centrifugo-api@0.1.0/publish-options": [#[derive(Default)]],
             "rotor:centrifugo/centrifugo-api@0.1.0/history-query": [#[derive(Default)]],
         },
@@ -97,6 +101,31 @@ world!(
     sub_refresh,
     "rotor:centrifugo/sub-refresh@0.1.0",
     "rotor_sdk::bindings::sub_refresh"
+);
+world!(
+    map_publish,
+    "rotor:centrifugo/map-publish@0.1.0",
+    "rotor_sdk::bindings::map_publish"
+);
+world!(
+    map_remove,
+    "rotor:centrifugo/map-remove@0.1.0",
+    "rotor_sdk::bindings::map_remove"
+);
+world!(
+    shared_poll_refresh,
+    "rotor:centrifugo/shared-poll-refresh@0.1.0",
+    "rotor_sdk::bindings::shared_poll_refresh"
+);
+world!(
+    notify_cache_empty,
+    "rotor:centrifugo/notify-cache-empty@0.1.0",
+    "rotor_sdk::bindings::notify_cache_empty"
+);
+world!(
+    notify_channel_state,
+    "rotor:centrifugo/notify-channel-state@0.1.0",
+    "rotor_sdk::bindings::notify_channel_state"
 );
 world!(
     interceptor,

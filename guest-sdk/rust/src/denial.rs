@@ -3,8 +3,10 @@
 use std::fmt;
 
 use crate::{
-    CentrifugoError, ConnectReply, ConnectResult, Decision, Disconnect, PublishReply,
-    PublishResult, RpcReply, RpcResult, SubscribeReply, SubscribeResult,
+    CentrifugoError, ConnectReply, ConnectResult, Decision, Disconnect, MapPublishReply,
+    MapPublishResult, MapRemoveReply, MapRemoveResult, NotifyCacheEmptyReply,
+    NotifyChannelStateReply, PublishReply, PublishResult, RpcReply, RpcResult,
+    SharedPollRefreshReply, SharedPollRefreshResult, SubscribeReply, SubscribeResult,
 };
 
 /// Why a connect, subscribe, publish or RPC is refused: an error for the
@@ -181,6 +183,32 @@ reply_from!(ConnectReply, ConnectResult);
 reply_from!(SubscribeReply, SubscribeResult);
 reply_from!(PublishReply, PublishResult);
 reply_from!(RpcReply, RpcResult);
+reply_from!(MapPublishReply, MapPublishResult);
+reply_from!(MapRemoveReply, MapRemoveResult);
+
+impl From<Result<SharedPollRefreshResult, CentrifugoError>> for SharedPollRefreshReply {
+    fn from(outcome: Result<SharedPollRefreshResult, CentrifugoError>) -> Self {
+        match outcome {
+            Ok(result) => Self::Accept(result),
+            Err(error) => Self::Reject(error),
+        }
+    }
+}
+
+impl From<Result<(), CentrifugoError>> for NotifyChannelStateReply {
+    fn from(outcome: Result<(), CentrifugoError>) -> Self {
+        match outcome {
+            Ok(()) => Self::Accept,
+            Err(error) => Self::Reject(error),
+        }
+    }
+}
+
+impl From<bool> for NotifyCacheEmptyReply {
+    fn from(populated: bool) -> Self {
+        Self { populated }
+    }
+}
 
 #[cfg(test)]
 mod tests {

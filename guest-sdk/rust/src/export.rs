@@ -140,6 +140,76 @@ macro_rules! export_sub_refresh {
     };
 }
 
+/// Exports a [`MapPublish`](crate::MapPublish) implementation as the component's
+/// `map-publish-handler`.
+///
+/// The trait's documentation has an example.
+#[macro_export]
+macro_rules! export_map_publish {
+    ($handler:ident) => {
+        $crate::__export_handler!(
+            $handler, map_publish, map_publish_handler, MapPublish::map_publish,
+            MapPublishRequest => MapPublishReply
+        );
+    };
+}
+
+/// Exports a [`MapRemove`](crate::MapRemove) implementation as the component's
+/// `map-remove-handler`.
+///
+/// The trait's documentation has an example.
+#[macro_export]
+macro_rules! export_map_remove {
+    ($handler:ident) => {
+        $crate::__export_handler!(
+            $handler, map_remove, map_remove_handler, MapRemove::map_remove,
+            MapRemoveRequest => MapRemoveReply
+        );
+    };
+}
+
+/// Exports a [`SharedPollRefresh`](crate::SharedPollRefresh) implementation as the
+/// component's `shared-poll-refresh-handler`.
+///
+/// The trait's documentation has an example.
+#[macro_export]
+macro_rules! export_shared_poll_refresh {
+    ($handler:ident) => {
+        $crate::__export_handler!(
+            $handler, shared_poll_refresh, shared_poll_refresh_handler, SharedPollRefresh::shared_poll_refresh,
+            SharedPollRefreshRequest => SharedPollRefreshReply
+        );
+    };
+}
+
+/// Exports a [`NotifyCacheEmpty`](crate::NotifyCacheEmpty) implementation as the
+/// component's `notify-cache-empty-handler`.
+///
+/// The trait's documentation has an example.
+#[macro_export]
+macro_rules! export_notify_cache_empty {
+    ($handler:ident) => {
+        $crate::__export_handler!(
+            $handler, notify_cache_empty, notify_cache_empty_handler, NotifyCacheEmpty::notify_cache_empty,
+            NotifyCacheEmptyRequest => NotifyCacheEmptyReply
+        );
+    };
+}
+
+/// Exports a [`NotifyChannelState`](crate::NotifyChannelState) implementation as the
+/// component's `notify-channel-state-handler`.
+///
+/// The trait's documentation has an example.
+#[macro_export]
+macro_rules! export_notify_channel_state {
+    ($handler:ident) => {
+        $crate::__export_handler!(
+            $handler, notify_channel_state, notify_channel_state_handler, NotifyChannelState::notify_channel_state,
+            NotifyChannelStateRequest => NotifyChannelStateReply
+        );
+    };
+}
+
 /// Exports an [`Interceptor`](crate::Interceptor) implementation as the
 /// component's `interceptor`.
 ///

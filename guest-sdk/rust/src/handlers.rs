@@ -6,9 +6,11 @@
 //! matching `export_*!` macro.
 
 use crate::{
-    ConnectRequest, ConnectResult, Denial, PublishRequest, PublishResult, RefreshReply,
-    RefreshRequest, RpcRequest, RpcResult, SubRefreshReply, SubRefreshRequest, SubscribeRequest,
-    SubscribeResult,
+    CentrifugoError, ConnectRequest, ConnectResult, Denial, MapPublishRequest, MapPublishResult,
+    MapRemoveRequest, MapRemoveResult, NotifyCacheEmptyRequest, NotifyChannelStateRequest,
+    PublishRequest, PublishResult, RefreshReply, RefreshRequest, RpcRequest, RpcResult,
+    SharedPollRefreshRequest, SharedPollRefreshResult, SubRefreshReply, SubRefreshRequest,
+    SubscribeRequest, SubscribeResult,
 };
 
 /// Answers `Connect`: who is this client, and what may it do?
@@ -156,4 +158,150 @@ pub trait Rpc {
 pub trait SubRefresh {
     /// Extends the subscription or lets it expire.
     fn sub_refresh(request: SubRefreshRequest) -> SubRefreshReply;
+}
+
+/// Answers `MapPublish`: may this key's new state go into the map channel,
+/// and how?
+///
+/// A default result publishes the client's key and data as they are.
+/// Exported with [`export_map_publish!`](crate::export_map_publish).
+///
+/// ```no_run
+/// use rotor_sdk::{Denial, MapPublish, MapPublishRequest, MapPublishResult};
+///
+/// struct OwnKeysOnly;
+///
+/// impl MapPublish for OwnKeysOnly {
+///     fn map_publish(request: MapPublishRequest) -> Result<MapPublishResult, Denial> {
+///         if request.key != request.user {
+///             return Err(Denial::permission_denied());
+///         }
+///         Ok(MapPublishResult::default())
+///     }
+/// }
+///
+/// rotor_sdk::export_map_publish!(OwnKeysOnly);
+/// ```
+pub trait MapPublish {
+    /// Accepts the publication (as it is, or changed), or refuses it.
+    fn map_publish(request: MapPublishRequest) -> Result<MapPublishResult, Denial>;
+}
+
+/// Answers `MapRemove`: may the client remove this key?
+///
+/// Exported with [`export_map_remove!`](crate::export_map_remove).
+///
+/// ```no_run
+/// use rotor_sdk::{Denial, MapRemove, MapRemoveRequest, MapRemoveResult};
+///
+/// struct SignedInOnly;
+///
+/// impl MapRemove for SignedInOnly {
+///     fn map_remove(request: MapRemoveRequest) -> Result<MapRemoveResult, Denial> {
+///         if request.user.is_empty() {
+///             return Err(Denial::permission_denied());
+///         }
+///         Ok(MapRemoveResult::default())
+///     }
+/// }
+///
+/// rotor_sdk::export_map_remove!(SignedInOnly);
+/// ```
+pub trait MapRemove {
+    /// Accepts the removal (of the key, or of another), or refuses it.
+    fn map_remove(request: MapRemoveRequest) -> Result<MapRemoveResult, Denial>;
+}
+
+/// Answers `SharedPollRefresh`: what is the current state of these keys?
+///
+/// No client is on this call: Centrifugo asks on a timer for the keys its
+/// clients track. List the keys that changed (a newer version, or removed);
+/// keys left out count as unchanged. An error is logged by Centrifugo, which
+/// keeps what it has and asks again later.
+/// Exported with [`export_shared_poll_refresh!`](crate::export_shared_poll_refresh).
+///
+/// ```no_run
+/// use rotor_sdk::{
+///     CentrifugoError, SharedPollEntry, SharedPollRefresh, SharedPollRefreshRequest,
+///     SharedPollRefreshResult,
+/// };
+///
+/// struct AlwaysVersionOne;
+///
+/// impl SharedPollRefresh for AlwaysVersionOne {
+///     fn shared_poll_refresh(
+///         request: SharedPollRefreshRequest,
+///     ) -> Result<SharedPollRefreshResult, CentrifugoError> {
+///         let items = request
+///             .items
+///             .into_iter()
+///             .filter(|item| item.version < 1)
+///             .map(|item| SharedPollEntry {
+///                 key: item.key,
+///                 data: b"{}".to_vec(),
+///                 version: 1,
+///                 ..SharedPollEntry::default()
+///             })
+///             .collect();
+///         Ok(SharedPollRefreshResult { items, epoch: String::new() })
+///     }
+/// }
+///
+/// rotor_sdk::export_shared_poll_refresh!(AlwaysVersionOne);
+/// ```
+pub trait SharedPollRefresh {
+    /// The keys whose state changed, or an error for Centrifugo's log.
+    fn shared_poll_refresh(
+        request: SharedPollRefreshRequest,
+    ) -> Result<SharedPollRefreshResult, CentrifugoError>;
+}
+
+/// Answers `NotifyCacheEmpty` (Centrifugo PRO): a channel's cache is empty;
+/// fill it by publishing into the channel through [`api`](crate::api), and
+/// say whether you did.
+///
+/// Exported with [`export_notify_cache_empty!`](crate::export_notify_cache_empty).
+///
+/// ```no_run
+/// use rotor_sdk::{NotifyCacheEmpty, NotifyCacheEmptyRequest};
+///
+/// struct NothingToLoad;
+///
+/// impl NotifyCacheEmpty for NothingToLoad {
+///     fn notify_cache_empty(_request: NotifyCacheEmptyRequest) -> bool {
+///         false
+///     }
+/// }
+///
+/// rotor_sdk::export_notify_cache_empty!(NothingToLoad);
+/// ```
+pub trait NotifyCacheEmpty {
+    /// Whether the cache was populated.
+    fn notify_cache_empty(request: NotifyCacheEmptyRequest) -> bool;
+}
+
+/// Answers `NotifyChannelState` (Centrifugo PRO): channels became occupied
+/// or vacated. Each call carries the events of one channel namespace.
+///
+/// Exported with [`export_notify_channel_state!`](crate::export_notify_channel_state).
+///
+/// ```no_run
+/// use rotor_sdk::{CentrifugoError, NotifyChannelState, NotifyChannelStateRequest};
+///
+/// struct LogThem;
+///
+/// impl NotifyChannelState for LogThem {
+///     fn notify_channel_state(request: NotifyChannelStateRequest) -> Result<(), CentrifugoError> {
+///         for event in request.events {
+///             rotor_sdk::log::info(&format!("{} {}", event.channel, event.type_));
+///         }
+///         Ok(())
+///     }
+/// }
+///
+/// rotor_sdk::export_notify_channel_state!(LogThem);
+/// ```
+pub trait NotifyChannelState {
+    /// Takes the events, or fails them with an error.
+    fn notify_channel_state(request: NotifyChannelStateRequest) -> Result<(), CentrifugoError>;
 }

@@ -1,7 +1,8 @@
 //! Write Rotor plugins in Rust.
 //!
 //! Rotor answers Centrifugo's proxy calls (connect, refresh, subscribe,
-//! publish, RPC, sub-refresh) with WebAssembly components. This crate turns a
+//! publish, RPC, sub-refresh, map publish and remove, shared poll refresh,
+//! cache-empty and channel-state notices) with WebAssembly components. This crate turns a
 //! plain Rust type into such a component: implement the trait of the call
 //! kind you answer, then name the type in the matching export macro.
 //!
@@ -13,6 +14,11 @@
 //! | publish     | [`Publish`]    | [`export_publish!`]    |
 //! | RPC         | [`Rpc`]        | [`export_rpc!`]        |
 //! | sub-refresh | [`SubRefresh`] | [`export_sub_refresh!`] |
+//! | map publish | [`MapPublish`] | [`export_map_publish!`] |
+//! | map remove  | [`MapRemove`]  | [`export_map_remove!`]  |
+//! | shared poll refresh | [`SharedPollRefresh`] | [`export_shared_poll_refresh!`] |
+//! | cache-empty notice | [`NotifyCacheEmpty`] | [`export_notify_cache_empty!`] |
+//! | channel-state events | [`NotifyChannelState`] | [`export_notify_channel_state!`] |
 //! | any, around a handler | [`Interceptor`] | [`export_interceptor!`] |
 //!
 //! A component may export several kinds: use several macros in one crate.
@@ -79,13 +85,20 @@ pub use wit_bindgen;
 pub use bindings::interceptor::exports::rotor::centrifugo::interceptor::{CallContext, Decision};
 #[doc(inline)]
 pub use bindings::shared::rotor::centrifugo::types::{
-    CentrifugoError, ChannelMatch, ChannelsCapability, ConnectReply, ConnectRequest, ConnectResult,
-    Connection, Disconnect, Filter, FilterNode, Headers, PublishReply, PublishRequest,
-    PublishResult, RefreshReply, RefreshRequest, RefreshResult, Reply, Request, RpcReply,
-    RpcRequest, RpcResult, StringMap, SubRefreshReply, SubRefreshRequest, SubRefreshResult,
+    CentrifugoError, ChannelEvent, ChannelMatch, ChannelsCapability, ConnectReply, ConnectRequest,
+    ConnectResult, Connection, Disconnect, Filter, FilterNode, Headers, MapPublishReply,
+    MapPublishRequest, MapPublishResult, MapRemoveReply, MapRemoveRequest, MapRemoveResult,
+    NotifyCacheEmptyReply, NotifyCacheEmptyRequest, NotifyChannelStateReply,
+    NotifyChannelStateRequest, PublishReply, PublishRequest, PublishResult, RefreshReply,
+    RefreshRequest, RefreshResult, Reply, Request, RpcReply, RpcRequest, RpcResult,
+    SharedPollEntry, SharedPollItem, SharedPollRefreshReply, SharedPollRefreshRequest,
+    SharedPollRefreshResult, StringMap, SubRefreshReply, SubRefreshRequest, SubRefreshResult,
     SubscribeOptions, SubscribeOverrides, SubscribeReply, SubscribeRequest, SubscribeResult,
 };
 pub use denial::Denial;
-pub use handlers::{Connect, Publish, Refresh, Rpc, SubRefresh, Subscribe};
+pub use handlers::{
+    Connect, MapPublish, MapRemove, NotifyCacheEmpty, NotifyChannelState, Publish, Refresh, Rpc,
+    SharedPollRefresh, SubRefresh, Subscribe,
+};
 pub use interceptor::Interceptor;
 pub use records::{header, unix_now};

@@ -1,6 +1,7 @@
 //! An interceptor that renames channels before the next steps see them, on
-//! subscribe, publish and sub-refresh: old channel names keep working after a
-//! rename, and `News` and `news` can mean the same channel.
+//! subscribe, publish, sub-refresh, map publish and map remove: old channel
+//! names keep working after a rename, and `News` and `news` can mean the
+//! same channel.
 //!
 //! The new name is what later interceptors and the handler see, and what
 //! Rotor routes by (so a rename can move a call to another namespace's
@@ -65,7 +66,16 @@ fn channel_mut(request: &mut Request) -> Option<&mut String> {
         Request::Subscribe(request) => Some(&mut request.channel),
         Request::Publish(request) => Some(&mut request.channel),
         Request::SubRefresh(request) => Some(&mut request.channel),
-        Request::Connect(_) | Request::Refresh(_) | Request::Rpc(_) => None,
+        Request::MapPublish(request) => Some(&mut request.channel),
+        Request::MapRemove(request) => Some(&mut request.channel),
+        // Calls Centrifugo makes about its own channels (shared poll,
+        // cache and channel state) name them as Centrifugo knows them.
+        Request::Connect(_)
+        | Request::Refresh(_)
+        | Request::Rpc(_)
+        | Request::SharedPollRefresh(_)
+        | Request::NotifyCacheEmpty(_)
+        | Request::NotifyChannelState(_) => None,
     }
 }
 

@@ -33,8 +33,9 @@ use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use rotor_sdk::{
-    CallContext, ConnectReply, Decision, Interceptor, PublishReply, RefreshReply, Reply, Request,
-    RpcReply, SubRefreshReply, SubscribeReply,
+    CallContext, ConnectReply, Decision, Interceptor, MapPublishReply, MapRemoveReply,
+    NotifyChannelStateReply, PublishReply, RefreshReply, Reply, Request, RpcReply,
+    SharedPollRefreshReply, SubRefreshReply, SubscribeReply,
 };
 
 /// The component's interceptor.
@@ -111,6 +112,29 @@ pub fn summary(request: &Request) -> String {
             field(&request.channel),
             field(&request.user)
         ),
+        Request::MapPublish(request) => format!(
+            "map-publish channel={} key={} user={}",
+            field(&request.channel),
+            field(&request.key),
+            field(&request.user)
+        ),
+        Request::MapRemove(request) => format!(
+            "map-remove channel={} key={} user={}",
+            field(&request.channel),
+            field(&request.key),
+            field(&request.user)
+        ),
+        Request::SharedPollRefresh(request) => format!(
+            "shared-poll-refresh channel={} keys={}",
+            field(&request.channel),
+            request.items.len()
+        ),
+        Request::NotifyCacheEmpty(request) => {
+            format!("notify-cache-empty channel={}", field(&request.channel))
+        }
+        Request::NotifyChannelState(request) => {
+            format!("notify-channel-state events={}", request.events.len())
+        }
     }
 }
 
@@ -122,15 +146,28 @@ pub fn outcome(reply: &Reply) -> String {
         }
         Reply::Subscribe(SubscribeReply::Accept(_))
         | Reply::Publish(PublishReply::Accept(_))
-        | Reply::Rpc(RpcReply::Accept(_)) => "accept".to_owned(),
+        | Reply::Rpc(RpcReply::Accept(_))
+        | Reply::MapPublish(MapPublishReply::Accept(_))
+        | Reply::MapRemove(MapRemoveReply::Accept(_))
+        | Reply::SharedPollRefresh(SharedPollRefreshReply::Accept(_))
+        | Reply::NotifyChannelState(NotifyChannelStateReply::Accept) => "accept".to_owned(),
+        Reply::NotifyCacheEmpty(reply) => format!("populated={}", reply.populated),
         Reply::Connect(ConnectReply::Reject(error))
         | Reply::Subscribe(SubscribeReply::Reject(error))
         | Reply::Publish(PublishReply::Reject(error))
-        | Reply::Rpc(RpcReply::Reject(error)) => format!("reject code={}", error.code),
+        | Reply::Rpc(RpcReply::Reject(error))
+        | Reply::MapPublish(MapPublishReply::Reject(error))
+        | Reply::MapRemove(MapRemoveReply::Reject(error))
+        | Reply::SharedPollRefresh(SharedPollRefreshReply::Reject(error))
+        | Reply::NotifyChannelState(NotifyChannelStateReply::Reject(error)) => {
+            format!("reject code={}", error.code)
+        }
         Reply::Connect(ConnectReply::Disconnect(disconnect))
         | Reply::Subscribe(SubscribeReply::Disconnect(disconnect))
         | Reply::Publish(PublishReply::Disconnect(disconnect))
-        | Reply::Rpc(RpcReply::Disconnect(disconnect)) => {
+        | Reply::Rpc(RpcReply::Disconnect(disconnect))
+        | Reply::MapPublish(MapPublishReply::Disconnect(disconnect))
+        | Reply::MapRemove(MapRemoveReply::Disconnect(disconnect)) => {
             format!("disconnect code={}", disconnect.code)
         }
         Reply::Refresh(RefreshReply::Extend(_)) | Reply::SubRefresh(SubRefreshReply::Extend(_)) => {

@@ -11,12 +11,15 @@
 //!     current value (empty if absent) followed by the tag, so a chain
 //!     `A, B, C` reaches the handler with `x-chain: ABC`; an existing
 //!     `x-chain` pair is replaced, never repeated;
-//!   - `rewrite-data` → like `rewrite`, and a publish's data becomes the
-//!     bytes `{"rewritten_by":"<tag>"}`;
+//!   - `rewrite-data` → like `rewrite`, and a publish's or map publish's
+//!     data becomes the bytes `{"rewritten_by":"<tag>"}`; a map publish's or
+//!     map remove's key becomes `key-<tag>`;
 //!   - `answer` → answer with a reply of the request's kind: RPC accepts with
 //!     data = the bytes `{"answered_by":"<tag>"}`; connect accepts as user
-//!     `<tag>`; subscribe and publish accept with the default result; refresh
-//!     and sub-refresh extend with `expire_at` 1;
+//!     `<tag>`; subscribe, publish, map publish, map remove and shared poll
+//!     refresh accept with the default result; refresh and sub-refresh extend
+//!     with `expire_at` 1; cache-empty answers `populated`; channel state
+//!     accepts;
 //!   - `reject` → reject with `{code 1403, message "rejected by <tag>",
 //!     temporary false}`;
 //!   - `disconnect` → disconnect with `{code 4403, reason <tag>}`;
@@ -40,8 +43,10 @@
 
 use rotor_sdk::{
     CallContext, CentrifugoError, ConnectReply, ConnectRequest, ConnectResult, Connection,
-    Decision, Disconnect, Headers, Interceptor, PublishReply, PublishResult, RefreshReply, Reply,
-    Request, RpcReply, RpcRequest, RpcResult, SubRefreshReply, SubscribeReply, SubscribeResult,
+    Decision, Disconnect, Headers, Interceptor, MapPublishReply, MapPublishResult, MapRemoveReply,
+    MapRemoveResult, NotifyCacheEmptyReply, NotifyChannelStateReply, PublishReply, PublishResult,
+    RefreshReply, Reply, Request, RpcReply, RpcRequest, RpcResult, SharedPollRefreshReply,
+    SharedPollRefreshResult, SubRefreshReply, SubscribeReply, SubscribeResult,
 };
 
 /// The config key naming this entry.
@@ -155,10 +160,17 @@ pub fn before(action: Before, tag: &str, mut request: Request) -> Decision {
         }
         Before::RewriteData => {
             append_to_chain(headers_mut(&mut request), tag);
-            if let Request::Publish(publish) = &mut request {
-                publish.data = serde_json::json!({ "rewritten_by": tag })
-                    .to_string()
-                    .into_bytes();
+            let data = serde_json::json!({ "rewritten_by": tag })
+                .to_string()
+                .into_bytes();
+            match &mut request {
+                Request::Publish(publish) => publish.data = data,
+                Request::MapPublish(publish) => {
+                    publish.data = data;
+                    publish.key = format!("key-{tag}");
+                }
+                Request::MapRemove(remove) => remove.key = format!("key-{tag}"),
+                _ => {}
             }
             Decision::Rewrite(request)
         }
@@ -207,6 +219,11 @@ fn headers_mut(request: &mut Request) -> &mut Headers {
         Request::Publish(request) => &mut request.headers,
         Request::Rpc(request) => &mut request.headers,
         Request::SubRefresh(request) => &mut request.headers,
+        Request::MapPublish(request) => &mut request.headers,
+        Request::MapRemove(request) => &mut request.headers,
+        Request::SharedPollRefresh(request) => &mut request.headers,
+        Request::NotifyCacheEmpty(request) => &mut request.headers,
+        Request::NotifyChannelState(request) => &mut request.headers,
     }
 }
 
@@ -237,6 +254,21 @@ fn answer(request: &Request, tag: &str) -> Reply {
         Request::Publish(_) => Reply::Publish(PublishReply::Accept(PublishResult::default())),
         Request::Rpc(_) => Reply::Rpc(RpcReply::Accept(answered_by(tag))),
         Request::SubRefresh(_) => Reply::SubRefresh(SubRefreshReply::extend_until(1)),
+        Request::MapPublish(_) => {
+            Reply::MapPublish(MapPublishReply::Accept(MapPublishResult::default()))
+        }
+        Request::MapRemove(_) => {
+            Reply::MapRemove(MapRemoveReply::Accept(MapRemoveResult::default()))
+        }
+        Request::SharedPollRefresh(_) => Reply::SharedPollRefresh(SharedPollRefreshReply::Accept(
+            SharedPollRefreshResult::default(),
+        )),
+        Request::NotifyCacheEmpty(_) => {
+            Reply::NotifyCacheEmpty(NotifyCacheEmptyReply { populated: true })
+        }
+        Request::NotifyChannelState(_) => {
+            Reply::NotifyChannelState(NotifyChannelStateReply::Accept)
+        }
     }
 }
 

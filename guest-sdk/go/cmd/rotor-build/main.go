@@ -55,6 +55,11 @@ var registrations = map[string]registration{
 	"Publish":    {"publish-handler", "rotor_publish"},
 	"RPC":        {"rpc-handler", "rotor_rpc"},
 	"SubRefresh": {"sub-refresh-handler", "rotor_sub_refresh"},
+	"MapPublish": {"map-publish-handler", "rotor_map_publish"},
+	"MapRemove":  {"map-remove-handler", "rotor_map_remove"},
+	"SharedPollRefresh":  {"shared-poll-refresh-handler", "rotor_shared_poll_refresh"},
+	"NotifyCacheEmpty":   {"notify-cache-empty-handler", "rotor_notify_cache_empty"},
+	"NotifyChannelState": {"notify-channel-state-handler", "rotor_notify_channel_state"},
 	"Intercept":  {"interceptor", "rotor_interceptor"},
 }
 
@@ -273,7 +278,7 @@ func registeredHandlers(sources []string) ([]string, error) {
 		})
 	}
 	if len(found) == 0 {
-		return nil, errors.New("the plugin registers no handler: call rotor.Connect, rotor.Refresh, rotor.Subscribe, rotor.Publish, rotor.RPC, rotor.SubRefresh or rotor.Intercept in an init function")
+		return nil, errors.New("the plugin registers no handler: call rotor.Connect, rotor.Refresh, rotor.Subscribe, rotor.Publish, rotor.RPC, rotor.SubRefresh, rotor.MapPublish, rotor.MapRemove, rotor.SharedPollRefresh, rotor.NotifyCacheEmpty, rotor.NotifyChannelState or rotor.Intercept in an init function")
 	}
 	names := make([]string, 0, len(found))
 	for name := range found {

@@ -4,9 +4,14 @@
 /// <reference path="./interfaces/rotor-centrifugo-interceptor.d.ts" />
 /// <reference path="./interfaces/rotor-centrifugo-kv.d.ts" />
 /// <reference path="./interfaces/rotor-centrifugo-log.d.ts" />
+/// <reference path="./interfaces/rotor-centrifugo-map-publish-handler.d.ts" />
+/// <reference path="./interfaces/rotor-centrifugo-map-remove-handler.d.ts" />
+/// <reference path="./interfaces/rotor-centrifugo-notify-cache-empty-handler.d.ts" />
+/// <reference path="./interfaces/rotor-centrifugo-notify-channel-state-handler.d.ts" />
 /// <reference path="./interfaces/rotor-centrifugo-publish-handler.d.ts" />
 /// <reference path="./interfaces/rotor-centrifugo-refresh-handler.d.ts" />
 /// <reference path="./interfaces/rotor-centrifugo-rpc-handler.d.ts" />
+/// <reference path="./interfaces/rotor-centrifugo-shared-poll-refresh-handler.d.ts" />
 /// <reference path="./interfaces/rotor-centrifugo-sub-refresh-handler.d.ts" />
 /// <reference path="./interfaces/rotor-centrifugo-subscribe-handler.d.ts" />
 /// <reference path="./interfaces/rotor-centrifugo-types.d.ts" />
@@ -22,5 +27,10 @@ declare module 'rotor:centrifugo/host@0.1.0' {
   export * as publishHandler from 'rotor:centrifugo/publish-handler@0.1.0'; // export rotor:centrifugo/publish-handler@0.1.0
   export * as rpcHandler from 'rotor:centrifugo/rpc-handler@0.1.0'; // export rotor:centrifugo/rpc-handler@0.1.0
   export * as subRefreshHandler from 'rotor:centrifugo/sub-refresh-handler@0.1.0'; // export rotor:centrifugo/sub-refresh-handler@0.1.0
+  export * as mapPublishHandler from 'rotor:centrifugo/map-publish-handler@0.1.0'; // export rotor:centrifugo/map-publish-handler@0.1.0
+  export * as mapRemoveHandler from 'rotor:centrifugo/map-remove-handler@0.1.0'; // export rotor:centrifugo/map-remove-handler@0.1.0
+  export * as sharedPollRefreshHandler from 'rotor:centrifugo/shared-poll-refresh-handler@0.1.0'; // export rotor:centrifugo/shared-poll-refresh-handler@0.1.0
+  export * as notifyCacheEmptyHandler from 'rotor:centrifugo/notify-cache-empty-handler@0.1.0'; // export rotor:centrifugo/notify-cache-empty-handler@0.1.0
+  export * as notifyChannelStateHandler from 'rotor:centrifugo/notify-channel-state-handler@0.1.0'; // export rotor:centrifugo/notify-channel-state-handler@0.1.0
   export * as interceptor from 'rotor:centrifugo/interceptor@0.1.0'; // export rotor:centrifugo/interceptor@0.1.0
 }

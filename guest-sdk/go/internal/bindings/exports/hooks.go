@@ -19,6 +19,13 @@ var (
 	Publish    func(rotor_centrifugo_types.PublishRequest) rotor_centrifugo_types.PublishReply
 	RPC        func(rotor_centrifugo_types.RpcRequest) rotor_centrifugo_types.RpcReply
 	SubRefresh func(rotor_centrifugo_types.SubRefreshRequest) rotor_centrifugo_types.SubRefreshReply
+	MapPublish func(rotor_centrifugo_types.MapPublishRequest) rotor_centrifugo_types.MapPublishReply
+	MapRemove  func(rotor_centrifugo_types.MapRemoveRequest) rotor_centrifugo_types.MapRemoveReply
+	// SharedPollRefresh, NotifyCacheEmpty and NotifyChannelState answer the
+	// calls Centrifugo makes with no client behind them.
+	SharedPollRefresh  func(rotor_centrifugo_types.SharedPollRefreshRequest) rotor_centrifugo_types.SharedPollRefreshReply
+	NotifyCacheEmpty   func(rotor_centrifugo_types.NotifyCacheEmptyRequest) rotor_centrifugo_types.NotifyCacheEmptyReply
+	NotifyChannelState func(rotor_centrifugo_types.NotifyChannelStateRequest) rotor_centrifugo_types.NotifyChannelStateReply
 	Before     func(rotor_centrifugo_interceptor.CallContext, rotor_centrifugo_types.Request) rotor_centrifugo_interceptor.Decision
 	After      func(rotor_centrifugo_interceptor.CallContext, rotor_centrifugo_types.Reply) wit.Option[rotor_centrifugo_types.Reply]
 )

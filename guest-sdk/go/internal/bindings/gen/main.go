@@ -58,6 +58,17 @@ var exportsByInterface = map[string]export{
 	"publish-handler":     {"rotor_publish", map[string]string{"Handle": "Publish"}},
 	"rpc-handler":         {"rotor_rpc", map[string]string{"Handle": "RPC"}},
 	"sub-refresh-handler": {"rotor_sub_refresh", map[string]string{"Handle": "SubRefresh"}},
+	"map-publish-handler": {"rotor_map_publish", map[string]string{"Handle": "MapPublish"}},
+	"map-remove-handler":  {"rotor_map_remove", map[string]string{"Handle": "MapRemove"}},
+	"shared-poll-refresh-handler": {
+		"rotor_shared_poll_refresh", map[string]string{"Handle": "SharedPollRefresh"},
+	},
+	"notify-cache-empty-handler": {
+		"rotor_notify_cache_empty", map[string]string{"Handle": "NotifyCacheEmpty"},
+	},
+	"notify-channel-state-handler": {
+		"rotor_notify_channel_state", map[string]string{"Handle": "NotifyChannelState"},
+	},
 	"interceptor":         {"rotor_interceptor", map[string]string{"Before": "Before", "After": "After"}},
 }
 

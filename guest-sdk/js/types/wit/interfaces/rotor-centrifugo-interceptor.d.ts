@@ -53,14 +53,18 @@ declare module 'rotor:centrifugo/interceptor@0.1.0' {
     val: Reply,
   }
   /**
-   * Answer with an error (for refresh and sub-refresh: `expire`).
+   * Answer with an error (for refresh and sub-refresh: `expire`; for
+   * notify-cache-empty: `populated: false`).
    */
   export interface DecisionReject {
     tag: 'reject',
     val: CentrifugoError,
   }
   /**
-   * Close the connection (for refresh and sub-refresh: `expire`).
+   * Close the connection (for refresh and sub-refresh: `expire`). The
+   * calls no client is on (shared-poll-refresh, notify-cache-empty,
+   * notify-channel-state) have no connection to close: there it
+   * answers as a `reject` with error 100 and the reason as message.
    */
   export interface DecisionDisconnect {
     tag: 'disconnect',

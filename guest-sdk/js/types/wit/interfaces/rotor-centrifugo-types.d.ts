@@ -395,9 +395,232 @@ declare module 'rotor:centrifugo/types@0.1.0' {
     tag: 'expire',
   }
   /**
+   * `MapPublish`: a client publishes a key's state into a map channel.
+   */
+  export interface MapPublishRequest {
+    conn: Connection,
+    headers: Headers,
+    user: string,
+    channel: string,
+    /**
+     * The key the client publishes.
+     */
+    key: string,
+    data: Uint8Array,
+    meta: Uint8Array,
+    labels: StringMap,
+  }
+  /**
+   * How an accepted map publication goes out.
+   */
+  export interface MapPublishResult {
+    /**
+     * Replacement key; empty keeps the client's.
+     */
+    key: string,
+    /**
+     * Replacement data; `none` (or an empty list) keeps the data as the
+     * call has it: the client's, or an interceptor's rewrite of it.
+     */
+    data?: Uint8Array,
+    tags: StringMap,
+    /**
+     * Ordering score; Centrifugo v6.9.1 does not read it.
+     */
+    score: bigint,
+    /**
+     * `""` replaces the key's state, `if_new` publishes only a new
+     * key, `if_exists` only an existing one.
+     */
+    keyMode: string,
+    /**
+     * Data for the map's stream; Centrifugo v6.9.1 does not read it.
+     */
+    streamData: Uint8Array,
+    idempotencyKey: string,
+    delta: boolean,
+    version: bigint,
+    versionEpoch: string,
+  }
+  /**
+   * The answer to a map publish.
+   */
+  export type MapPublishReply = MapPublishReplyAccept | MapPublishReplyReject | MapPublishReplyDisconnect;
+  export interface MapPublishReplyAccept {
+    tag: 'accept',
+    val: MapPublishResult,
+  }
+  export interface MapPublishReplyReject {
+    tag: 'reject',
+    val: CentrifugoError,
+  }
+  export interface MapPublishReplyDisconnect {
+    tag: 'disconnect',
+    val: Disconnect,
+  }
+  /**
+   * `MapRemove`: a client removes a key from a map channel.
+   */
+  export interface MapRemoveRequest {
+    conn: Connection,
+    headers: Headers,
+    user: string,
+    channel: string,
+    /**
+     * The key the client removes.
+     */
+    key: string,
+    meta: Uint8Array,
+    labels: StringMap,
+  }
+  /**
+   * How an accepted removal goes out.
+   */
+  export interface MapRemoveResult {
+    /**
+     * Replacement key; empty keeps the key as the call has it.
+     */
+    key: string,
+    tags: StringMap,
+    idempotencyKey: string,
+  }
+  /**
+   * The answer to a map remove.
+   */
+  export type MapRemoveReply = MapRemoveReplyAccept | MapRemoveReplyReject | MapRemoveReplyDisconnect;
+  export interface MapRemoveReplyAccept {
+    tag: 'accept',
+    val: MapRemoveResult,
+  }
+  export interface MapRemoveReplyReject {
+    tag: 'reject',
+    val: CentrifugoError,
+  }
+  export interface MapRemoveReplyDisconnect {
+    tag: 'disconnect',
+    val: Disconnect,
+  }
+  /**
+   * A key of a shared poll channel and the version Centrifugo holds.
+   */
+  export interface SharedPollItem {
+    key: string,
+    /**
+     * The version Centrifugo has; 0 when it has none yet (or wants the
+     * data sent again).
+     */
+    version: bigint,
+  }
+  /**
+   * `SharedPollRefresh`: Centrifugo asks for the current state of keys
+   * that clients of a shared poll channel track. No client is on the
+   * call: Centrifugo makes it on a timer.
+   */
+  export interface SharedPollRefreshRequest {
+    headers: Headers,
+    channel: string,
+    items: Array<SharedPollItem>,
+  }
+  /**
+   * The current state of one key.
+   */
+  export interface SharedPollEntry {
+    key: string,
+    data: Uint8Array,
+    /**
+     * Newer than the version asked about, or the key counts as
+     * unchanged; 0 on a channel without versions (changes are then
+     * found by comparing data).
+     */
+    version: bigint,
+    /**
+     * The key is gone: its subscribers are told so.
+     */
+    removed: boolean,
+    /**
+     * The data before this version, as the base of a delta.
+     */
+    prevData: Uint8Array,
+  }
+  /**
+   * Keys whose state changed. Keys not listed are unchanged.
+   */
+  export interface SharedPollRefreshResult {
+    items: Array<SharedPollEntry>,
+    /**
+     * The data source's epoch: when it changes, Centrifugo drops what it
+     * holds for the channel and its subscribers subscribe again.
+     */
+    epoch: string,
+  }
+  /**
+   * The answer to a shared poll refresh. Centrifugo logs a `reject` and
+   * keeps what it has; it asks again at the next interval.
+   */
+  export type SharedPollRefreshReply = SharedPollRefreshReplyAccept | SharedPollRefreshReplyReject;
+  export interface SharedPollRefreshReplyAccept {
+    tag: 'accept',
+    val: SharedPollRefreshResult,
+  }
+  export interface SharedPollRefreshReplyReject {
+    tag: 'reject',
+    val: CentrifugoError,
+  }
+  /**
+   * `NotifyCacheEmpty`: a channel's cache is empty; Centrifugo PRO asks
+   * the backend to fill it (by publishing through the server API).
+   */
+  export interface NotifyCacheEmptyRequest {
+    headers: Headers,
+    channel: string,
+  }
+  /**
+   * The answer to a cache-empty notice. Centrifugo's response has no
+   * error: a plugin that cannot fill the cache answers `populated: false`.
+   */
+  export interface NotifyCacheEmptyReply {
+    /**
+     * Whether the backend published into the channel's cache.
+     */
+    populated: boolean,
+  }
+  /**
+   * One change of a channel's state.
+   */
+  export interface ChannelEvent {
+    /**
+     * When it happened, in Unix milliseconds.
+     */
+    timeMs: bigint,
+    channel: string,
+    /**
+     * `occupied` (the first subscriber came) or `vacated` (the last left).
+     */
+    type: string,
+  }
+  /**
+   * `NotifyChannelState`: channels became occupied or vacated (Centrifugo
+   * PRO). Rotor hands each call the events of one channel namespace.
+   */
+  export interface NotifyChannelStateRequest {
+    headers: Headers,
+    events: Array<ChannelEvent>,
+  }
+  /**
+   * The answer to channel state events.
+   */
+  export type NotifyChannelStateReply = NotifyChannelStateReplyAccept | NotifyChannelStateReplyReject;
+  export interface NotifyChannelStateReplyAccept {
+    tag: 'accept',
+  }
+  export interface NotifyChannelStateReplyReject {
+    tag: 'reject',
+    val: CentrifugoError,
+  }
+  /**
    * Any proxy request, for interceptors that serve every type.
    */
-  export type Request = RequestConnect | RequestRefresh | RequestSubscribe | RequestPublish | RequestRpc | RequestSubRefresh;
+  export type Request = RequestConnect | RequestRefresh | RequestSubscribe | RequestPublish | RequestRpc | RequestSubRefresh | RequestMapPublish | RequestMapRemove | RequestSharedPollRefresh | RequestNotifyCacheEmpty | RequestNotifyChannelState;
   export interface RequestConnect {
     tag: 'connect',
     val: ConnectRequest,
@@ -422,10 +645,30 @@ declare module 'rotor:centrifugo/types@0.1.0' {
     tag: 'sub-refresh',
     val: SubRefreshRequest,
   }
+  export interface RequestMapPublish {
+    tag: 'map-publish',
+    val: MapPublishRequest,
+  }
+  export interface RequestMapRemove {
+    tag: 'map-remove',
+    val: MapRemoveRequest,
+  }
+  export interface RequestSharedPollRefresh {
+    tag: 'shared-poll-refresh',
+    val: SharedPollRefreshRequest,
+  }
+  export interface RequestNotifyCacheEmpty {
+    tag: 'notify-cache-empty',
+    val: NotifyCacheEmptyRequest,
+  }
+  export interface RequestNotifyChannelState {
+    tag: 'notify-channel-state',
+    val: NotifyChannelStateRequest,
+  }
   /**
    * Any proxy reply; its case must match the request's.
    */
-  export type Reply = ReplyConnect | ReplyRefresh | ReplySubscribe | ReplyPublish | ReplyRpc | ReplySubRefresh;
+  export type Reply = ReplyConnect | ReplyRefresh | ReplySubscribe | ReplyPublish | ReplyRpc | ReplySubRefresh | ReplyMapPublish | ReplyMapRemove | ReplySharedPollRefresh | ReplyNotifyCacheEmpty | ReplyNotifyChannelState;
   export interface ReplyConnect {
     tag: 'connect',
     val: ConnectReply,
@@ -449,5 +692,25 @@ declare module 'rotor:centrifugo/types@0.1.0' {
   export interface ReplySubRefresh {
     tag: 'sub-refresh',
     val: SubRefreshReply,
+  }
+  export interface ReplyMapPublish {
+    tag: 'map-publish',
+    val: MapPublishReply,
+  }
+  export interface ReplyMapRemove {
+    tag: 'map-remove',
+    val: MapRemoveReply,
+  }
+  export interface ReplySharedPollRefresh {
+    tag: 'shared-poll-refresh',
+    val: SharedPollRefreshReply,
+  }
+  export interface ReplyNotifyCacheEmpty {
+    tag: 'notify-cache-empty',
+    val: NotifyCacheEmptyReply,
+  }
+  export interface ReplyNotifyChannelState {
+    tag: 'notify-channel-state',
+    val: NotifyChannelStateReply,
   }
 }
