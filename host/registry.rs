@@ -18,6 +18,7 @@ use crate::kind::{Naming, RequestKind};
 use crate::plugin::Plugin;
 use crate::sandbox::{Guest, Services};
 use crate::scope::{GrantScope, Namespaces};
+use crate::telemetry::{Metrics, TenantCalls};
 use crate::tenant::{DEFAULT_TENANT, Grants, Tenancy, TenantRule};
 use crate::warm::WarmPool;
 use crate::wit::types::Request;
@@ -103,6 +104,8 @@ pub struct TenantRoutes {
     grant_scope: GrantScope,
     /// What a refresh answers when the tenant is busy or a plugin fails.
     on_refresh_failure: RefreshFailure,
+    /// Where its calls are counted.
+    calls: Arc<TenantCalls>,
 }
 
 #[derive(Debug, Default)]
@@ -254,6 +257,7 @@ impl RouteBuilder<'_> {
             naming: self.tenancy.naming.clone(),
             grant_scope: grant_scope(self.tenancy, tenant),
             on_refresh_failure: tenant.on_refresh_failure,
+            calls: self.services.metrics.tenant_calls(&tenant.name),
         })
     }
 }
@@ -287,6 +291,7 @@ fn warm_pools(
     tenant: &TenantConfig,
     plugins: &BTreeMap<String, Arc<Plugin>>,
     previous: Option<&TenantRoutes>,
+    metrics: &Metrics,
 ) -> BTreeMap<String, (Arc<Plugin>, Arc<WarmPool>)> {
     let mut pools = BTreeMap::new();
     for (name, policy) in &tenant.reuse {
@@ -298,7 +303,8 @@ fn warm_pools(
             .and_then(|routes| routes.pools.get(&key))
             .filter(|(old, pool)| Arc::ptr_eq(old, plugin) && pool.policy() == policy)
             .map(|(_, pool)| pool.clone());
-        let pool = kept.unwrap_or_else(|| Arc::new(WarmPool::new(*policy)));
+        let pool =
+            kept.unwrap_or_else(|| Arc::new(WarmPool::new(*policy, metrics.warm_counters(&key))));
         pools.insert(key, (plugin.clone(), pool));
     }
     pools
@@ -367,7 +373,7 @@ impl Routes {
                 plugins: &plugins,
                 services: tenant_services(tenant, &config.tenancy.naming, services),
                 cpu,
-                pools: warm_pools(tenant, &plugins, old),
+                pools: warm_pools(tenant, &plugins, old, &services.metrics),
             };
             tenants.insert(tenant.name.clone(), builder.build(old)?);
         }
@@ -424,6 +430,7 @@ impl Routes {
             naming: Naming::default(),
             grant_scope: GrantScope::any(),
             on_refresh_failure: RefreshFailure::default(),
+            calls: services.metrics.tenant_calls(DEFAULT_TENANT),
         };
         Ok(Routes {
             tenants: BTreeMap::from([(DEFAULT_TENANT.to_owned(), tenant)]),
@@ -445,6 +452,17 @@ impl Routes {
         self.tenants
             .get(name)
             .ok_or_else(|| CallError::NoTenant(format!("tenant `{name}` is not configured")))
+    }
+
+    /// The tenant of a call as far as its metadata and listener tell,
+    /// before its message is read (see [`Tenancy::resolve_early`]).
+    pub fn tenant_early<'a>(
+        &'a self,
+        metadata: impl FnOnce(&str) -> Option<&'a str>,
+        listener: Option<&'a str>,
+    ) -> Option<&'a TenantRoutes> {
+        let name = self.tenancy.resolve_early(metadata, listener)?;
+        self.tenants.get(name)
     }
 
     /// Every tenant's routes.
@@ -554,6 +572,11 @@ impl TenantRoutes {
         &self.grant_scope
     }
 
+    /// Where its calls are counted.
+    pub fn calls(&self) -> &Arc<TenantCalls> {
+        &self.calls
+    }
+
     /// What a refresh answers when the tenant is busy or a plugin fails.
     pub fn on_refresh_failure(&self) -> RefreshFailure {
         self.on_refresh_failure
@@ -569,6 +592,12 @@ impl TenantRoutes {
             _permit: permit,
             _in_flight: self.cpu.enter(),
         })
+    }
+
+    /// Whether every one of its concurrency slots is taken now: a call that
+    /// arrives meanwhile is refused as busy.
+    pub fn saturated(&self) -> bool {
+        self.permits.available_permits() == 0
     }
 
     /// The plugin that answers `request`: by RPC method (exact, then
