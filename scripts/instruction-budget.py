@@ -38,7 +38,7 @@ def main():
     if update:
         budget = {
             "about": "Instructions per call of Rotor::answer in steady state, counted by "
-            "callgrind on the test build (scripts/instruction-guard). CI fails when a "
+            "callgrind on the dev build with Rotor's crate at opt-level 3 (scripts/instruction-guard). CI fails when a "
             "case costs more than 10% over its budget. Raise one only in a commit that "
             "says why.",
             "instructions_per_call": dict(sorted(measured.items())),
