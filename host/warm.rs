@@ -406,7 +406,7 @@ mod tests {
     }
 
     #[tokio::test]
-    fn a_burst_of_misses_builds_at_most_the_bound_at_once_and_reuses_what_comes_back() {
+    async fn a_burst_of_misses_builds_at_most_the_bound_at_once_and_reuses_what_comes_back() {
         let (built, peak) = burst(
             Arc::new(Gate::new(2)),
             32,
@@ -419,7 +419,7 @@ mod tests {
     }
 
     #[tokio::test]
-    fn without_a_bound_every_miss_builds() {
+    async fn without_a_bound_every_miss_builds() {
         // The same burst with room for every call: what the gate prevents.
         let (built, _) = burst(
             Arc::new(Gate::new(64)),
@@ -432,7 +432,7 @@ mod tests {
     }
 
     #[tokio::test]
-    fn a_call_waits_no_longer_than_its_deadline() {
+    async fn a_call_waits_no_longer_than_its_deadline() {
         let gate = Gate::new(1);
         let _building = gate.builds.try_acquire().expect("a free slot");
         let deadline = Instant::now() + Duration::from_millis(50);
@@ -441,7 +441,7 @@ mod tests {
     }
 
     #[tokio::test]
-    fn a_waiting_call_takes_the_instance_given_back() {
+    async fn a_waiting_call_takes_the_instance_given_back() {
         let gate = Arc::new(Gate::new(1));
         let idle = Arc::new(Mutex::new(Vec::<u32>::new()));
         let building = gate.builds.try_acquire().expect("a free slot");
