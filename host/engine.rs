@@ -47,6 +47,7 @@ pub struct Engine {
     wasmtime: wasmtime::Engine,
     linker: Linker<CallState>,
     cache: Option<Cache>,
+    fuel: bool,
     _ticker: EpochTicker,
 }
 
@@ -104,6 +105,7 @@ impl Engine {
             wasmtime,
             linker,
             cache,
+            fuel: limits.fuel,
             _ticker: ticker,
         })
     }
@@ -111,6 +113,11 @@ impl Engine {
     /// The wasmtime engine.
     pub fn wasmtime(&self) -> &wasmtime::Engine {
         &self.wasmtime
+    }
+
+    /// Whether guests' fuel is metered: only then does a store take fuel.
+    pub fn meters_fuel(&self) -> bool {
+        self.fuel
     }
 
     /// The linker with every host import Rotor offers.

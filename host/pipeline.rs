@@ -31,8 +31,8 @@ use crate::kind::RequestKind;
 use crate::plugin::{InterceptorInstance, Live};
 use crate::registry::{PluginRegistry, Step, Target, TenantRoutes, kind_of};
 use crate::sandbox::{self, CallState};
-use crate::telemetry::Metrics;
-use crate::warm::{Retired, Warm, WarmState};
+use crate::telemetry::{Metrics, TenantCalls};
+use crate::warm::{Acquired, Retired, Warm, WarmState};
 use crate::wit::interceptor::{CallContext, Decision};
 use crate::wit::types::{
     CentrifugoError, ConnectReply, Disconnect, MapPublishReply, MapRemoveReply,
@@ -95,21 +95,21 @@ impl Pipeline {
     /// built from them) and the channels it may grant. A refresh that fails
     /// (busy, or a plugin fault) of a tenant whose `on_refresh_failure` is
     /// `expire` is answered with `respond` once more, with an expiry.
-    /// Returns the tenant the call belonged to (`None` if it mapped to
-    /// none) beside the result.
+    /// Returns where the call's tenant counts its calls (`None` if it
+    /// mapped to no tenant) beside the result.
     pub async fn call<R>(
         &self,
         request: Request,
         origin: Origin<'_>,
         respond: impl FnMut(Reply, &Limits) -> Result<R, GuestFault>,
-    ) -> (Option<String>, Result<R, CallError>) {
+    ) -> (Option<Arc<TenantCalls>>, Result<R, CallError>) {
         let routes = self.registry.snapshot();
         let tenant = match routes.tenant_of(&request, origin.listener) {
             Ok(tenant) => tenant,
             Err(error) => return (None, Err(error)),
         };
         let result = self.call_tenant(tenant, request, origin, respond).await;
-        (Some(tenant.name().to_owned()), result)
+        (Some(tenant.calls().clone()), result)
     }
 
     async fn call_tenant<R>(
@@ -186,7 +186,7 @@ impl Pipeline {
 }
 
 /// The reply that ends a connection or subscription, for refresh kinds.
-fn expired(kind: RequestKind) -> Option<Reply> {
+pub(crate) fn expired(kind: RequestKind) -> Option<Reply> {
     match kind {
         RequestKind::Refresh => Some(Reply::Refresh(RefreshReply::Expire)),
         RequestKind::SubRefresh => Some(Reply::SubRefresh(SubRefreshReply::Expire)),
@@ -404,28 +404,44 @@ impl Call<'_> {
     }
 
     /// An instance of `target` ready for a call: a warm one if its pool has
-    /// one, else a new one (a fresh instance, or the next warm one).
+    /// one, else a new one (a fresh instance, or the next warm one). A pool
+    /// that is already building as many instances as it may at once makes
+    /// the call wait for one (see [`crate::warm`]); one whose deadline
+    /// passes meanwhile fails as out of time.
     async fn live(&self, target: &Target) -> Result<(Live, Option<WarmState>), GuestFault> {
+        let mut building = None;
         if let Some(pool) = &target.warm {
-            let metrics = &self.pipeline.metrics;
-            let (warm, aged) = pool.take();
-            for _ in 0..aged {
-                metrics.warm(&target.guest.plugin, "retired_max_age");
+            let deadline = self.step_deadline();
+            let turn = pool.acquire(deadline).await;
+            for _ in 0..turn.aged {
+                self.pipeline
+                    .metrics
+                    .warm(&target.guest.plugin, "retired_max_age");
             }
-            if let Some(warm) = warm {
-                metrics.warm(&target.guest.plugin, "hit");
-                let (mut live, state) = warm.into_parts();
-                live.store.data_mut().begin_call(target.guest.clone());
-                sandbox::refill(&mut live.store, self.limits, self.step_deadline());
-                return Ok((live, Some(state)));
+            if turn.waited {
+                pool.counters().waited.inc();
             }
-            metrics.warm(&target.guest.plugin, "miss");
+            match turn.acquired {
+                Some(Acquired::Warm(warm)) => {
+                    pool.counters().hit.inc();
+                    let (mut live, state) = warm.into_parts();
+                    live.store.data_mut().begin_call(target.guest.clone());
+                    sandbox::refill(&mut live.store, self.limits, deadline);
+                    return Ok((live, Some(state)));
+                }
+                Some(Acquired::Build(permit)) => {
+                    pool.counters().miss.inc();
+                    building = Some(permit);
+                }
+                None => return Err(GuestFault::Deadline),
+            }
         }
         let mut store = self.store(target)?;
         let instance = match target.plugin.instantiate(&mut store).await {
             Ok(instance) => instance,
             Err(error) => return Err(classify(error, &store)),
         };
+        drop(building);
         let state = target.warm.as_ref().map(|pool| pool.new_state());
         Ok((Live { store, instance }, state))
     }

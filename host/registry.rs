@@ -19,6 +19,7 @@ use crate::kind::{Naming, RequestKind};
 use crate::plugin::Plugin;
 use crate::sandbox::{Guest, Services};
 use crate::scope::{GrantScope, Namespaces};
+use crate::telemetry::{Metrics, TenantCalls};
 use crate::tenant::{DEFAULT_TENANT, Grants, Tenancy, TenantRule};
 use crate::warm::WarmPool;
 use crate::wit::types::Request;
@@ -108,6 +109,8 @@ pub struct TenantRoutes {
     grant_scope: GrantScope,
     /// What a refresh answers when the tenant is busy or a plugin fails.
     on_refresh_failure: RefreshFailure,
+    /// Where its calls are counted.
+    calls: Arc<TenantCalls>,
 }
 
 #[derive(Debug, Default)]
@@ -265,6 +268,7 @@ impl RouteBuilder<'_> {
             naming: self.tenancy.naming.clone(),
             grant_scope: grant_scope(self.tenancy, tenant),
             on_refresh_failure: tenant.on_refresh_failure,
+            calls: self.services.metrics.tenant_calls(&tenant.name),
         })
     }
 }
@@ -298,6 +302,7 @@ fn warm_pools(
     tenant: &TenantConfig,
     plugins: &BTreeMap<String, Arc<Plugin>>,
     previous: Option<&TenantRoutes>,
+    metrics: &Metrics,
 ) -> BTreeMap<String, (Arc<Plugin>, Arc<WarmPool>)> {
     let mut pools = BTreeMap::new();
     for (name, policy) in &tenant.reuse {
@@ -309,7 +314,8 @@ fn warm_pools(
             .and_then(|routes| routes.pools.get(&key))
             .filter(|(old, pool)| Arc::ptr_eq(old, plugin) && pool.policy() == policy)
             .map(|(_, pool)| pool.clone());
-        let pool = kept.unwrap_or_else(|| Arc::new(WarmPool::new(*policy)));
+        let pool =
+            kept.unwrap_or_else(|| Arc::new(WarmPool::new(*policy, metrics.warm_counters(&key))));
         pools.insert(key, (plugin.clone(), pool));
     }
     pools
@@ -397,7 +403,7 @@ impl Routes {
                 cpu,
                 instances,
                 log_rate,
-                pools: warm_pools(tenant, &plugins, old),
+                pools: warm_pools(tenant, &plugins, old, &services.metrics),
             };
             tenants.insert(tenant.name.clone(), builder.build(old)?);
         }
@@ -460,6 +466,7 @@ impl Routes {
             naming: Naming::default(),
             grant_scope: GrantScope::any(),
             on_refresh_failure: RefreshFailure::default(),
+            calls: services.metrics.tenant_calls(DEFAULT_TENANT),
         };
         Ok(Routes {
             tenants: BTreeMap::from([(DEFAULT_TENANT.to_owned(), tenant)]),
@@ -486,6 +493,17 @@ impl Routes {
     /// How namespaces are read out of channels and methods.
     pub fn naming(&self) -> &Naming {
         &self.tenancy.naming
+    }
+
+    /// The tenant of a call as far as its metadata and listener tell,
+    /// before its message is read (see [`Tenancy::resolve_early`]).
+    pub fn tenant_early<'a>(
+        &'a self,
+        metadata: impl FnOnce(&str) -> Option<&'a str>,
+        listener: Option<&'a str>,
+    ) -> Option<&'a TenantRoutes> {
+        let name = self.tenancy.resolve_early(metadata, listener)?;
+        self.tenants.get(name)
     }
 
     /// Every tenant's routes.
@@ -595,6 +613,11 @@ impl TenantRoutes {
         &self.grant_scope
     }
 
+    /// Where its calls are counted.
+    pub fn calls(&self) -> &Arc<TenantCalls> {
+        &self.calls
+    }
+
     /// What a refresh answers when the tenant is busy or a plugin fails.
     pub fn on_refresh_failure(&self) -> RefreshFailure {
         self.on_refresh_failure
@@ -610,6 +633,12 @@ impl TenantRoutes {
             _permit: permit,
             _in_flight: self.cpu.enter(),
         })
+    }
+
+    /// Whether every one of its concurrency slots is taken now: a call that
+    /// arrives meanwhile is refused as busy.
+    pub fn saturated(&self) -> bool {
+        self.permits.available_permits() == 0
     }
 
     /// The plugin that answers `request`: by RPC method (exact, then

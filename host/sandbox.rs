@@ -1,6 +1,6 @@
-//! The per-call store: a fresh WASI context that grants nothing, a memory
-//! limiter, a CPU deadline and the tenant's CPU meter, and the calling
-//! plugin's identity for imports.
+//! The per-call store: a fresh WASI context that grants nothing (built on
+//! the guest's first WASI call), a memory limiter, a CPU deadline and the
+//! tenant's CPU meter, and the calling plugin's identity for imports.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::future::Future;
@@ -87,7 +87,9 @@ pub struct Services {
 
 /// The data of one call's store.
 pub struct CallState {
-    wasi: WasiCtx,
+    /// Built when the guest first calls WASI: many calls of small guests
+    /// never do, and building a context costs more than the rest of a store.
+    wasi: Option<WasiCtx>,
     table: ResourceTable,
     limiter: MemoryLimiter,
     stderr: StderrCapture,
@@ -106,6 +108,8 @@ pub struct CallState {
     pub kv_bytes: u64,
     deadline: Instant,
     slice: Slice,
+    /// Whether the engine meters fuel, so the store takes a fuel budget.
+    fuel: bool,
 }
 
 impl CallState {
@@ -152,24 +156,38 @@ fn stderr_text(bytes: &[u8]) -> String {
 
 impl WasiView for CallState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
+        let stderr = &self.stderr;
+        let wasi = self
+            .wasi
+            .get_or_insert_with(|| wasi_context(stderr.clone()));
         WasiCtxView {
-            ctx: &mut self.wasi,
+            ctx: wasi,
             table: &mut self.table,
         }
     }
+}
+
+/// The WASI context of a store: clocks and randomness only; no files,
+/// environment, arguments or sockets. Guest stderr goes to `stderr`.
+fn wasi_context(stderr: StderrCapture) -> WasiCtx {
+    let mut builder = WasiCtx::builder();
+    builder.stderr(stderr);
+    builder.build()
 }
 
 /// Creates the store for one call of `guest`, with its limits attached,
 /// taking a place in its tenant's share of the instance pool (a fault when
 /// every place is taken).
 ///
-/// The WASI context grants clocks and randomness only: no files,
-/// environment, arguments or sockets. Guest stderr is captured for logs.
+/// The WASI context, made when the guest first needs it, grants clocks and
+/// randomness only: no files, environment, arguments or sockets. Guest
+/// stderr is captured for logs.
 pub fn new_store(
     engine: &Engine,
     guest: Arc<Guest>,
     limits: &Limits,
     deadline: Instant,
+
 ) -> Result<Store<CallState>, GuestFault> {
     let share = guest.instances.clone().try_acquire_owned().map_err(|_| {
         GuestFault::Instantiate(format!(
@@ -177,16 +195,10 @@ pub fn new_store(
             guest.tenant
         ))
     })?;
-    let stderr = StderrCapture::default();
-    let wasi = {
-        let mut builder = WasiCtx::builder();
-        builder.stderr(stderr.clone());
-        builder.build()
-    };
     let mut table = ResourceTable::new();
     table.set_max_capacity(MAX_RESOURCES);
     let state = CallState {
-        wasi,
+        wasi: None,
         table,
         limiter: MemoryLimiter {
             max: usize::try_from(limits.memory).unwrap_or(usize::MAX),
@@ -194,7 +206,7 @@ pub fn new_store(
             growing: 0,
             denied: false,
         },
-        stderr,
+        stderr: StderrCapture::default(),
         _share: share,
         guest,
         log_budget: LOG_LINES_PER_CALL,
@@ -203,6 +215,7 @@ pub fn new_store(
         kv_bytes: limits.kv_bytes,
         deadline,
         slice: Slice::default(),
+        fuel: engine.meters_fuel(),
     };
     let mut store = Store::new(engine.wasmtime(), state);
     store.limiter(|state| &mut state.limiter);
@@ -238,10 +251,15 @@ pub fn refill(store: &mut Store<CallState>, limits: &Limits, deadline: Instant) 
     state.kv_bytes = limits.kv_bytes;
     store.data().slice.begin();
     store.set_epoch_deadline(1);
-    // Fails only when the engine does not meter fuel, which is then moot.
-    // Unmetered tenants of a metering engine get all the fuel there is:
-    // their deadline still bounds them.
-    let _ = store.set_fuel(limits.fuel.unwrap_or(u64::MAX));
+    // Asked only of a metering engine: on any other, `set_fuel` fails, and
+    // building that error (with a backtrace when `RUST_BACKTRACE` is set)
+    // would cost every call more than the rest of this function. Unmetered
+    // tenants of a metering engine get all the fuel there is: their
+    // deadline still bounds them.
+    if store.data().fuel {
+        let set = store.set_fuel(limits.fuel.unwrap_or(u64::MAX));
+        debug_assert!(set.is_ok(), "a metering engine takes fuel");
+    }
 }
 
 /// What a guest running at an epoch tick does next: stop once its deadline

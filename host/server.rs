@@ -359,12 +359,11 @@ impl Rotor {
             Err(CallError::TooLarge { .. }) => "too_large",
             Err(CallError::Guest { .. }) => "fault",
         };
-        metrics.call(
-            tenant.as_deref().unwrap_or(""),
-            C::KIND,
-            outcome,
-            started.elapsed().as_secs_f64(),
-        );
+        let seconds = started.elapsed().as_secs_f64();
+        match &tenant {
+            Some(calls) => calls.count(C::KIND, outcome, seconds),
+            None => metrics.call("", C::KIND, outcome, seconds),
+        }
         match result {
             Ok(response) => Ok(response),
             Err(error) => match error.reply(C::KIND) {
@@ -421,7 +420,7 @@ impl Rotor {
                     None => tracing::info!(address = %local, "serving Centrifugo's proxy"),
                 }
             }
-            let service = match tenant {
+            let service = match tenant.clone() {
                 Some(tenant) => ProxyService::for_tenant(self.clone(), tenant),
                 None => ProxyService::new(self.clone()),
             };
@@ -431,7 +430,8 @@ impl Rotor {
                 .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
                 .build_v1()
                 .map_err(|error| ServeError::Reflection(error.to_string()))?;
-            let proxy = Authenticated::new(service.into_server(), self.auth.clone());
+            let proxy = Authenticated::new(service.into_server(), self.auth.clone())
+                .with_admission(self.registry().clone(), tenant);
             let incoming = crate::transport::incoming(listener, self.tls.clone(), &self.transport);
             let server = crate::transport::server(&self.transport)
                 .add_service(health_service.clone())

@@ -2,8 +2,9 @@
 //! faults by plugin and kind, calls in flight, reloads, CPU throttling.
 //! Served as text by the admin listener at `/metrics`.
 
-use std::sync::Arc;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, AtomicU64};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -156,6 +157,8 @@ pub struct Metrics {
     cpu_throttled: CpuThrottled,
     host_calls: Family<HostCallLabels, Counter>,
     host_call_latency: Family<HostCallKindLabels, Histogram>,
+    /// Each tenant's call counters, resolved once (see [`TenantCalls`]).
+    tenant_calls: Mutex<HashMap<String, Arc<TenantCalls>>>,
 }
 
 impl Default for Metrics {
@@ -244,6 +247,46 @@ impl Metrics {
             cpu_throttled,
             host_calls,
             host_call_latency,
+            tenant_calls: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The call counters of `tenant`: the same handle for every caller, so
+    /// a tenant's routes resolve it once and count calls without looking
+    /// labels up.
+    pub fn tenant_calls(&self, tenant: &str) -> Arc<TenantCalls> {
+        let mut known = self
+            .tenant_calls
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(calls) = known.get(tenant) {
+            return calls.clone();
+        }
+        let calls = Arc::new(TenantCalls {
+            tenant: tenant.to_owned(),
+            calls: self.calls.clone(),
+            latency: self.latency.clone(),
+            counters: std::array::from_fn(|_| std::array::from_fn(|_| OnceLock::new())),
+            histograms: std::array::from_fn(|_| OnceLock::new()),
+        });
+        known.insert(tenant.to_owned(), calls.clone());
+        calls
+    }
+
+    /// The warm-instance counters of `plugin` (see [`WarmCounters`]).
+    pub fn warm_counters(&self, plugin: &str) -> WarmCounters {
+        let counter = |event: &str| {
+            self.warm
+                .get_or_create(&WarmLabels {
+                    plugin: plugin.to_owned(),
+                    event: event.to_owned(),
+                })
+                .clone()
+        };
+        WarmCounters {
+            hit: counter("hit"),
+            miss: counter("miss"),
+            waited: counter("waited"),
         }
     }
 
@@ -278,7 +321,8 @@ impl Metrics {
             .inc();
     }
 
-    /// Counts a finished call.
+    /// Counts a finished call. Looks its labels up: calls of a known tenant
+    /// count through [`TenantCalls`] instead.
     pub fn call(&self, tenant: &str, kind: RequestKind, outcome: &str, seconds: f64) {
         self.calls
             .get_or_create(&CallLabels {
@@ -329,6 +373,106 @@ impl Metrics {
         }
         text
     }
+}
+
+/// The outcomes a call is counted under (`outcome` of `rotor_calls`).
+pub const OUTCOMES: [&str; 11] = [
+    "accept",
+    "reject",
+    "disconnect",
+    "extend",
+    "expire",
+    "fault",
+    "busy",
+    "no_route",
+    "no_tenant",
+    "too_large",
+    "bad_request",
+];
+
+/// One tenant's call counters and latency histograms. Each is taken from
+/// its labelled family the first time a call needs it and kept, so that
+/// counting a call neither builds labels nor hashes them. Only the
+/// combinations that occur appear in `/metrics`, as with the families.
+pub struct TenantCalls {
+    tenant: String,
+    calls: Family<CallLabels, Counter>,
+    latency: Family<KindLabels, Histogram>,
+    counters: [[OnceLock<Counter>; OUTCOMES.len()]; RequestKind::ALL.len()],
+    histograms: [OnceLock<Histogram>; RequestKind::ALL.len()],
+}
+
+impl std::fmt::Debug for TenantCalls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TenantCalls")
+            .field("tenant", &self.tenant)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TenantCalls {
+    /// The tenant.
+    pub fn tenant(&self) -> &str {
+        &self.tenant
+    }
+
+    /// Counts a finished call of this tenant. An `outcome` outside
+    /// [`OUTCOMES`] is counted through the family, by its labels.
+    pub fn count(&self, kind: RequestKind, outcome: &str, seconds: f64) {
+        let k = kind_index(kind);
+        match OUTCOMES.iter().position(|known| *known == outcome) {
+            Some(o) => self.counters[k][o]
+                .get_or_init(|| {
+                    self.calls
+                        .get_or_create(&CallLabels {
+                            tenant: self.tenant.clone(),
+                            kind: kind.name().to_owned(),
+                            outcome: outcome.to_owned(),
+                        })
+                        .clone()
+                })
+                .inc(),
+            None => self
+                .calls
+                .get_or_create(&CallLabels {
+                    tenant: self.tenant.clone(),
+                    kind: kind.name().to_owned(),
+                    outcome: outcome.to_owned(),
+                })
+                .inc(),
+        };
+        self.histograms[k]
+            .get_or_init(|| {
+                self.latency
+                    .get_or_create(&KindLabels {
+                        tenant: self.tenant.clone(),
+                        kind: kind.name().to_owned(),
+                    })
+                    .clone()
+            })
+            .observe(seconds);
+    }
+}
+
+fn kind_index(kind: RequestKind) -> usize {
+    RequestKind::ALL
+        .iter()
+        .position(|known| *known == kind)
+        .unwrap_or(0)
+}
+
+/// The warm-instance counters of one plugin that move on every call,
+/// resolved once per pool: hits, misses, and calls that waited for an
+/// instance. Rarer events (retirements, discards) go through
+/// [`Metrics::warm`].
+#[derive(Debug, Clone)]
+pub struct WarmCounters {
+    /// A call found an idle instance.
+    pub hit: Counter,
+    /// A call found none and built one.
+    pub miss: Counter,
+    /// A call waited for an instance to come back or to be built.
+    pub waited: Counter,
 }
 
 /// A host import call being timed: see [`Metrics::host_call`].

@@ -197,6 +197,24 @@ impl Tenancy {
         }
     }
 
+    /// The tenant of a call as far as its metadata (`metadata` looks a key
+    /// up) and its listener tell, before its message is read. `None` when
+    /// the rule needs the message (namespaces) or nothing names a tenant;
+    /// the name may be of no configured tenant.
+    pub fn resolve_early<'a>(
+        &'a self,
+        metadata: impl FnOnce(&str) -> Option<&'a str>,
+        listener: Option<&'a str>,
+    ) -> Option<&'a str> {
+        let fallback = self.fallback.as_deref();
+        match &self.rule {
+            TenantRule::Single => fallback,
+            TenantRule::Listener => listener.or(fallback),
+            TenantRule::Metadata { key } => metadata(key).or(fallback),
+            TenantRule::Namespace { .. } => None,
+        }
+    }
+
     fn describe_missing(&self, request: &Request) -> String {
         match &self.rule {
             TenantRule::Single => "no tenant is configured".into(),

@@ -9,7 +9,9 @@
 //! its body is read), for at most `request_timeout`. With `[auth]`, a call
 //! without Centrifugo's credentials is refused from its headers alone: its
 //! body is never read or decoded, so a caller without the secret cannot
-//! make Rotor buffer anything.
+//! make Rotor buffer anything. Likewise a call of a tenant that has every
+//! concurrency slot taken, when its headers or listener name the tenant
+//! (every tenancy rule but namespaces): it gets its busy answer at once.
 
 use std::convert::Infallible;
 use std::io;
@@ -23,11 +25,16 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::body::Body;
-use tonic::codegen::{BoxFuture, Service, http};
+use tonic::codegen::{BoxFuture, Bytes, Service, http};
 use tonic::server::NamedService;
 use tonic::transport::server::{Connected, TcpConnectInfo};
 
 use crate::config::{ProxyAuth, TransportLimits};
+use crate::convert::{ProxyCall, ReplyContext};
+use crate::error::{CallError, FailureReply, RefreshFailure};
+use crate::kind::RequestKind;
+use crate::proto::proxy as pb;
+use crate::registry::{PluginRegistry, TenantRoutes};
 use crate::tls::TlsCerts;
 
 /// How long a TLS handshake may take before the connection is dropped.
@@ -41,18 +48,169 @@ pub(crate) fn server(limits: &TransportLimits) -> tonic::transport::Server {
         .timeout(limits.request_timeout)
 }
 
-/// Refuses a call without the `[auth]` credentials before its body is read.
-/// Wraps the proxy service only: health and reflection stay open to probes.
+/// Refuses a call without the `[auth]` credentials, or of a tenant at its
+/// concurrency limit, before its body is read. Wraps the proxy service
+/// only: health and reflection stay open to probes.
 #[derive(Clone)]
 pub(crate) struct Authenticated<S> {
     inner: S,
     auth: Option<Arc<ProxyAuth>>,
+    admission: Option<Admission>,
 }
 
 impl<S> Authenticated<S> {
     /// `inner`, behind the credentials of `auth` (none: every call passes).
     pub(crate) fn new(inner: S, auth: Option<Arc<ProxyAuth>>) -> Authenticated<S> {
-        Authenticated { inner, auth }
+        Authenticated {
+            inner,
+            auth,
+            admission: None,
+        }
+    }
+
+    /// Also refuses, from its headers, a call of a tenant of `registry`
+    /// whose concurrency slots are all taken; `listener` is the tenant of
+    /// the listener, if it has one.
+    pub(crate) fn with_admission(
+        mut self,
+        registry: Arc<PluginRegistry>,
+        listener: Option<String>,
+    ) -> Authenticated<S> {
+        self.admission = Some(Admission {
+            registry,
+            listener: listener.map(Arc::from),
+        });
+        self
+    }
+}
+
+/// What it takes to refuse a busy tenant's call from its headers.
+#[derive(Clone)]
+pub(crate) struct Admission {
+    registry: Arc<PluginRegistry>,
+    listener: Option<Arc<str>>,
+}
+
+impl Admission {
+    /// The busy answer to `request`, if its headers name a tenant that has
+    /// no concurrency slot free. A call let through here is still admitted
+    /// (or refused) by the pipeline: this only spares the body of a call
+    /// that would be refused anyway.
+    fn refuse(&self, request: &http::Request<Body>) -> Option<http::Response<Body>> {
+        let kind = kind_of_path(request.uri().path())?;
+        let routes = self.registry.snapshot();
+        let headers = request.headers();
+        let tenant = routes.tenant_early(
+            |key| headers.get(key).and_then(|value| value.to_str().ok()),
+            self.listener.as_deref(),
+        )?;
+        if !tenant.saturated() {
+            return None;
+        }
+        tenant.calls().count(kind, "busy", 0.0);
+        Some(busy(kind, tenant))
+    }
+}
+
+/// The request kind of a proxy method's path.
+fn kind_of_path(path: &str) -> Option<RequestKind> {
+    let method = path.strip_prefix("/centrifugal.centrifugo.proxy.CentrifugoProxy/")?;
+    Some(match method {
+        "Connect" => RequestKind::Connect,
+        "Refresh" => RequestKind::Refresh,
+        "Subscribe" => RequestKind::Subscribe,
+        "Publish" => RequestKind::Publish,
+        "RPC" => RequestKind::Rpc,
+        "SubRefresh" => RequestKind::SubRefresh,
+        _ => return None,
+    })
+}
+
+/// What a call of `kind` is answered when `tenant` is busy: the same as
+/// the pipeline answers (see [`CallError::reply`]), as a whole response.
+fn busy(kind: RequestKind, tenant: &TenantRoutes) -> http::Response<Body> {
+    match kind {
+        RequestKind::Connect => busy_as::<pb::ConnectRequest>(tenant),
+        RequestKind::Refresh => busy_as::<pb::RefreshRequest>(tenant),
+        RequestKind::Subscribe => busy_as::<pb::SubscribeRequest>(tenant),
+        RequestKind::Publish => busy_as::<pb::PublishRequest>(tenant),
+        RequestKind::Rpc => busy_as::<pb::RpcRequest>(tenant),
+        RequestKind::SubRefresh => busy_as::<pb::SubRefreshRequest>(tenant),
+    }
+}
+
+fn busy_as<C: ProxyCall>(tenant: &TenantRoutes) -> http::Response<Body> {
+    let expire = crate::pipeline::expired(C::KIND)
+        .filter(|_| tenant.on_refresh_failure() == RefreshFailure::Expire);
+    let response = match expire {
+        Some(expired) => C::response(expired, &ReplyContext::default()).ok(),
+        None => match CallError::Busy.reply(C::KIND) {
+            FailureReply::Error { code, message } => C::error_response(pb::Error {
+                code,
+                message: message.to_owned(),
+                temporary: true,
+            }),
+            FailureReply::Status(status) => return status.into_http(),
+        },
+    };
+    match response {
+        Some(response) => unary_ok(&response),
+        None => tonic::Status::resource_exhausted(CallError::Busy.to_string()).into_http(),
+    }
+}
+
+/// A whole gRPC answer carrying `message`, with status OK.
+fn unary_ok(message: &impl prost::Message) -> http::Response<Body> {
+    let encoded = message.encode_to_vec();
+    let mut framed = Vec::with_capacity(encoded.len() + 5);
+    framed.push(0);
+    framed.extend_from_slice(
+        &u32::try_from(encoded.len())
+            .unwrap_or(u32::MAX)
+            .to_be_bytes(),
+    );
+    framed.extend_from_slice(&encoded);
+    let mut trailers = http::HeaderMap::new();
+    trailers.insert("grpc-status", http::HeaderValue::from_static("0"));
+    let mut response = http::Response::new(Body::new(Answer {
+        message: Some(Bytes::from(framed)),
+        trailers: Some(trailers),
+    }));
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/grpc"),
+    );
+    response
+}
+
+/// The body of an answer made without the service: one message, then the
+/// trailers.
+struct Answer {
+    message: Option<Bytes>,
+    trailers: Option<http::HeaderMap>,
+}
+
+impl http_body::Body for Answer {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, Infallible>>> {
+        let this = self.get_mut();
+        if let Some(message) = this.message.take() {
+            return Poll::Ready(Some(Ok(http_body::Frame::data(message))));
+        }
+        Poll::Ready(
+            this.trailers
+                .take()
+                .map(|t| Ok(http_body::Frame::trailers(t))),
+        )
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.message.is_none() && self.trailers.is_none()
     }
 }
 
@@ -83,6 +241,13 @@ where
                 // the stream and frees its window.
                 return Box::pin(std::future::ready(Ok(status.into_http())));
             }
+        }
+        if let Some(busy) = self
+            .admission
+            .as_ref()
+            .and_then(|admission| admission.refuse(&request))
+        {
+            return Box::pin(std::future::ready(Ok(busy)));
         }
         Box::pin(self.inner.call(request))
     }

@@ -333,3 +333,80 @@ async fn connections_per_listener_are_bounded() {
     assert_eq!(status, Ok(tonic::Code::Ok as i32));
     drop(third.client);
 }
+
+/// The message of a whole gRPC answer, without its frame prefix.
+async fn answer_message(response: h2::client::ResponseFuture) -> Vec<u8> {
+    let response = response.await.expect("an answer");
+    assert_eq!(response.status(), http::StatusCode::OK);
+    let mut body = response.into_body();
+    let mut bytes = Vec::new();
+    while let Some(data) = body.data().await {
+        let data = data.expect("the answer's body");
+        let _ = body.flow_control().release_capacity(data.len());
+        bytes.extend_from_slice(&data);
+    }
+    let trailers = body.trailers().await.expect("trailers");
+    assert_eq!(
+        trailers.as_ref().and_then(|t| t.get("grpc-status")),
+        Some(&http::HeaderValue::from_static("0")),
+        "{trailers:?}"
+    );
+    assert!(bytes.len() >= 5, "a framed message: {bytes:?}");
+    bytes.split_off(5)
+}
+
+#[tokio::test]
+async fn a_busy_tenants_call_is_refused_before_its_body() {
+    let server = TestServer::start(
+        "[handlers]\nrpc = \"test-faulty.wasm\"\n[limits]\nconcurrency = 1\ntimeout = \"2s\"\n",
+    )
+    .await;
+    // One call spins until its deadline and holds the tenant's only slot.
+    let mut spinner = server.client.clone();
+    let spinning = tokio::spawn(async move {
+        spinner
+            .rpc(pb::RpcRequest {
+                method: "loop".into(),
+                ..Default::default()
+            })
+            .await
+    });
+    let started = std::time::Instant::now();
+    while !server
+        .rotor
+        .metrics_text()
+        .contains("rotor_calls_in_flight 1")
+    {
+        assert!(
+            started.elapsed() < PROMPTLY,
+            "the spinning call never started"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // A call that announces nearly 1 MiB and sends 4 KiB of it gets the
+    // busy answer from its headers: its body is never waited for.
+    let mut connection = connect(server.address).await;
+    let (response, _body) = unfinished_call(&mut connection, &[], 1_000_000, 4096).await;
+    let message = tokio::time::timeout(PROMPTLY, answer_message(response))
+        .await
+        .expect("refused before the body arrives, not after");
+    let reply = pb::RpcResponse::decode(message.as_slice()).expect("an RPC reply");
+    assert_eq!(
+        reply.error.map(|error| error.code),
+        Some(111),
+        "too many requests"
+    );
+    assert!(
+        server
+            .rotor
+            .metrics_text()
+            .contains(r#"rotor_calls_total{tenant="default",kind="rpc",outcome="busy"} 1"#),
+        "counted as busy"
+    );
+    // The spinning call ends at its deadline, and the slot is free again.
+    let _ = spinning.await.expect("the spinning call");
+    assert_eq!(
+        server.rpc("echo", b"{}", &[]).await.result.map(|r| r.data),
+        Some(b"{}".to_vec())
+    );
+}

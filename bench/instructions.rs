@@ -1,0 +1,303 @@
+//! Instructions per call of `Rotor::answer`: the figures the CI guard
+//! (`scripts/instruction-guard`) holds to `bench/budget.json`.
+//!
+//! Each case builds a Rotor in process, warms it up with a few calls, then
+//! makes `--calls` calls inside a function of its own, `measure_<case>`.
+//! Run under `valgrind --tool=callgrind --collect-atstart=no
+//! --toggle-collect='*measure_*'`, only the instructions of those steady
+//! calls are counted, on the calling thread alone (not the epoch ticker's).
+//! Instruction counts repeat exactly from run to run and do not depend on
+//! what else the machine is doing, unlike times.
+//!
+//! ```sh
+//! scripts/instruction-guard                 # measure and compare with the budget
+//! cargo bench --bench instructions          # without valgrind: times per call only
+//! ```
+//!
+//! Arguments: `--calls N` (calls measured per case, default 200),
+//! `--plugins DIR` (the built components, default `plugins/dist`),
+//! `--cache DIR` (the compile cache, so that a run under valgrind loads
+//! the components instead of compiling them).
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::{Hmac, KeyInit as _, Mac as _};
+use hmac_sha2::Sha256;
+use rotor::proto::proxy as pb;
+use rotor::{Config, Rotor};
+use tokio::runtime::Runtime;
+
+/// Calls made before the measured ones: the first instance of each
+/// component, lazily built metrics and the like are not steady state.
+const WARMUP_CALLS: usize = 20;
+/// The token's signing key.
+const SECRET: &str = "rotor-instructions-hs256-secret";
+/// A fixed expiry far ahead (2100-01-01), so every run signs the same token.
+const EXPIRES: i64 = 4_102_444_800;
+
+/// One measured case: a configuration and the call it answers.
+struct Case {
+    name: &'static str,
+    config: String,
+    call: Message,
+    measure: fn(&Runtime, &Rotor, &Message, usize) -> Result<(), String>,
+}
+
+/// The request of a case.
+#[derive(Clone)]
+enum Message {
+    Rpc(pb::RpcRequest),
+    Connect(pb::ConnectRequest),
+}
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("instructions: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<(), String> {
+    let mut calls = 200;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut plugins = root.join("plugins/dist");
+    let mut cache: Option<PathBuf> = None;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = || args.next().ok_or(format!("{arg} takes a value"));
+        match arg.as_str() {
+            "--calls" => {
+                calls = value()?
+                    .parse()
+                    .map_err(|error| format!("--calls: {error}"))?;
+            }
+            "--plugins" => plugins = PathBuf::from(value()?),
+            "--cache" => cache = Some(PathBuf::from(value()?)),
+            // What `cargo bench` passes to every bench target.
+            "--bench" => {}
+            other => return Err(format!("unknown argument `{other}`")),
+        }
+    }
+    for name in ["rpc-router", "connect-jwt", "test-interceptor"] {
+        let path = plugins.join(format!("{name}.wasm"));
+        if !path.is_file() {
+            return Err(format!(
+                "{} is missing: run scripts/build-plugins",
+                path.display()
+            ));
+        }
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|error| error.to_string())?;
+    for case in cases(&plugins, cache.as_deref()) {
+        let config = Config::parse(&case.config, &plugins).map_err(|error| error.to_string())?;
+        let rotor = runtime
+            .block_on(Rotor::new(&config))
+            .map_err(|error| format!("{}: {error}", case.name))?;
+        for _ in 0..WARMUP_CALLS {
+            runtime.block_on(answer(&rotor, &case.call))?;
+        }
+        let started = Instant::now();
+        (case.measure)(&runtime, &rotor, &case.call, calls)
+            .map_err(|error| format!("{}: {error}", case.name))?;
+        let per_call = started.elapsed().as_secs_f64() * 1e6 / calls.max(1) as f64;
+        println!("{}\t{calls} calls\t{per_call:.1} µs per call", case.name);
+    }
+    Ok(())
+}
+
+/// The cases, each with its own `measure_*` function for callgrind to find.
+fn cases(plugins: &Path, cache: Option<&Path>) -> Vec<Case> {
+    let head = |handler: &str| {
+        let mut text = format!("[plugins]\ndir = {:?}\n", plugins.display().to_string());
+        if let Some(cache) = cache {
+            text.push_str(&format!("cache = {:?}\n", cache.display().to_string()));
+        }
+        // A small pool: one call at a time needs little, and valgrind cannot
+        // manage the address space a default pool reserves. A long timeout:
+        // under valgrind a call runs tens of times slower.
+        text.push_str("[limits]\nconcurrency = 2\ntimeout = \"30s\"\n");
+        text.push_str(&format!("[handlers]\n{handler}\n"));
+        text
+    };
+    let reuse =
+        |plugin: &str| format!("[isolation.\"{plugin}\"]\nmode = \"reuse\"\nmax_idle = 1\n");
+    vec![
+        Case {
+            name: "noop-fresh",
+            config: head("rpc = \"rpc-router.wasm\""),
+            call: Message::Rpc(rpc_echo()),
+            measure: measure_noop_fresh,
+        },
+        Case {
+            name: "noop-reuse",
+            config: head("rpc = \"rpc-router.wasm\"") + &reuse("rpc-router.wasm"),
+            call: Message::Rpc(rpc_echo()),
+            measure: measure_noop_reuse,
+        },
+        Case {
+            name: "noop-1-interceptor-fresh",
+            config: head("rpc = \"rpc-router.wasm\"")
+                + "[interceptors]\nrpc = [\"test-interceptor.wasm\"]\n",
+            call: Message::Rpc(rpc_echo()),
+            measure: measure_noop_1_interceptor_fresh,
+        },
+        Case {
+            name: "noop-1-interceptor-reuse",
+            config: head("rpc = \"rpc-router.wasm\"")
+                + "[interceptors]\nrpc = [\"test-interceptor.wasm\"]\n"
+                + &reuse("rpc-router.wasm")
+                + &reuse("test-interceptor.wasm"),
+            call: Message::Rpc(rpc_echo()),
+            measure: measure_noop_1_interceptor_reuse,
+        },
+        Case {
+            name: "connect-hs256-fresh",
+            config: head("connect = \"connect-jwt.wasm\"")
+                + &format!("[settings.\"connect-jwt.wasm\"]\nsecret = {SECRET:?}\n"),
+            call: Message::Connect(connect_with_token()),
+            measure: measure_connect_hs256_fresh,
+        },
+        Case {
+            name: "connect-hs256-reuse",
+            config: head("connect = \"connect-jwt.wasm\"")
+                + &format!("[settings.\"connect-jwt.wasm\"]\nsecret = {SECRET:?}\n")
+                + &reuse("connect-jwt.wasm"),
+            call: Message::Connect(connect_with_token()),
+            measure: measure_connect_hs256_reuse,
+        },
+    ]
+}
+
+/// `calls` calls of `message`, one after another.
+fn calls(runtime: &Runtime, rotor: &Rotor, message: &Message, calls: usize) -> Result<(), String> {
+    runtime.block_on(async {
+        for _ in 0..calls {
+            answer(rotor, message).await?;
+        }
+        Ok(())
+    })
+}
+
+// One function per case, never inlined, so that callgrind counts each alone.
+
+#[inline(never)]
+fn measure_noop_fresh(r: &Runtime, rotor: &Rotor, m: &Message, n: usize) -> Result<(), String> {
+    calls(r, rotor, std::hint::black_box(m), n)
+}
+
+#[inline(never)]
+fn measure_noop_reuse(r: &Runtime, rotor: &Rotor, m: &Message, n: usize) -> Result<(), String> {
+    calls(r, rotor, std::hint::black_box(m), n)
+}
+
+#[inline(never)]
+fn measure_noop_1_interceptor_fresh(
+    r: &Runtime,
+    rotor: &Rotor,
+    m: &Message,
+    n: usize,
+) -> Result<(), String> {
+    calls(r, rotor, std::hint::black_box(m), n)
+}
+
+#[inline(never)]
+fn measure_noop_1_interceptor_reuse(
+    r: &Runtime,
+    rotor: &Rotor,
+    m: &Message,
+    n: usize,
+) -> Result<(), String> {
+    calls(r, rotor, std::hint::black_box(m), n)
+}
+
+#[inline(never)]
+fn measure_connect_hs256_fresh(
+    r: &Runtime,
+    rotor: &Rotor,
+    m: &Message,
+    n: usize,
+) -> Result<(), String> {
+    calls(r, rotor, std::hint::black_box(m), n)
+}
+
+#[inline(never)]
+fn measure_connect_hs256_reuse(
+    r: &Runtime,
+    rotor: &Rotor,
+    m: &Message,
+    n: usize,
+) -> Result<(), String> {
+    calls(r, rotor, std::hint::black_box(m), n)
+}
+
+/// One call; anything but the expected answer is an error. The request is
+/// cloned per call, as the transport hands each call a message of its own.
+async fn answer(rotor: &Rotor, message: &Message) -> Result<(), String> {
+    match message {
+        Message::Rpc(request) => {
+            let response = rotor
+                .answer(request.clone(), Vec::new(), None)
+                .await
+                .map_err(|status| status.to_string())?;
+            match response.result {
+                Some(result) if result.data == request.data => Ok(()),
+                _ => Err(format!("not echoed: {response:?}")),
+            }
+        }
+        Message::Connect(request) => {
+            let response = rotor
+                .answer(request.clone(), Vec::new(), None)
+                .await
+                .map_err(|status| status.to_string())?;
+            match response.result {
+                Some(result) if result.user == "42" => Ok(()),
+                _ => Err(format!("not accepted: {response:?}")),
+            }
+        }
+    }
+}
+
+fn rpc_echo() -> pb::RpcRequest {
+    pb::RpcRequest {
+        client: "7f6e3c1a-3b8e-4a4f-9a51-2a0f1c9b7d01".into(),
+        transport: "websocket".into(),
+        protocol: "json".into(),
+        encoding: "json".into(),
+        user: "42".into(),
+        method: "echo".into(),
+        data: br#"{"text":"hello, world","n":1}"#.to_vec(),
+        ..Default::default()
+    }
+}
+
+fn connect_with_token() -> pb::ConnectRequest {
+    let header = URL_SAFE_NO_PAD.encode(r#"{"alg":"HS256","typ":"JWT"}"#);
+    let claims = URL_SAFE_NO_PAD.encode(format!(
+        r#"{{"sub":"42","exp":{EXPIRES},"info":{{"name":"Ada"}}}}"#
+    ));
+    let signed = format!("{header}.{claims}");
+    let mut mac =
+        Hmac::<Sha256>::new_from_slice(SECRET.as_bytes()).expect("HMAC takes keys of any length");
+    mac.update(signed.as_bytes());
+    let signature = URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
+    pb::ConnectRequest {
+        client: "7f6e3c1a-3b8e-4a4f-9a51-2a0f1c9b7d01".into(),
+        transport: "websocket".into(),
+        protocol: "json".into(),
+        encoding: "json".into(),
+        name: "js".into(),
+        version: "5.2.0".into(),
+        data: format!(r#"{{"token":"{signed}.{signature}"}}"#).into_bytes(),
+        ..Default::default()
+    }
+}
