@@ -69,6 +69,7 @@ fn run() -> Result<(), String> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut plugins = root.join("plugins/dist");
     let mut cache: Option<PathBuf> = None;
+    let mut only: Option<String> = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = || args.next().ok_or(format!("{arg} takes a value"));
@@ -80,6 +81,7 @@ fn run() -> Result<(), String> {
             }
             "--plugins" => plugins = PathBuf::from(value()?),
             "--cache" => cache = Some(PathBuf::from(value()?)),
+            "--case" => only = Some(value()?),
             // What `cargo bench` passes to every bench target.
             "--bench" => {}
             other => return Err(format!("unknown argument `{other}`")),
@@ -98,7 +100,10 @@ fn run() -> Result<(), String> {
         .enable_all()
         .build()
         .map_err(|error| error.to_string())?;
-    for case in cases(&plugins, cache.as_deref()) {
+    let cases = cases(&plugins, cache.as_deref())
+        .into_iter()
+        .filter(|case| only.as_deref().is_none_or(|name| name == case.name));
+    for case in cases {
         let config = Config::parse(&case.config, &plugins).map_err(|error| error.to_string())?;
         let rotor = runtime
             .block_on(Rotor::new(&config))

@@ -69,6 +69,17 @@ pub fn convert_reply(data: &[u8]) -> bool {
             reply @ wit::Reply::Publish(_) => encoded::<pb::PublishRequest>(reply, &context),
             reply @ wit::Reply::Rpc(_) => encoded::<pb::RpcRequest>(reply, &context),
             reply @ wit::Reply::SubRefresh(_) => encoded::<pb::SubRefreshRequest>(reply, &context),
+            reply @ wit::Reply::MapPublish(_) => encoded::<pb::MapPublishRequest>(reply, &context),
+            reply @ wit::Reply::MapRemove(_) => encoded::<pb::MapRemoveRequest>(reply, &context),
+            reply @ wit::Reply::SharedPollRefresh(_) => {
+                encoded::<pb::SharedPollRefreshRequest>(reply, &context)
+            }
+            reply @ wit::Reply::NotifyCacheEmpty(_) => {
+                encoded::<pb::NotifyCacheEmptyRequest>(reply, &context)
+            }
+            reply @ wit::Reply::NotifyChannelState(_) => {
+                encoded::<pb::NotifyChannelStateRequest>(reply, &context)
+            }
         };
         let Some(encoded) = encoded else { continue };
         converted = true;

@@ -136,6 +136,11 @@ fn busy(kind: RequestKind, tenant: &TenantRoutes) -> http::Response<Body> {
         RequestKind::Publish => busy_as::<pb::PublishRequest>(tenant),
         RequestKind::Rpc => busy_as::<pb::RpcRequest>(tenant),
         RequestKind::SubRefresh => busy_as::<pb::SubRefreshRequest>(tenant),
+        RequestKind::MapPublish => busy_as::<pb::MapPublishRequest>(tenant),
+        RequestKind::MapRemove => busy_as::<pb::MapRemoveRequest>(tenant),
+        RequestKind::SharedPollRefresh => busy_as::<pb::SharedPollRefreshRequest>(tenant),
+        RequestKind::NotifyCacheEmpty => busy_as::<pb::NotifyCacheEmptyRequest>(tenant),
+        RequestKind::NotifyChannelState => busy_as::<pb::NotifyChannelStateRequest>(tenant),
     }
 }
 
