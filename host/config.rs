@@ -118,6 +118,10 @@ pub struct Config {
     pub transport: TransportLimits,
     /// The file this configuration was read from, for reloads.
     pub source: Option<PathBuf>,
+    /// What `[pool]` sizes the instance pool for at least: room for the
+    /// tenants and limits a config reload may add, since the pool is sized
+    /// once, at start.
+    pub pool: PoolLimits,
 }
 
 /// Where compiled plugins are cached on disk, keyed by their content and
@@ -505,9 +509,20 @@ impl Config {
             .collect()
     }
 
-    /// The largest of every tenant's limits, and their summed concurrency:
-    /// what the instance pool must hold.
+    /// What the instance pool is sized for at start: what the tenants need
+    /// ([`Config::pool_needs`]), or what `[pool]` asks for where that is more.
     pub fn pool_limits(&self) -> PoolLimits {
+        let needs = self.pool_needs();
+        PoolLimits {
+            instances: needs.instances.max(self.pool.instances),
+            memory: needs.memory.max(self.pool.memory),
+            fuel: needs.fuel || self.pool.fuel,
+        }
+    }
+
+    /// The largest of every tenant's limits, and their summed concurrency:
+    /// what the instance pool must hold for these tenants.
+    pub fn pool_needs(&self) -> PoolLimits {
         let mut pool = PoolLimits {
             instances: 0,
             memory: 0,
@@ -539,6 +554,29 @@ pub struct PoolLimits {
 }
 
 impl PoolLimits {
+    /// Whether a pool sized for `self` holds what `needs` asks for; if not,
+    /// what it lacks, in words.
+    pub fn lacks(&self, needs: &PoolLimits) -> Option<String> {
+        if needs.instances > self.instances {
+            return Some(format!(
+                "the tenants need {} instances at once (concurrency times chain length, plus \
+                 idle warm instances) but the running pool holds {}",
+                needs.instances, self.instances
+            ));
+        }
+        if needs.memory > self.memory {
+            return Some(format!(
+                "a tenant's memory limit is {} bytes but the running pool's instances hold \
+                 at most {}",
+                needs.memory, self.memory
+            ));
+        }
+        if needs.fuel && !self.fuel {
+            return Some("a tenant meters fuel but the running engine does not".into());
+        }
+        None
+    }
+
     /// The pool for `concurrency` calls of `per_call` instances each under `limits`.
     pub fn for_limits(limits: &Limits, per_call: usize) -> PoolLimits {
         let per_call = u32::try_from(per_call.max(1)).unwrap_or(u32::MAX);
@@ -581,6 +619,35 @@ struct RawConfig {
     isolation: BTreeMap<String, RawIsolation>,
     on_refresh_failure: Option<RefreshFailure>,
     naming: Option<RawNaming>,
+    #[serde(default)]
+    pool: RawPool,
+}
+
+/// `[pool]`: the least the instance pool is sized for, whatever the
+/// tenants of the file need now.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPool {
+    /// Component instances alive at once.
+    instances: Option<u32>,
+    /// The largest linear memory of one instance.
+    memory: Option<String>,
+    /// Whether the engine meters fuel, so tenants with `fuel` may be added.
+    fuel: Option<bool>,
+}
+
+impl RawPool {
+    fn validate(self) -> Result<PoolLimits, ConfigError> {
+        let memory = match self.memory {
+            Some(text) => parse_size(&text).map_err(|message| invalid("pool.memory", &message))?,
+            None => 0,
+        };
+        Ok(PoolLimits {
+            instances: self.instances.unwrap_or(0),
+            memory,
+            fuel: self.fuel.unwrap_or(false),
+        })
+    }
 }
 
 /// `[naming]`: Centrifugo's settings that say how namespaces are read out
@@ -973,6 +1040,7 @@ impl RawConfig {
         let auth = self.auth.map(|raw| raw.validate(base)).transpose()?;
         let tls = self.tls.map(|raw| raw.validate(base)).transpose()?;
         let transport = self.transport.validate()?;
+        let pool = self.pool.validate()?;
         for (kind, json) in &self.canary {
             crate::convert::request_from_json(*kind, json).map_err(|message| {
                 ConfigError::Invalid {
@@ -1090,6 +1158,7 @@ impl RawConfig {
             tls,
             transport,
             source: None,
+            pool,
         })
     }
 }

@@ -36,6 +36,7 @@ pub struct Engine {
     wasmtime: wasmtime::Engine,
     linker: Linker<CallState>,
     cache: Option<Cache>,
+    pool: PoolLimits,
     _ticker: EpochTicker,
 }
 
@@ -86,8 +87,14 @@ impl Engine {
             wasmtime,
             linker,
             cache,
+            pool: *limits,
             _ticker: ticker,
         })
+    }
+
+    /// What its instance pool was sized for: a config reload must fit it.
+    pub fn pool(&self) -> &PoolLimits {
+        &self.pool
     }
 
     /// The wasmtime engine.

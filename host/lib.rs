@@ -8,6 +8,7 @@
 //! goes back as protobuf. A guest that fails becomes a defined reply.
 
 pub mod admin;
+mod admission;
 mod api;
 mod canary;
 pub mod config;

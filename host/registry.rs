@@ -7,8 +7,9 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 
-use tokio::sync::{Semaphore, SemaphorePermit};
+use tokio::sync::SemaphorePermit;
 
+use crate::admission::Admission;
 use crate::config::{Config, InterceptorRef, Limits, PluginRef, TenantConfig};
 use crate::cpu::{CORE, InFlight, TenantCpu};
 use crate::engine::Engine;
@@ -93,7 +94,8 @@ pub struct TenantRoutes {
     handlers: BTreeMap<RequestKind, KindRoutes>,
     chains: BTreeMap<RequestKind, Vec<Step>>,
     limits: Limits,
-    permits: Arc<Semaphore>,
+    /// Its concurrency slots, shared with the routes it replaced.
+    permits: Arc<Admission>,
     cpu: Arc<TenantCpu>,
     /// Warm pools by plugin key, with the plugin version they hold.
     pools: BTreeMap<String, (Arc<Plugin>, Arc<WarmPool>)>,
@@ -237,17 +239,19 @@ impl RouteBuilder<'_> {
                 chains.insert(kind, chain);
             }
         }
-        // Limits and admission carry over a reload: they change at restart.
-        let (limits, permits) = match previous {
-            Some(previous) => (previous.limits, previous.permits.clone()),
-            None => (tenant.limits, Arc::new(permits(&tenant.limits))),
+        // The slots carry over a reload, so calls in flight keep counting;
+        // the new limits apply when these routes go live (see
+        // `PluginRegistry::swap`).
+        let permits = match previous {
+            Some(previous) => previous.permits.clone(),
+            None => Arc::new(Admission::new(tenant.limits.concurrency)),
         };
         Ok(TenantRoutes {
             name: tenant.name.clone(),
             grants: tenant.grants,
             handlers,
             chains,
-            limits,
+            limits: tenant.limits,
             permits,
             cpu: self.cpu.clone(),
             pools: self.pools.clone(),
@@ -281,8 +285,10 @@ fn grant_scope(tenancy: &Tenancy, tenant: &TenantConfig) -> GrantScope {
 }
 
 /// The warm pools of `tenant`'s reused plugins: kept from `previous` for a
-/// plugin whose version did not change, new otherwise (the old pool retires
-/// with the routes that held it).
+/// plugin whose version (its bytes) and reuse policy did not change, while
+/// the tenant's memory limit, which its instances were made with, did not
+/// either; new otherwise (the old pool retires with the routes that held
+/// it).
 fn warm_pools(
     tenant: &TenantConfig,
     plugins: &BTreeMap<String, Arc<Plugin>>,
@@ -295,6 +301,7 @@ fn warm_pools(
             continue;
         };
         let kept = previous
+            .filter(|routes| routes.limits.memory == tenant.limits.memory)
             .and_then(|routes| routes.pools.get(&key))
             .filter(|(old, pool)| Arc::ptr_eq(old, plugin) && pool.policy() == policy)
             .map(|(_, pool)| pool.clone());
@@ -302,10 +309,6 @@ fn warm_pools(
         pools.insert(key, (plugin.clone(), pool));
     }
     pools
-}
-
-fn permits(limits: &Limits) -> Semaphore {
-    Semaphore::new(usize::try_from(limits.concurrency).unwrap_or(usize::MAX))
 }
 
 /// The services a tenant's guests reach: only the server API if granted,
@@ -346,7 +349,8 @@ impl Routes {
 
     /// Builds the routes of `config` over already loaded `plugins`, checking
     /// that each fits its routes. Does not compile. Tenants that `previous`
-    /// also has keep its limits and admission.
+    /// also has share its concurrency slots and CPU meter, so their calls in
+    /// flight keep counting; their new limits apply when the routes go live.
     pub fn build(
         config: &Config,
         plugins: BTreeMap<String, Arc<Plugin>>,
@@ -356,7 +360,7 @@ impl Routes {
         let mut tenants = BTreeMap::new();
         for tenant in config.tenants.values() {
             let old = previous.and_then(|routes| routes.tenants.get(&tenant.name));
-            // Like limits, a tenant's CPU meter carries over a reload.
+            // Like its slots, a tenant's CPU meter carries over a reload.
             let cpu = old.map_or_else(
                 || services.cpu.tenant(&tenant.name, tenant.limits.cpu),
                 |old| old.cpu.clone(),
@@ -418,7 +422,7 @@ impl Routes {
             )]),
             chains: BTreeMap::new(),
             limits,
-            permits: Arc::new(permits(&limits)),
+            permits: Arc::new(Admission::new(limits.concurrency)),
             cpu,
             pools: BTreeMap::new(),
             naming: Naming::default(),
@@ -529,9 +533,7 @@ impl TenantRoutes {
                 kv_ops: limits.kv_ops,
                 api_calls: limits.api_calls,
             },
-            in_flight: usize::try_from(limits.concurrency)
-                .unwrap_or(usize::MAX)
-                .saturating_sub(self.permits.available_permits()),
+            in_flight: self.permits.in_flight(),
             handlers,
             chains,
         }
@@ -564,7 +566,7 @@ impl TenantRoutes {
     /// stays bounded, and one tenant's load never takes another's slots.
     /// While admitted, the call holds other tenants to their CPU share.
     pub fn admit(&self) -> Result<Admitted<'_>, CallError> {
-        let permit = self.permits.try_acquire().map_err(|_| CallError::Busy)?;
+        let permit = self.permits.try_admit().ok_or(CallError::Busy)?;
         Ok(Admitted {
             _permit: permit,
             _in_flight: self.cpu.enter(),
@@ -755,8 +757,14 @@ impl PluginRegistry {
         self.current.load_full()
     }
 
-    /// Makes `routes` live for every call that starts from now on.
+    /// Makes `routes` live for every call that starts from now on, with
+    /// their tenants' concurrency and CPU limits. Calls in flight finish on
+    /// the routes they started with.
     pub fn swap(&self, routes: Routes) {
+        for tenant in routes.tenants.values() {
+            tenant.permits.set_limit(tenant.limits.concurrency);
+            tenant.cpu.set_limit(tenant.limits.cpu);
+        }
         self.current.store(Arc::new(routes));
     }
 }

@@ -7,6 +7,15 @@
 //! started with (they hold the old snapshot), calls after it use the new one.
 //! Anything that fails on the way is logged and counted, and the last good
 //! version keeps serving.
+//!
+//! A config reload may add, change and remove tenants and the `[tenancy]`
+//! rule. A removed tenant's calls in flight finish on the routes they
+//! started with; new calls that would have been its get the no-tenant
+//! answer. A changed tenant keeps its warm instances only for plugins whose
+//! bytes did not change, and its new limits hold for every call admitted
+//! after the swap. What only a restart can give is refused by name: a
+//! listener that is not bound, a pool larger than the running one, requests
+//! larger than the listeners decode.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -25,6 +34,7 @@ use crate::plugin::Plugin;
 use crate::registry::{PluginRegistry, RegistryError, Routes, load_plugins};
 use crate::sandbox::Services;
 use crate::telemetry::Metrics;
+use std::net::SocketAddr;
 
 /// Quiet time after the last file event before a reload starts: one editor
 /// save or `cp` is one reload, and writes in progress settle first.
@@ -67,6 +77,16 @@ pub struct Reloader {
     state: Mutex<State>,
     stats: ReloadStats,
     metrics: Arc<Metrics>,
+    /// What the running Rotor was built for and only a restart changes.
+    fixed: Fixed,
+}
+
+/// What a running Rotor was started with and a reload must fit.
+struct Fixed {
+    /// The tenant listeners bound at start, by tenant.
+    listeners: BTreeMap<String, SocketAddr>,
+    /// The largest request the proxy listeners decode, in bytes.
+    max_decoded: u64,
 }
 
 /// What reloads change, one reload at a time.
@@ -102,10 +122,19 @@ impl Reloader {
         config: Config,
         metrics: Arc<Metrics>,
     ) -> Reloader {
+        let fixed = Fixed {
+            listeners: config
+                .tenants
+                .values()
+                .filter_map(|tenant| Some((tenant.name.clone(), tenant.listen?)))
+                .collect(),
+            max_decoded: config.max_request(),
+        };
         Reloader {
             engine,
             services,
             registry,
+            fixed,
             state: Mutex::new(State {
                 config,
                 previous: BTreeMap::new(),
@@ -257,9 +286,10 @@ impl Reloader {
             .collect()
     }
 
-    /// Reads the config file again and swaps in its routes and plugins if
-    /// every part of it is valid; otherwise nothing changes. Limits and the
-    /// listen address apply at the next restart.
+    /// Reads the config file again and swaps in its tenants, routes, limits
+    /// and plugins if every part of it is valid and fits the running Rotor;
+    /// otherwise nothing changes. The main `listen` address, `[pool]`,
+    /// `[transport]`, `[tls]` and `[auth]` apply at the next restart.
     pub async fn reload_config(&self) -> Result<(), ReloadError> {
         let mut state = self.state.lock().await;
         let path = state
@@ -284,7 +314,7 @@ impl Reloader {
         }
         .await;
         let (new, plugins) = match loaded.and_then(|(new, plugins)| {
-            restart_only_changes(&state.config, &new)?;
+            self.fits_running(&new)?;
             Ok((new, plugins))
         }) {
             Ok(loaded) => loaded,
@@ -297,16 +327,10 @@ impl Reloader {
             self.reject("(config)", &reason);
             return Err(ReloadError::Rejected(reason));
         }
-        let limits_changed = new.tenants.values().any(|tenant| {
-            state
-                .config
-                .tenants
-                .get(&tenant.name)
-                .is_some_and(|old| old.limits != tenant.limits || old.listen != tenant.listen)
-        });
-        if limits_changed || new.listen != state.config.listen {
-            tracing::warn!("changes to `listen` and `[limits]` apply at the next restart");
+        if new.listen != state.config.listen || new.pool != state.config.pool {
+            tracing::warn!("changes to `listen` and `[pool]` apply at the next restart");
         }
+        log_tenant_changes(&state.config, &new);
         state.config = new;
         self.stats.applied.fetch_add(1, Ordering::Relaxed);
         self.metrics.reload(true);
@@ -358,16 +382,61 @@ impl Reloader {
     }
 }
 
-/// Refuses a config reload that changes what only a restart can: the set of
-/// tenants and how calls map to them, namespaces included (the pool and
-/// listeners are sized for them).
-fn restart_only_changes(old: &Config, new: &Config) -> Result<(), ReloadError> {
-    if old.tenants.keys().ne(new.tenants.keys()) || old.tenancy != new.tenancy {
-        return Err(ReloadError::Rejected(
-            "the tenants, `[tenancy]` or `[naming]` changed: restart Rotor to apply that".into(),
-        ));
+impl Reloader {
+    /// Refuses a config that needs what only a restart gives: a tenant
+    /// listener that is not bound, more of the instance pool than it holds,
+    /// or requests larger than the proxy listeners decode.
+    fn fits_running(&self, new: &Config) -> Result<(), ReloadError> {
+        for tenant in new.tenants.values() {
+            let Some(listen) = tenant.listen else {
+                continue;
+            };
+            if self.fixed.listeners.get(&tenant.name) != Some(&listen) {
+                return Err(ReloadError::Rejected(format!(
+                    "`tenants.{}.listen`: {listen} is not a listener of this tenant in the \
+                     running Rotor; a new listener needs a restart",
+                    tenant.name
+                )));
+            }
+        }
+        if let Some(lack) = self.engine.pool().lacks(&new.pool_needs()) {
+            return Err(ReloadError::Rejected(format!(
+                "{lack}: raise `[pool]` and restart Rotor to make room for this config"
+            )));
+        }
+        let max_request = new.max_request();
+        if max_request > self.fixed.max_decoded {
+            return Err(ReloadError::Rejected(format!(
+                "a tenant's `max_request` is {max_request} bytes but the running listeners \
+                 decode at most {}: restart Rotor to raise it",
+                self.fixed.max_decoded
+            )));
+        }
+        Ok(())
     }
-    Ok(())
+}
+
+/// Logs the tenants a config reload adds, changes and removes.
+fn log_tenant_changes(old: &Config, new: &Config) {
+    for name in new.tenants.keys() {
+        match old.tenants.get(name) {
+            None => tracing::info!(tenant = %name, "tenant added"),
+            Some(before) if before != &new.tenants[name] => {
+                tracing::info!(tenant = %name, "tenant changed");
+            }
+            Some(_) => {}
+        }
+    }
+    for name in old
+        .tenants
+        .keys()
+        .filter(|name| !new.tenants.contains_key(*name))
+    {
+        tracing::info!(tenant = %name, "tenant removed; its calls in flight finish");
+    }
+    if old.tenancy != new.tenancy {
+        tracing::info!("`[tenancy]` changed");
+    }
 }
 
 /// Watches plugin files while alive; dropping it stops watching.

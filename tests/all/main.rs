@@ -15,6 +15,7 @@ mod isolation;
 mod kv;
 mod languages;
 mod lifecycle;
+mod live_tenants;
 mod mapping;
 mod reload;
 mod routing;
