@@ -29,6 +29,7 @@ mod reload;
 mod sandbox;
 pub mod scaffold;
 mod scope;
+mod series;
 mod server;
 mod telemetry;
 mod tenant;

@@ -546,6 +546,21 @@ impl TenantRoutes {
             .map(|(key, (_, pool))| (key.as_str(), pool.as_ref()))
     }
 
+    /// The host imports its guests may use.
+    pub fn grants(&self) -> Grants {
+        self.grants
+    }
+
+    /// Whether its guests reach Centrifugo's server API.
+    pub fn has_api(&self) -> bool {
+        let mut targets = self
+            .handlers
+            .values()
+            .flat_map(|routes| routes.default.iter().chain(routes.refined.values()))
+            .chain(self.chains.values().flatten().map(|step| &step.target));
+        targets.any(|target| target.guest.services.api.is_some())
+    }
+
     /// The limits of its calls.
     pub fn limits(&self) -> &Limits {
         &self.limits

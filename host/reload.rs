@@ -238,6 +238,7 @@ impl Reloader {
             crate::canary::run(&self.engine, &self.services, config, &routes, name).await?;
         }
         self.registry.swap(routes);
+        crate::series::zero(&self.metrics, &self.registry.snapshot());
         for (name, old) in changed {
             if let Some(old) = old {
                 state.previous.insert(name, old);

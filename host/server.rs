@@ -177,6 +177,7 @@ impl Rotor {
                 "plugin loaded"
             );
         }
+        crate::series::zero(&metrics, &routes);
         let registry = Arc::new(PluginRegistry::new(routes));
         Rotor {
             pipeline: Arc::new(Pipeline::new(engine, registry, metrics)),
@@ -326,6 +327,7 @@ impl Rotor {
             Ok(decoded) => decoded,
             Err(error) => {
                 metrics.call("", C::KIND, "bad_request", started.elapsed().as_secs_f64());
+                metrics.bytes("", C::KIND, size, None);
                 return Err(tonic::Status::invalid_argument(error.to_string()));
             }
         };
@@ -359,13 +361,9 @@ impl Rotor {
             Err(CallError::TooLarge { .. }) => "too_large",
             Err(CallError::Guest { .. }) => "fault",
         };
-        metrics.call(
-            tenant.as_deref().unwrap_or(""),
-            C::KIND,
-            outcome,
-            started.elapsed().as_secs_f64(),
-        );
-        match result {
+        let tenant = tenant.as_deref().unwrap_or("");
+        metrics.call(tenant, C::KIND, outcome, started.elapsed().as_secs_f64());
+        let answered = match result {
             Ok(response) => Ok(response),
             Err(error) => match error.reply(C::KIND) {
                 FailureReply::Error { code, message } => C::error_response(pb::Error {
@@ -378,7 +376,12 @@ impl Rotor {
                 }),
                 FailureReply::Status(status) => Err(status),
             },
-        }
+        };
+        let reply_size = answered.as_ref().ok().map(|response| {
+            u64::try_from(prost::Message::encoded_len(response)).unwrap_or(u64::MAX)
+        });
+        metrics.bytes(tenant, C::KIND, size, reply_size);
+        answered
     }
 
     /// Serves the proxy service, and the standard gRPC health service, on

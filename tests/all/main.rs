@@ -17,6 +17,7 @@ mod languages;
 mod lifecycle;
 mod live_tenants;
 mod mapping;
+mod metrics;
 mod reload;
 mod routing;
 mod scaffold;
