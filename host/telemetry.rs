@@ -444,8 +444,7 @@ impl Metrics {
 
     /// Counts a warm-instance event of `plugin`.
     pub fn warm(&self, plugin: &str, event: &str) {
-        let _ = self
-            .warm
+        self.warm
             .get_or_create(&WarmLabels {
                 plugin: plugin.to_owned(),
                 event: event.to_owned(),
@@ -455,16 +454,14 @@ impl Metrics {
 
     /// Counts a finished call.
     pub fn call(&self, tenant: &str, kind: RequestKind, outcome: &str, seconds: f64) {
-        let _ = self
-            .calls
+        self.calls
             .get_or_create(&CallLabels {
                 tenant: tenant.to_owned(),
                 kind: kind.name().to_owned(),
                 outcome: outcome.to_owned(),
             })
             .inc();
-        let _ = self
-            .latency
+        self.latency
             .get_or_create(&KindLabels {
                 tenant: tenant.to_owned(),
                 kind: kind.name().to_owned(),
@@ -474,8 +471,7 @@ impl Metrics {
 
     /// Counts a guest fault.
     pub fn fault(&self, plugin: &str, fault: &str) {
-        let _ = self
-            .faults
+        self.faults
             .get_or_create(&FaultLabels {
                 plugin: plugin.to_owned(),
                 fault: fault.to_owned(),
@@ -486,8 +482,7 @@ impl Metrics {
     /// Counts a reload.
     pub fn reload(&self, applied: bool) {
         let result = if applied { "applied" } else { "rejected" };
-        let _ = self
-            .reloads
+        self.reloads
             .get_or_create(&ReloadLabels {
                 result: result.into(),
             })
