@@ -20,6 +20,7 @@ mod imports;
 mod json_bytes;
 mod kind;
 pub mod kv;
+pub mod oci;
 mod pipeline;
 mod plugin;
 pub mod proto;

@@ -27,9 +27,10 @@ use notify::{EventKind, RecursiveMode, Watcher};
 use tokio::sync::{Mutex, mpsc};
 use tokio::task::JoinHandle;
 
-use crate::config::{Config, ConfigError};
+use crate::config::{Config, ConfigError, PluginRef};
 use crate::engine::Engine;
 use crate::error::PluginError;
+use crate::oci::{OciClient, OciRef, OciStore};
 use crate::plugin::Plugin;
 use crate::registry::{PluginRegistry, RegistryError, Routes, load_plugins};
 use crate::sandbox::Services;
@@ -58,6 +59,9 @@ pub enum ReloadError {
     /// The plugin directory cannot be watched.
     #[error("cannot watch the plugin directory: {0}")]
     Watch(String),
+    /// A plugin named by an OCI reference could not be pulled.
+    #[error(transparent)]
+    Oci(#[from] crate::oci::OciError),
 }
 
 /// Counts of reloads, for logs, tests and metrics.
@@ -153,11 +157,42 @@ impl Reloader {
     pub async fn reload_files(&self, changed: &BTreeSet<PathBuf>) {
         let mut state = self.state.lock().await;
         let config = state.config.clone();
+        self.reload_plugins(&mut state, &config, |plugin| {
+            changed.contains(&normalize(&plugin.path))
+        })
+        .await;
+    }
+
+    /// Puts the components in `moved` (by reference: tags that resolved to
+    /// new digests) live, through the same checks as a changed file. The
+    /// config keeps the new paths even if a check fails, so the same digest
+    /// is not tried again until its tag moves once more.
+    pub async fn reload_oci(&self, moved: &BTreeMap<OciRef, PathBuf>) {
+        let mut state = self.state.lock().await;
+        state.config.resolve_oci(moved);
+        let config = state.config.clone();
+        self.reload_plugins(&mut state, &config, |plugin| {
+            plugin
+                .oci
+                .as_ref()
+                .is_some_and(|oci| moved.contains_key(oci))
+        })
+        .await;
+    }
+
+    /// Reloads the plugins of `config` that `changed` picks, whose content
+    /// differs from the live version; swaps them in if they pass.
+    async fn reload_plugins(
+        &self,
+        state: &mut State,
+        config: &Config,
+        changed: impl Fn(&PluginRef) -> bool,
+    ) {
         let current = self.registry.snapshot();
         let mut plugins = current.plugin_map().clone();
         let mut replaced = Vec::new();
         for (tenant, plugin) in config.plugins() {
-            if !changed.contains(&normalize(&plugin.path)) {
+            if !changed(plugin) {
                 continue;
             }
             let key = tenant.plugin_key(&plugin.name);
@@ -197,7 +232,7 @@ impl Reloader {
         if replaced.is_empty() {
             return;
         }
-        match self.go_live(&mut state, &config, plugins).await {
+        match self.go_live(state, config, plugins).await {
             Ok(()) => {
                 self.stats.applied.fetch_add(1, Ordering::Relaxed);
                 self.metrics.reload(true);
@@ -299,7 +334,8 @@ impl Reloader {
             .clone()
             .ok_or(ReloadError::NoConfigFile)?;
         let loaded = async {
-            let new = Config::from_file(&path)?;
+            let mut new = Config::from_file(&path)?;
+            crate::oci::resolve_config(&mut new).await?;
             let engine = self.engine.clone();
             let loaded = self.registry.snapshot().plugin_map().clone();
             let for_load = new.clone();
@@ -376,9 +412,17 @@ impl Reloader {
         for dir in dirs {
             tracing::info!(dir = %dir.display(), "watching plugins for changes");
         }
+        let registries = self
+            .state
+            .try_lock()
+            .map_or(true, |state| {
+                state.config.oci_refs().iter().any(|r| !r.is_pinned())
+            })
+            .then(|| self.poll_registries());
         Ok(PluginWatcher {
             _watcher: watcher,
             task,
+            registries,
         })
     }
 }
@@ -440,15 +484,67 @@ fn log_tenant_changes(old: &Config, new: &Config) {
     }
 }
 
-/// Watches plugin files while alive; dropping it stops watching.
+impl Reloader {
+    /// Resolves the tags among the config's plugin references every
+    /// `[oci] poll` and puts a tag's new digest live (see
+    /// [`Reloader::reload_oci`]) until the returned task is aborted.
+    fn poll_registries(self: &Arc<Self>) -> JoinHandle<()> {
+        let reloader = self.clone();
+        tokio::spawn(async move {
+            let mut failing = BTreeSet::new();
+            loop {
+                let config = reloader.state.lock().await.config.clone();
+                tokio::time::sleep(config.oci.poll).await;
+                let client =
+                    OciClient::new(&config.oci, OciStore::for_cache(&config.compile_cache));
+                let mut moved = BTreeMap::new();
+                for reference in config.oci_refs() {
+                    if reference.is_pinned() {
+                        continue;
+                    }
+                    match client.pull(&reference).await {
+                        Ok(resolved) => {
+                            if failing.remove(&reference) {
+                                tracing::info!(%reference, "the registry answers again");
+                            }
+                            let live = config.plugins().into_iter().any(|(_, plugin)| {
+                                plugin.oci.as_ref() == Some(&reference)
+                                    && plugin.path == resolved.path
+                            });
+                            if !live {
+                                tracing::info!(%reference, digest = %resolved.manifest, "tag moved");
+                                moved.insert(reference, resolved.path);
+                            }
+                        }
+                        Err(error) => {
+                            if failing.insert(reference.clone()) {
+                                tracing::warn!(%reference, "cannot resolve the tag; the live version keeps serving: {error}");
+                            }
+                        }
+                    }
+                }
+                if !moved.is_empty() {
+                    reloader.reload_oci(&moved).await;
+                }
+            }
+        })
+    }
+}
+
+/// Watches plugin files (and tags in registries) while alive; dropping it
+/// stops watching.
 pub struct PluginWatcher {
     _watcher: notify::RecommendedWatcher,
     task: JoinHandle<()>,
+    registries: Option<JoinHandle<()>>,
 }
 
 impl Drop for PluginWatcher {
     fn drop(&mut self) {
         self.task.abort();
+        if let Some(task) = &self.registries {
+            task.abort();
+        }
     }
 }
 

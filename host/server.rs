@@ -64,6 +64,9 @@ pub enum ServeError {
     /// The TLS certificate, key or client CA could not be used.
     #[error(transparent)]
     Tls(#[from] TlsError),
+    /// A plugin named by an OCI reference could not be pulled.
+    #[error(transparent)]
+    Oci(#[from] crate::oci::OciError),
 }
 
 /// A config's proxy listeners, bound but not yet served: see [`Rotor::bind`].
@@ -86,6 +89,9 @@ impl Rotor {
     /// Builds the engine and loads every plugin `config` names. Compiling
     /// runs on a blocking thread.
     pub async fn new(config: &Config) -> Result<Rotor, ServeError> {
+        let mut config = config.clone();
+        crate::oci::resolve_config(&mut config).await?;
+        let config = &config;
         let engine = Arc::new(Engine::with_pool(
             &config.pool_limits(),
             &config.compile_cache,

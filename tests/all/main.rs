@@ -18,6 +18,7 @@ mod lifecycle;
 mod live_tenants;
 mod mapping;
 mod metrics;
+mod oci;
 mod reload;
 mod routing;
 mod scaffold;
