@@ -241,6 +241,23 @@ macro_rules! api_responses {
     };
 }
 
+/// The server API methods guests call, as metrics name them.
+pub(crate) const METHODS: [&str; 13] = [
+    "publish",
+    "broadcast",
+    "subscribe",
+    "unsubscribe",
+    "disconnect",
+    "refresh",
+    "presence",
+    "presence_stats",
+    "history",
+    "history_remove",
+    "channels",
+    "info",
+    "batch",
+];
+
 api_responses!(
     PublishResponse => PublishResult: "publish",
     BroadcastResponse => BroadcastResult: "broadcast",

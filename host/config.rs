@@ -34,6 +34,7 @@ pub use crate::api::ApiConfig;
 pub use crate::error::RefreshFailure;
 pub use crate::kind::Naming;
 use crate::kind::{Refinement, RequestKind};
+use crate::oci::{OciRef, OciSettings};
 use crate::tenant::DEFAULT_TENANT_KEY;
 pub use crate::tenant::{DEFAULT_TENANT, Grants, Tenancy, TenantRule};
 pub use crate::warm::ReusePolicy;
@@ -125,6 +126,12 @@ pub struct Config {
     pub transport: TransportLimits,
     /// The file this configuration was read from, for reloads.
     pub source: Option<PathBuf>,
+    /// What `[pool]` sizes the instance pool for at least: room for the
+    /// tenants and limits a config reload may add, since the pool is sized
+    /// once, at start.
+    pub pool: PoolLimits,
+    /// How plugins named `oci://…` are pulled.
+    pub oci: OciSettings,
 }
 
 /// Where compiled plugins are cached on disk, keyed by their content and
@@ -373,8 +380,12 @@ pub struct HandlerRoutes {
 pub struct PluginRef {
     /// The name as written in the config, e.g. `auth.wasm`: the key of its settings.
     pub name: String,
-    /// The file, resolved against the plugin directory.
+    /// The file, resolved against the plugin directory; for a plugin from a
+    /// registry, its component in the OCI store once resolved (see
+    /// [`Config::resolve_oci`]).
     pub path: PathBuf,
+    /// The registry reference, for a name that starts with `oci://`.
+    pub oci: Option<OciRef>,
 }
 
 /// The interceptor chains of a configuration.
@@ -551,6 +562,40 @@ impl Config {
             .collect()
     }
 
+    /// Every distinct registry reference among the plugins.
+    pub fn oci_refs(&self) -> Vec<OciRef> {
+        let mut refs: Vec<OciRef> = self
+            .plugins()
+            .into_iter()
+            .filter_map(|(_, plugin)| plugin.oci.clone())
+            .collect();
+        refs.sort();
+        refs.dedup();
+        refs
+    }
+
+    /// Points every plugin named by a reference in `resolved` at its
+    /// component in the OCI store.
+    pub fn resolve_oci(&mut self, resolved: &BTreeMap<OciRef, PathBuf>) {
+        for tenant in self.tenants.values_mut() {
+            let handlers = tenant
+                .handlers
+                .values_mut()
+                .flat_map(|routes| routes.default.iter_mut().chain(routes.refined.values_mut()));
+            let interceptors = tenant
+                .interceptors
+                .all
+                .iter_mut()
+                .chain(tenant.interceptors.by_kind.values_mut().flatten())
+                .map(|interceptor| &mut interceptor.plugin);
+            for plugin in handlers.chain(interceptors) {
+                if let Some(path) = plugin.oci.as_ref().and_then(|oci| resolved.get(oci)) {
+                    plugin.path.clone_from(path);
+                }
+            }
+        }
+    }
+
     /// The tenant of a configuration without tenants, or the first tenant.
     pub fn first_tenant(&self) -> &TenantConfig {
         self.tenants
@@ -593,10 +638,20 @@ impl Config {
             .collect()
     }
 
-    /// The largest of every tenant's limits, and the sum of their instance
-    /// shares (see [`TenantConfig::instance_share`]) and a canary's: what
-    /// the instance pool must hold.
+    /// What the instance pool is sized for at start: what the tenants need
+    /// ([`Config::pool_needs`]), or what `[pool]` asks for where that is more.
     pub fn pool_limits(&self) -> PoolLimits {
+        let needs = self.pool_needs();
+        PoolLimits {
+            instances: needs.instances.max(self.pool.instances),
+            memory: needs.memory.max(self.pool.memory),
+            fuel: needs.fuel || self.pool.fuel,
+        }
+    }
+
+    /// The largest of every tenant's limits, and their summed concurrency:
+    /// what the instance pool must hold for these tenants.
+    pub fn pool_needs(&self) -> PoolLimits {
         let mut pool = PoolLimits {
             instances: CANARY_INSTANCES,
             memory: 0,
@@ -623,6 +678,29 @@ pub struct PoolLimits {
 }
 
 impl PoolLimits {
+    /// Whether a pool sized for `self` holds what `needs` asks for; if not,
+    /// what it lacks, in words.
+    pub fn lacks(&self, needs: &PoolLimits) -> Option<String> {
+        if needs.instances > self.instances {
+            return Some(format!(
+                "the tenants need {} instances at once (concurrency times chain length, plus \
+                 idle warm instances) but the running pool holds {}",
+                needs.instances, self.instances
+            ));
+        }
+        if needs.memory > self.memory {
+            return Some(format!(
+                "a tenant's memory limit is {} bytes but the running pool's instances hold \
+                 at most {}",
+                needs.memory, self.memory
+            ));
+        }
+        if needs.fuel && !self.fuel {
+            return Some("a tenant meters fuel but the running engine does not".into());
+        }
+        None
+    }
+
     /// The pool for `concurrency` calls of `per_call` instances each under `limits`.
     pub fn for_limits(limits: &Limits, per_call: usize) -> PoolLimits {
         let per_call = u32::try_from(per_call.max(1)).unwrap_or(u32::MAX);
@@ -665,6 +743,89 @@ struct RawConfig {
     isolation: BTreeMap<String, RawIsolation>,
     on_refresh_failure: Option<RefreshFailure>,
     naming: Option<RawNaming>,
+    #[serde(default)]
+    pool: RawPool,
+    oci: Option<RawOci>,
+}
+
+/// `[oci]`: how plugins named `oci://…` are pulled.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOci {
+    username: Option<String>,
+    password_env: Option<String>,
+    password_file: Option<PathBuf>,
+    #[serde(default)]
+    insecure: Vec<String>,
+    poll: Option<String>,
+}
+
+impl RawOci {
+    fn validate(self, base: &Path) -> Result<OciSettings, ConfigError> {
+        let password = match (self.password_env, self.password_file) {
+            (Some(_), Some(_)) => {
+                return Err(invalid(
+                    "oci.password_env",
+                    "set `password_env` or `password_file`, not both",
+                ));
+            }
+            (Some(env), None) => Some(RawSetting::Env { env }.resolve("oci.password_env", base)?),
+            (None, Some(file)) => {
+                Some(RawSetting::File { file }.resolve("oci.password_file", base)?)
+            }
+            (None, None) => None,
+        };
+        let credentials = match (self.username, password) {
+            (Some(user), Some(password)) => Some((user, password)),
+            (None, None) => None,
+            (Some(_), None) => {
+                return Err(invalid(
+                    "oci.username",
+                    "needs `password_env` or `password_file`",
+                ));
+            }
+            (None, Some(_)) => return Err(invalid("oci.username", "is missing")),
+        };
+        let poll = match self.poll {
+            Some(text) => parse_duration(&text).map_err(|message| invalid("oci.poll", &message))?,
+            None => crate::oci::DEFAULT_POLL,
+        };
+        if poll.is_zero() {
+            return Err(invalid("oci.poll", "must be greater than zero"));
+        }
+        Ok(OciSettings {
+            credentials,
+            insecure: self.insecure,
+            poll,
+        })
+    }
+}
+
+/// `[pool]`: the least the instance pool is sized for, whatever the
+/// tenants of the file need now.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPool {
+    /// Component instances alive at once.
+    instances: Option<u32>,
+    /// The largest linear memory of one instance.
+    memory: Option<String>,
+    /// Whether the engine meters fuel, so tenants with `fuel` may be added.
+    fuel: Option<bool>,
+}
+
+impl RawPool {
+    fn validate(self) -> Result<PoolLimits, ConfigError> {
+        let memory = match self.memory {
+            Some(text) => parse_size(&text).map_err(|message| invalid("pool.memory", &message))?,
+            None => 0,
+        };
+        Ok(PoolLimits {
+            instances: self.instances.unwrap_or(0),
+            memory,
+            fuel: self.fuel.unwrap_or(false),
+        })
+    }
 }
 
 /// `[naming]`: Centrifugo's settings that say how namespaces are read out
@@ -1090,6 +1251,12 @@ impl RawConfig {
         let auth = self.auth.map(|raw| raw.validate(base)).transpose()?;
         let tls = self.tls.map(|raw| raw.validate(base)).transpose()?;
         let transport = self.transport.validate()?;
+        let pool = self.pool.validate()?;
+        let oci = self
+            .oci
+            .map(|raw| raw.validate(base))
+            .transpose()?
+            .unwrap_or_default();
         for (kind, json) in &self.canary {
             crate::convert::request_from_json(*kind, json).map_err(|message| {
                 ConfigError::Invalid {
@@ -1207,6 +1374,8 @@ impl RawConfig {
             tls,
             transport,
             source: None,
+            pool,
+            oci,
         })
     }
 }
@@ -1626,11 +1795,27 @@ impl FileOrTable<RawInterceptorTable> {
 }
 
 fn plugin_ref(key: String, name: String, plugin_dir: &Path) -> Result<PluginRef, ConfigError> {
+    match OciRef::parse(&name) {
+        Ok(Some(oci)) => {
+            return Ok(PluginRef {
+                // Until resolved: the reference, which names no file.
+                path: PathBuf::from(&name),
+                name,
+                oci: Some(oci),
+            });
+        }
+        Ok(None) => {}
+        Err(error) => return Err(invalid(&key, &error.to_string())),
+    }
     let path = plugin_dir.join(&name);
     if !path.is_file() {
         return Err(ConfigError::MissingPlugin { key, path });
     }
-    Ok(PluginRef { name, path })
+    Ok(PluginRef {
+        name,
+        path,
+        oci: None,
+    })
 }
 
 fn invalid(key: &str, message: &str) -> ConfigError {

@@ -17,7 +17,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -66,7 +66,7 @@ impl CpuShares {
         Arc::new(TenantCpu {
             shares: self.clone(),
             throttled: throttled.clone(),
-            limit,
+            limit: AtomicU32::new(limit.unwrap_or(UNLIMITED)),
             in_flight: AtomicUsize::new(0),
             bucket: Mutex::new(Bucket {
                 credit_ns: i64::MAX,
@@ -81,12 +81,17 @@ impl CpuShares {
     }
 }
 
+/// The stored `limit` of a tenant without a `cpu` limit.
+const UNLIMITED: u32 = u32::MAX;
+
 /// One tenant's CPU meter.
 #[derive(Debug)]
 pub struct TenantCpu {
     shares: Arc<CpuShares>,
     throttled: Counter<f64, AtomicU64>,
-    limit: Option<u32>,
+    /// The `cpu` limit in millicores, [`UNLIMITED`] for none: a config
+    /// reload may change it while calls run.
+    limit: AtomicU32,
     in_flight: AtomicUsize,
     bucket: Mutex<Bucket>,
 }
@@ -109,16 +114,29 @@ impl TenantCpu {
         InFlight(self)
     }
 
+    /// The tenant's `cpu` limit in millicores, if it has one.
+    pub fn limit(&self) -> Option<u32> {
+        Some(self.limit.load(Ordering::Relaxed)).filter(|&limit| limit != UNLIMITED)
+    }
+
+    /// Sets the tenant's `cpu` limit (a config reload): the next tick of
+    /// every guest of the tenant, running or not, is metered at it.
+    pub fn set_limit(&self, limit: Option<u32>) {
+        self.limit
+            .store(limit.unwrap_or(UNLIMITED), Ordering::Relaxed);
+    }
+
     /// The rate this tenant's guests may run at now, in millicores; `None`
     /// when they are not metered.
     pub fn rate(&self) -> Option<u32> {
+        let limit = self.limit();
         let busy = self.shares.busy();
         if busy <= 1 {
-            return self.limit;
+            return limit;
         }
         let share = self.shares.millicores / u32::try_from(busy).unwrap_or(u32::MAX);
         let share = share.max(1);
-        Some(self.limit.map_or(share, |limit| limit.min(share)))
+        Some(limit.map_or(share, |limit| limit.min(share)))
     }
 
     /// Charges `ran` of guest CPU time at `now`; returns how long the
@@ -241,6 +259,19 @@ mod tests {
             Some(1000),
             "a tenant with no call in flight gives up its share"
         );
+    }
+
+    #[test]
+    fn a_changed_limit_holds_from_the_next_tick() {
+        let shares = CpuShares::new(2, CpuThrottled::default());
+        let tenant = shares.tenant("t", None);
+        let _call = tenant.enter();
+        assert_eq!(tenant.rate(), None);
+        tenant.set_limit(Some(250));
+        assert_eq!(tenant.rate(), Some(250));
+        assert_eq!(tenant.limit(), Some(250));
+        tenant.set_limit(None);
+        assert_eq!(tenant.rate(), None);
     }
 
     #[test]

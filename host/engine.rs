@@ -48,6 +48,7 @@ pub struct Engine {
     linker: Linker<CallState>,
     cache: Option<Cache>,
     fuel: bool,
+    pool: PoolLimits,
     _ticker: EpochTicker,
 }
 
@@ -106,8 +107,14 @@ impl Engine {
             linker,
             cache,
             fuel: limits.fuel,
+            pool: *limits,
             _ticker: ticker,
         })
+    }
+
+    /// What its instance pool was sized for: a config reload must fit it.
+    pub fn pool(&self) -> &PoolLimits {
+        &self.pool
     }
 
     /// The wasmtime engine.

@@ -111,6 +111,16 @@ pub enum GuestFault {
 }
 
 impl GuestFault {
+    /// Every [`GuestFault::kind`], as metrics label them.
+    pub const KINDS: [&'static str; 6] = [
+        "deadline",
+        "out_of_memory",
+        "out_of_fuel",
+        "trap",
+        "instantiate",
+        "invalid_reply",
+    ];
+
     /// A short, stable name for logs and metrics.
     pub fn kind(&self) -> &'static str {
         match self {

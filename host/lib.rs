@@ -8,6 +8,7 @@
 //! goes back as protobuf. A guest that fails becomes a defined reply.
 
 pub mod admin;
+mod admission;
 mod api;
 mod canary;
 mod channel_calls;
@@ -27,6 +28,7 @@ mod imports;
 mod json_bytes;
 mod kind;
 pub mod kv;
+pub mod oci;
 mod pipeline;
 mod plugin;
 pub mod proto;
@@ -37,6 +39,7 @@ mod request_parts;
 mod sandbox;
 pub mod scaffold;
 mod scope;
+mod series;
 mod server;
 mod telemetry;
 mod tenant;

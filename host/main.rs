@@ -81,6 +81,18 @@ enum Command {
         #[arg(long, value_name = "DIR|off", value_parser = compile_cache)]
         cache: Option<CompileCache>,
     },
+    /// Publish a component to an OCI registry (the wasm artifact layout), for
+    /// `oci://` plugin references. Credentials, if the registry asks for
+    /// them: ROTOR_REGISTRY_USERNAME and ROTOR_REGISTRY_PASSWORD.
+    Push {
+        /// The component file (`.wasm`).
+        file: PathBuf,
+        /// Where to: `oci://host:port/repo/name:tag`.
+        reference: String,
+        /// Speak plain HTTP to the registry (one on loopback, say).
+        #[arg(long)]
+        insecure: bool,
+    },
     /// Write a new plugin project: the plugin's source, a copy of the SDK,
     /// a one-line build script and a README.
     New {
@@ -171,6 +183,14 @@ async fn run(command: Command) -> Result<ExitCode> {
                 cache.unwrap_or(CompileCache::Default),
             )
             .await
+        }
+        Command::Push {
+            file,
+            reference,
+            insecure,
+        } => {
+            cli::push::run(&file, &reference, insecure).await?;
+            Ok(ExitCode::SUCCESS)
         }
         Command::New { kind, lang, dir } => {
             cli::new::run(kind, lang, dir)?;

@@ -326,7 +326,10 @@ impl Call<'_> {
         }
 
         for (mut this, step) in entered.into_iter().rev() {
-            let fault = match self.after(&mut this.instance, &answer.reply).await {
+            let timer = self.timer("after", &step.target);
+            let after = self.after(&mut this.instance, &answer.reply).await;
+            drop(timer);
+            let fault = match after {
                 Ok(None) => None,
                 Ok(Some(mut reply)) if reply_kind(&reply) == self.kind => {
                     settle(&mut reply, decided.as_ref());
@@ -383,11 +386,22 @@ impl Call<'_> {
         )
     }
 
+    /// Starts timing `step` of `target`: see [`StepTimer`].
+    fn timer<'t>(&'t self, step: &'static str, target: &'t Target) -> StepTimer<'t> {
+        StepTimer {
+            metrics: &self.pipeline.metrics,
+            plugin: &target.guest.plugin,
+            step,
+            started: Instant::now(),
+        }
+    }
+
     async fn before(
         &self,
         step: &Step,
         request: &Request,
     ) -> Result<(Entered, Decision), GuestFault> {
+        let _timer = self.timer("before", &step.target);
         let (live, warm) = self.live(&step.target).await?;
         let mut instance = match step.target.plugin.interceptor_of(live) {
             Ok(instance) => instance,
@@ -437,11 +451,15 @@ impl Call<'_> {
             }
         }
         let mut store = self.store(target)?;
+        let started = Instant::now();
         let instance = match target.plugin.instantiate(&mut store).await {
             Ok(instance) => instance,
             Err(error) => return Err(classify(error, &store)),
         };
         drop(building);
+        self.pipeline
+            .metrics
+            .instantiated(&target.guest.plugin, started.elapsed().as_secs_f64());
         let state = target.warm.as_ref().map(|pool| pool.new_state());
         Ok((Live { store, instance }, state))
     }
@@ -492,6 +510,7 @@ impl Call<'_> {
             plugin: target.guest.plugin.clone(),
             fault,
         };
+        let _timer = self.timer("handler", target);
         let (mut live, warm) = self.live(target).await.map_err(failed)?;
         match target
             .plugin
@@ -508,6 +527,22 @@ impl Call<'_> {
                 Err(failed(fault))
             }
         }
+    }
+}
+
+/// Times one step of a call (instantiation included) into
+/// `rotor_step_duration_seconds` when dropped, whatever the step's end.
+struct StepTimer<'a> {
+    metrics: &'a Metrics,
+    plugin: &'a str,
+    step: &'static str,
+    started: Instant,
+}
+
+impl Drop for StepTimer<'_> {
+    fn drop(&mut self) {
+        self.metrics
+            .step(self.plugin, self.step, self.started.elapsed().as_secs_f64());
     }
 }
 

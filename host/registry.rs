@@ -7,8 +7,9 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 
-use tokio::sync::{Semaphore, SemaphorePermit};
+use tokio::sync::SemaphorePermit;
 
+use crate::admission::Admission;
 use crate::config::{Config, InterceptorRef, Limits, PluginRef, TenantConfig};
 use crate::cpu::{CORE, InFlight, TenantCpu};
 use crate::engine::Engine;
@@ -95,7 +96,8 @@ pub struct TenantRoutes {
     handlers: BTreeMap<RequestKind, KindRoutes>,
     chains: BTreeMap<RequestKind, Vec<Step>>,
     limits: Limits,
-    permits: Arc<Semaphore>,
+    /// Its concurrency slots, shared with the routes it replaced.
+    permits: Arc<Admission>,
     cpu: Arc<TenantCpu>,
     /// Its share of the instance pool: a permit per live instance.
     instances: Arc<Semaphore>,
@@ -249,17 +251,19 @@ impl RouteBuilder<'_> {
                 chains.insert(kind, chain);
             }
         }
-        // Limits and admission carry over a reload: they change at restart.
-        let (limits, permits) = match previous {
-            Some(previous) => (previous.limits, previous.permits.clone()),
-            None => (tenant.limits, Arc::new(permits(&tenant.limits))),
+        // The slots carry over a reload, so calls in flight keep counting;
+        // the new limits apply when these routes go live (see
+        // `PluginRegistry::swap`).
+        let permits = match previous {
+            Some(previous) => previous.permits.clone(),
+            None => Arc::new(Admission::new(tenant.limits.concurrency)),
         };
         Ok(TenantRoutes {
             name: tenant.name.clone(),
             grants: tenant.grants,
             handlers,
             chains,
-            limits,
+            limits: tenant.limits,
             permits,
             cpu: self.cpu.clone(),
             instances: self.instances.clone(),
@@ -296,8 +300,10 @@ fn grant_scope(tenancy: &Tenancy, tenant: &TenantConfig) -> GrantScope {
 }
 
 /// The warm pools of `tenant`'s reused plugins: kept from `previous` for a
-/// plugin whose version did not change, new otherwise (the old pool retires
-/// with the routes that held it).
+/// plugin whose version (its bytes) and reuse policy did not change, while
+/// the tenant's memory limit, which its instances were made with, did not
+/// either; new otherwise (the old pool retires with the routes that held
+/// it).
 fn warm_pools(
     tenant: &TenantConfig,
     plugins: &BTreeMap<String, Arc<Plugin>>,
@@ -311,6 +317,7 @@ fn warm_pools(
             continue;
         };
         let kept = previous
+            .filter(|routes| routes.limits.memory == tenant.limits.memory)
             .and_then(|routes| routes.pools.get(&key))
             .filter(|(old, pool)| Arc::ptr_eq(old, plugin) && pool.policy() == policy)
             .map(|(_, pool)| pool.clone());
@@ -324,10 +331,6 @@ fn warm_pools(
 /// A tenant's share of the instance pool: `instances` permits.
 fn instance_share(instances: u32) -> Semaphore {
     Semaphore::new(usize::try_from(instances).unwrap_or(usize::MAX))
-}
-
-fn permits(limits: &Limits) -> Semaphore {
-    Semaphore::new(usize::try_from(limits.concurrency).unwrap_or(usize::MAX))
 }
 
 /// The services a tenant's guests reach: only the server API if granted,
@@ -368,7 +371,8 @@ impl Routes {
 
     /// Builds the routes of `config` over already loaded `plugins`, checking
     /// that each fits its routes. Does not compile. Tenants that `previous`
-    /// also has keep its limits and admission.
+    /// also has share its concurrency slots and CPU meter, so their calls in
+    /// flight keep counting; their new limits apply when the routes go live.
     pub fn build(
         config: &Config,
         plugins: BTreeMap<String, Arc<Plugin>>,
@@ -378,7 +382,7 @@ impl Routes {
         let mut tenants = BTreeMap::new();
         for tenant in config.tenants.values() {
             let old = previous.and_then(|routes| routes.tenants.get(&tenant.name));
-            // Like limits, a tenant's CPU meter carries over a reload.
+            // Like its slots, a tenant's CPU meter carries over a reload.
             let cpu = old.map_or_else(
                 || services.cpu.tenant(&tenant.name, tenant.limits.cpu),
                 |old| old.cpu.clone(),
@@ -458,7 +462,7 @@ impl Routes {
             )]),
             chains: BTreeMap::new(),
             limits,
-            permits: Arc::new(permits(&limits)),
+            permits: Arc::new(Admission::new(limits.concurrency)),
             cpu,
             instances,
             log_rate,
@@ -588,9 +592,7 @@ impl TenantRoutes {
                 kv_ops: limits.kv_ops,
                 api_calls: limits.api_calls,
             },
-            in_flight: usize::try_from(limits.concurrency)
-                .unwrap_or(usize::MAX)
-                .saturating_sub(self.permits.available_permits()),
+            in_flight: self.permits.in_flight(),
             handlers,
             chains,
         }
@@ -601,6 +603,21 @@ impl TenantRoutes {
         self.pools
             .iter()
             .map(|(key, (_, pool))| (key.as_str(), pool.as_ref()))
+    }
+
+    /// The host imports its guests may use.
+    pub fn grants(&self) -> Grants {
+        self.grants
+    }
+
+    /// Whether its guests reach Centrifugo's server API.
+    pub fn has_api(&self) -> bool {
+        let mut targets = self
+            .handlers
+            .values()
+            .flat_map(|routes| routes.default.iter().chain(routes.refined.values()))
+            .chain(self.chains.values().flatten().map(|step| &step.target));
+        targets.any(|target| target.guest.services.api.is_some())
     }
 
     /// The limits of its calls.
@@ -628,7 +645,7 @@ impl TenantRoutes {
     /// stays bounded, and one tenant's load never takes another's slots.
     /// While admitted, the call holds other tenants to their CPU share.
     pub fn admit(&self) -> Result<Admitted<'_>, CallError> {
-        let permit = self.permits.try_acquire().map_err(|_| CallError::Busy)?;
+        let permit = self.permits.try_admit().ok_or(CallError::Busy)?;
         Ok(Admitted {
             _permit: permit,
             _in_flight: self.cpu.enter(),
@@ -828,8 +845,14 @@ impl PluginRegistry {
         self.current.load_full()
     }
 
-    /// Makes `routes` live for every call that starts from now on.
+    /// Makes `routes` live for every call that starts from now on, with
+    /// their tenants' concurrency and CPU limits. Calls in flight finish on
+    /// the routes they started with.
     pub fn swap(&self, routes: Routes) {
+        for tenant in routes.tenants.values() {
+            tenant.permits.set_limit(tenant.limits.concurrency);
+            tenant.cpu.set_limit(tenant.limits.cpu);
+        }
         self.current.store(Arc::new(routes));
     }
 }

@@ -7,6 +7,15 @@
 //! started with (they hold the old snapshot), calls after it use the new one.
 //! Anything that fails on the way is logged and counted, and the last good
 //! version keeps serving.
+//!
+//! A config reload may add, change and remove tenants and the `[tenancy]`
+//! rule. A removed tenant's calls in flight finish on the routes they
+//! started with; new calls that would have been its get the no-tenant
+//! answer. A changed tenant keeps its warm instances only for plugins whose
+//! bytes did not change, and its new limits hold for every call admitted
+//! after the swap. What only a restart can give is refused by name: a
+//! listener that is not bound, a pool larger than the running one, requests
+//! larger than the listeners decode.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -18,13 +27,15 @@ use notify::{EventKind, RecursiveMode, Watcher};
 use tokio::sync::{Mutex, mpsc};
 use tokio::task::JoinHandle;
 
-use crate::config::{Config, ConfigError};
+use crate::config::{Config, ConfigError, PluginRef};
 use crate::engine::Engine;
 use crate::error::PluginError;
+use crate::oci::{OciClient, OciRef, OciStore};
 use crate::plugin::Plugin;
 use crate::registry::{PluginRegistry, RegistryError, Routes, load_plugins};
 use crate::sandbox::Services;
 use crate::telemetry::Metrics;
+use std::net::SocketAddr;
 
 /// Quiet time after the last file event before a reload starts: one editor
 /// save or `cp` is one reload, and writes in progress settle first.
@@ -48,6 +59,9 @@ pub enum ReloadError {
     /// The plugin directory cannot be watched.
     #[error("cannot watch the plugin directory: {0}")]
     Watch(String),
+    /// A plugin named by an OCI reference could not be pulled.
+    #[error(transparent)]
+    Oci(#[from] crate::oci::OciError),
 }
 
 /// Counts of reloads, for logs, tests and metrics.
@@ -67,6 +81,16 @@ pub struct Reloader {
     state: Mutex<State>,
     stats: ReloadStats,
     metrics: Arc<Metrics>,
+    /// What the running Rotor was built for and only a restart changes.
+    fixed: Fixed,
+}
+
+/// What a running Rotor was started with and a reload must fit.
+struct Fixed {
+    /// The tenant listeners bound at start, by tenant.
+    listeners: BTreeMap<String, SocketAddr>,
+    /// The largest request the proxy listeners decode, in bytes.
+    max_decoded: u64,
 }
 
 /// What reloads change, one reload at a time.
@@ -102,10 +126,19 @@ impl Reloader {
         config: Config,
         metrics: Arc<Metrics>,
     ) -> Reloader {
+        let fixed = Fixed {
+            listeners: config
+                .tenants
+                .values()
+                .filter_map(|tenant| Some((tenant.name.clone(), tenant.listen?)))
+                .collect(),
+            max_decoded: config.max_request(),
+        };
         Reloader {
             engine,
             services,
             registry,
+            fixed,
             state: Mutex::new(State {
                 config,
                 previous: BTreeMap::new(),
@@ -124,11 +157,42 @@ impl Reloader {
     pub async fn reload_files(&self, changed: &BTreeSet<PathBuf>) {
         let mut state = self.state.lock().await;
         let config = state.config.clone();
+        self.reload_plugins(&mut state, &config, |plugin| {
+            changed.contains(&normalize(&plugin.path))
+        })
+        .await;
+    }
+
+    /// Puts the components in `moved` (by reference: tags that resolved to
+    /// new digests) live, through the same checks as a changed file. The
+    /// config keeps the new paths even if a check fails, so the same digest
+    /// is not tried again until its tag moves once more.
+    pub async fn reload_oci(&self, moved: &BTreeMap<OciRef, PathBuf>) {
+        let mut state = self.state.lock().await;
+        state.config.resolve_oci(moved);
+        let config = state.config.clone();
+        self.reload_plugins(&mut state, &config, |plugin| {
+            plugin
+                .oci
+                .as_ref()
+                .is_some_and(|oci| moved.contains_key(oci))
+        })
+        .await;
+    }
+
+    /// Reloads the plugins of `config` that `changed` picks, whose content
+    /// differs from the live version; swaps them in if they pass.
+    async fn reload_plugins(
+        &self,
+        state: &mut State,
+        config: &Config,
+        changed: impl Fn(&PluginRef) -> bool,
+    ) {
         let current = self.registry.snapshot();
         let mut plugins = current.plugin_map().clone();
         let mut replaced = Vec::new();
         for (tenant, plugin) in config.plugins() {
-            if !changed.contains(&normalize(&plugin.path)) {
+            if !changed(plugin) {
                 continue;
             }
             let key = tenant.plugin_key(&plugin.name);
@@ -168,7 +232,7 @@ impl Reloader {
         if replaced.is_empty() {
             return;
         }
-        match self.go_live(&mut state, &config, plugins).await {
+        match self.go_live(state, config, plugins).await {
             Ok(()) => {
                 self.stats.applied.fetch_add(1, Ordering::Relaxed);
                 self.metrics.reload(true);
@@ -209,6 +273,7 @@ impl Reloader {
             crate::canary::run(&self.engine, &self.services, config, &routes, name).await?;
         }
         self.registry.swap(routes);
+        crate::series::zero(&self.metrics, &self.registry.snapshot());
         for (name, old) in changed {
             if let Some(old) = old {
                 state.previous.insert(name, old);
@@ -257,9 +322,10 @@ impl Reloader {
             .collect()
     }
 
-    /// Reads the config file again and swaps in its routes and plugins if
-    /// every part of it is valid; otherwise nothing changes. Limits and the
-    /// listen address apply at the next restart.
+    /// Reads the config file again and swaps in its tenants, routes, limits
+    /// and plugins if every part of it is valid and fits the running Rotor;
+    /// otherwise nothing changes. The main `listen` address, `[pool]`,
+    /// `[transport]`, `[tls]` and `[auth]` apply at the next restart.
     pub async fn reload_config(&self) -> Result<(), ReloadError> {
         let mut state = self.state.lock().await;
         let path = state
@@ -268,7 +334,8 @@ impl Reloader {
             .clone()
             .ok_or(ReloadError::NoConfigFile)?;
         let loaded = async {
-            let new = Config::from_file(&path)?;
+            let mut new = Config::from_file(&path)?;
+            crate::oci::resolve_config(&mut new).await?;
             let engine = self.engine.clone();
             let loaded = self.registry.snapshot().plugin_map().clone();
             let for_load = new.clone();
@@ -284,7 +351,7 @@ impl Reloader {
         }
         .await;
         let (new, plugins) = match loaded.and_then(|(new, plugins)| {
-            restart_only_changes(&state.config, &new)?;
+            self.fits_running(&new)?;
             Ok((new, plugins))
         }) {
             Ok(loaded) => loaded,
@@ -297,16 +364,10 @@ impl Reloader {
             self.reject("(config)", &reason);
             return Err(ReloadError::Rejected(reason));
         }
-        let limits_changed = new.tenants.values().any(|tenant| {
-            state
-                .config
-                .tenants
-                .get(&tenant.name)
-                .is_some_and(|old| old.limits != tenant.limits || old.listen != tenant.listen)
-        });
-        if limits_changed || new.listen != state.config.listen {
-            tracing::warn!("changes to `listen` and `[limits]` apply at the next restart");
+        if new.listen != state.config.listen || new.pool != state.config.pool {
+            tracing::warn!("changes to `listen` and `[pool]` apply at the next restart");
         }
+        log_tenant_changes(&state.config, &new);
         state.config = new;
         self.stats.applied.fetch_add(1, Ordering::Relaxed);
         self.metrics.reload(true);
@@ -353,34 +414,139 @@ impl Reloader {
         for dir in dirs {
             tracing::info!(dir = %dir.display(), "watching plugins for changes");
         }
+        let registries = self
+            .state
+            .try_lock()
+            .map_or(true, |state| {
+                state.config.oci_refs().iter().any(|r| !r.is_pinned())
+            })
+            .then(|| self.poll_registries());
         Ok(PluginWatcher {
             _watcher: watcher,
             task,
+            registries,
         })
     }
 }
 
-/// Refuses a config reload that changes what only a restart can: the set of
-/// tenants and how calls map to them, namespaces included (the pool and
-/// listeners are sized for them).
-fn restart_only_changes(old: &Config, new: &Config) -> Result<(), ReloadError> {
-    if old.tenants.keys().ne(new.tenants.keys()) || old.tenancy != new.tenancy {
-        return Err(ReloadError::Rejected(
-            "the tenants, `[tenancy]` or `[naming]` changed: restart Rotor to apply that".into(),
-        ));
+impl Reloader {
+    /// Refuses a config that needs what only a restart gives: a tenant
+    /// listener that is not bound, more of the instance pool than it holds,
+    /// or requests larger than the proxy listeners decode.
+    fn fits_running(&self, new: &Config) -> Result<(), ReloadError> {
+        for tenant in new.tenants.values() {
+            let Some(listen) = tenant.listen else {
+                continue;
+            };
+            if self.fixed.listeners.get(&tenant.name) != Some(&listen) {
+                return Err(ReloadError::Rejected(format!(
+                    "`tenants.{}.listen`: {listen} is not a listener of this tenant in the \
+                     running Rotor; a new listener needs a restart",
+                    tenant.name
+                )));
+            }
+        }
+        if let Some(lack) = self.engine.pool().lacks(&new.pool_needs()) {
+            return Err(ReloadError::Rejected(format!(
+                "{lack}: raise `[pool]` and restart Rotor to make room for this config"
+            )));
+        }
+        let max_request = new.max_request();
+        if max_request > self.fixed.max_decoded {
+            return Err(ReloadError::Rejected(format!(
+                "a tenant's `max_request` is {max_request} bytes but the running listeners \
+                 decode at most {}: restart Rotor to raise it",
+                self.fixed.max_decoded
+            )));
+        }
+        Ok(())
     }
-    Ok(())
 }
 
-/// Watches plugin files while alive; dropping it stops watching.
+/// Logs the tenants a config reload adds, changes and removes.
+fn log_tenant_changes(old: &Config, new: &Config) {
+    for name in new.tenants.keys() {
+        match old.tenants.get(name) {
+            None => tracing::info!(tenant = %name, "tenant added"),
+            Some(before) if before != &new.tenants[name] => {
+                tracing::info!(tenant = %name, "tenant changed");
+            }
+            Some(_) => {}
+        }
+    }
+    for name in old
+        .tenants
+        .keys()
+        .filter(|name| !new.tenants.contains_key(*name))
+    {
+        tracing::info!(tenant = %name, "tenant removed; its calls in flight finish");
+    }
+    if old.tenancy != new.tenancy {
+        tracing::info!("`[tenancy]` changed");
+    }
+}
+
+impl Reloader {
+    /// Resolves the tags among the config's plugin references every
+    /// `[oci] poll` and puts a tag's new digest live (see
+    /// [`Reloader::reload_oci`]) until the returned task is aborted.
+    fn poll_registries(self: &Arc<Self>) -> JoinHandle<()> {
+        let reloader = self.clone();
+        tokio::spawn(async move {
+            let mut failing = BTreeSet::new();
+            loop {
+                let config = reloader.state.lock().await.config.clone();
+                tokio::time::sleep(config.oci.poll).await;
+                let client =
+                    OciClient::new(&config.oci, OciStore::for_cache(&config.compile_cache));
+                let mut moved = BTreeMap::new();
+                for reference in config.oci_refs() {
+                    if reference.is_pinned() {
+                        continue;
+                    }
+                    match client.pull(&reference).await {
+                        Ok(resolved) => {
+                            if failing.remove(&reference) {
+                                tracing::info!(%reference, "the registry answers again");
+                            }
+                            let live = config.plugins().into_iter().any(|(_, plugin)| {
+                                plugin.oci.as_ref() == Some(&reference)
+                                    && plugin.path == resolved.path
+                            });
+                            if !live {
+                                tracing::info!(%reference, digest = %resolved.manifest, "tag moved");
+                                moved.insert(reference, resolved.path);
+                            }
+                        }
+                        Err(error) => {
+                            if failing.insert(reference.clone()) {
+                                tracing::warn!(%reference, "cannot resolve the tag; the live version keeps serving: {error}");
+                            }
+                        }
+                    }
+                }
+                if !moved.is_empty() {
+                    reloader.reload_oci(&moved).await;
+                }
+            }
+        })
+    }
+}
+
+/// Watches plugin files (and tags in registries) while alive; dropping it
+/// stops watching.
 pub struct PluginWatcher {
     _watcher: notify::RecommendedWatcher,
     task: JoinHandle<()>,
+    registries: Option<JoinHandle<()>>,
 }
 
 impl Drop for PluginWatcher {
     fn drop(&mut self) {
         self.task.abort();
+        if let Some(task) = &self.registries {
+            task.abort();
+        }
     }
 }
 

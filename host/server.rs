@@ -64,6 +64,9 @@ pub enum ServeError {
     /// The TLS certificate, key or client CA could not be used.
     #[error(transparent)]
     Tls(#[from] TlsError),
+    /// A plugin named by an OCI reference could not be pulled.
+    #[error(transparent)]
+    Oci(#[from] crate::oci::OciError),
 }
 
 /// A config's proxy listeners, bound but not yet served: see [`Rotor::bind`].
@@ -86,6 +89,9 @@ impl Rotor {
     /// Builds the engine and loads every plugin `config` names. Compiling
     /// runs on a blocking thread.
     pub async fn new(config: &Config) -> Result<Rotor, ServeError> {
+        let mut config = config.clone();
+        crate::oci::resolve_config(&mut config).await?;
+        let config = &config;
         let engine = Arc::new(Engine::with_pool(
             &config.pool_limits(),
             &config.compile_cache,
@@ -177,6 +183,7 @@ impl Rotor {
                 "plugin loaded"
             );
         }
+        crate::series::zero(&metrics, &routes);
         let registry = Arc::new(PluginRegistry::new(routes));
         Rotor {
             pipeline: Arc::new(Pipeline::new(engine, registry, metrics)),
@@ -326,6 +333,7 @@ impl Rotor {
             Ok(decoded) => decoded,
             Err(error) => {
                 metrics.call("", C::KIND, "bad_request", started.elapsed().as_secs_f64());
+                metrics.bytes("", C::KIND, size, None);
                 return Err(tonic::Status::invalid_argument(error.to_string()));
             }
         };
@@ -364,7 +372,7 @@ impl Rotor {
             Some(calls) => calls.count(C::KIND, outcome, seconds),
             None => metrics.call("", C::KIND, outcome, seconds),
         }
-        match result {
+        let answered = match result {
             Ok(response) => Ok(response),
             Err(error) => match error.reply(C::KIND) {
                 FailureReply::Error { code, message } => C::error_response(pb::Error {
@@ -377,7 +385,13 @@ impl Rotor {
                 }),
                 FailureReply::Status(status) => Err(status),
             },
-        }
+        };
+        let reply_size = answered.as_ref().ok().map(|response| {
+            u64::try_from(prost::Message::encoded_len(response)).unwrap_or(u64::MAX)
+        });
+        let tenant = tenant.as_deref().map_or("", TenantCalls::tenant);
+        metrics.bytes(tenant, C::KIND, size, reply_size);
+        answered
     }
 
     /// Serves the proxy service, and the standard gRPC health service, on

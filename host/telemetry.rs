@@ -1,6 +1,9 @@
-//! Prometheus metrics: calls by request type and outcome, latency, guest
-//! faults by plugin and kind, calls in flight, reloads, CPU throttling.
-//! Served as text by the admin listener at `/metrics`.
+//! Prometheus metrics: calls by request type and outcome, latency per call,
+//! per plugin and step, instantiation time, bytes in and out, guest faults
+//! by plugin and kind, calls in flight, reloads, CPU throttling. Served as
+//! text by the admin listener at `/metrics`; every family has its series of
+//! the configured tenants and plugins from the start, at zero (see
+//! [`crate::series`]).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, AtomicU64};
@@ -64,6 +67,27 @@ impl TraceParent {
 const LATENCY_BUCKETS: [f64; 14] = [
     0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
 ];
+
+/// Message size buckets in bytes: 64 B to 1 MiB, the default `max_request`.
+const BYTE_BUCKETS: [f64; 9] = [
+    64.0, 256.0, 1024.0, 4096.0, 16384.0, 65536.0, 262144.0, 524288.0, 1048576.0,
+];
+
+/// Labels of a plugin.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PluginLabels {
+    /// The plugin (`tenant/name` outside the default tenant).
+    pub plugin: String,
+}
+
+/// Labels of one step of a call.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StepLabels {
+    /// The plugin that ran it.
+    pub plugin: String,
+    /// `handler`, or an interceptor's `before` or `after`.
+    pub step: &'static str,
+}
 
 /// Labels of a finished call.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -159,6 +183,10 @@ pub struct Metrics {
     host_call_latency: Family<HostCallKindLabels, Histogram>,
     /// Each tenant's call counters, resolved once (see [`TenantCalls`]).
     tenant_calls: Mutex<HashMap<String, Arc<TenantCalls>>>,
+    instantiate: Family<PluginLabels, Histogram>,
+    steps: Family<StepLabels, Histogram>,
+    request_bytes: Family<KindLabels, Histogram>,
+    reply_bytes: Family<KindLabels, Histogram>,
 }
 
 impl Default for Metrics {
@@ -236,6 +264,34 @@ impl Metrics {
             "Time the kv store or Centrifugo's API took to answer a guest's call",
             host_call_latency.clone(),
         );
+        let latency_histogram = || Histogram::new(LATENCY_BUCKETS);
+        let bytes_histogram = || Histogram::new(BYTE_BUCKETS);
+        let instantiate =
+            Family::<PluginLabels, Histogram>::new_with_constructor(latency_histogram);
+        let steps = Family::<StepLabels, Histogram>::new_with_constructor(latency_histogram);
+        let request_bytes = Family::<KindLabels, Histogram>::new_with_constructor(bytes_histogram);
+        let reply_bytes = Family::<KindLabels, Histogram>::new_with_constructor(bytes_histogram);
+        registry.register(
+            "instantiate_duration_seconds",
+            "Time to make a new instance of a plugin for a call (warm reuse skips it), by plugin",
+            instantiate.clone(),
+        );
+        registry.register(
+            "step_duration_seconds",
+            "Time one step of a call took, instantiation included, by plugin and step \
+             (handler, before, after)",
+            steps.clone(),
+        );
+        registry.register(
+            "request_bytes",
+            "Encoded size of each proxy request, by tenant and request type",
+            request_bytes.clone(),
+        );
+        registry.register(
+            "reply_bytes",
+            "Encoded size of each proxy reply, by tenant and request type",
+            reply_bytes.clone(),
+        );
         Metrics {
             registry,
             calls,
@@ -248,6 +304,125 @@ impl Metrics {
             host_calls,
             host_call_latency,
             tenant_calls: Mutex::new(HashMap::new()),
+            instantiate,
+            steps,
+            request_bytes,
+            reply_bytes,
+        }
+    }
+
+    /// Records how long making a new instance of `plugin` took.
+    pub fn instantiated(&self, plugin: &str, seconds: f64) {
+        self.instantiate
+            .get_or_create(&PluginLabels {
+                plugin: plugin.to_owned(),
+            })
+            .observe(seconds);
+    }
+
+    /// Records how long a `step` of `plugin` took.
+    pub fn step(&self, plugin: &str, step: &'static str, seconds: f64) {
+        self.steps
+            .get_or_create(&StepLabels {
+                plugin: plugin.to_owned(),
+                step,
+            })
+            .observe(seconds);
+    }
+
+    /// Records the encoded sizes of a call's request and, if one went back,
+    /// its reply.
+    pub fn bytes(&self, tenant: &str, kind: RequestKind, request: u64, reply: Option<u64>) {
+        let labels = KindLabels {
+            tenant: tenant.to_owned(),
+            kind: kind.name().to_owned(),
+        };
+        // Sizes are far below 2^52 bytes, so the conversion is exact.
+        #[allow(clippy::cast_precision_loss, reason = "sizes are far below 2^52")]
+        let as_f64 = |bytes: u64| bytes as f64;
+        self.request_bytes
+            .get_or_create(&labels)
+            .observe(as_f64(request));
+        if let Some(reply) = reply {
+            self.reply_bytes
+                .get_or_create(&labels)
+                .observe(as_f64(reply));
+        }
+    }
+
+    /// Makes the series of a call of `tenant` of `kind` exist, at zero.
+    pub(crate) fn zero_call(&self, tenant: &str, kind: RequestKind, outcomes: &[&str]) {
+        let labels = KindLabels {
+            tenant: tenant.to_owned(),
+            kind: kind.name().to_owned(),
+        };
+        for outcome in outcomes {
+            let _ = self.calls.get_or_create(&CallLabels {
+                tenant: tenant.to_owned(),
+                kind: labels.kind.clone(),
+                outcome: (*outcome).to_owned(),
+            });
+        }
+        let _ = self.latency.get_or_create(&labels);
+        let _ = self.request_bytes.get_or_create(&labels);
+        let _ = self.reply_bytes.get_or_create(&labels);
+    }
+
+    /// Makes the series of `plugin`'s `steps`, faults and instantiations
+    /// exist, at zero; with its warm-instance events if it is `reused`.
+    pub(crate) fn zero_plugin(&self, plugin: &str, steps: &[&'static str], reused: bool) {
+        let labels = PluginLabels {
+            plugin: plugin.to_owned(),
+        };
+        let _ = self.instantiate.get_or_create(&labels);
+        for step in steps {
+            let _ = self.steps.get_or_create(&StepLabels {
+                plugin: plugin.to_owned(),
+                step,
+            });
+        }
+        for fault in crate::error::GuestFault::KINDS {
+            let _ = self.faults.get_or_create(&FaultLabels {
+                plugin: plugin.to_owned(),
+                fault: fault.to_owned(),
+            });
+        }
+        if reused {
+            for event in ["hit", "miss"] {
+                let _ = self.warm.get_or_create(&WarmLabels {
+                    plugin: plugin.to_owned(),
+                    event: event.to_owned(),
+                });
+            }
+        }
+    }
+
+    /// Makes the series of `tenant`'s calls through `import` exist, at zero.
+    pub(crate) fn zero_host_calls(
+        &self,
+        tenant: &str,
+        import: &'static str,
+        calls: &[&'static str],
+    ) {
+        for &call in calls {
+            let _ = self.host_calls.get_or_create(&HostCallLabels {
+                tenant: tenant.to_owned(),
+                import,
+                call,
+                outcome: "ok",
+            });
+            let _ = self
+                .host_call_latency
+                .get_or_create(&HostCallKindLabels { import, call });
+        }
+    }
+
+    /// Makes both reload results exist, at zero.
+    pub(crate) fn zero_reloads(&self) {
+        for result in ["applied", "rejected"] {
+            let _ = self.reloads.get_or_create(&ReloadLabels {
+                result: result.into(),
+            });
         }
     }
 

@@ -116,3 +116,10 @@ fn certificates(what: &'static str, path: &Path) -> Result<Vec<CertificateDer<'s
     }
     Ok(certs)
 }
+
+/// Makes ring, the one crypto provider in the build, the process default,
+/// for clients that take the default (the OCI registry client). Idempotent.
+pub(crate) fn install_crypto_provider() {
+    // Fails only when a provider is installed already, which is then ring.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}

@@ -4,5 +4,6 @@
 pub mod imports;
 pub mod logs;
 pub mod new;
+pub mod push;
 pub mod remote;
 pub mod report;

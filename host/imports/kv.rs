@@ -12,6 +12,9 @@ use crate::sandbox::{CallState, Guest};
 use crate::telemetry::HostCall;
 use crate::wit::kv::{Host, KvError};
 
+/// The operations of the `kv` import, as metrics name them.
+pub(crate) const OPERATIONS: [&str; 5] = ["get", "set", "delete", "increment", "compare_and_set"];
+
 impl CallState {
     /// The operation `op` about to run, after spending one of the call's
     /// `kv` operations, or a refusal once they are spent. Owned, so the

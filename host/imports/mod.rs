@@ -3,7 +3,7 @@
 
 mod api;
 mod config;
-mod kv;
+pub(crate) mod kv;
 mod log;
 
 use wasmtime::component::{HasSelf, Linker};
