@@ -45,6 +45,11 @@ impl Admission {
         *self.limit.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Whether every slot is taken now.
+    pub fn saturated(&self) -> bool {
+        self.permits.available_permits() == 0
+    }
+
     /// Calls holding a slot now.
     pub fn in_flight(&self) -> usize {
         let limit = self.limit();

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 
-use tokio::sync::SemaphorePermit;
+use tokio::sync::{Semaphore, SemaphorePermit};
 
 use crate::admission::Admission;
 use crate::config::{Config, InterceptorRef, Limits, PluginRef, TenantConfig};
@@ -655,7 +655,7 @@ impl TenantRoutes {
     /// Whether every one of its concurrency slots is taken now: a call that
     /// arrives meanwhile is refused as busy.
     pub fn saturated(&self) -> bool {
-        self.permits.available_permits() == 0
+        self.permits.saturated()
     }
 
     /// The plugin that answers `request`: by RPC method (exact, then

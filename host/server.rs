@@ -23,7 +23,7 @@ use crate::proxy::ProxyService;
 use crate::registry::{PluginRegistry, RegistryError, Routes};
 use crate::reload::{PluginWatcher, ReloadError, Reloader};
 use crate::sandbox::Services;
-use crate::telemetry::{Metrics, TraceParent};
+use crate::telemetry::{Metrics, TenantCalls, TraceParent};
 use crate::tls::{TlsCerts, TlsError};
 use crate::transport::Authenticated;
 use crate::wit::types::Headers;
