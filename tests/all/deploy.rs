@@ -729,12 +729,18 @@ fn the_demo_centrifugo_config_sends_the_credentials_the_demo_rotor_config_requir
         "scripts/demo defaults {secret_env} to Centrifugo's credentials_value"
     );
     let key_env = toml_str(&rotor, &["centrifugo", "api_key_env"], "deploy/rotor.toml");
-    let key = centrifugo["grpc_api"]["key"].as_str().expect("grpc_api.key");
+    let key = centrifugo["grpc_api"]["key"]
+        .as_str()
+        .expect("grpc_api.key");
     assert!(
         demo.contains(&format!("export {key_env}=\"${{{key_env}:-{key}}}\"")),
         "scripts/demo defaults {key_env} to Centrifugo's grpc_api.key"
     );
-    let (_, api_port) = host_port(toml_str(&rotor, &["centrifugo", "api"], "deploy/rotor.toml"));
+    let (_, api_port) = host_port(toml_str(
+        &rotor,
+        &["centrifugo", "api"],
+        "deploy/rotor.toml",
+    ));
     assert_eq!(Some(api_port), centrifugo["grpc_api"]["port"].as_u64());
     check_namespaces("deploy/centrifugo.json", &centrifugo, &rotor);
 }
@@ -891,8 +897,14 @@ fn compose_points_centrifugo_at_rotor_and_rotor_at_redis_and_centrifugo() {
     assert!(nodes >= 2, "several Centrifugo nodes");
     let engine = &centrifugo_config["engine"];
     assert_eq!(engine["type"], "redis", "compose: Centrifugo's engine");
-    let engine_url = engine["redis"]["address"].as_str().expect("engine.redis.address");
-    assert_eq!(host_port(engine_url).0, redis, "the engine uses the redis service");
+    let engine_url = engine["redis"]["address"]
+        .as_str()
+        .expect("engine.redis.address");
+    assert_eq!(
+        host_port(engine_url).0,
+        redis,
+        "the engine uses the redis service"
+    );
     let database = |url: &str| url.rsplit_once('/').map(|(_, db)| db.to_owned());
     assert_ne!(
         database(engine_url),

@@ -53,6 +53,7 @@ function buildGrid(book) {
       const seat = `${row}${n}`;
       const button = document.createElement('button');
       button.type = 'button';
+      button.className = 'seat';
       button.dataset.seat = seat;
       button.textContent = n;
       button.addEventListener('click', () => book(seat));

@@ -12,8 +12,8 @@ use std::sync::OnceLock;
 use serde_json::{Value as Json, json};
 
 use super::{
-    API_KEY, Centrifugo, Client, Ports, RotorProcess, SECRET, all_proxies, missing, root, token_data,
-    tools, user_token,
+    API_KEY, Centrifugo, Client, Ports, RotorProcess, SECRET, all_proxies, missing, root,
+    token_data, tools, user_token,
 };
 
 /// Where Debian's Chromium is.
@@ -24,7 +24,10 @@ const CHROMIUM: &str = "/usr/bin/chromium";
 fn page_dir() -> Option<&'static Path> {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     let dir = DIR.get_or_init(|| root().join("plugins/ticket-booking/web"));
-    if !dir.join("node_modules/centrifuge/dist/centrifuge.js").exists() {
+    if !dir
+        .join("node_modules/centrifuge/dist/centrifuge.js")
+        .exists()
+    {
         let status = Command::new("npm")
             .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
             .current_dir(dir)
@@ -49,7 +52,15 @@ impl PageServer {
     /// WebSocket URL) and signing tokens with [`SECRET`].
     fn start(dir: &Path, centrifugo: &str) -> PageServer {
         let mut child = Command::new("node")
-            .args(["serve.mjs", "--port", "0", "--event", "show", "--centrifugo", centrifugo])
+            .args([
+                "serve.mjs",
+                "--port",
+                "0",
+                "--event",
+                "show",
+                "--centrifugo",
+                centrifugo,
+            ])
             .current_dir(dir)
             .env("ROTOR_JWT_SECRET", SECRET)
             .stdin(Stdio::null())
@@ -156,7 +167,8 @@ public_namespaces = "event"
             )
         });
     assert_eq!(
-        result["ok"], true,
+        result["ok"],
+        true,
         "{result}\nCentrifugo:\n{}\nRotor:\n{}",
         centrifugo.log.text(),
         rotor.log.text()

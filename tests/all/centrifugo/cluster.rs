@@ -136,11 +136,18 @@ fn join(client: &mut Client, names: &[String], url: &str, channel: &str) {
 
 /// Sends one RPC per `(client, data)` of `calls` without waiting, then
 /// collects the answers in the same order.
-fn rpcs(client: &mut Client, method: &str, calls: &[(String, Json)]) -> Vec<Result<Json, ClientError>> {
+fn rpcs(
+    client: &mut Client,
+    method: &str,
+    calls: &[(String, Json)],
+) -> Vec<Result<Json, ClientError>> {
     let ids: Vec<u64> = calls
         .iter()
         .map(|(name, data)| {
-            client.send("rpc", json!({ "client": name, "method": method, "data": data }))
+            client.send(
+                "rpc",
+                json!({ "client": name, "method": method, "data": data }),
+            )
         })
         .collect();
     ids.into_iter()
@@ -152,7 +159,14 @@ fn rpcs(client: &mut Client, method: &str, calls: &[(String, Json)]) -> Vec<Resu
 /// disturbed: anything but staying connected and subscribed.
 fn disturbed(line: &Json) -> bool {
     let event = line["event"].as_str().unwrap_or_default();
-    ["disconnected", "connecting", "error", "unsubscribed", "subscribing"].contains(&event)
+    [
+        "disconnected",
+        "connecting",
+        "error",
+        "unsubscribed",
+        "subscribing",
+    ]
+    .contains(&event)
 }
 
 #[test]
@@ -189,7 +203,10 @@ fn fifty_clients_on_two_nodes_book_twenty_seats_and_a_killed_replica_is_survived
             .flat_map(|name| {
                 let i: usize = name[1..].parse().expect("a client number");
                 [i % seats.len(), (i + 7) % seats.len()].map(|seat| {
-                    (name.clone(), json!({ "event": "show", "seat": seats[seat] }))
+                    (
+                        name.clone(),
+                        json!({ "event": "show", "seat": seats[seat] }),
+                    )
                 })
             })
             .collect()
@@ -199,7 +216,10 @@ fn fifty_clients_on_two_nodes_book_twenty_seats_and_a_killed_replica_is_survived
     let ids_one: Vec<u64> = send_all(&mut one, &tries_one);
     let ids_two: Vec<u64> = send_all(&mut two, &tries_two);
     let mut booked: BTreeMap<String, String> = BTreeMap::new();
-    for (client, ids, tries) in [(&mut one, ids_one, &tries_one), (&mut two, ids_two, &tries_two)] {
+    for (client, ids, tries) in [
+        (&mut one, ids_one, &tries_one),
+        (&mut two, ids_two, &tries_two),
+    ] {
         for (id, (name, data)) in ids.into_iter().zip(tries) {
             let seat = data["seat"].as_str().expect("a seat").to_owned();
             match client.answer(id) {
@@ -226,7 +246,11 @@ fn fifty_clients_on_two_nodes_book_twenty_seats_and_a_killed_replica_is_survived
         tries_one.len() + tries_two.len(),
         started.elapsed()
     );
-    assert_eq!(booked.len(), seats.len(), "exactly one booking per seat: {booked:?}");
+    assert_eq!(
+        booked.len(),
+        seats.len(),
+        "exactly one booking per seat: {booked:?}"
+    );
     let full = json!({ "event": "show", "booked": booked });
 
     // Every client, on either node, received the complete map (published
@@ -239,8 +263,10 @@ fn fifty_clients_on_two_nodes_book_twenty_seats_and_a_killed_replica_is_survived
                     && line["data"] == full
             });
         }
-        let reads: Vec<(String, Json)> =
-            group.iter().map(|name| (name.clone(), json!({ "event": "show" }))).collect();
+        let reads: Vec<(String, Json)> = group
+            .iter()
+            .map(|name| (name.clone(), json!({ "event": "show" })))
+            .collect();
         for (answer, name) in rpcs(client, "booking:seats", &reads).into_iter().zip(group) {
             assert_eq!(answer.as_ref().ok(), Some(&full), "{name}: {answer:?}");
         }
@@ -262,14 +288,20 @@ fn fifty_clients_on_two_nodes_book_twenty_seats_and_a_killed_replica_is_survived
     }
 
     // Replica A dies (SIGKILL) while both nodes' clients have bookings in
-    // flight for another event.
-    let late = |group: &[String]| -> Vec<(String, Json)> {
+    // flight. Each node's clients book seats of an event of their own, so
+    // that no more bookings race for one seat map than the plugin allows.
+    let late = |group: &[String], event: &str| -> Vec<(String, Json)> {
         group
             .iter()
-            .map(|name| (name.clone(), json!({ "event": "late", "seat": format!("S{name}") })))
+            .map(|name| {
+                (
+                    name.clone(),
+                    json!({ "event": event, "seat": format!("S{name}") }),
+                )
+            })
             .collect()
     };
-    let (late_one, late_two) = (late(&on_one), late(&on_two));
+    let (late_one, late_two) = (late(&on_one, "late1"), late(&on_two, "late2"));
     let ids_one = send_all(&mut one, &late_one);
     let ids_two = send_all(&mut two, &late_two);
     drop(replica_a);
@@ -285,30 +317,49 @@ fn fifty_clients_on_two_nodes_book_twenty_seats_and_a_killed_replica_is_survived
         }
     }
     for (id, (name, data)) in ids_two.into_iter().zip(&late_two) {
-        let reply = two.answer(id).unwrap_or_else(|error| {
-            panic!("{name} on the surviving replica failed: {error:?}")
-        });
+        let reply = two
+            .answer(id)
+            .unwrap_or_else(|error| panic!("{name} on the surviving replica failed: {error:?}"));
         assert_eq!(reply["data"]["seat"], data["seat"], "{name}");
         assert_eq!(reply["data"]["published"], true, "{name}");
     }
     // After the kill, every call through node one fails as temporary, and
     // every call through node two is answered.
     let reads = |group: &[String]| -> Vec<(String, Json)> {
-        group.iter().map(|name| (name.clone(), json!({ "event": "show" }))).collect()
+        group
+            .iter()
+            .map(|name| (name.clone(), json!({ "event": "show" })))
+            .collect()
     };
-    for (answer, name) in rpcs(&mut one, "booking:seats", &reads(&on_one)).into_iter().zip(&on_one) {
+    for (answer, name) in rpcs(&mut one, "booking:seats", &reads(&on_one))
+        .into_iter()
+        .zip(&on_one)
+    {
         let error = answer.expect_err("replica A is gone");
-        assert_eq!((error.code, error.temporary), (100, true), "{name}: {error:?}");
+        assert_eq!(
+            (error.code, error.temporary),
+            (100, true),
+            "{name}: {error:?}"
+        );
     }
-    for (answer, name) in rpcs(&mut two, "booking:seats", &reads(&on_two)).into_iter().zip(&on_two) {
+    for (answer, name) in rpcs(&mut two, "booking:seats", &reads(&on_two))
+        .into_iter()
+        .zip(&on_two)
+    {
         assert_eq!(answer.as_ref().ok(), Some(&full), "{name}: {answer:?}");
     }
     // Node two's clients saw nothing of it, and node one's stay connected
     // to Centrifugo: only their proxy calls fail.
     let noticed = two.events_during(Duration::from_millis(300), disturbed);
-    assert!(noticed.is_empty(), "node two's clients were disturbed: {noticed:#?}");
+    assert!(
+        noticed.is_empty(),
+        "node two's clients were disturbed: {noticed:#?}"
+    );
     let noticed = one.events_during(Duration::ZERO, disturbed);
-    assert!(noticed.is_empty(), "node one's clients were disconnected: {noticed:#?}");
+    assert!(
+        noticed.is_empty(),
+        "node one's clients were disconnected: {noticed:#?}"
+    );
 
     // A replica started again on the same address is found again: node
     // one reconnects with gRPC's backoff, and its calls are answered.
@@ -332,7 +383,10 @@ fn fifty_clients_on_two_nodes_book_twenty_seats_and_a_killed_replica_is_survived
             }
         }
     }
-    eprintln!("node one answered again {:?} after the kill", killed.elapsed());
+    eprintln!(
+        "node one answered again {:?} after the kill",
+        killed.elapsed()
+    );
     drop((replica_a, replica_b));
 }
 
@@ -341,7 +395,10 @@ fn send_all(client: &mut Client, calls: &[(String, Json)]) -> Vec<u64> {
     calls
         .iter()
         .map(|(name, data)| {
-            client.send("rpc", json!({ "client": name, "method": "booking:book", "data": data }))
+            client.send(
+                "rpc",
+                json!({ "client": name, "method": "booking:book", "data": data }),
+            )
         })
         .collect()
 }

@@ -5,7 +5,9 @@
 //! Centrifugo comes from `scripts/centrifugo`, which builds the pinned
 //! version from its Go module once. The client is `tests/client/driver.mjs`,
 //! which drives the `centrifuge` npm package and talks JSON lines with the
-//! test. Without Go or Node.js the tests print why and pass, unless
+//! test. The tests of several nodes add a `redis-server`, and the browser
+//! test Debian's Chromium. Without Go, Node.js, `redis-server` or Chromium
+//! the tests that need them print why and pass, unless
 //! `ROTOR_REQUIRE_CENTRIFUGO` is set (CI sets it): then they fail.
 
 mod binary;
@@ -328,7 +330,10 @@ impl RedisServer {
             if let Some(status) = server.child.try_wait().expect("waiting for redis-server") {
                 panic!("redis-server exited with {status}");
             }
-            assert!(started.elapsed() < WAIT, "redis-server did not listen in time");
+            assert!(
+                started.elapsed() < WAIT,
+                "redis-server did not listen in time"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
         Some(server)
@@ -651,7 +656,10 @@ impl Client {
                     self.seen.push(line.clone());
                     self.pending.push_back(line);
                 }
-                None => panic!("no answer to command {id} in time; events: {:#?}", self.seen),
+                None => panic!(
+                    "no answer to command {id} in time; events: {:#?}",
+                    self.seen
+                ),
             }
         };
         if let Some(error) = line.get("error") {
