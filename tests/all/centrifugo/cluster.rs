@@ -96,15 +96,15 @@ fn node(tools: super::Tools, ports: Ports, replica_port: u16, redis: &RedisServe
     );
     config["rpc"]["namespaces"] = json!([{ "name": "booking", "proxy_enabled": true }]);
     // As generous as the replicas' own limit (see replica_config).
-    for proxy in [
-        &mut config["client"]["proxy"]["connect"],
-        &mut config["client"]["proxy"]["refresh"],
-        &mut config["channel"]["proxy"]["subscribe"],
-        &mut config["channel"]["proxy"]["publish"],
-        &mut config["channel"]["proxy"]["sub_refresh"],
-        &mut config["rpc"]["proxy"],
+    for path in [
+        "/client/proxy/connect",
+        "/client/proxy/refresh",
+        "/channel/proxy/subscribe",
+        "/channel/proxy/publish",
+        "/channel/proxy/sub_refresh",
+        "/rpc/proxy",
     ] {
-        proxy["timeout"] = json!("5s");
+        config.pointer_mut(path).expect("a proxy object")["timeout"] = json!("5s");
     }
     config["engine"] = json!({ "type": "redis", "redis": { "address": redis.url(0) } });
     Centrifugo::start_on(tools, ports, config)
