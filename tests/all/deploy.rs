@@ -719,7 +719,8 @@ fn the_demo_centrifugo_config_sends_the_credentials_the_demo_rotor_config_requir
         &centrifugo,
         &format!("grpc://{listen}"),
     );
-    // scripts/demo sets the same demo value unless the environment has one.
+    // scripts/demo sets the same demo values unless the environment has
+    // them: the proxy secret and the server API's key.
     let demo = read("scripts/demo");
     assert!(
         demo.contains(&format!(
@@ -727,6 +728,21 @@ fn the_demo_centrifugo_config_sends_the_credentials_the_demo_rotor_config_requir
         )),
         "scripts/demo defaults {secret_env} to Centrifugo's credentials_value"
     );
+    let key_env = toml_str(&rotor, &["centrifugo", "api_key_env"], "deploy/rotor.toml");
+    let key = centrifugo["grpc_api"]["key"]
+        .as_str()
+        .expect("grpc_api.key");
+    assert!(
+        demo.contains(&format!("export {key_env}=\"${{{key_env}:-{key}}}\"")),
+        "scripts/demo defaults {key_env} to Centrifugo's grpc_api.key"
+    );
+    let (_, api_port) = host_port(toml_str(
+        &rotor,
+        &["centrifugo", "api"],
+        "deploy/rotor.toml",
+    ));
+    assert_eq!(Some(api_port), centrifugo["grpc_api"]["port"].as_u64());
+    check_namespaces("deploy/centrifugo.json", &centrifugo, &rotor);
 }
 
 /// Checks that Centrifugo's namespaces cover what a Rotor config routes:
@@ -867,11 +883,39 @@ fn compose_points_centrifugo_at_rotor_and_rotor_at_redis_and_centrifugo() {
 
     // Rotor reaches Redis and Centrifugo's API by their service names, with
     // the API key Centrifugo expects, and gets every secret it reads.
-    let (redis, _) = host_port(toml_str(&rotor_config, &["kv", "url"], "compose"));
+    let kv_url = toml_str(&rotor_config, &["kv", "url"], "compose");
+    let (redis, _) = host_port(kv_url);
     assert!(
         services[redis.as_str()].is_mapping(),
         "{redis} is a service"
     );
+
+    // Several Centrifugo nodes need a shared engine, so that a publication
+    // through one node reaches the clients of all; it shares the Redis
+    // service, in a database of its own.
+    let nodes = centrifugo["deploy"]["replicas"].as_u64().unwrap_or(1);
+    assert!(nodes >= 2, "several Centrifugo nodes");
+    let engine = &centrifugo_config["engine"];
+    assert_eq!(engine["type"], "redis", "compose: Centrifugo's engine");
+    let engine_url = engine["redis"]["address"]
+        .as_str()
+        .expect("engine.redis.address");
+    assert_eq!(
+        host_port(engine_url).0,
+        redis,
+        "the engine uses the redis service"
+    );
+    let database = |url: &str| url.rsplit_once('/').map(|(_, db)| db.to_owned());
+    assert_ne!(
+        database(engine_url),
+        database(kv_url),
+        "Centrifugo and Rotor use different Redis databases"
+    );
+    let host_ports = centrifugo["ports"][0].as_str().expect("a port mapping");
+    let range = host_ports.split(':').nth(1).expect("host ports");
+    let (first, last) = range.split_once('-').expect("a host port range");
+    let count = last.parse::<u64>().expect("a port") - first.parse::<u64>().expect("a port") + 1;
+    assert_eq!(count, nodes, "one host port per Centrifugo node");
     let (api_host, api_port) =
         host_port(toml_str(&rotor_config, &["centrifugo", "api"], "compose"));
     assert_eq!(api_host, "centrifugo");
@@ -1144,6 +1188,10 @@ fn kubernetes_probes_ports_and_volumes_match_the_config() {
         "the example names the Secret's key: {proxy_secret}"
     );
     check_namespaces("kubernetes", &centrifugo, &config);
+    assert_eq!(
+        centrifugo["engine"]["type"], "redis",
+        "kubernetes: several Centrifugo nodes share a Redis engine"
+    );
     let service_port = service["spec"]["ports"][0]["port"].as_u64();
     assert_eq!(
         KUBERNETES_ENDPOINT,
