@@ -101,6 +101,8 @@ pub struct TenantRoutes {
     cpu: Arc<TenantCpu>,
     /// Its share of the instance pool: a permit per live instance.
     instances: Arc<Semaphore>,
+    /// How many permits `instances` was made with.
+    share: u32,
     /// The rate its guests' log lines are held to.
     log_rate: Arc<LogRate>,
     /// Warm pools by plugin key, with the plugin version they hold.
@@ -130,6 +132,7 @@ struct RouteBuilder<'a> {
     services: Services,
     cpu: Arc<TenantCpu>,
     instances: Arc<Semaphore>,
+    share: u32,
     log_rate: Arc<LogRate>,
     pools: BTreeMap<String, (Arc<Plugin>, Arc<WarmPool>)>,
 }
@@ -267,6 +270,7 @@ impl RouteBuilder<'_> {
             permits,
             cpu: self.cpu.clone(),
             instances: self.instances.clone(),
+            share: self.share,
             log_rate: self.log_rate.clone(),
             pools: self.pools.clone(),
             naming: self.tenancy.naming.clone(),
@@ -387,17 +391,18 @@ impl Routes {
                 || services.cpu.tenant(&tenant.name, tenant.limits.cpu),
                 |old| old.cpu.clone(),
             );
-            // So do its share of the instance pool, sized at start (a reload
-            // that lengthens a chain cannot take other tenants' slots), and
-            // its log rate.
-            let (instances, log_rate) = old.map_or_else(
-                || {
-                    (
-                        Arc::new(instance_share(tenant.instance_share())),
-                        Arc::new(LogRate::new(tenant.limits.log_rate)),
-                    )
-                },
-                |old| (old.instances.clone(), old.log_rate.clone()),
+            // So does its log rate, and its share of the instance pool
+            // unless the reload resized it (the reload was checked to fit
+            // the pool). Instances alive at a resize keep their places in
+            // the old share until they drop.
+            let share = tenant.instance_share();
+            let instances = match old {
+                Some(old) if old.share == share => old.instances.clone(),
+                _ => Arc::new(instance_share(share)),
+            };
+            let log_rate = old.map_or_else(
+                || Arc::new(LogRate::new(tenant.limits.log_rate)),
+                |old| old.log_rate.clone(),
             );
             let builder = RouteBuilder {
                 tenant,
@@ -406,6 +411,7 @@ impl Routes {
                 services: tenant_services(tenant, &config.tenancy.naming, services),
                 cpu,
                 instances,
+                share,
                 log_rate,
                 pools: warm_pools(tenant, &plugins, old, &services.metrics),
             };
@@ -465,6 +471,7 @@ impl Routes {
             permits: Arc::new(Admission::new(limits.concurrency)),
             cpu,
             instances,
+            share: limits.concurrency,
             log_rate,
             pools: BTreeMap::new(),
             naming: Naming::default(),

@@ -187,7 +187,6 @@ pub fn new_store(
     guest: Arc<Guest>,
     limits: &Limits,
     deadline: Instant,
-
 ) -> Result<Store<CallState>, GuestFault> {
     let share = guest.instances.clone().try_acquire_owned().map_err(|_| {
         GuestFault::Instantiate(format!(
