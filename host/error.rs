@@ -4,7 +4,7 @@
 use std::fmt;
 use std::path::PathBuf;
 
-use crate::kind::RequestKind;
+use crate::contract::kind::RequestKind;
 
 /// Why a plugin could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -44,7 +44,7 @@ pub enum PluginError {
         /// The tenant.
         tenant: String,
         /// What the tenant is granted.
-        grants: crate::tenant::Grants,
+        grants: crate::routing::tenancy::Grants,
     },
     /// The engine could not be set up.
     #[error("cannot set up the WebAssembly engine: {0}")]

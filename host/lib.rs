@@ -2,48 +2,61 @@
 //! subscribe, publish, RPC, sub-refresh — with sandboxed WebAssembly
 //! components, one per request type.
 //!
-//! The flow of one call: [`proxy`](ProxyService) decodes protobuf into the
-//! WIT records of `wit/`, the [`PluginRegistry`] picks the component, a fresh
-//! instance answers in a sandbox with memory and CPU limits, and the reply
-//! goes back as protobuf. A guest that fails becomes a defined reply.
+//! # The crate map
+//!
+//! One crate in layers; each layer imports only the layers below it
+//! (`scripts/check-layers` fails CI on an import cycle):
+//!
+//! | layer | what it holds |
+//! |---|---|
+//! | `app` | [`Rotor`]: builds the engine, services, registry and reloader; the operator's facade and its admin endpoint |
+//! | `transport` | the gRPC [`ProxyService`] and its listeners (limits, TLS, authentication) |
+//! | `lifecycle` | reloads of config and plugins, each checked by canary calls |
+//! | `pipeline` | one call: the interceptor chain around the handler |
+//! | `routing` | the [`PluginRegistry`]: which plugin answers, tenancy, channel scopes |
+//! | `imports` | the host capabilities guests call: `log`, `config`, `kv`, `centrifugo-api` |
+//! | `runtime` | the wasmtime [`Engine`], the per-call store and its limits, plugins, warm pools, CPU shares |
+//! | `backends` | the key-value stores and the client of Centrifugo's server API |
+//! | `telemetry` | metrics and trace context |
+//! | `config`, `contract`, `error` | the validated config; WIT, protobuf and the conversion between them; typed errors |
+//!
+//! # The path of one call
+//!
+//! `transport::grpc` takes the protobuf message and the deadline →
+//! `Rotor::answer_on` (`app`) opens the call's span and converts it into WIT
+//! records (`contract::convert`) → `pipeline` asks `routing` for the tenant
+//! and the route, then runs each interceptor and the handler in a store of
+//! their own (`runtime::store`: memory, CPU and import budgets), fresh or
+//! taken from a warm pool → the reply goes back through `contract::convert`
+//! as protobuf. A guest that fails becomes a defined reply (`error`).
 
-pub mod admin;
-mod api;
-mod canary;
+mod app;
+mod backends;
 pub mod config;
-mod convert;
-mod cpu;
-mod engine;
+mod contract;
 mod error;
 mod imports;
-mod json_bytes;
-mod kind;
-pub mod kv;
+mod lifecycle;
 mod pipeline;
-mod plugin;
-pub mod proto;
-mod proxy;
-mod registry;
-mod reload;
-mod sandbox;
+mod routing;
+mod runtime;
 pub mod scaffold;
-mod scope;
-mod server;
 mod telemetry;
-mod tenant;
-mod tls;
 mod transport;
-mod warm;
-mod wit;
 
+pub use app::admin;
+pub use app::{Listeners, Rotor, ServeError};
+pub use backends::kv;
 pub use config::{Config, ConfigError, Limits, TenantConfig};
-pub use convert::{BadRequest, ProxyCall};
-pub use engine::Engine;
+pub use contract::convert::{BadRequest, ProxyCall};
+pub use contract::kind::RequestKind;
+pub use contract::proto;
 pub use error::{CallError, GuestFault, PluginError};
-pub use kind::RequestKind;
-pub use plugin::Plugin;
-pub use proxy::ProxyService;
-pub use registry::{PluginRegistry, RegistryError, Routes, TenantSummary};
-pub use reload::{PluginWatcher, ReloadError};
-pub use server::{Listeners, Rotor, ServeError};
-pub use tls::TlsError;
+pub use lifecycle::reload::{PluginWatcher, ReloadError};
+pub use routing::registry::{PluginRegistry, RegistryError, Routes, TenantSummary};
+pub use runtime::engine::Engine;
+pub use runtime::plugin::Plugin;
+pub use transport::grpc::ProxyService;
+pub use transport::tls::TlsError;
+// Named by the serde attributes build.rs puts on the generated protobuf code.
+use contract::json_bytes;

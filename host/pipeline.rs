@@ -23,20 +23,20 @@ use std::time::Instant;
 use wasmtime::{Store, Trap};
 
 use crate::config::Limits;
-use crate::convert;
-use crate::engine::Engine;
-use crate::error::{CallError, GuestFault, RefreshFailure};
-use crate::kind::RequestKind;
-use crate::plugin::{InterceptorInstance, Live};
-use crate::registry::{PluginRegistry, Step, Target, TenantRoutes, kind_of};
-use crate::sandbox::{self, CallState};
-use crate::telemetry::Metrics;
-use crate::warm::{Warm, WarmState};
-use crate::wit::interceptor::{CallContext, Decision};
-use crate::wit::types::{
+use crate::contract::convert;
+use crate::contract::kind::RequestKind;
+use crate::contract::wit::interceptor::{CallContext, Decision};
+use crate::contract::wit::types::{
     CentrifugoError, ConnectReply, Disconnect, PublishReply, RefreshReply, Reply, Request,
     RpcReply, SubRefreshReply, SubscribeReply,
 };
+use crate::error::{CallError, GuestFault, RefreshFailure};
+use crate::routing::registry::{PluginRegistry, Step, Target, TenantRoutes, kind_of};
+use crate::runtime::engine::Engine;
+use crate::runtime::plugin::{InterceptorInstance, Live};
+use crate::runtime::store::{self, CallState};
+use crate::runtime::warm::{Warm, WarmState};
+use crate::telemetry::Metrics;
 
 /// Runs calls against the live plugins.
 pub struct Pipeline {
@@ -365,7 +365,7 @@ impl Call<'_> {
     }
 
     fn store(&self, target: &Target) -> Store<CallState> {
-        sandbox::new_store(
+        store::new_store(
             &self.pipeline.engine,
             target.guest.clone(),
             self.limits,
@@ -406,7 +406,7 @@ impl Call<'_> {
                 metrics.warm(&target.guest.plugin, "hit");
                 let (mut live, state) = warm.into_parts();
                 live.store.data_mut().begin_call(target.guest.clone());
-                sandbox::refill(&mut live.store, self.limits, self.step_deadline());
+                store::refill(&mut live.store, self.limits, self.step_deadline());
                 return Ok((live, Some(state)));
             }
             metrics.warm(&target.guest.plugin, "miss");
@@ -448,7 +448,7 @@ impl Call<'_> {
     ) -> wasmtime::Result<Option<Reply>> {
         // A fresh budget for the after hook: the inner steps used their own.
         let deadline = self.step_deadline();
-        sandbox::refill(&mut instance.store, self.limits, deadline);
+        store::refill(&mut instance.store, self.limits, deadline);
         instance.after(&self.context, reply).await
     }
 

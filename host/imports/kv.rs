@@ -7,10 +7,10 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::kv::{self, Space};
-use crate::sandbox::{CallState, Guest};
+use crate::backends::kv::{self, Space};
+use crate::contract::wit::kv::{Host, KvError};
+use crate::runtime::store::{CallState, Guest};
 use crate::telemetry::HostCall;
-use crate::wit::kv::{Host, KvError};
 
 impl CallState {
     /// The operation `op` about to run, after spending one of the call's

@@ -1,8 +1,8 @@
 //! The `log` import: guest log lines go to the host's log, tagged with the
 //! tenant and plugin, cut to a length and bounded in number per call.
 
-use crate::sandbox::{CallState, LOG_LINE_MAX};
-use crate::wit::log::{Host, Level};
+use crate::contract::wit::log::{Host, Level};
+use crate::runtime::store::{CallState, LOG_LINE_MAX};
 
 impl Host for CallState {
     fn write(&mut self, level: Level, message: String) {

@@ -1,15 +1,15 @@
 //! Host imports offered to guests: WASI (with nothing granted but clocks and
 //! randomness), `log`, `config`, `kv` and `centrifugo-api`.
 
-mod api;
-mod config;
+mod centrifugo_api;
 mod kv;
 mod log;
+mod settings;
 
 use wasmtime::component::{HasSelf, Linker};
 
-use crate::sandbox::CallState;
-use crate::wit;
+use crate::contract::wit;
+use crate::runtime::store::CallState;
 
 /// Adds every host import to `linker`.
 pub fn add_to_linker(linker: &mut Linker<CallState>) -> wasmtime::Result<()> {

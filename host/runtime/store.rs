@@ -10,11 +10,11 @@ use wasmtime::{ResourceLimiter, Store, UpdateDeadline};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{ResourceTable, WasiCtx, WasiCtxView, WasiView};
 
-use crate::api::ApiClient;
+use crate::backends::centrifugo_client::ApiClient;
+use crate::backends::kv::KvStore;
 use crate::config::Limits;
-use crate::cpu::{CpuShares, Slice, TenantCpu};
-use crate::engine::Engine;
-use crate::kv::KvStore;
+use crate::runtime::cpu::{CpuShares, Slice, TenantCpu};
+use crate::runtime::engine::Engine;
 use crate::telemetry::Metrics;
 
 /// Bytes of a guest's stderr kept per call: enough for a panic message.

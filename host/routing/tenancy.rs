@@ -9,9 +9,9 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use crate::contract::kind::Naming;
+use crate::contract::wit::types::Request;
 use crate::error::CallError;
-use crate::kind::Naming;
-use crate::wit::types::Request;
 
 /// The tenant of a configuration without tenants.
 pub const DEFAULT_TENANT: &str = "default";
@@ -242,7 +242,7 @@ impl Tenancy {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wit::types::{Connection, PublishRequest};
+    use crate::contract::wit::types::{Connection, PublishRequest};
 
     fn publish(channel: &str, headers: &[(&str, &str)]) -> Request {
         Request::Publish(PublishRequest {

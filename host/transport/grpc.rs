@@ -8,12 +8,14 @@ use tonic::codegen::BoxStream;
 use tonic::metadata::KeyAndValueRef;
 use tonic::{Request, Response, Status, Streaming};
 
-use crate::convert::ProxyCall;
-use crate::proto::proxy as pb;
-use crate::proto::proxy::centrifugo_proxy_server::{CentrifugoProxy, CentrifugoProxyServer};
-use crate::server::Rotor;
-use crate::transport::same_secret;
-use crate::wit::types::Headers;
+use crate::app::Rotor;
+use crate::contract::convert::ProxyCall;
+use crate::contract::proto::proxy as pb;
+use crate::contract::proto::proxy::centrifugo_proxy_server::{
+    CentrifugoProxy, CentrifugoProxyServer,
+};
+use crate::contract::wit::types::Headers;
+use crate::transport::listener::same_secret;
 
 /// Metadata that belongs to the gRPC transport, not to the client: never
 /// shown to guests.
@@ -73,7 +75,7 @@ impl ProxyService {
                 .get(auth.key.as_str())
                 .map(tonic::metadata::MetadataValue::as_bytes);
             if !presented.is_some_and(|value| same_secret(value, auth.value.as_bytes())) {
-                return Err(crate::transport::unauthenticated(auth));
+                return Err(crate::transport::listener::unauthenticated(auth));
             }
         }
         let deadline = deadline(request.metadata());

@@ -11,7 +11,7 @@ use wasmtime::{Cache, CacheConfig, Enabled, InstanceAllocationStrategy, PoolingA
 
 use crate::config::{CompileCache, Limits, PoolLimits};
 use crate::error::PluginError;
-use crate::sandbox::CallState;
+use crate::runtime::store::CallState;
 
 /// How often the epoch advances: the resolution of CPU deadlines, and how
 /// often a running guest yields to other tasks.

@@ -13,8 +13,8 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
-use crate::kind::RequestKind;
-use crate::wit::types::{
+use crate::contract::kind::RequestKind;
+use crate::contract::wit::types::{
     ConnectReply, PublishReply, RefreshReply, Reply, RpcReply, SubRefreshReply, SubscribeReply,
 };
 

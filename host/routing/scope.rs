@@ -21,9 +21,11 @@
 
 use std::collections::BTreeSet;
 
+use crate::contract::kind::Naming;
+use crate::contract::wit::types::{
+    ChannelMatch, ChannelsCapability, ConnectReply, RefreshReply, Reply,
+};
 use crate::error::GuestFault;
-use crate::kind::Naming;
-use crate::wit::types::{ChannelMatch, ChannelsCapability, ConnectReply, RefreshReply, Reply};
 
 /// Characters that make a wildcard capability match more than one name.
 const WILDCARD_CHARACTERS: [char; 6] = ['*', '?', '[', ']', '{', '\\'];
@@ -161,7 +163,7 @@ fn outside(channel: &str, field: &str) -> GuestFault {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wit::types::{ConnectResult, RefreshResult};
+    use crate::contract::wit::types::{ConnectResult, RefreshResult};
 
     fn set(names: &[&str]) -> BTreeSet<String> {
         names.iter().map(|name| (*name).to_owned()).collect()
@@ -179,7 +181,7 @@ mod tests {
     }
 
     fn connect(channels: &[&str], subs: &[&str], caps: Vec<ChannelsCapability>) -> Reply {
-        let options = crate::wit::types::SubscribeOptions {
+        let options = crate::contract::wit::types::SubscribeOptions {
             expire_at: 0,
             info: Vec::new(),
             data: Vec::new(),

@@ -19,11 +19,11 @@ use tokio::sync::{Mutex, mpsc};
 use tokio::task::JoinHandle;
 
 use crate::config::{Config, ConfigError};
-use crate::engine::Engine;
 use crate::error::PluginError;
-use crate::plugin::Plugin;
-use crate::registry::{PluginRegistry, RegistryError, Routes, load_plugins};
-use crate::sandbox::Services;
+use crate::routing::registry::{PluginRegistry, RegistryError, Routes, load_plugins};
+use crate::runtime::engine::Engine;
+use crate::runtime::plugin::Plugin;
+use crate::runtime::store::Services;
 use crate::telemetry::Metrics;
 
 /// Quiet time after the last file event before a reload starts: one editor
@@ -146,7 +146,7 @@ impl Reloader {
                     continue;
                 }
             };
-            let sha256 = crate::plugin::sha256_hex(&bytes);
+            let sha256 = crate::runtime::plugin::sha256_hex(&bytes);
             if plugins.get(&key).is_some_and(|old| old.sha256() == sha256) {
                 continue;
             }
@@ -206,7 +206,8 @@ impl Reloader {
         let routes = Routes::build(config, plugins, &self.services, Some(&current))
             .map_err(|error| error.to_string())?;
         for (name, _) in &changed {
-            crate::canary::run(&self.engine, &self.services, config, &routes, name).await?;
+            crate::lifecycle::canary::run(&self.engine, &self.services, config, &routes, name)
+                .await?;
         }
         self.registry.swap(routes);
         for (name, old) in changed {

@@ -10,11 +10,11 @@ use std::time::{Duration, Instant};
 use tonic::metadata::MetadataValue;
 use tonic::transport::{Channel, Endpoint};
 
-use crate::kind::Naming;
-use crate::proto::api as pb;
-use crate::proto::api::centrifugo_api_client::CentrifugoApiClient;
+use crate::contract::kind::Naming;
+use crate::contract::proto::api as pb;
+use crate::contract::proto::api::centrifugo_api_client::CentrifugoApiClient;
+use crate::contract::wit::centrifugo_api::{ApiError, CentrifugoFailure};
 use crate::telemetry::Metrics;
-use crate::wit::centrifugo_api::{ApiError, CentrifugoFailure};
 
 /// How to reach Centrifugo's server API.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -45,8 +45,8 @@ use axum::routing::{get, post};
 use serde_json::json;
 use tokio::net::TcpListener;
 
+use crate::app::Rotor;
 use crate::config::AdminConfig;
-use crate::server::Rotor;
 
 /// The header a state-changing request must carry when no token is
 /// configured: a browser sends it cross-origin only after a preflight.

@@ -19,7 +19,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::plugin::Live;
+use crate::runtime::plugin::Live;
 
 /// How long warm instances live, and how many wait.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -9,13 +9,13 @@ use sha2::{Digest, Sha256};
 use wasmtime::Store;
 use wasmtime::component::{Component, Instance, InstancePre};
 
-use crate::engine::Engine;
+use crate::contract::kind::RequestKind;
+use crate::contract::wit;
+use crate::contract::wit::types::{Reply, Request};
 use crate::error::PluginError;
-use crate::kind::RequestKind;
-use crate::sandbox::CallState;
-use crate::tenant::Grants;
-use crate::wit;
-use crate::wit::types::{Reply, Request};
+use crate::routing::tenancy::Grants;
+use crate::runtime::engine::Engine;
+use crate::runtime::store::CallState;
 
 /// The interceptor interface's name.
 pub const INTERCEPTOR_INTERFACE: &str = "rotor:centrifugo/interceptor@0.1.0";

@@ -30,13 +30,13 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 
-pub use crate::api::ApiConfig;
+pub use crate::backends::centrifugo_client::ApiConfig;
+pub use crate::contract::kind::Naming;
+use crate::contract::kind::{Refinement, RequestKind};
 pub use crate::error::RefreshFailure;
-pub use crate::kind::Naming;
-use crate::kind::{Refinement, RequestKind};
-use crate::tenant::DEFAULT_TENANT_KEY;
-pub use crate::tenant::{DEFAULT_TENANT, Grants, Tenancy, TenantRule};
-pub use crate::warm::ReusePolicy;
+use crate::routing::tenancy::DEFAULT_TENANT_KEY;
+pub use crate::routing::tenancy::{DEFAULT_TENANT, Grants, Tenancy, TenantRule};
+pub use crate::runtime::warm::ReusePolicy;
 
 /// Where Centrifugo's proxy points when `listen` is not set.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:10001";
@@ -832,12 +832,12 @@ fn default_kv_prefix() -> String {
 
 impl KvConfig {
     /// Opens the configured store (Redis connects on first use).
-    pub fn store(&self) -> Result<crate::kv::KvStore, crate::kv::KvError> {
+    pub fn store(&self) -> Result<crate::backends::kv::KvStore, crate::backends::kv::KvError> {
         Ok(match self {
-            KvConfig::Memory => crate::kv::KvStore::memory(),
-            KvConfig::Redis { url, prefix } => {
-                crate::kv::KvStore::Redis(Box::new(crate::kv::RedisStore::new(url, prefix)?))
-            }
+            KvConfig::Memory => crate::backends::kv::KvStore::memory(),
+            KvConfig::Redis { url, prefix } => crate::backends::kv::KvStore::Redis(Box::new(
+                crate::backends::kv::RedisStore::new(url, prefix)?,
+            )),
         })
     }
 }
@@ -974,7 +974,7 @@ impl RawConfig {
         let tls = self.tls.map(|raw| raw.validate(base)).transpose()?;
         let transport = self.transport.validate()?;
         for (kind, json) in &self.canary {
-            crate::convert::request_from_json(*kind, json).map_err(|message| {
+            crate::contract::convert::request_from_json(*kind, json).map_err(|message| {
                 ConfigError::Invalid {
                     key: format!("canary.{kind}"),
                     message,
@@ -1139,7 +1139,7 @@ fn validate_tenants(
                 "a tenant name is letters, digits, `-` and `_`",
             ));
         }
-        if name == crate::canary::CANARY_TENANT {
+        if name == crate::lifecycle::canary::CANARY_TENANT {
             return Err(invalid(&key, "`canary` is the tenant of canary calls"));
         }
         let namespaced = tenancy.by == RawTenantRule::Namespace;
@@ -1717,7 +1717,7 @@ fn millicores(cores: f64) -> Result<u32, String> {
         ));
     }
     // In range, so the cast is exact enough and cannot overflow.
-    Ok((cores * f64::from(crate::cpu::CORE)).round() as u32)
+    Ok((cores * f64::from(crate::runtime::cpu::CORE)).round() as u32)
 }
 
 /// The gRPC server's own message limit: no tenant limit can exceed it.

@@ -10,17 +10,17 @@ use arc_swap::ArcSwap;
 use tokio::sync::{Semaphore, SemaphorePermit};
 
 use crate::config::{Config, InterceptorRef, Limits, PluginRef, TenantConfig};
-use crate::cpu::{CORE, InFlight, TenantCpu};
-use crate::engine::Engine;
+use crate::contract::kind::{Naming, RequestKind};
+use crate::contract::wit::types::Request;
 use crate::error::RefreshFailure;
 use crate::error::{CallError, PluginError};
-use crate::kind::{Naming, RequestKind};
-use crate::plugin::Plugin;
-use crate::sandbox::{Guest, Services};
-use crate::scope::{GrantScope, Namespaces};
-use crate::tenant::{DEFAULT_TENANT, Grants, Tenancy, TenantRule};
-use crate::warm::WarmPool;
-use crate::wit::types::Request;
+use crate::routing::scope::{GrantScope, Namespaces};
+use crate::routing::tenancy::{DEFAULT_TENANT, Grants, Tenancy, TenantRule};
+use crate::runtime::cpu::{CORE, InFlight, TenantCpu};
+use crate::runtime::engine::Engine;
+use crate::runtime::plugin::Plugin;
+use crate::runtime::store::{Guest, Services};
+use crate::runtime::warm::WarmPool;
 
 /// Why a set of routes could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -258,7 +258,7 @@ impl RouteBuilder<'_> {
     }
 }
 
-/// The channels `tenant`'s replies may grant (see [`crate::scope`]).
+/// The channels `tenant`'s replies may grant (see [`crate::routing::scope`]).
 fn grant_scope(tenancy: &Tenancy, tenant: &TenantConfig) -> GrantScope {
     let namespaces = match &tenancy.rule {
         TenantRule::Single => Namespaces::Any,
@@ -711,7 +711,7 @@ pub fn load_plugins(
             })
         })?;
         let reusable = loaded.get(&key).filter(|old| {
-            old.path() == plugin.path && old.sha256() == crate::plugin::sha256_hex(&bytes)
+            old.path() == plugin.path && old.sha256() == crate::runtime::plugin::sha256_hex(&bytes)
         });
         let ready = match reusable {
             Some(old) => old.clone(),

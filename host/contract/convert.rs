@@ -11,10 +11,10 @@ use std::collections::HashMap;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 
+use crate::contract::kind::RequestKind;
+use crate::contract::proto::proxy as pb;
+use crate::contract::wit::types as wit;
 use crate::error::GuestFault;
-use crate::kind::RequestKind;
-use crate::proto::proxy as pb;
-use crate::wit::types as wit;
 
 /// Application disconnect codes a proxy may return: 4000–4499 reconnect,
 /// 4500–4999 terminal.

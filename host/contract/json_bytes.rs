@@ -23,7 +23,7 @@ pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<u8>
 
 #[cfg(test)]
 mod tests {
-    use crate::proto::proxy::ConnectRequest;
+    use crate::contract::proto::proxy::ConnectRequest;
 
     #[test]
     fn payloads_are_raw_json() {

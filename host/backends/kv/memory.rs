@@ -228,7 +228,7 @@ impl Partition {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kv::entry_cost;
+    use crate::backends::kv::entry_cost;
 
     const AMPLE: Space<'static> = Space {
         tenant: "t",

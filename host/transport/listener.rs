@@ -28,7 +28,7 @@ use tonic::server::NamedService;
 use tonic::transport::server::{Connected, TcpConnectInfo};
 
 use crate::config::{ProxyAuth, TransportLimits};
-use crate::tls::TlsCerts;
+use crate::transport::tls::TlsCerts;
 
 /// How long a TLS handshake may take before the connection is dropped.
 const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);

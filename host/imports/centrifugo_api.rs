@@ -4,13 +4,13 @@
 //! a `batch` or channel of a `broadcast`), and the time left of the proxy
 //! call.
 
-use crate::api::ApiClient;
-use crate::proto::api as pb;
-use crate::sandbox::CallState;
-use crate::wit::centrifugo_api::{
+use crate::backends::centrifugo_client::ApiClient;
+use crate::contract::proto::api as pb;
+use crate::contract::wit::centrifugo_api::{
     ApiError, CentrifugoFailure, ClientInfo, Command, HistoryPage, HistoryQuery, Host, Node,
     PresenceCounts, Publication, PublishOptions, StreamPosition,
 };
+use crate::runtime::store::CallState;
 
 impl CallState {
     /// The API client, after spending one unit of the budget.
@@ -209,7 +209,7 @@ impl Host for CallState {
             .into_iter()
             .map(|response| match response.error {
                 Some(error) if error.code != 0 => Err(ApiError::Centrifugo(
-                    crate::wit::centrifugo_api::CentrifugoFailure {
+                    crate::contract::wit::centrifugo_api::CentrifugoFailure {
                         code: error.code,
                         message: error.message,
                     },
@@ -450,8 +450,8 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::api::ApiConfig;
-    use crate::wit::centrifugo_api::{Membership, PublishCommand, PublishOptions};
+    use crate::backends::centrifugo_client::ApiConfig;
+    use crate::contract::wit::centrifugo_api::{Membership, PublishCommand, PublishOptions};
 
     fn api() -> ApiClient {
         ApiClient::new(&ApiConfig {

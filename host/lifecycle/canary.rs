@@ -11,13 +11,13 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::backends::kv::KvStore;
 use crate::config::Config;
-use crate::convert::{check_reply, request_from_json};
-use crate::engine::Engine;
-use crate::kv::KvStore;
+use crate::contract::convert::{check_reply, request_from_json};
 use crate::pipeline::classify;
-use crate::registry::Routes;
-use crate::sandbox::{self, Guest, Services};
+use crate::routing::registry::Routes;
+use crate::runtime::engine::Engine;
+use crate::runtime::store::{self, Guest, Services};
 
 /// The tenant canary calls run as.
 pub const CANARY_TENANT: &str = "canary";
@@ -59,7 +59,7 @@ pub async fn run(
             cpu: target.guest.cpu.clone(),
         });
         let deadline = Instant::now() + limits.timeout;
-        let mut store = sandbox::new_store(engine, guest, limits, deadline);
+        let mut store = store::new_store(engine, guest, limits, deadline);
         let reply = match target.plugin.handle(&mut store, request).await {
             Ok(reply) => reply,
             Err(error) => {

@@ -1,32 +1,34 @@
 //! Rotor assembled: engine, plugins and pipeline behind the gRPC proxy
 //! service, and the one function every proxy call goes through.
 
+pub mod admin;
+
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Instant;
 
 use tokio::net::TcpListener;
 
-use crate::api::{ApiClient, ApiSetupError};
+use crate::backends::centrifugo_client::{ApiClient, ApiSetupError};
+use crate::backends::kv::KvStore;
 use crate::config::{Config, Limits, ProxyAuth, TransportLimits};
-use crate::convert::ProxyCall;
-use crate::cpu::CpuShares;
-use crate::engine::Engine;
+use crate::contract::convert::ProxyCall;
+use crate::contract::kind::RequestKind;
+use crate::contract::proto::proxy as pb;
+use crate::contract::proto::proxy::centrifugo_proxy_server::CentrifugoProxyServer;
+use crate::contract::wit::types::Headers;
 use crate::error::{CallError, FailureReply, GuestFault, PluginError};
-use crate::kind::RequestKind;
-use crate::kv::KvStore;
+use crate::lifecycle::reload::{PluginWatcher, ReloadError, Reloader};
 use crate::pipeline::{Origin, Pipeline};
-use crate::plugin::Plugin;
-use crate::proto::proxy as pb;
-use crate::proto::proxy::centrifugo_proxy_server::CentrifugoProxyServer;
-use crate::proxy::ProxyService;
-use crate::registry::{PluginRegistry, RegistryError, Routes};
-use crate::reload::{PluginWatcher, ReloadError, Reloader};
-use crate::sandbox::Services;
+use crate::routing::registry::{PluginRegistry, RegistryError, Routes};
+use crate::runtime::cpu::CpuShares;
+use crate::runtime::engine::Engine;
+use crate::runtime::plugin::Plugin;
+use crate::runtime::store::Services;
 use crate::telemetry::{Metrics, TraceParent};
-use crate::tls::{TlsCerts, TlsError};
-use crate::transport::Authenticated;
-use crate::wit::types::Headers;
+use crate::transport::grpc::ProxyService;
+use crate::transport::listener::Authenticated;
+use crate::transport::tls::{TlsCerts, TlsError};
 use std::sync::atomic::Ordering;
 use tracing::Instrument;
 
@@ -41,7 +43,7 @@ pub enum ServeError {
     Registry(#[from] RegistryError),
     /// The kv store could not be set up.
     #[error("kv store: {0}")]
-    Kv(#[from] crate::kv::KvError),
+    Kv(#[from] crate::backends::kv::KvError),
     /// The Centrifugo API client could not be set up.
     #[error(transparent)]
     Api(#[from] ApiSetupError),
@@ -234,7 +236,7 @@ impl Rotor {
     }
 
     /// The live plugins and the versions a rollback would restore.
-    pub async fn plugin_versions(&self) -> Vec<crate::reload::PluginVersion> {
+    pub async fn plugin_versions(&self) -> Vec<crate::lifecycle::reload::PluginVersion> {
         match &self.reloader {
             Some(reloader) => reloader.versions().await,
             None => Vec::new(),
@@ -242,11 +244,11 @@ impl Rotor {
     }
 
     /// Every tenant's routes, limits and grants, as operators see them.
-    pub fn tenants(&self) -> Vec<crate::registry::TenantSummary> {
+    pub fn tenants(&self) -> Vec<crate::routing::registry::TenantSummary> {
         self.registry()
             .snapshot()
             .tenants()
-            .map(crate::registry::TenantRoutes::summary)
+            .map(crate::routing::registry::TenantRoutes::summary)
             .collect()
     }
 
@@ -427,13 +429,14 @@ impl Rotor {
             };
             let mut stopped = stopped.clone();
             let reflection = tonic_reflection::server::Builder::configure()
-                .register_encoded_file_descriptor_set(crate::proto::FILE_DESCRIPTOR_SET)
+                .register_encoded_file_descriptor_set(crate::contract::proto::FILE_DESCRIPTOR_SET)
                 .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
                 .build_v1()
                 .map_err(|error| ServeError::Reflection(error.to_string()))?;
             let proxy = Authenticated::new(service.into_server(), self.auth.clone());
-            let incoming = crate::transport::incoming(listener, self.tls.clone(), &self.transport);
-            let server = crate::transport::server(&self.transport)
+            let incoming =
+                crate::transport::listener::incoming(listener, self.tls.clone(), &self.transport);
+            let server = crate::transport::listener::server(&self.transport)
                 .add_service(health_service.clone())
                 .add_service(reflection)
                 .add_service(proxy)
