@@ -10,21 +10,23 @@
 //! | layer | what it holds |
 //! |---|---|
 //! | `app` | [`Rotor`]: builds the engine, services, registry and reloader; the operator's facade and its admin endpoint |
-//! | `transport` | the gRPC [`ProxyService`] and its listeners (limits, TLS, authentication) |
+//! | `transport` | the gRPC [`ProxyService`], binding and serving its listeners (limits, TLS, authentication) |
+//! | `call` | the answer path of one call: span, metrics, protobuf → WIT → pipeline → protobuf |
 //! | `lifecycle` | reloads of config and plugins, each checked by canary calls |
 //! | `pipeline` | one call: the interceptor chain around the handler |
 //! | `routing` | the [`PluginRegistry`]: which plugin answers, tenancy, channel scopes |
-//! | `imports` | the host capabilities guests call: `log`, `config`, `kv`, `centrifugo-api` |
-//! | `runtime` | the wasmtime [`Engine`], the per-call store and its limits, plugins, warm pools, CPU shares |
+//! | `imports` | the host capabilities guests call (`log`, `config`, `kv`, `centrifugo-api`), and the engine that links them |
+//! | `runtime` | the wasmtime [`Engine`] (it knows no host API), the per-call store and its limits, plugins, warm pools, CPU shares |
 //! | `backends` | the key-value stores and the client of Centrifugo's server API |
-//! | `telemetry` | metrics and trace context |
-//! | `config`, `contract`, `error` | the validated config; WIT, protobuf and the conversion between them; typed errors |
+//! | `config` | the config file: raw schema, validation, units, secrets; the validated types |
+//! | `telemetry`, `error` | metrics and trace context; typed errors and the one place a failure becomes a reply |
+//! | `contract`, `policy` | leaves: WIT, protobuf, request kinds and the conversion between them; reserved names, grants and fixed limits |
 //!
 //! # The path of one call
 //!
 //! `transport::grpc` takes the protobuf message and the deadline →
-//! `Rotor::answer_on` (`app`) opens the call's span and converts it into WIT
-//! records (`contract::convert`) → `pipeline` asks `routing` for the tenant
+//! `call::Responder` opens the call's span and converts it into WIT records
+//! (`contract::convert`) → `pipeline` asks `routing` for the tenant
 //! and the route, then runs each interceptor and the handler in a store of
 //! their own (`runtime::store`: memory, CPU and import budgets), fresh or
 //! taken from a warm pool → the reply goes back through `contract::convert`
@@ -32,12 +34,14 @@
 
 mod app;
 mod backends;
+mod call;
 pub mod config;
 mod contract;
 mod error;
 mod imports;
 mod lifecycle;
 mod pipeline;
+mod policy;
 mod routing;
 mod runtime;
 pub mod scaffold;
@@ -45,8 +49,9 @@ mod telemetry;
 mod transport;
 
 pub use app::admin;
-pub use app::{Listeners, Rotor, ServeError};
+pub use app::{Rotor, ServeError};
 pub use backends::kv;
+pub use call::Responder;
 pub use config::{Config, ConfigError, Limits, TenantConfig};
 pub use contract::convert::{BadRequest, ProxyCall};
 pub use contract::kind::RequestKind;
@@ -57,6 +62,7 @@ pub use routing::registry::{PluginRegistry, RegistryError, Routes, TenantSummary
 pub use runtime::engine::Engine;
 pub use runtime::plugin::Plugin;
 pub use transport::grpc::ProxyService;
+pub use transport::serve::Listeners;
 pub use transport::tls::TlsError;
 // Named by the serde attributes build.rs puts on the generated protobuf code.
 use contract::json_bytes;

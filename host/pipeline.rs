@@ -366,7 +366,7 @@ impl Call<'_> {
 
     fn store(&self, target: &Target) -> Store<CallState> {
         store::new_store(
-            &self.pipeline.engine,
+            self.pipeline.engine.wasmtime(),
             target.guest.clone(),
             self.limits,
             self.step_deadline(),

@@ -10,25 +10,12 @@ use std::time::{Duration, Instant};
 use tonic::metadata::MetadataValue;
 use tonic::transport::{Channel, Endpoint};
 
+use crate::config::ApiConfig;
 use crate::contract::kind::Naming;
 use crate::contract::proto::api as pb;
 use crate::contract::proto::api::centrifugo_api_client::CentrifugoApiClient;
 use crate::contract::wit::centrifugo_api::{ApiError, CentrifugoFailure};
 use crate::telemetry::Metrics;
-
-/// How to reach Centrifugo's server API.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ApiConfig {
-    /// The API's address, e.g. `http://127.0.0.1:10000`.
-    pub address: String,
-    /// The API key, sent as `authorization: apikey <key>`.
-    pub key: Option<String>,
-    /// The longest one API call may take (the proxy call's deadline may cut it shorter).
-    pub timeout: Duration,
-    /// Channel namespaces plugins may touch; `None` allows all. `""` stands
-    /// for channels without a namespace.
-    pub namespaces: Option<Vec<String>>,
-}
 
 /// A connected (lazily) API client, shared by every call.
 #[derive(Debug, Clone)]

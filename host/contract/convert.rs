@@ -14,11 +14,10 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use crate::contract::kind::RequestKind;
 use crate::contract::proto::proxy as pb;
 use crate::contract::wit::types as wit;
-use crate::error::GuestFault;
 
-/// Application disconnect codes a proxy may return: 4000–4499 reconnect,
-/// 4500–4999 terminal.
-const DISCONNECT_CODES: std::ops::RangeInclusive<u32> = 4000..=4999;
+/// Application disconnect codes a proxy (or a guest through the server
+/// API) may send: 4000–4499 let the client reconnect, 4500–4999 are terminal.
+pub const DISCONNECT_CODES: std::ops::RangeInclusive<u32> = 4000..=4999;
 /// Error codes a proxy may return: Centrifugo's built-in client errors from
 /// 100 and application codes up to 1999.
 const ERROR_CODES: std::ops::RangeInclusive<u32> = 100..=1999;
@@ -26,6 +25,12 @@ const ERROR_CODES: std::ops::RangeInclusive<u32> = 100..=1999;
 const MAX_REASON_BYTES: usize = 123;
 /// Deepest server tags filter accepted from a guest.
 const MAX_FILTER_DEPTH: usize = 32;
+
+/// A guest reply Centrifugo would not accept, and why: the call fails as
+/// the guest's fault (see `GuestFault::InvalidReply`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid reply: {0}")]
+pub struct InvalidReply(pub String);
 
 /// What the reply conversion needs to know about the request.
 #[derive(Debug, Clone, Default)]
@@ -50,7 +55,7 @@ pub trait ProxyCall: prost::Message + Sized {
     ) -> Result<(wit::Request, ReplyContext), BadRequest>;
 
     /// Converts the guest's reply into the response message.
-    fn response(reply: wit::Reply, context: &ReplyContext) -> Result<Self::Response, GuestFault>;
+    fn response(reply: wit::Reply, context: &ReplyContext) -> Result<Self::Response, InvalidReply>;
 
     /// A response carrying a Centrifugo error; `None` for kinds where
     /// Centrifugo ignores errors (refreshes).
@@ -104,15 +109,15 @@ fn encode(bytes: Vec<u8>, binary: bool) -> (Vec<u8>, String) {
     }
 }
 
-fn mismatch(expected: RequestKind) -> GuestFault {
-    GuestFault::InvalidReply(format!(
+fn mismatch(expected: RequestKind) -> InvalidReply {
+    InvalidReply(format!(
         "a reply of another request type to a {expected} request"
     ))
 }
 
-fn error(error: wit::CentrifugoError) -> Result<pb::Error, GuestFault> {
+fn error(error: wit::CentrifugoError) -> Result<pb::Error, InvalidReply> {
     if !ERROR_CODES.contains(&error.code) {
-        return Err(GuestFault::InvalidReply(format!(
+        return Err(InvalidReply(format!(
             "error code {} is outside {}–{}",
             error.code,
             ERROR_CODES.start(),
@@ -126,9 +131,9 @@ fn error(error: wit::CentrifugoError) -> Result<pb::Error, GuestFault> {
     })
 }
 
-fn disconnect(disconnect: wit::Disconnect) -> Result<pb::Disconnect, GuestFault> {
+fn disconnect(disconnect: wit::Disconnect) -> Result<pb::Disconnect, InvalidReply> {
     if !DISCONNECT_CODES.contains(&disconnect.code) {
-        return Err(GuestFault::InvalidReply(format!(
+        return Err(InvalidReply(format!(
             "disconnect code {} is outside {}–{}",
             disconnect.code,
             DISCONNECT_CODES.start(),
@@ -136,7 +141,7 @@ fn disconnect(disconnect: wit::Disconnect) -> Result<pb::Disconnect, GuestFault>
         )));
     }
     if disconnect.reason.len() > MAX_REASON_BYTES {
-        return Err(GuestFault::InvalidReply(format!(
+        return Err(InvalidReply(format!(
             "disconnect reason is {} bytes, at most {MAX_REASON_BYTES} fit",
             disconnect.reason.len()
         )));
@@ -180,11 +185,11 @@ fn overrides(overrides: Option<wit::SubscribeOverrides>) -> Option<pb::Subscribe
 /// and building moves each node once, so the host never builds more nodes or
 /// bytes than the guest sent. (Were two parents allowed to share a child, a
 /// few hundred bytes could stand for a tree of billions of nodes.)
-fn filter(nodes: Option<wit::Filter>) -> Result<Option<pb::FilterNode>, GuestFault> {
+fn filter(nodes: Option<wit::Filter>) -> Result<Option<pb::FilterNode>, InvalidReply> {
     let Some(nodes) = nodes.filter(|nodes| !nodes.is_empty()) else {
         return Ok(None);
     };
-    let invalid = |message: String| Err(GuestFault::InvalidReply(message));
+    let invalid = |message: String| Err(InvalidReply(message));
     let mut has_parent = vec![false; nodes.len()];
     let mut depth = vec![0usize; nodes.len()];
     for (index, node) in nodes.iter().enumerate() {
@@ -245,7 +250,7 @@ fn filter(nodes: Option<wit::Filter>) -> Result<Option<pb::FilterNode>, GuestFau
 fn subscribe_options(
     options: wit::SubscribeOptions,
     binary: bool,
-) -> Result<pb::SubscribeOptions, GuestFault> {
+) -> Result<pb::SubscribeOptions, InvalidReply> {
     let (info, b64info) = encode(options.info, binary);
     let (data, b64data) = encode(options.data, binary);
     Ok(pb::SubscribeOptions {
@@ -283,7 +288,7 @@ impl ProxyCall for pb::ConnectRequest {
         Ok((wit::Request::Connect(request), context))
     }
 
-    fn response(reply: wit::Reply, context: &ReplyContext) -> Result<Self::Response, GuestFault> {
+    fn response(reply: wit::Reply, context: &ReplyContext) -> Result<Self::Response, InvalidReply> {
         let wit::Reply::Connect(reply) = reply else {
             return Err(mismatch(Self::KIND));
         };
@@ -297,7 +302,7 @@ impl ProxyCall for pb::ConnectRequest {
                     .map(|(channel, options)| {
                         Ok((channel, subscribe_options(options, context.binary)?))
                     })
-                    .collect::<Result<_, GuestFault>>()?;
+                    .collect::<Result<_, InvalidReply>>()?;
                 pb::ConnectResponse {
                     result: Some(pb::ConnectResult {
                         user: r.user,
@@ -356,7 +361,7 @@ impl ProxyCall for pb::RefreshRequest {
         Ok((wit::Request::Refresh(request), context))
     }
 
-    fn response(reply: wit::Reply, context: &ReplyContext) -> Result<Self::Response, GuestFault> {
+    fn response(reply: wit::Reply, context: &ReplyContext) -> Result<Self::Response, InvalidReply> {
         let wit::Reply::Refresh(reply) = reply else {
             return Err(mismatch(Self::KIND));
         };
@@ -413,7 +418,7 @@ impl ProxyCall for pb::SubscribeRequest {
         Ok((wit::Request::Subscribe(request), context))
     }
 
-    fn response(reply: wit::Reply, context: &ReplyContext) -> Result<Self::Response, GuestFault> {
+    fn response(reply: wit::Reply, context: &ReplyContext) -> Result<Self::Response, InvalidReply> {
         let wit::Reply::Subscribe(reply) = reply else {
             return Err(mismatch(Self::KIND));
         };
@@ -479,7 +484,7 @@ impl ProxyCall for pb::PublishRequest {
         Ok((wit::Request::Publish(request), context))
     }
 
-    fn response(reply: wit::Reply, context: &ReplyContext) -> Result<Self::Response, GuestFault> {
+    fn response(reply: wit::Reply, context: &ReplyContext) -> Result<Self::Response, InvalidReply> {
         let wit::Reply::Publish(reply) = reply else {
             return Err(mismatch(Self::KIND));
         };
@@ -556,7 +561,7 @@ impl ProxyCall for pb::RpcRequest {
         Ok((wit::Request::Rpc(request), context))
     }
 
-    fn response(reply: wit::Reply, context: &ReplyContext) -> Result<Self::Response, GuestFault> {
+    fn response(reply: wit::Reply, context: &ReplyContext) -> Result<Self::Response, InvalidReply> {
         let wit::Reply::Rpc(reply) = reply else {
             return Err(mismatch(Self::KIND));
         };
@@ -610,7 +615,7 @@ impl ProxyCall for pb::SubRefreshRequest {
         Ok((wit::Request::SubRefresh(request), context))
     }
 
-    fn response(reply: wit::Reply, context: &ReplyContext) -> Result<Self::Response, GuestFault> {
+    fn response(reply: wit::Reply, context: &ReplyContext) -> Result<Self::Response, InvalidReply> {
         let wit::Reply::SubRefresh(reply) = reply else {
             return Err(mismatch(Self::KIND));
         };
@@ -769,7 +774,7 @@ pub fn check_reply(
     kind: RequestKind,
     reply: wit::Reply,
     context: &ReplyContext,
-) -> Result<(), GuestFault> {
+) -> Result<(), InvalidReply> {
     match kind {
         RequestKind::Connect => pb::ConnectRequest::response(reply, context).map(drop),
         RequestKind::Refresh => pb::RefreshRequest::response(reply, context).map(drop),

@@ -4,6 +4,8 @@ use std::fmt;
 
 use serde::Deserialize;
 
+use crate::contract::wit::wit_interface;
+
 /// A Centrifugo proxy request type that a handler component answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -48,12 +50,12 @@ impl RequestKind {
     /// The WIT interface a component exports to answer this kind.
     pub fn handler_interface(self) -> &'static str {
         match self {
-            RequestKind::Connect => "rotor:centrifugo/connect-handler@0.1.0",
-            RequestKind::Refresh => "rotor:centrifugo/refresh-handler@0.1.0",
-            RequestKind::Subscribe => "rotor:centrifugo/subscribe-handler@0.1.0",
-            RequestKind::Publish => "rotor:centrifugo/publish-handler@0.1.0",
-            RequestKind::Rpc => "rotor:centrifugo/rpc-handler@0.1.0",
-            RequestKind::SubRefresh => "rotor:centrifugo/sub-refresh-handler@0.1.0",
+            RequestKind::Connect => wit_interface!("connect-handler"),
+            RequestKind::Refresh => wit_interface!("refresh-handler"),
+            RequestKind::Subscribe => wit_interface!("subscribe-handler"),
+            RequestKind::Publish => wit_interface!("publish-handler"),
+            RequestKind::Rpc => wit_interface!("rpc-handler"),
+            RequestKind::SubRefresh => wit_interface!("sub-refresh-handler"),
         }
     }
 

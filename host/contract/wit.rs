@@ -19,3 +19,13 @@ pub use self::exports::rotor::centrifugo::{
     sub_refresh_handler, subscribe_handler,
 };
 pub use self::rotor::centrifugo::{centrifugo_api, config, kv, log, types};
+
+/// The full name of one of Rotor's WIT interfaces, with the package's
+/// version: the one place the host writes that version (`wit/` is the
+/// source of truth). `wit_interface!("kv")` is `"rotor:centrifugo/kv@0.1.0"`.
+macro_rules! wit_interface {
+    ($name:literal) => {
+        concat!("rotor:centrifugo/", $name, "@0.1.0")
+    };
+}
+pub(crate) use wit_interface;

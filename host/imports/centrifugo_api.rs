@@ -5,6 +5,7 @@
 //! call.
 
 use crate::backends::centrifugo_client::ApiClient;
+use crate::contract::convert::DISCONNECT_CODES;
 use crate::contract::proto::api as pb;
 use crate::contract::wit::centrifugo_api::{
     ApiError, CentrifugoFailure, ClientInfo, Command, HistoryPage, HistoryQuery, Host, Node,
@@ -146,11 +147,13 @@ fn batch_results(
 }
 
 fn check_disconnect_code(code: u32) -> Result<(), ApiError> {
-    if (4000..=4999).contains(&code) {
+    if DISCONNECT_CODES.contains(&code) {
         Ok(())
     } else {
         Err(ApiError::Denied(format!(
-            "disconnect code {code} is outside 4000–4999"
+            "disconnect code {code} is outside {}–{}",
+            DISCONNECT_CODES.start(),
+            DISCONNECT_CODES.end()
         )))
     }
 }
@@ -266,11 +269,7 @@ impl Host for CallState {
         code: u32,
         reason: String,
     ) -> Result<(), ApiError> {
-        if !(4000..=4999).contains(&code) {
-            return Err(ApiError::Denied(format!(
-                "disconnect code {code} is outside 4000–4999"
-            )));
-        }
+        check_disconnect_code(code)?;
         let api = self.api()?;
         let message = pb::DisconnectRequest {
             user,
@@ -450,7 +449,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::backends::centrifugo_client::ApiConfig;
+    use crate::config::ApiConfig;
     use crate::contract::wit::centrifugo_api::{Membership, PublishCommand, PublishOptions};
 
     fn api() -> ApiClient {

@@ -15,12 +15,10 @@ use crate::backends::kv::KvStore;
 use crate::config::Config;
 use crate::contract::convert::{check_reply, request_from_json};
 use crate::pipeline::classify;
+use crate::policy::CANARY_TENANT;
 use crate::routing::registry::Routes;
 use crate::runtime::engine::Engine;
 use crate::runtime::store::{self, Guest, Services};
-
-/// The tenant canary calls run as.
-pub const CANARY_TENANT: &str = "canary";
 
 /// Runs the configured canaries of `plugin` against its version in `routes`.
 pub async fn run(
@@ -59,7 +57,7 @@ pub async fn run(
             cpu: target.guest.cpu.clone(),
         });
         let deadline = Instant::now() + limits.timeout;
-        let mut store = store::new_store(engine, guest, limits, deadline);
+        let mut store = store::new_store(engine.wasmtime(), guest, limits, deadline);
         let reply = match target.plugin.handle(&mut store, request).await {
             Ok(reply) => reply,
             Err(error) => {

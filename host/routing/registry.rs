@@ -9,14 +9,14 @@ use arc_swap::ArcSwap;
 
 use tokio::sync::{Semaphore, SemaphorePermit};
 
-use crate::config::{Config, InterceptorRef, Limits, PluginRef, TenantConfig};
+use crate::config::{Config, InterceptorRef, Limits, PluginRef, Tenancy, TenantConfig, TenantRule};
 use crate::contract::kind::{Naming, RequestKind};
 use crate::contract::wit::types::Request;
 use crate::error::RefreshFailure;
 use crate::error::{CallError, PluginError};
+use crate::policy::{CORE, DEFAULT_TENANT, Grants};
 use crate::routing::scope::{GrantScope, Namespaces};
-use crate::routing::tenancy::{DEFAULT_TENANT, Grants, Tenancy, TenantRule};
-use crate::runtime::cpu::{CORE, InFlight, TenantCpu};
+use crate::runtime::cpu::{InFlight, TenantCpu};
 use crate::runtime::engine::Engine;
 use crate::runtime::plugin::Plugin;
 use crate::runtime::store::{Guest, Services};

@@ -23,10 +23,9 @@ use std::time::{Duration, Instant};
 
 use prometheus_client::metrics::counter::Counter;
 
+use crate::policy::CORE;
 use crate::telemetry::{CpuThrottled, TenantLabels};
 
-/// One core, in the millicores rates are counted in.
-pub const CORE: u32 = 1000;
 /// The CPU time a tenant may bank while its guests are idle, as time at
 /// its rate: how long a burst runs unthrottled.
 const BURST: Duration = Duration::from_millis(10);

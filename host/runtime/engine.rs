@@ -9,8 +9,9 @@ use std::time::Duration;
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Cache, CacheConfig, Enabled, InstanceAllocationStrategy, PoolingAllocationConfig};
 
-use crate::config::{CompileCache, Limits, PoolLimits};
+use crate::config::{CompileCache, PoolLimits};
 use crate::error::PluginError;
+use crate::policy::MAX_TABLE_ELEMENTS;
 use crate::runtime::store::CallState;
 
 /// How often the epoch advances: the resolution of CPU deadlines, and how
@@ -20,8 +21,6 @@ pub const EPOCH_TICK: Duration = Duration::from_millis(1);
 /// Core instances per component instance: a Rust guest has a handful, a
 /// Python or JavaScript guest more.
 const CORE_INSTANCES_PER_COMPONENT: u32 = 8;
-/// Table elements per table: interpreters compiled to wasm have large tables.
-const TABLE_ELEMENTS: usize = 100_000;
 /// Linear memory a pool slot keeps mapped between instances. With
 /// `pagemap_scan`, only the pages the last instance dirtied are reset, so a
 /// fresh instance costs neither an `madvise` (a TLB shootdown across cores)
@@ -31,7 +30,7 @@ const MEMORY_KEEP_RESIDENT: usize = 1 << 20;
 /// Table bytes a pool slot keeps mapped between instances.
 const TABLE_KEEP_RESIDENT: usize = 64 << 10;
 
-/// A wasmtime engine and the linker with every host import, built once.
+/// A wasmtime engine and the linker with the host imports, built once.
 pub struct Engine {
     wasmtime: wasmtime::Engine,
     linker: Linker<CallState>,
@@ -40,21 +39,17 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// Builds an engine whose pool fits `limits` with up to
-    /// `instances_per_call` instances alive per call (the handler and the
-    /// interceptors around it).
-    /// It compiles every component anew.
-    pub fn new(limits: &Limits, instances_per_call: usize) -> Result<Engine, PluginError> {
-        Engine::with_pool(
-            &PoolLimits::for_limits(limits, instances_per_call),
-            &CompileCache::Off,
-        )
-    }
-
     /// Builds an engine whose instance pool holds `limits.instances`
     /// instances of at most `limits.memory` each, metering fuel if asked,
-    /// and keeping compiled components in `cache`.
-    pub fn with_pool(limits: &PoolLimits, cache: &CompileCache) -> Result<Engine, PluginError> {
+    /// and keeping compiled components in `cache`; `link` adds the host
+    /// imports to its linker. The engine knows no host API itself: Rotor's
+    /// engines, with every import linked, come from `Engine::new` and
+    /// `Engine::with_pool` (in `imports`).
+    pub fn with_linker(
+        limits: &PoolLimits,
+        cache: &CompileCache,
+        link: impl FnOnce(&mut Linker<CallState>) -> wasmtime::Result<()>,
+    ) -> Result<Engine, PluginError> {
         let mut pool = PoolingAllocationConfig::default();
         let instances = limits.instances.max(1);
         pool.total_component_instances(instances)
@@ -62,7 +57,7 @@ impl Engine {
             .total_memories(instances.saturating_mul(2))
             .total_tables(instances.saturating_mul(2))
             .total_stacks(instances)
-            .table_elements(TABLE_ELEMENTS)
+            .table_elements(MAX_TABLE_ELEMENTS)
             .max_memory_size(usize::try_from(limits.memory).unwrap_or(usize::MAX))
             .linear_memory_keep_resident(MEMORY_KEEP_RESIDENT)
             .table_keep_resident(TABLE_KEEP_RESIDENT)
@@ -79,7 +74,7 @@ impl Engine {
         let wasmtime = wasmtime::Engine::new(&config).map_err(PluginError::engine)?;
 
         let mut linker = Linker::new(&wasmtime);
-        crate::imports::add_to_linker(&mut linker).map_err(PluginError::engine)?;
+        link(&mut linker).map_err(PluginError::engine)?;
 
         let ticker = EpochTicker::start(wasmtime.clone());
         Ok(Engine {
@@ -95,7 +90,7 @@ impl Engine {
         &self.wasmtime
     }
 
-    /// The linker with every host import Rotor offers.
+    /// The linker with the host imports.
     pub fn linker(&self) -> &Linker<CallState> {
         &self.linker
     }

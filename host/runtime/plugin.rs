@@ -13,12 +13,12 @@ use crate::contract::kind::RequestKind;
 use crate::contract::wit;
 use crate::contract::wit::types::{Reply, Request};
 use crate::error::PluginError;
-use crate::routing::tenancy::Grants;
+use crate::policy::Grants;
 use crate::runtime::engine::Engine;
 use crate::runtime::store::CallState;
 
 /// The interceptor interface's name.
-pub const INTERCEPTOR_INTERFACE: &str = "rotor:centrifugo/interceptor@0.1.0";
+pub const INTERCEPTOR_INTERFACE: &str = wit::wit_interface!("interceptor");
 
 /// A component ready to serve calls.
 pub struct Plugin {
@@ -280,15 +280,6 @@ impl Plugin {
 }
 
 impl Plugin {
-    /// Instantiates the component in `store` as an interceptor.
-    pub async fn interceptor(
-        &self,
-        mut store: Store<CallState>,
-    ) -> wasmtime::Result<InterceptorInstance> {
-        let instance = self.instantiate(&mut store).await?;
-        self.interceptor_of(Live { store, instance })
-    }
-
     /// The interceptor of `live`, an instance of this component.
     pub fn interceptor_of(&self, mut live: Live) -> wasmtime::Result<InterceptorInstance> {
         let indices = self

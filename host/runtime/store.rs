@@ -13,8 +13,8 @@ use wasmtime_wasi::{ResourceTable, WasiCtx, WasiCtxView, WasiView};
 use crate::backends::centrifugo_client::ApiClient;
 use crate::backends::kv::KvStore;
 use crate::config::Limits;
+use crate::policy::MAX_TABLE_ELEMENTS;
 use crate::runtime::cpu::{CpuShares, Slice, TenantCpu};
-use crate::runtime::engine::Engine;
 use crate::telemetry::Metrics;
 
 /// Bytes of a guest's stderr kept per call: enough for a panic message.
@@ -114,7 +114,7 @@ impl WasiView for CallState {
 /// The WASI context grants clocks and randomness only: no files,
 /// environment, arguments or sockets. Guest stderr is captured for logs.
 pub fn new_store(
-    engine: &Engine,
+    engine: &wasmtime::Engine,
     guest: Arc<Guest>,
     limits: &Limits,
     deadline: Instant,
@@ -141,7 +141,7 @@ pub fn new_store(
         deadline,
         slice: Slice::default(),
     };
-    let mut store = Store::new(engine.wasmtime(), state);
+    let mut store = Store::new(engine, state);
     store.limiter(|state| &mut state.limiter);
     store.epoch_deadline_callback(|store| Ok(on_tick(store.data(), Instant::now())));
     refill(&mut store, limits, deadline);
@@ -189,9 +189,6 @@ struct MemoryLimiter {
     max: usize,
     denied: bool,
 }
-
-/// Tables are bounded by the pooling allocator; this caps a single table.
-const MAX_TABLE_ELEMENTS: usize = 100_000;
 
 impl ResourceLimiter for MemoryLimiter {
     fn memory_growing(

@@ -19,18 +19,8 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
+use crate::policy::ReusePolicy;
 use crate::runtime::plugin::Live;
-
-/// How long warm instances live, and how many wait.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ReusePolicy {
-    /// Calls one instance serves before it is retired.
-    pub max_calls: u32,
-    /// How long one instance lives, from its creation.
-    pub max_age: Duration,
-    /// Instances kept idle between calls, at most.
-    pub max_idle: u32,
-}
 
 /// A live instance and what it has served.
 pub struct Warm {

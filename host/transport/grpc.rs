@@ -1,6 +1,6 @@
 //! The gRPC face of Rotor: Centrifugo's `CentrifugoProxy` service. Thin on
 //! purpose: it reads metadata and the deadline, and hands the message to
-//! [`Rotor::answer`].
+//! the answer path ([`Responder`]).
 
 use std::time::{Duration, Instant};
 
@@ -8,43 +8,43 @@ use tonic::codegen::BoxStream;
 use tonic::metadata::KeyAndValueRef;
 use tonic::{Request, Response, Status, Streaming};
 
-use crate::app::Rotor;
+use crate::call::Responder;
 use crate::contract::convert::ProxyCall;
 use crate::contract::proto::proxy as pb;
 use crate::contract::proto::proxy::centrifugo_proxy_server::{
     CentrifugoProxy, CentrifugoProxyServer,
 };
 use crate::contract::wit::types::Headers;
+use crate::policy::MAX_MESSAGE;
 use crate::transport::listener::same_secret;
 
 /// Metadata that belongs to the gRPC transport, not to the client: never
 /// shown to guests.
 const TRANSPORT_HEADERS: [&str; 4] = ["content-type", "te", "user-agent", "authority"];
 
-/// The largest proxy message accepted: Centrifugo's own client message limit
-/// is 64 KiB by default, so this leaves ample room.
-pub const MAX_MESSAGE_BYTES: usize = 4 << 20;
+/// The largest proxy message decoded or encoded (see [`MAX_MESSAGE`]).
+const MAX_MESSAGE_BYTES: usize = MAX_MESSAGE as usize;
 
-/// Centrifugo's proxy service backed by a [`Rotor`].
+/// Centrifugo's proxy service, answering with a [`Responder`].
 pub struct ProxyService {
-    rotor: Rotor,
+    responder: Responder,
     /// The tenant this service's listener belongs to, if any.
     tenant: Option<String>,
 }
 
 impl ProxyService {
-    /// The service for `rotor`.
-    pub fn new(rotor: Rotor) -> ProxyService {
+    /// The service of the main listener.
+    pub fn new(responder: Responder) -> ProxyService {
         ProxyService {
-            rotor,
+            responder,
             tenant: None,
         }
     }
 
     /// The service of `tenant`'s own listener (`[tenancy] by = "listener"`).
-    pub fn for_tenant(rotor: Rotor, tenant: String) -> ProxyService {
+    pub fn for_tenant(responder: Responder, tenant: String) -> ProxyService {
         ProxyService {
-            rotor,
+            responder,
             tenant: Some(tenant),
         }
     }
@@ -53,7 +53,7 @@ impl ProxyService {
     /// largest tenant `max_request`: the length prefix of a larger one is
     /// refused before its body is read.
     pub fn into_server(self) -> CentrifugoProxyServer<ProxyService> {
-        let decoding = usize::try_from(self.rotor.max_request())
+        let decoding = usize::try_from(self.responder.max_request())
             .unwrap_or(MAX_MESSAGE_BYTES)
             .min(MAX_MESSAGE_BYTES);
         CentrifugoProxyServer::new(self)
@@ -68,7 +68,7 @@ impl ProxyService {
         // Rotor's listeners check the credentials on the request's headers,
         // before the body is read (`transport::Authenticated`); this check
         // holds for a service served some other way.
-        let auth = self.rotor.auth();
+        let auth = self.responder.auth();
         if let Some(auth) = auth {
             let presented = request
                 .metadata()
@@ -85,7 +85,7 @@ impl ProxyService {
             headers.retain(|(key, _)| *key != auth.key);
         }
         let response = self
-            .rotor
+            .responder
             .answer_on(
                 request.into_inner(),
                 headers,

@@ -96,7 +96,9 @@ pub(crate) fn unauthenticated(auth: &ProxyAuth) -> tonic::Status {
     ))
 }
 
-/// Compares two secrets in time that depends only on their lengths.
+/// Compares two secrets in time that depends only on their lengths, so the
+/// timing of a refusal does not tell how much of a guess was right. The one
+/// comparison of secrets in Rotor: the proxy's `[auth]` and the admin token.
 pub(crate) fn same_secret(presented: &[u8], expected: &[u8]) -> bool {
     presented.len() == expected.len()
         && presented

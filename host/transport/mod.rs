@@ -3,4 +3,5 @@
 
 pub(crate) mod grpc;
 pub(crate) mod listener;
+pub(crate) mod serve;
 pub(crate) mod tls;

@@ -19,6 +19,7 @@ use std::time::Duration;
 
 pub use self::memory::MemoryStore;
 pub use self::redis::RedisStore;
+use crate::config::KvConfig;
 
 /// The longest key a guest may use, in bytes.
 pub const MAX_KEY_BYTES: usize = 512;
@@ -98,6 +99,16 @@ impl KvStore {
     /// An empty embedded store.
     pub fn memory() -> KvStore {
         KvStore::Memory(MemoryStore::default())
+    }
+
+    /// Opens the store `config` names (Redis connects on first use).
+    pub fn from_config(config: &KvConfig) -> Result<KvStore, KvError> {
+        Ok(match config {
+            KvConfig::Memory => KvStore::memory(),
+            KvConfig::Redis { url, prefix } => {
+                KvStore::Redis(Box::new(RedisStore::new(url, prefix)?))
+            }
+        })
     }
 
     /// The value of `key`, if set and not expired.
