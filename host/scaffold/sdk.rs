@@ -159,6 +159,30 @@ pub const JS: &[File] = &[
         include_str!("../../guest-sdk/js/types/wit/interfaces/rotor-centrifugo-log.d.ts"),
     ),
     (
+        "types/wit/interfaces/rotor-centrifugo-map-publish-handler.d.ts",
+        include_str!(
+            "../../guest-sdk/js/types/wit/interfaces/rotor-centrifugo-map-publish-handler.d.ts"
+        ),
+    ),
+    (
+        "types/wit/interfaces/rotor-centrifugo-map-remove-handler.d.ts",
+        include_str!(
+            "../../guest-sdk/js/types/wit/interfaces/rotor-centrifugo-map-remove-handler.d.ts"
+        ),
+    ),
+    (
+        "types/wit/interfaces/rotor-centrifugo-notify-cache-empty-handler.d.ts",
+        include_str!(
+            "../../guest-sdk/js/types/wit/interfaces/rotor-centrifugo-notify-cache-empty-handler.d.ts"
+        ),
+    ),
+    (
+        "types/wit/interfaces/rotor-centrifugo-notify-channel-state-handler.d.ts",
+        include_str!(
+            "../../guest-sdk/js/types/wit/interfaces/rotor-centrifugo-notify-channel-state-handler.d.ts"
+        ),
+    ),
+    (
         "types/wit/interfaces/rotor-centrifugo-publish-handler.d.ts",
         include_str!(
             "../../guest-sdk/js/types/wit/interfaces/rotor-centrifugo-publish-handler.d.ts"
@@ -173,6 +197,12 @@ pub const JS: &[File] = &[
     (
         "types/wit/interfaces/rotor-centrifugo-rpc-handler.d.ts",
         include_str!("../../guest-sdk/js/types/wit/interfaces/rotor-centrifugo-rpc-handler.d.ts"),
+        (
+            "types/wit/interfaces/rotor-centrifugo-shared-poll-refresh-handler.d.ts",
+            include_str!(
+                "../../guest-sdk/js/types/wit/interfaces/rotor-centrifugo-shared-poll-refresh-handler.d.ts"
+            ),
+        ),
     ),
     (
         "types/wit/interfaces/rotor-centrifugo-sub-refresh-handler.d.ts",

@@ -189,19 +189,134 @@ func wasm_export_rotor_centrifugo_interceptor_before(arg0 uintptr) uintptr {
 
 		variant = rotor_centrifugo_types.MakeRequestSubRefresh(rotor_centrifugo_types.SubRefreshRequest{Conn: rotor_centrifugo_types.Connection{Client: value66, Transport: value67, Protocol: value68, Encoding: value69}, Headers: result72, User: value73, Channel: value74, Meta: value75, Labels: result78})
 
+	case 6:
+		value79 := unsafe.String((*uint8)(unsafe.Pointer(uintptr(*(*uint32)(unsafe.Add(unsafe.Pointer(arg0), (8 + 3*4)))))), *(*uint32)(unsafe.Add(unsafe.Pointer(arg0), (8 + 4*4))))
+		value80 := unsafe.String((*uint8)(unsafe.Pointer(uintptr(*(*uint32)(unsafe.Add(unsafe.Pointer(arg0), (8 + 5*4)))))), *(*uint32)(unsafe.Add(unsafe.Pointer(arg0), (8 + 6*4))))
+		value81 := unsafe.String((*uint8)(unsafe.Pointer(uintptr(*(*uint32)(unsafe.Add(unsafe.Pointer(arg0), (8 + 7*4)))))), *(*uint32)(unsafe.Add(unsafe.Pointer(arg0), (8 + 8*4))))
+		value82 := unsafe.String((*uint8)(unsafe.Pointer(uintptr(*(*uint32)(unsafe.Add(unsafe.Pointer(arg0), (8 + 9*4)))))), *(*uint32)(unsafe.Add(unsafe.Pointer(arg0), (8 + 10*4))))
+		result85 := make([]witTypes.Tuple2[string, string], 0, *(*uint32)(unsafe.Add(unsafe.Pointer(arg0), (8 + 12*4))))
+		for index := 0; index < int(*(*uint32)(unsafe.Add(unsafe.Pointer(arg0), (8 + 12*4)))); index++ {
+			base := unsafe.Add(unsafe.Pointer(uintptr(*(*uint32)(unsafe.Add(unsafe.Pointer(arg0), (8 + 11*4))))), index*(4*4))
+			value83 := unsafe.String((*uint8)(unsafe.Pointer(uintptr(*(*uint32)(unsafe.Add(unsafe.Pointer(base), 0))))), *(*uint32)(unsafe.Add(unsafe.Pointer(base), 4)))
+			value84 := unsafe.String((*uint8)(unsafe.Pointer(uintptr(*(*uint32)(unsafe.Add(unsafe.Pointer(base), (2 * 4)))))), *(*uint32)(unsafe.Add(unsafe.Pointer(base), (3 * 4))))
+
+			result85 = append(result85, witTypes.Tuple2[string, string]{F0: value83, F1: value84})
+		}
+
+		value86 := unsafe.String((*uint8)(unsafe.Pointer(uintptr(*(*uint32)(unsafe.Add(unsafe.Pointer(arg0), (8 + 13*4)))))), *(*uint32)(unsafe.Add(unsafe.Pointer(arg0), (8 + 14*4))))
+		value87 := unsafe.String((*uint8)(unsafe.Pointer(uintptr(*(*uint32)(unsafe.Add(unsafe.Pointer(arg0), (8 + 15*4)))))), *(*uint32)(unsafe.Add(unsafe.Pointer(arg0), (8 + 16*4))))
+		value88 := unsafe.String((*uint8)(unsafe.Pointer(uintptr(*(*uint32)(unsafe.Add(unsafe.Pointer(arg0), (8 + 17*4)))))), *(*uint32)(unsafe.Add(unsafe.Pointer(arg0), (8 + 18*4))))
+		value89 := unsafe.Slice((*uint8)(unsafe.Pointer(uintptr(*(*uint32)(unsafe.Add(unsafe.Pointer(arg0), (8 + 19*4)))))), *(*uint32)(unsafe.Add(unsafe.Pointer(arg0), (8 + 20*4))))
+		value90 := unsafe.Slice((*uint8)(unsafe.Pointer(uintptr(*(*uint32)(unsafe.Add(unsafe.Pointer(arg0), (8 + 21*4)))))), *(*uint32)(unsafe.Add(unsafe.Pointer(arg0), (8 + 22*4))))
+		result93 := make([]witTypes.Tuple2[string, string], 0, *(*uint32)(unsafe.Add(unsafe.Pointer(arg0), (8 + 24*4))))
+		for index := 0; index < int(*(*uint32)(unsafe.Add(unsafe.Pointer(arg0), (8 + 24*4)))); index++ {
+			base := unsafe.Add(unsafe.Pointer(uintptr(*(*uint32)(unsafe.Add(unsafe.Pointer(arg0), (8 + 23*4))))), index*(4*4))
+			value91 := unsafe.String((*uint8)(unsafe.Pointer(uintptr(*(*uint32)(unsafe.Add(unsafe.Pointer(base), 0))))), *(*uint32)(unsafe.Add(unsafe.Pointer(base), 4)))
+			value92 := unsafe.String((*uint8)(unsafe.Pointer(uintptr(*(*uint32)(unsafe.Add(unsafe.Pointer(base), (2 * 4)))))), *(*uint32)(unsafe.Add(unsafe.Pointer(base), (3 * 4))))
+
+			result93 = append(result93, witTypes.Tuple2[string, string]{F0: value91, F1: value92})
+		}
+
+		variant = rotor_centrifugo_types.MakeRequestMapPublish(rotor_centrifugo_types.MapPublishRequest{Conn: rotor_centrifugo_types.Connection{Client: value79, Transport: value80, Protocol: value81, Encoding: value82}, Headers: result85, User: value86, Channel: value87, Key: value88, Data: value89, Meta: value90, Labels: result93})
+
+	case 7:
+		value94 := unsafe.String((*uint8)(unsafe.Pointer(uintptr(*(*uint32)(unsafe.Add(unsafe.Pointer(arg0), (8 + 3*4)))))), *(*uint32)(unsafe.Add(unsafe.Pointer(arg0), (8 + 4*4))))
+		value95 := unsafe.String((*uint8)(unsafe.Pointer(uintptr(*(*uint32)(unsafe.Add(unsafe.Pointer(arg0), (8 + 5*4)))))), *(*uint32)(unsafe.Add(unsafe.Pointer(arg0), (8 + 6*4))))
+		value96 := unsafe.String((*uint8)(unsafe.Pointer(uintptr(*(*uint32)(unsafe.Add(unsafe.Pointer(arg0), (8 + 7*4)))))), *(*uint32)(unsafe.Add(unsafe.Pointer(arg0), (8 + 8*4))))
+		value97 := unsafe.String((*uint8)(unsafe.Pointer(uintptr(*(*uint32)(unsafe.Add(unsafe.Pointer(arg0), (8 + 9*4)))))), *(*uint32)(unsafe.Add(unsafe.Pointer(arg0), (8 + 10*4))))
+		result100 := make([]witTypes.Tuple2[string, string], 0, *(*uint32)(unsafe.Add(unsafe.Pointer(arg0), (8 + 12*4))))
+		for index := 0; index < int(*(*uint32)(unsafe.Add(unsafe.Pointer(arg0), (8 + 12*4)))); index++ {
+			base := unsafe.Add(unsafe.Pointer(uintptr(*(*uint32)(unsafe.Add(unsafe.Pointer(arg0), (8 + 11*4))))), index*(4*4))
+			value98 := unsafe.String((*uint8)(unsafe.Pointer(uintptr(*(*uint32)(unsafe.Add(unsafe.Pointer(base), 0))))), *(*uint32)(unsafe.Add(unsafe.Pointer(base), 4)))
+			value99 := unsafe.String((*uint8)(unsafe.Pointer(uintptr(*(*uint32)(unsafe.Add(unsafe.Pointer(base), (2 * 4)))))), *(*uint32)(unsafe.Add(unsafe.Pointer(base), (3 * 4))))
+
+			result100 = append(result100, witTypes.Tuple2[string, string]{F0: value98, F1: value99})
+		}
+
+		value101 := unsafe.String((*uint8)(unsafe.Pointer(uintptr(*(*uint32)(unsafe.Add(unsafe.Pointer(arg0), (8 + 13*4)))))), *(*uint32)(unsafe.Add(unsafe.Pointer(arg0), (8 + 14*4))))
+		value102 := unsafe.String((*uint8)(unsafe.Pointer(uintptr(*(*uint32)(unsafe.Add(unsafe.Pointer(arg0), (8 + 15*4)))))), *(*uint32)(unsafe.Add(unsafe.Pointer(arg0), (8 + 16*4))))
+		value103 := unsafe.String((*uint8)(unsafe.Pointer(uintptr(*(*uint32)(unsafe.Add(unsafe.Pointer(arg0), (8 + 17*4)))))), *(*uint32)(unsafe.Add(unsafe.Pointer(arg0), (8 + 18*4))))
+		value104 := unsafe.Slice((*uint8)(unsafe.Pointer(uintptr(*(*uint32)(unsafe.Add(unsafe.Pointer(arg0), (8 + 19*4)))))), *(*uint32)(unsafe.Add(unsafe.Pointer(arg0), (8 + 20*4))))
+		result107 := make([]witTypes.Tuple2[string, string], 0, *(*uint32)(unsafe.Add(unsafe.Pointer(arg0), (8 + 22*4))))
+		for index := 0; index < int(*(*uint32)(unsafe.Add(unsafe.Pointer(arg0), (8 + 22*4)))); index++ {
+			base := unsafe.Add(unsafe.Pointer(uintptr(*(*uint32)(unsafe.Add(unsafe.Pointer(arg0), (8 + 21*4))))), index*(4*4))
+			value105 := unsafe.String((*uint8)(unsafe.Pointer(uintptr(*(*uint32)(unsafe.Add(unsafe.Pointer(base), 0))))), *(*uint32)(unsafe.Add(unsafe.Pointer(base), 4)))
+			value106 := unsafe.String((*uint8)(unsafe.Pointer(uintptr(*(*uint32)(unsafe.Add(unsafe.Pointer(base), (2 * 4)))))), *(*uint32)(unsafe.Add(unsafe.Pointer(base), (3 * 4))))
+
+			result107 = append(result107, witTypes.Tuple2[string, string]{F0: value105, F1: value106})
+		}
+
+		variant = rotor_centrifugo_types.MakeRequestMapRemove(rotor_centrifugo_types.MapRemoveRequest{Conn: rotor_centrifugo_types.Connection{Client: value94, Transport: value95, Protocol: value96, Encoding: value97}, Headers: result100, User: value101, Channel: value102, Key: value103, Meta: value104, Labels: result107})
+
+	case 8:
+		result110 := make([]witTypes.Tuple2[string, string], 0, *(*uint32)(unsafe.Add(unsafe.Pointer(arg0), (8 + 4*4))))
+		for index := 0; index < int(*(*uint32)(unsafe.Add(unsafe.Pointer(arg0), (8 + 4*4)))); index++ {
+			base := unsafe.Add(unsafe.Pointer(uintptr(*(*uint32)(unsafe.Add(unsafe.Pointer(arg0), (8 + 3*4))))), index*(4*4))
+			value108 := unsafe.String((*uint8)(unsafe.Pointer(uintptr(*(*uint32)(unsafe.Add(unsafe.Pointer(base), 0))))), *(*uint32)(unsafe.Add(unsafe.Pointer(base), 4)))
+			value109 := unsafe.String((*uint8)(unsafe.Pointer(uintptr(*(*uint32)(unsafe.Add(unsafe.Pointer(base), (2 * 4)))))), *(*uint32)(unsafe.Add(unsafe.Pointer(base), (3 * 4))))
+
+			result110 = append(result110, witTypes.Tuple2[string, string]{F0: value108, F1: value109})
+		}
+
+		value111 := unsafe.String((*uint8)(unsafe.Pointer(uintptr(*(*uint32)(unsafe.Add(unsafe.Pointer(arg0), (8 + 5*4)))))), *(*uint32)(unsafe.Add(unsafe.Pointer(arg0), (8 + 6*4))))
+		result113 := make([]rotor_centrifugo_types.SharedPollItem, 0, *(*uint32)(unsafe.Add(unsafe.Pointer(arg0), (8 + 8*4))))
+		for index := 0; index < int(*(*uint32)(unsafe.Add(unsafe.Pointer(arg0), (8 + 8*4)))); index++ {
+			base := unsafe.Add(unsafe.Pointer(uintptr(*(*uint32)(unsafe.Add(unsafe.Pointer(arg0), (8 + 7*4))))), index*(8+2*4))
+			value112 := unsafe.String((*uint8)(unsafe.Pointer(uintptr(*(*uint32)(unsafe.Add(unsafe.Pointer(base), 0))))), *(*uint32)(unsafe.Add(unsafe.Pointer(base), 4)))
+
+			result113 = append(result113, rotor_centrifugo_types.SharedPollItem{Key: value112, Version: uint64(*(*int64)(unsafe.Add(unsafe.Pointer(base), (2 * 4))))})
+		}
+
+		variant = rotor_centrifugo_types.MakeRequestSharedPollRefresh(rotor_centrifugo_types.SharedPollRefreshRequest{Headers: result110, Channel: value111, Items: result113})
+
+	case 9:
+		result116 := make([]witTypes.Tuple2[string, string], 0, *(*uint32)(unsafe.Add(unsafe.Pointer(arg0), (8 + 4*4))))
+		for index := 0; index < int(*(*uint32)(unsafe.Add(unsafe.Pointer(arg0), (8 + 4*4)))); index++ {
+			base := unsafe.Add(unsafe.Pointer(uintptr(*(*uint32)(unsafe.Add(unsafe.Pointer(arg0), (8 + 3*4))))), index*(4*4))
+			value114 := unsafe.String((*uint8)(unsafe.Pointer(uintptr(*(*uint32)(unsafe.Add(unsafe.Pointer(base), 0))))), *(*uint32)(unsafe.Add(unsafe.Pointer(base), 4)))
+			value115 := unsafe.String((*uint8)(unsafe.Pointer(uintptr(*(*uint32)(unsafe.Add(unsafe.Pointer(base), (2 * 4)))))), *(*uint32)(unsafe.Add(unsafe.Pointer(base), (3 * 4))))
+
+			result116 = append(result116, witTypes.Tuple2[string, string]{F0: value114, F1: value115})
+		}
+
+		value117 := unsafe.String((*uint8)(unsafe.Pointer(uintptr(*(*uint32)(unsafe.Add(unsafe.Pointer(arg0), (8 + 5*4)))))), *(*uint32)(unsafe.Add(unsafe.Pointer(arg0), (8 + 6*4))))
+
+		variant = rotor_centrifugo_types.MakeRequestNotifyCacheEmpty(rotor_centrifugo_types.NotifyCacheEmptyRequest{Headers: result116, Channel: value117})
+
+	case 10:
+		result120 := make([]witTypes.Tuple2[string, string], 0, *(*uint32)(unsafe.Add(unsafe.Pointer(arg0), (8 + 4*4))))
+		for index := 0; index < int(*(*uint32)(unsafe.Add(unsafe.Pointer(arg0), (8 + 4*4)))); index++ {
+			base := unsafe.Add(unsafe.Pointer(uintptr(*(*uint32)(unsafe.Add(unsafe.Pointer(arg0), (8 + 3*4))))), index*(4*4))
+			value118 := unsafe.String((*uint8)(unsafe.Pointer(uintptr(*(*uint32)(unsafe.Add(unsafe.Pointer(base), 0))))), *(*uint32)(unsafe.Add(unsafe.Pointer(base), 4)))
+			value119 := unsafe.String((*uint8)(unsafe.Pointer(uintptr(*(*uint32)(unsafe.Add(unsafe.Pointer(base), (2 * 4)))))), *(*uint32)(unsafe.Add(unsafe.Pointer(base), (3 * 4))))
+
+			result120 = append(result120, witTypes.Tuple2[string, string]{F0: value118, F1: value119})
+		}
+
+		result123 := make([]rotor_centrifugo_types.ChannelEvent, 0, *(*uint32)(unsafe.Add(unsafe.Pointer(arg0), (8 + 6*4))))
+		for index := 0; index < int(*(*uint32)(unsafe.Add(unsafe.Pointer(arg0), (8 + 6*4)))); index++ {
+			base := unsafe.Add(unsafe.Pointer(uintptr(*(*uint32)(unsafe.Add(unsafe.Pointer(arg0), (8 + 5*4))))), index*(8+4*4))
+			value121 := unsafe.String((*uint8)(unsafe.Pointer(uintptr(*(*uint32)(unsafe.Add(unsafe.Pointer(base), 8))))), *(*uint32)(unsafe.Add(unsafe.Pointer(base), (8 + 1*4))))
+			value122 := unsafe.String((*uint8)(unsafe.Pointer(uintptr(*(*uint32)(unsafe.Add(unsafe.Pointer(base), (8 + 2*4)))))), *(*uint32)(unsafe.Add(unsafe.Pointer(base), (8 + 3*4))))
+
+			result123 = append(result123, rotor_centrifugo_types.ChannelEvent{TimeMs: *(*int64)(unsafe.Add(unsafe.Pointer(base), 0)), Channel: value121, Type: value122})
+		}
+
+		variant = rotor_centrifugo_types.MakeRequestNotifyChannelState(rotor_centrifugo_types.NotifyChannelStateRequest{Headers: result120, Events: result123})
+
 	default:
 		panic("unreachable")
 	}
 	witRuntime.Unpin()
-	result79 := Before(rotor_centrifugo_interceptor.CallContext{Tenant: value, CallId: uint64(*(*int64)(unsafe.Add(unsafe.Pointer(arg0), (2 * 4))))}, variant)
+	result124 := Before(rotor_centrifugo_interceptor.CallContext{Tenant: value, CallId: uint64(*(*int64)(unsafe.Add(unsafe.Pointer(arg0), (2 * 4))))}, variant)
 
-	switch result79.Tag() {
+	switch result124.Tag() {
 	case rotor_centrifugo_interceptor.Decision_Pass:
 
 		*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), 0)) = int8(int32(0))
 
 	case rotor_centrifugo_interceptor.Decision_Rewrite:
-		payload := result79.Rewrite()
+		payload := result124.Rewrite()
 		*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), 0)) = int8(int32(1))
 
 		switch payload.Tag() {
@@ -212,367 +327,185 @@ func wasm_export_rotor_centrifugo_interceptor_before(arg0 uintptr) uintptr {
 			pinner.Pin(utf8)
 			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 2*4))) = uint32(uint32(len(((payload).Conn).Client)))
 			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 1*4))) = uint32(uintptr(uintptr(utf8)))
-			utf880 := unsafe.Pointer(unsafe.StringData(((payload).Conn).Transport))
-			pinner.Pin(utf880)
+			utf8125 := unsafe.Pointer(unsafe.StringData(((payload).Conn).Transport))
+			pinner.Pin(utf8125)
 			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 4*4))) = uint32(uint32(len(((payload).Conn).Transport)))
-			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 3*4))) = uint32(uintptr(uintptr(utf880)))
-			utf881 := unsafe.Pointer(unsafe.StringData(((payload).Conn).Protocol))
-			pinner.Pin(utf881)
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 3*4))) = uint32(uintptr(uintptr(utf8125)))
+			utf8126 := unsafe.Pointer(unsafe.StringData(((payload).Conn).Protocol))
+			pinner.Pin(utf8126)
 			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 6*4))) = uint32(uint32(len(((payload).Conn).Protocol)))
-			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 5*4))) = uint32(uintptr(uintptr(utf881)))
-			utf882 := unsafe.Pointer(unsafe.StringData(((payload).Conn).Encoding))
-			pinner.Pin(utf882)
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 5*4))) = uint32(uintptr(uintptr(utf8126)))
+			utf8127 := unsafe.Pointer(unsafe.StringData(((payload).Conn).Encoding))
+			pinner.Pin(utf8127)
 			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 8*4))) = uint32(uint32(len(((payload).Conn).Encoding)))
-			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 7*4))) = uint32(uintptr(uintptr(utf882)))
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 7*4))) = uint32(uintptr(uintptr(utf8127)))
 			slice := (payload).Headers
 			length := uint32(len(slice))
-			result85 := witRuntime.Allocate(pinner, uintptr(length*(4*4)), 4)
+			result130 := witRuntime.Allocate(pinner, uintptr(length*(4*4)), 4)
 			for index, element := range slice {
-				base := unsafe.Add(result85, index*(4*4))
-				utf883 := unsafe.Pointer(unsafe.StringData((element).F0))
-				pinner.Pin(utf883)
+				base := unsafe.Add(result130, index*(4*4))
+				utf8128 := unsafe.Pointer(unsafe.StringData((element).F0))
+				pinner.Pin(utf8128)
 				*(*uint32)(unsafe.Add(unsafe.Pointer(base), 4)) = uint32(uint32(len((element).F0)))
-				*(*uint32)(unsafe.Add(unsafe.Pointer(base), 0)) = uint32(uintptr(uintptr(utf883)))
-				utf884 := unsafe.Pointer(unsafe.StringData((element).F1))
-				pinner.Pin(utf884)
+				*(*uint32)(unsafe.Add(unsafe.Pointer(base), 0)) = uint32(uintptr(uintptr(utf8128)))
+				utf8129 := unsafe.Pointer(unsafe.StringData((element).F1))
+				pinner.Pin(utf8129)
 				*(*uint32)(unsafe.Add(unsafe.Pointer(base), (3 * 4))) = uint32(uint32(len((element).F1)))
-				*(*uint32)(unsafe.Add(unsafe.Pointer(base), (2 * 4))) = uint32(uintptr(uintptr(utf884)))
+				*(*uint32)(unsafe.Add(unsafe.Pointer(base), (2 * 4))) = uint32(uintptr(uintptr(utf8129)))
 
 			}
 
 			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 10*4))) = uint32(length)
-			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 9*4))) = uint32(uintptr(uintptr(result85)))
-			utf886 := unsafe.Pointer(unsafe.StringData((payload).Name))
-			pinner.Pin(utf886)
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 9*4))) = uint32(uintptr(uintptr(result130)))
+			utf8131 := unsafe.Pointer(unsafe.StringData((payload).Name))
+			pinner.Pin(utf8131)
 			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 12*4))) = uint32(uint32(len((payload).Name)))
-			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 11*4))) = uint32(uintptr(uintptr(utf886)))
-			utf887 := unsafe.Pointer(unsafe.StringData((payload).Version))
-			pinner.Pin(utf887)
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 11*4))) = uint32(uintptr(uintptr(utf8131)))
+			utf8132 := unsafe.Pointer(unsafe.StringData((payload).Version))
+			pinner.Pin(utf8132)
 			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 14*4))) = uint32(uint32(len((payload).Version)))
-			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 13*4))) = uint32(uintptr(uintptr(utf887)))
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 13*4))) = uint32(uintptr(uintptr(utf8132)))
 			data := unsafe.Pointer(unsafe.SliceData((payload).Data))
 			pinner.Pin(data)
 			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 16*4))) = uint32(uint32(len((payload).Data)))
 			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 15*4))) = uint32(uintptr(uintptr(data)))
-			slice89 := (payload).Channels
-			length91 := uint32(len(slice89))
-			result90 := witRuntime.Allocate(pinner, uintptr(length91*(2*4)), 4)
-			for index, element := range slice89 {
-				base := unsafe.Add(result90, index*(2*4))
-				utf888 := unsafe.Pointer(unsafe.StringData(element))
-				pinner.Pin(utf888)
+			slice134 := (payload).Channels
+			length136 := uint32(len(slice134))
+			result135 := witRuntime.Allocate(pinner, uintptr(length136*(2*4)), 4)
+			for index, element := range slice134 {
+				base := unsafe.Add(result135, index*(2*4))
+				utf8133 := unsafe.Pointer(unsafe.StringData(element))
+				pinner.Pin(utf8133)
 				*(*uint32)(unsafe.Add(unsafe.Pointer(base), 4)) = uint32(uint32(len(element)))
-				*(*uint32)(unsafe.Add(unsafe.Pointer(base), 0)) = uint32(uintptr(uintptr(utf888)))
+				*(*uint32)(unsafe.Add(unsafe.Pointer(base), 0)) = uint32(uintptr(uintptr(utf8133)))
 
 			}
 
-			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 18*4))) = uint32(length91)
-			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 17*4))) = uint32(uintptr(uintptr(result90)))
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 18*4))) = uint32(length136)
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 17*4))) = uint32(uintptr(uintptr(result135)))
 
 		case rotor_centrifugo_types.Request_Refresh:
 			payload := payload.Refresh()
 			*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), 8)) = int8(int32(1))
-			utf892 := unsafe.Pointer(unsafe.StringData(((payload).Conn).Client))
-			pinner.Pin(utf892)
+			utf8137 := unsafe.Pointer(unsafe.StringData(((payload).Conn).Client))
+			pinner.Pin(utf8137)
 			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 2*4))) = uint32(uint32(len(((payload).Conn).Client)))
-			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 1*4))) = uint32(uintptr(uintptr(utf892)))
-			utf893 := unsafe.Pointer(unsafe.StringData(((payload).Conn).Transport))
-			pinner.Pin(utf893)
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 1*4))) = uint32(uintptr(uintptr(utf8137)))
+			utf8138 := unsafe.Pointer(unsafe.StringData(((payload).Conn).Transport))
+			pinner.Pin(utf8138)
 			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 4*4))) = uint32(uint32(len(((payload).Conn).Transport)))
-			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 3*4))) = uint32(uintptr(uintptr(utf893)))
-			utf894 := unsafe.Pointer(unsafe.StringData(((payload).Conn).Protocol))
-			pinner.Pin(utf894)
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 3*4))) = uint32(uintptr(uintptr(utf8138)))
+			utf8139 := unsafe.Pointer(unsafe.StringData(((payload).Conn).Protocol))
+			pinner.Pin(utf8139)
 			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 6*4))) = uint32(uint32(len(((payload).Conn).Protocol)))
-			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 5*4))) = uint32(uintptr(uintptr(utf894)))
-			utf895 := unsafe.Pointer(unsafe.StringData(((payload).Conn).Encoding))
-			pinner.Pin(utf895)
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 5*4))) = uint32(uintptr(uintptr(utf8139)))
+			utf8140 := unsafe.Pointer(unsafe.StringData(((payload).Conn).Encoding))
+			pinner.Pin(utf8140)
 			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 8*4))) = uint32(uint32(len(((payload).Conn).Encoding)))
-			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 7*4))) = uint32(uintptr(uintptr(utf895)))
-			slice98 := (payload).Headers
-			length100 := uint32(len(slice98))
-			result99 := witRuntime.Allocate(pinner, uintptr(length100*(4*4)), 4)
-			for index, element := range slice98 {
-				base := unsafe.Add(result99, index*(4*4))
-				utf896 := unsafe.Pointer(unsafe.StringData((element).F0))
-				pinner.Pin(utf896)
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 7*4))) = uint32(uintptr(uintptr(utf8140)))
+			slice143 := (payload).Headers
+			length145 := uint32(len(slice143))
+			result144 := witRuntime.Allocate(pinner, uintptr(length145*(4*4)), 4)
+			for index, element := range slice143 {
+				base := unsafe.Add(result144, index*(4*4))
+				utf8141 := unsafe.Pointer(unsafe.StringData((element).F0))
+				pinner.Pin(utf8141)
 				*(*uint32)(unsafe.Add(unsafe.Pointer(base), 4)) = uint32(uint32(len((element).F0)))
-				*(*uint32)(unsafe.Add(unsafe.Pointer(base), 0)) = uint32(uintptr(uintptr(utf896)))
-				utf897 := unsafe.Pointer(unsafe.StringData((element).F1))
-				pinner.Pin(utf897)
+				*(*uint32)(unsafe.Add(unsafe.Pointer(base), 0)) = uint32(uintptr(uintptr(utf8141)))
+				utf8142 := unsafe.Pointer(unsafe.StringData((element).F1))
+				pinner.Pin(utf8142)
 				*(*uint32)(unsafe.Add(unsafe.Pointer(base), (3 * 4))) = uint32(uint32(len((element).F1)))
-				*(*uint32)(unsafe.Add(unsafe.Pointer(base), (2 * 4))) = uint32(uintptr(uintptr(utf897)))
+				*(*uint32)(unsafe.Add(unsafe.Pointer(base), (2 * 4))) = uint32(uintptr(uintptr(utf8142)))
 
 			}
 
-			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 10*4))) = uint32(length100)
-			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 9*4))) = uint32(uintptr(uintptr(result99)))
-			utf8101 := unsafe.Pointer(unsafe.StringData((payload).User))
-			pinner.Pin(utf8101)
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 10*4))) = uint32(length145)
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 9*4))) = uint32(uintptr(uintptr(result144)))
+			utf8146 := unsafe.Pointer(unsafe.StringData((payload).User))
+			pinner.Pin(utf8146)
 			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 12*4))) = uint32(uint32(len((payload).User)))
-			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 11*4))) = uint32(uintptr(uintptr(utf8101)))
-			data102 := unsafe.Pointer(unsafe.SliceData((payload).Meta))
-			pinner.Pin(data102)
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 11*4))) = uint32(uintptr(uintptr(utf8146)))
+			data147 := unsafe.Pointer(unsafe.SliceData((payload).Meta))
+			pinner.Pin(data147)
 			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 14*4))) = uint32(uint32(len((payload).Meta)))
-			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 13*4))) = uint32(uintptr(uintptr(data102)))
-			slice105 := (payload).Labels
-			length107 := uint32(len(slice105))
-			result106 := witRuntime.Allocate(pinner, uintptr(length107*(4*4)), 4)
-			for index, element := range slice105 {
-				base := unsafe.Add(result106, index*(4*4))
-				utf8103 := unsafe.Pointer(unsafe.StringData((element).F0))
-				pinner.Pin(utf8103)
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 13*4))) = uint32(uintptr(uintptr(data147)))
+			slice150 := (payload).Labels
+			length152 := uint32(len(slice150))
+			result151 := witRuntime.Allocate(pinner, uintptr(length152*(4*4)), 4)
+			for index, element := range slice150 {
+				base := unsafe.Add(result151, index*(4*4))
+				utf8148 := unsafe.Pointer(unsafe.StringData((element).F0))
+				pinner.Pin(utf8148)
 				*(*uint32)(unsafe.Add(unsafe.Pointer(base), 4)) = uint32(uint32(len((element).F0)))
-				*(*uint32)(unsafe.Add(unsafe.Pointer(base), 0)) = uint32(uintptr(uintptr(utf8103)))
-				utf8104 := unsafe.Pointer(unsafe.StringData((element).F1))
-				pinner.Pin(utf8104)
+				*(*uint32)(unsafe.Add(unsafe.Pointer(base), 0)) = uint32(uintptr(uintptr(utf8148)))
+				utf8149 := unsafe.Pointer(unsafe.StringData((element).F1))
+				pinner.Pin(utf8149)
 				*(*uint32)(unsafe.Add(unsafe.Pointer(base), (3 * 4))) = uint32(uint32(len((element).F1)))
-				*(*uint32)(unsafe.Add(unsafe.Pointer(base), (2 * 4))) = uint32(uintptr(uintptr(utf8104)))
+				*(*uint32)(unsafe.Add(unsafe.Pointer(base), (2 * 4))) = uint32(uintptr(uintptr(utf8149)))
 
 			}
 
-			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 16*4))) = uint32(length107)
-			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 15*4))) = uint32(uintptr(uintptr(result106)))
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 16*4))) = uint32(length152)
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 15*4))) = uint32(uintptr(uintptr(result151)))
 
 		case rotor_centrifugo_types.Request_Subscribe:
 			payload := payload.Subscribe()
 			*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), 8)) = int8(int32(2))
-			utf8108 := unsafe.Pointer(unsafe.StringData(((payload).Conn).Client))
-			pinner.Pin(utf8108)
+			utf8153 := unsafe.Pointer(unsafe.StringData(((payload).Conn).Client))
+			pinner.Pin(utf8153)
 			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 2*4))) = uint32(uint32(len(((payload).Conn).Client)))
-			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 1*4))) = uint32(uintptr(uintptr(utf8108)))
-			utf8109 := unsafe.Pointer(unsafe.StringData(((payload).Conn).Transport))
-			pinner.Pin(utf8109)
-			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 4*4))) = uint32(uint32(len(((payload).Conn).Transport)))
-			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 3*4))) = uint32(uintptr(uintptr(utf8109)))
-			utf8110 := unsafe.Pointer(unsafe.StringData(((payload).Conn).Protocol))
-			pinner.Pin(utf8110)
-			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 6*4))) = uint32(uint32(len(((payload).Conn).Protocol)))
-			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 5*4))) = uint32(uintptr(uintptr(utf8110)))
-			utf8111 := unsafe.Pointer(unsafe.StringData(((payload).Conn).Encoding))
-			pinner.Pin(utf8111)
-			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 8*4))) = uint32(uint32(len(((payload).Conn).Encoding)))
-			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 7*4))) = uint32(uintptr(uintptr(utf8111)))
-			slice114 := (payload).Headers
-			length116 := uint32(len(slice114))
-			result115 := witRuntime.Allocate(pinner, uintptr(length116*(4*4)), 4)
-			for index, element := range slice114 {
-				base := unsafe.Add(result115, index*(4*4))
-				utf8112 := unsafe.Pointer(unsafe.StringData((element).F0))
-				pinner.Pin(utf8112)
-				*(*uint32)(unsafe.Add(unsafe.Pointer(base), 4)) = uint32(uint32(len((element).F0)))
-				*(*uint32)(unsafe.Add(unsafe.Pointer(base), 0)) = uint32(uintptr(uintptr(utf8112)))
-				utf8113 := unsafe.Pointer(unsafe.StringData((element).F1))
-				pinner.Pin(utf8113)
-				*(*uint32)(unsafe.Add(unsafe.Pointer(base), (3 * 4))) = uint32(uint32(len((element).F1)))
-				*(*uint32)(unsafe.Add(unsafe.Pointer(base), (2 * 4))) = uint32(uintptr(uintptr(utf8113)))
-
-			}
-
-			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 10*4))) = uint32(length116)
-			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 9*4))) = uint32(uintptr(uintptr(result115)))
-			utf8117 := unsafe.Pointer(unsafe.StringData((payload).User))
-			pinner.Pin(utf8117)
-			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 12*4))) = uint32(uint32(len((payload).User)))
-			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 11*4))) = uint32(uintptr(uintptr(utf8117)))
-			utf8118 := unsafe.Pointer(unsafe.StringData((payload).Channel))
-			pinner.Pin(utf8118)
-			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 14*4))) = uint32(uint32(len((payload).Channel)))
-			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 13*4))) = uint32(uintptr(uintptr(utf8118)))
-			utf8119 := unsafe.Pointer(unsafe.StringData((payload).Token))
-			pinner.Pin(utf8119)
-			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 16*4))) = uint32(uint32(len((payload).Token)))
-			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 15*4))) = uint32(uintptr(uintptr(utf8119)))
-			data120 := unsafe.Pointer(unsafe.SliceData((payload).Meta))
-			pinner.Pin(data120)
-			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 18*4))) = uint32(uint32(len((payload).Meta)))
-			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 17*4))) = uint32(uintptr(uintptr(data120)))
-			data121 := unsafe.Pointer(unsafe.SliceData((payload).Data))
-			pinner.Pin(data121)
-			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 20*4))) = uint32(uint32(len((payload).Data)))
-			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 19*4))) = uint32(uintptr(uintptr(data121)))
-			slice124 := (payload).Labels
-			length126 := uint32(len(slice124))
-			result125 := witRuntime.Allocate(pinner, uintptr(length126*(4*4)), 4)
-			for index, element := range slice124 {
-				base := unsafe.Add(result125, index*(4*4))
-				utf8122 := unsafe.Pointer(unsafe.StringData((element).F0))
-				pinner.Pin(utf8122)
-				*(*uint32)(unsafe.Add(unsafe.Pointer(base), 4)) = uint32(uint32(len((element).F0)))
-				*(*uint32)(unsafe.Add(unsafe.Pointer(base), 0)) = uint32(uintptr(uintptr(utf8122)))
-				utf8123 := unsafe.Pointer(unsafe.StringData((element).F1))
-				pinner.Pin(utf8123)
-				*(*uint32)(unsafe.Add(unsafe.Pointer(base), (3 * 4))) = uint32(uint32(len((element).F1)))
-				*(*uint32)(unsafe.Add(unsafe.Pointer(base), (2 * 4))) = uint32(uintptr(uintptr(utf8123)))
-
-			}
-
-			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 22*4))) = uint32(length126)
-			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 21*4))) = uint32(uintptr(uintptr(result125)))
-
-		case rotor_centrifugo_types.Request_Publish:
-			payload := payload.Publish()
-			*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), 8)) = int8(int32(3))
-			utf8127 := unsafe.Pointer(unsafe.StringData(((payload).Conn).Client))
-			pinner.Pin(utf8127)
-			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 2*4))) = uint32(uint32(len(((payload).Conn).Client)))
-			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 1*4))) = uint32(uintptr(uintptr(utf8127)))
-			utf8128 := unsafe.Pointer(unsafe.StringData(((payload).Conn).Transport))
-			pinner.Pin(utf8128)
-			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 4*4))) = uint32(uint32(len(((payload).Conn).Transport)))
-			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 3*4))) = uint32(uintptr(uintptr(utf8128)))
-			utf8129 := unsafe.Pointer(unsafe.StringData(((payload).Conn).Protocol))
-			pinner.Pin(utf8129)
-			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 6*4))) = uint32(uint32(len(((payload).Conn).Protocol)))
-			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 5*4))) = uint32(uintptr(uintptr(utf8129)))
-			utf8130 := unsafe.Pointer(unsafe.StringData(((payload).Conn).Encoding))
-			pinner.Pin(utf8130)
-			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 8*4))) = uint32(uint32(len(((payload).Conn).Encoding)))
-			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 7*4))) = uint32(uintptr(uintptr(utf8130)))
-			slice133 := (payload).Headers
-			length135 := uint32(len(slice133))
-			result134 := witRuntime.Allocate(pinner, uintptr(length135*(4*4)), 4)
-			for index, element := range slice133 {
-				base := unsafe.Add(result134, index*(4*4))
-				utf8131 := unsafe.Pointer(unsafe.StringData((element).F0))
-				pinner.Pin(utf8131)
-				*(*uint32)(unsafe.Add(unsafe.Pointer(base), 4)) = uint32(uint32(len((element).F0)))
-				*(*uint32)(unsafe.Add(unsafe.Pointer(base), 0)) = uint32(uintptr(uintptr(utf8131)))
-				utf8132 := unsafe.Pointer(unsafe.StringData((element).F1))
-				pinner.Pin(utf8132)
-				*(*uint32)(unsafe.Add(unsafe.Pointer(base), (3 * 4))) = uint32(uint32(len((element).F1)))
-				*(*uint32)(unsafe.Add(unsafe.Pointer(base), (2 * 4))) = uint32(uintptr(uintptr(utf8132)))
-
-			}
-
-			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 10*4))) = uint32(length135)
-			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 9*4))) = uint32(uintptr(uintptr(result134)))
-			utf8136 := unsafe.Pointer(unsafe.StringData((payload).User))
-			pinner.Pin(utf8136)
-			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 12*4))) = uint32(uint32(len((payload).User)))
-			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 11*4))) = uint32(uintptr(uintptr(utf8136)))
-			utf8137 := unsafe.Pointer(unsafe.StringData((payload).Channel))
-			pinner.Pin(utf8137)
-			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 14*4))) = uint32(uint32(len((payload).Channel)))
-			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 13*4))) = uint32(uintptr(uintptr(utf8137)))
-			data138 := unsafe.Pointer(unsafe.SliceData((payload).Data))
-			pinner.Pin(data138)
-			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 16*4))) = uint32(uint32(len((payload).Data)))
-			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 15*4))) = uint32(uintptr(uintptr(data138)))
-			data139 := unsafe.Pointer(unsafe.SliceData((payload).Meta))
-			pinner.Pin(data139)
-			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 18*4))) = uint32(uint32(len((payload).Meta)))
-			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 17*4))) = uint32(uintptr(uintptr(data139)))
-			slice142 := (payload).Labels
-			length144 := uint32(len(slice142))
-			result143 := witRuntime.Allocate(pinner, uintptr(length144*(4*4)), 4)
-			for index, element := range slice142 {
-				base := unsafe.Add(result143, index*(4*4))
-				utf8140 := unsafe.Pointer(unsafe.StringData((element).F0))
-				pinner.Pin(utf8140)
-				*(*uint32)(unsafe.Add(unsafe.Pointer(base), 4)) = uint32(uint32(len((element).F0)))
-				*(*uint32)(unsafe.Add(unsafe.Pointer(base), 0)) = uint32(uintptr(uintptr(utf8140)))
-				utf8141 := unsafe.Pointer(unsafe.StringData((element).F1))
-				pinner.Pin(utf8141)
-				*(*uint32)(unsafe.Add(unsafe.Pointer(base), (3 * 4))) = uint32(uint32(len((element).F1)))
-				*(*uint32)(unsafe.Add(unsafe.Pointer(base), (2 * 4))) = uint32(uintptr(uintptr(utf8141)))
-
-			}
-
-			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 20*4))) = uint32(length144)
-			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 19*4))) = uint32(uintptr(uintptr(result143)))
-
-		case rotor_centrifugo_types.Request_Rpc:
-			payload := payload.Rpc()
-			*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), 8)) = int8(int32(4))
-			utf8145 := unsafe.Pointer(unsafe.StringData(((payload).Conn).Client))
-			pinner.Pin(utf8145)
-			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 2*4))) = uint32(uint32(len(((payload).Conn).Client)))
-			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 1*4))) = uint32(uintptr(uintptr(utf8145)))
-			utf8146 := unsafe.Pointer(unsafe.StringData(((payload).Conn).Transport))
-			pinner.Pin(utf8146)
-			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 4*4))) = uint32(uint32(len(((payload).Conn).Transport)))
-			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 3*4))) = uint32(uintptr(uintptr(utf8146)))
-			utf8147 := unsafe.Pointer(unsafe.StringData(((payload).Conn).Protocol))
-			pinner.Pin(utf8147)
-			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 6*4))) = uint32(uint32(len(((payload).Conn).Protocol)))
-			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 5*4))) = uint32(uintptr(uintptr(utf8147)))
-			utf8148 := unsafe.Pointer(unsafe.StringData(((payload).Conn).Encoding))
-			pinner.Pin(utf8148)
-			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 8*4))) = uint32(uint32(len(((payload).Conn).Encoding)))
-			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 7*4))) = uint32(uintptr(uintptr(utf8148)))
-			slice151 := (payload).Headers
-			length153 := uint32(len(slice151))
-			result152 := witRuntime.Allocate(pinner, uintptr(length153*(4*4)), 4)
-			for index, element := range slice151 {
-				base := unsafe.Add(result152, index*(4*4))
-				utf8149 := unsafe.Pointer(unsafe.StringData((element).F0))
-				pinner.Pin(utf8149)
-				*(*uint32)(unsafe.Add(unsafe.Pointer(base), 4)) = uint32(uint32(len((element).F0)))
-				*(*uint32)(unsafe.Add(unsafe.Pointer(base), 0)) = uint32(uintptr(uintptr(utf8149)))
-				utf8150 := unsafe.Pointer(unsafe.StringData((element).F1))
-				pinner.Pin(utf8150)
-				*(*uint32)(unsafe.Add(unsafe.Pointer(base), (3 * 4))) = uint32(uint32(len((element).F1)))
-				*(*uint32)(unsafe.Add(unsafe.Pointer(base), (2 * 4))) = uint32(uintptr(uintptr(utf8150)))
-
-			}
-
-			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 10*4))) = uint32(length153)
-			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 9*4))) = uint32(uintptr(uintptr(result152)))
-			utf8154 := unsafe.Pointer(unsafe.StringData((payload).User))
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 1*4))) = uint32(uintptr(uintptr(utf8153)))
+			utf8154 := unsafe.Pointer(unsafe.StringData(((payload).Conn).Transport))
 			pinner.Pin(utf8154)
-			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 12*4))) = uint32(uint32(len((payload).User)))
-			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 11*4))) = uint32(uintptr(uintptr(utf8154)))
-			utf8155 := unsafe.Pointer(unsafe.StringData((payload).Method))
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 4*4))) = uint32(uint32(len(((payload).Conn).Transport)))
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 3*4))) = uint32(uintptr(uintptr(utf8154)))
+			utf8155 := unsafe.Pointer(unsafe.StringData(((payload).Conn).Protocol))
 			pinner.Pin(utf8155)
-			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 14*4))) = uint32(uint32(len((payload).Method)))
-			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 13*4))) = uint32(uintptr(uintptr(utf8155)))
-			data156 := unsafe.Pointer(unsafe.SliceData((payload).Data))
-			pinner.Pin(data156)
-			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 16*4))) = uint32(uint32(len((payload).Data)))
-			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 15*4))) = uint32(uintptr(uintptr(data156)))
-			data157 := unsafe.Pointer(unsafe.SliceData((payload).Meta))
-			pinner.Pin(data157)
-			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 18*4))) = uint32(uint32(len((payload).Meta)))
-			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 17*4))) = uint32(uintptr(uintptr(data157)))
-			slice160 := (payload).Labels
-			length162 := uint32(len(slice160))
-			result161 := witRuntime.Allocate(pinner, uintptr(length162*(4*4)), 4)
-			for index, element := range slice160 {
-				base := unsafe.Add(result161, index*(4*4))
-				utf8158 := unsafe.Pointer(unsafe.StringData((element).F0))
-				pinner.Pin(utf8158)
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 6*4))) = uint32(uint32(len(((payload).Conn).Protocol)))
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 5*4))) = uint32(uintptr(uintptr(utf8155)))
+			utf8156 := unsafe.Pointer(unsafe.StringData(((payload).Conn).Encoding))
+			pinner.Pin(utf8156)
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 8*4))) = uint32(uint32(len(((payload).Conn).Encoding)))
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 7*4))) = uint32(uintptr(uintptr(utf8156)))
+			slice159 := (payload).Headers
+			length161 := uint32(len(slice159))
+			result160 := witRuntime.Allocate(pinner, uintptr(length161*(4*4)), 4)
+			for index, element := range slice159 {
+				base := unsafe.Add(result160, index*(4*4))
+				utf8157 := unsafe.Pointer(unsafe.StringData((element).F0))
+				pinner.Pin(utf8157)
 				*(*uint32)(unsafe.Add(unsafe.Pointer(base), 4)) = uint32(uint32(len((element).F0)))
-				*(*uint32)(unsafe.Add(unsafe.Pointer(base), 0)) = uint32(uintptr(uintptr(utf8158)))
-				utf8159 := unsafe.Pointer(unsafe.StringData((element).F1))
-				pinner.Pin(utf8159)
+				*(*uint32)(unsafe.Add(unsafe.Pointer(base), 0)) = uint32(uintptr(uintptr(utf8157)))
+				utf8158 := unsafe.Pointer(unsafe.StringData((element).F1))
+				pinner.Pin(utf8158)
 				*(*uint32)(unsafe.Add(unsafe.Pointer(base), (3 * 4))) = uint32(uint32(len((element).F1)))
-				*(*uint32)(unsafe.Add(unsafe.Pointer(base), (2 * 4))) = uint32(uintptr(uintptr(utf8159)))
+				*(*uint32)(unsafe.Add(unsafe.Pointer(base), (2 * 4))) = uint32(uintptr(uintptr(utf8158)))
 
 			}
 
-			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 20*4))) = uint32(length162)
-			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 19*4))) = uint32(uintptr(uintptr(result161)))
-
-		case rotor_centrifugo_types.Request_SubRefresh:
-			payload := payload.SubRefresh()
-			*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), 8)) = int8(int32(5))
-			utf8163 := unsafe.Pointer(unsafe.StringData(((payload).Conn).Client))
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 10*4))) = uint32(length161)
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 9*4))) = uint32(uintptr(uintptr(result160)))
+			utf8162 := unsafe.Pointer(unsafe.StringData((payload).User))
+			pinner.Pin(utf8162)
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 12*4))) = uint32(uint32(len((payload).User)))
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 11*4))) = uint32(uintptr(uintptr(utf8162)))
+			utf8163 := unsafe.Pointer(unsafe.StringData((payload).Channel))
 			pinner.Pin(utf8163)
-			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 2*4))) = uint32(uint32(len(((payload).Conn).Client)))
-			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 1*4))) = uint32(uintptr(uintptr(utf8163)))
-			utf8164 := unsafe.Pointer(unsafe.StringData(((payload).Conn).Transport))
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 14*4))) = uint32(uint32(len((payload).Channel)))
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 13*4))) = uint32(uintptr(uintptr(utf8163)))
+			utf8164 := unsafe.Pointer(unsafe.StringData((payload).Token))
 			pinner.Pin(utf8164)
-			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 4*4))) = uint32(uint32(len(((payload).Conn).Transport)))
-			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 3*4))) = uint32(uintptr(uintptr(utf8164)))
-			utf8165 := unsafe.Pointer(unsafe.StringData(((payload).Conn).Protocol))
-			pinner.Pin(utf8165)
-			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 6*4))) = uint32(uint32(len(((payload).Conn).Protocol)))
-			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 5*4))) = uint32(uintptr(uintptr(utf8165)))
-			utf8166 := unsafe.Pointer(unsafe.StringData(((payload).Conn).Encoding))
-			pinner.Pin(utf8166)
-			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 8*4))) = uint32(uint32(len(((payload).Conn).Encoding)))
-			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 7*4))) = uint32(uintptr(uintptr(utf8166)))
-			slice169 := (payload).Headers
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 16*4))) = uint32(uint32(len((payload).Token)))
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 15*4))) = uint32(uintptr(uintptr(utf8164)))
+			data165 := unsafe.Pointer(unsafe.SliceData((payload).Meta))
+			pinner.Pin(data165)
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 18*4))) = uint32(uint32(len((payload).Meta)))
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 17*4))) = uint32(uintptr(uintptr(data165)))
+			data166 := unsafe.Pointer(unsafe.SliceData((payload).Data))
+			pinner.Pin(data166)
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 20*4))) = uint32(uint32(len((payload).Data)))
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 19*4))) = uint32(uintptr(uintptr(data166)))
+			slice169 := (payload).Labels
 			length171 := uint32(len(slice169))
 			result170 := witRuntime.Allocate(pinner, uintptr(length171*(4*4)), 4)
 			for index, element := range slice169 {
@@ -588,45 +521,483 @@ func wasm_export_rotor_centrifugo_interceptor_before(arg0 uintptr) uintptr {
 
 			}
 
-			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 10*4))) = uint32(length171)
-			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 9*4))) = uint32(uintptr(uintptr(result170)))
-			utf8172 := unsafe.Pointer(unsafe.StringData((payload).User))
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 22*4))) = uint32(length171)
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 21*4))) = uint32(uintptr(uintptr(result170)))
+
+		case rotor_centrifugo_types.Request_Publish:
+			payload := payload.Publish()
+			*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), 8)) = int8(int32(3))
+			utf8172 := unsafe.Pointer(unsafe.StringData(((payload).Conn).Client))
 			pinner.Pin(utf8172)
-			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 12*4))) = uint32(uint32(len((payload).User)))
-			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 11*4))) = uint32(uintptr(uintptr(utf8172)))
-			utf8173 := unsafe.Pointer(unsafe.StringData((payload).Channel))
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 2*4))) = uint32(uint32(len(((payload).Conn).Client)))
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 1*4))) = uint32(uintptr(uintptr(utf8172)))
+			utf8173 := unsafe.Pointer(unsafe.StringData(((payload).Conn).Transport))
 			pinner.Pin(utf8173)
-			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 14*4))) = uint32(uint32(len((payload).Channel)))
-			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 13*4))) = uint32(uintptr(uintptr(utf8173)))
-			data174 := unsafe.Pointer(unsafe.SliceData((payload).Meta))
-			pinner.Pin(data174)
-			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 16*4))) = uint32(uint32(len((payload).Meta)))
-			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 15*4))) = uint32(uintptr(uintptr(data174)))
-			slice177 := (payload).Labels
-			length179 := uint32(len(slice177))
-			result178 := witRuntime.Allocate(pinner, uintptr(length179*(4*4)), 4)
-			for index, element := range slice177 {
-				base := unsafe.Add(result178, index*(4*4))
-				utf8175 := unsafe.Pointer(unsafe.StringData((element).F0))
-				pinner.Pin(utf8175)
-				*(*uint32)(unsafe.Add(unsafe.Pointer(base), 4)) = uint32(uint32(len((element).F0)))
-				*(*uint32)(unsafe.Add(unsafe.Pointer(base), 0)) = uint32(uintptr(uintptr(utf8175)))
-				utf8176 := unsafe.Pointer(unsafe.StringData((element).F1))
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 4*4))) = uint32(uint32(len(((payload).Conn).Transport)))
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 3*4))) = uint32(uintptr(uintptr(utf8173)))
+			utf8174 := unsafe.Pointer(unsafe.StringData(((payload).Conn).Protocol))
+			pinner.Pin(utf8174)
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 6*4))) = uint32(uint32(len(((payload).Conn).Protocol)))
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 5*4))) = uint32(uintptr(uintptr(utf8174)))
+			utf8175 := unsafe.Pointer(unsafe.StringData(((payload).Conn).Encoding))
+			pinner.Pin(utf8175)
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 8*4))) = uint32(uint32(len(((payload).Conn).Encoding)))
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 7*4))) = uint32(uintptr(uintptr(utf8175)))
+			slice178 := (payload).Headers
+			length180 := uint32(len(slice178))
+			result179 := witRuntime.Allocate(pinner, uintptr(length180*(4*4)), 4)
+			for index, element := range slice178 {
+				base := unsafe.Add(result179, index*(4*4))
+				utf8176 := unsafe.Pointer(unsafe.StringData((element).F0))
 				pinner.Pin(utf8176)
+				*(*uint32)(unsafe.Add(unsafe.Pointer(base), 4)) = uint32(uint32(len((element).F0)))
+				*(*uint32)(unsafe.Add(unsafe.Pointer(base), 0)) = uint32(uintptr(uintptr(utf8176)))
+				utf8177 := unsafe.Pointer(unsafe.StringData((element).F1))
+				pinner.Pin(utf8177)
 				*(*uint32)(unsafe.Add(unsafe.Pointer(base), (3 * 4))) = uint32(uint32(len((element).F1)))
-				*(*uint32)(unsafe.Add(unsafe.Pointer(base), (2 * 4))) = uint32(uintptr(uintptr(utf8176)))
+				*(*uint32)(unsafe.Add(unsafe.Pointer(base), (2 * 4))) = uint32(uintptr(uintptr(utf8177)))
 
 			}
 
-			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 18*4))) = uint32(length179)
-			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 17*4))) = uint32(uintptr(uintptr(result178)))
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 10*4))) = uint32(length180)
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 9*4))) = uint32(uintptr(uintptr(result179)))
+			utf8181 := unsafe.Pointer(unsafe.StringData((payload).User))
+			pinner.Pin(utf8181)
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 12*4))) = uint32(uint32(len((payload).User)))
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 11*4))) = uint32(uintptr(uintptr(utf8181)))
+			utf8182 := unsafe.Pointer(unsafe.StringData((payload).Channel))
+			pinner.Pin(utf8182)
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 14*4))) = uint32(uint32(len((payload).Channel)))
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 13*4))) = uint32(uintptr(uintptr(utf8182)))
+			data183 := unsafe.Pointer(unsafe.SliceData((payload).Data))
+			pinner.Pin(data183)
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 16*4))) = uint32(uint32(len((payload).Data)))
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 15*4))) = uint32(uintptr(uintptr(data183)))
+			data184 := unsafe.Pointer(unsafe.SliceData((payload).Meta))
+			pinner.Pin(data184)
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 18*4))) = uint32(uint32(len((payload).Meta)))
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 17*4))) = uint32(uintptr(uintptr(data184)))
+			slice187 := (payload).Labels
+			length189 := uint32(len(slice187))
+			result188 := witRuntime.Allocate(pinner, uintptr(length189*(4*4)), 4)
+			for index, element := range slice187 {
+				base := unsafe.Add(result188, index*(4*4))
+				utf8185 := unsafe.Pointer(unsafe.StringData((element).F0))
+				pinner.Pin(utf8185)
+				*(*uint32)(unsafe.Add(unsafe.Pointer(base), 4)) = uint32(uint32(len((element).F0)))
+				*(*uint32)(unsafe.Add(unsafe.Pointer(base), 0)) = uint32(uintptr(uintptr(utf8185)))
+				utf8186 := unsafe.Pointer(unsafe.StringData((element).F1))
+				pinner.Pin(utf8186)
+				*(*uint32)(unsafe.Add(unsafe.Pointer(base), (3 * 4))) = uint32(uint32(len((element).F1)))
+				*(*uint32)(unsafe.Add(unsafe.Pointer(base), (2 * 4))) = uint32(uintptr(uintptr(utf8186)))
+
+			}
+
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 20*4))) = uint32(length189)
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 19*4))) = uint32(uintptr(uintptr(result188)))
+
+		case rotor_centrifugo_types.Request_Rpc:
+			payload := payload.Rpc()
+			*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), 8)) = int8(int32(4))
+			utf8190 := unsafe.Pointer(unsafe.StringData(((payload).Conn).Client))
+			pinner.Pin(utf8190)
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 2*4))) = uint32(uint32(len(((payload).Conn).Client)))
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 1*4))) = uint32(uintptr(uintptr(utf8190)))
+			utf8191 := unsafe.Pointer(unsafe.StringData(((payload).Conn).Transport))
+			pinner.Pin(utf8191)
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 4*4))) = uint32(uint32(len(((payload).Conn).Transport)))
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 3*4))) = uint32(uintptr(uintptr(utf8191)))
+			utf8192 := unsafe.Pointer(unsafe.StringData(((payload).Conn).Protocol))
+			pinner.Pin(utf8192)
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 6*4))) = uint32(uint32(len(((payload).Conn).Protocol)))
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 5*4))) = uint32(uintptr(uintptr(utf8192)))
+			utf8193 := unsafe.Pointer(unsafe.StringData(((payload).Conn).Encoding))
+			pinner.Pin(utf8193)
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 8*4))) = uint32(uint32(len(((payload).Conn).Encoding)))
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 7*4))) = uint32(uintptr(uintptr(utf8193)))
+			slice196 := (payload).Headers
+			length198 := uint32(len(slice196))
+			result197 := witRuntime.Allocate(pinner, uintptr(length198*(4*4)), 4)
+			for index, element := range slice196 {
+				base := unsafe.Add(result197, index*(4*4))
+				utf8194 := unsafe.Pointer(unsafe.StringData((element).F0))
+				pinner.Pin(utf8194)
+				*(*uint32)(unsafe.Add(unsafe.Pointer(base), 4)) = uint32(uint32(len((element).F0)))
+				*(*uint32)(unsafe.Add(unsafe.Pointer(base), 0)) = uint32(uintptr(uintptr(utf8194)))
+				utf8195 := unsafe.Pointer(unsafe.StringData((element).F1))
+				pinner.Pin(utf8195)
+				*(*uint32)(unsafe.Add(unsafe.Pointer(base), (3 * 4))) = uint32(uint32(len((element).F1)))
+				*(*uint32)(unsafe.Add(unsafe.Pointer(base), (2 * 4))) = uint32(uintptr(uintptr(utf8195)))
+
+			}
+
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 10*4))) = uint32(length198)
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 9*4))) = uint32(uintptr(uintptr(result197)))
+			utf8199 := unsafe.Pointer(unsafe.StringData((payload).User))
+			pinner.Pin(utf8199)
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 12*4))) = uint32(uint32(len((payload).User)))
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 11*4))) = uint32(uintptr(uintptr(utf8199)))
+			utf8200 := unsafe.Pointer(unsafe.StringData((payload).Method))
+			pinner.Pin(utf8200)
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 14*4))) = uint32(uint32(len((payload).Method)))
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 13*4))) = uint32(uintptr(uintptr(utf8200)))
+			data201 := unsafe.Pointer(unsafe.SliceData((payload).Data))
+			pinner.Pin(data201)
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 16*4))) = uint32(uint32(len((payload).Data)))
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 15*4))) = uint32(uintptr(uintptr(data201)))
+			data202 := unsafe.Pointer(unsafe.SliceData((payload).Meta))
+			pinner.Pin(data202)
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 18*4))) = uint32(uint32(len((payload).Meta)))
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 17*4))) = uint32(uintptr(uintptr(data202)))
+			slice205 := (payload).Labels
+			length207 := uint32(len(slice205))
+			result206 := witRuntime.Allocate(pinner, uintptr(length207*(4*4)), 4)
+			for index, element := range slice205 {
+				base := unsafe.Add(result206, index*(4*4))
+				utf8203 := unsafe.Pointer(unsafe.StringData((element).F0))
+				pinner.Pin(utf8203)
+				*(*uint32)(unsafe.Add(unsafe.Pointer(base), 4)) = uint32(uint32(len((element).F0)))
+				*(*uint32)(unsafe.Add(unsafe.Pointer(base), 0)) = uint32(uintptr(uintptr(utf8203)))
+				utf8204 := unsafe.Pointer(unsafe.StringData((element).F1))
+				pinner.Pin(utf8204)
+				*(*uint32)(unsafe.Add(unsafe.Pointer(base), (3 * 4))) = uint32(uint32(len((element).F1)))
+				*(*uint32)(unsafe.Add(unsafe.Pointer(base), (2 * 4))) = uint32(uintptr(uintptr(utf8204)))
+
+			}
+
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 20*4))) = uint32(length207)
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 19*4))) = uint32(uintptr(uintptr(result206)))
+
+		case rotor_centrifugo_types.Request_SubRefresh:
+			payload := payload.SubRefresh()
+			*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), 8)) = int8(int32(5))
+			utf8208 := unsafe.Pointer(unsafe.StringData(((payload).Conn).Client))
+			pinner.Pin(utf8208)
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 2*4))) = uint32(uint32(len(((payload).Conn).Client)))
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 1*4))) = uint32(uintptr(uintptr(utf8208)))
+			utf8209 := unsafe.Pointer(unsafe.StringData(((payload).Conn).Transport))
+			pinner.Pin(utf8209)
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 4*4))) = uint32(uint32(len(((payload).Conn).Transport)))
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 3*4))) = uint32(uintptr(uintptr(utf8209)))
+			utf8210 := unsafe.Pointer(unsafe.StringData(((payload).Conn).Protocol))
+			pinner.Pin(utf8210)
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 6*4))) = uint32(uint32(len(((payload).Conn).Protocol)))
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 5*4))) = uint32(uintptr(uintptr(utf8210)))
+			utf8211 := unsafe.Pointer(unsafe.StringData(((payload).Conn).Encoding))
+			pinner.Pin(utf8211)
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 8*4))) = uint32(uint32(len(((payload).Conn).Encoding)))
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 7*4))) = uint32(uintptr(uintptr(utf8211)))
+			slice214 := (payload).Headers
+			length216 := uint32(len(slice214))
+			result215 := witRuntime.Allocate(pinner, uintptr(length216*(4*4)), 4)
+			for index, element := range slice214 {
+				base := unsafe.Add(result215, index*(4*4))
+				utf8212 := unsafe.Pointer(unsafe.StringData((element).F0))
+				pinner.Pin(utf8212)
+				*(*uint32)(unsafe.Add(unsafe.Pointer(base), 4)) = uint32(uint32(len((element).F0)))
+				*(*uint32)(unsafe.Add(unsafe.Pointer(base), 0)) = uint32(uintptr(uintptr(utf8212)))
+				utf8213 := unsafe.Pointer(unsafe.StringData((element).F1))
+				pinner.Pin(utf8213)
+				*(*uint32)(unsafe.Add(unsafe.Pointer(base), (3 * 4))) = uint32(uint32(len((element).F1)))
+				*(*uint32)(unsafe.Add(unsafe.Pointer(base), (2 * 4))) = uint32(uintptr(uintptr(utf8213)))
+
+			}
+
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 10*4))) = uint32(length216)
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 9*4))) = uint32(uintptr(uintptr(result215)))
+			utf8217 := unsafe.Pointer(unsafe.StringData((payload).User))
+			pinner.Pin(utf8217)
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 12*4))) = uint32(uint32(len((payload).User)))
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 11*4))) = uint32(uintptr(uintptr(utf8217)))
+			utf8218 := unsafe.Pointer(unsafe.StringData((payload).Channel))
+			pinner.Pin(utf8218)
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 14*4))) = uint32(uint32(len((payload).Channel)))
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 13*4))) = uint32(uintptr(uintptr(utf8218)))
+			data219 := unsafe.Pointer(unsafe.SliceData((payload).Meta))
+			pinner.Pin(data219)
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 16*4))) = uint32(uint32(len((payload).Meta)))
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 15*4))) = uint32(uintptr(uintptr(data219)))
+			slice222 := (payload).Labels
+			length224 := uint32(len(slice222))
+			result223 := witRuntime.Allocate(pinner, uintptr(length224*(4*4)), 4)
+			for index, element := range slice222 {
+				base := unsafe.Add(result223, index*(4*4))
+				utf8220 := unsafe.Pointer(unsafe.StringData((element).F0))
+				pinner.Pin(utf8220)
+				*(*uint32)(unsafe.Add(unsafe.Pointer(base), 4)) = uint32(uint32(len((element).F0)))
+				*(*uint32)(unsafe.Add(unsafe.Pointer(base), 0)) = uint32(uintptr(uintptr(utf8220)))
+				utf8221 := unsafe.Pointer(unsafe.StringData((element).F1))
+				pinner.Pin(utf8221)
+				*(*uint32)(unsafe.Add(unsafe.Pointer(base), (3 * 4))) = uint32(uint32(len((element).F1)))
+				*(*uint32)(unsafe.Add(unsafe.Pointer(base), (2 * 4))) = uint32(uintptr(uintptr(utf8221)))
+
+			}
+
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 18*4))) = uint32(length224)
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 17*4))) = uint32(uintptr(uintptr(result223)))
+
+		case rotor_centrifugo_types.Request_MapPublish:
+			payload := payload.MapPublish()
+			*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), 8)) = int8(int32(6))
+			utf8225 := unsafe.Pointer(unsafe.StringData(((payload).Conn).Client))
+			pinner.Pin(utf8225)
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 2*4))) = uint32(uint32(len(((payload).Conn).Client)))
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 1*4))) = uint32(uintptr(uintptr(utf8225)))
+			utf8226 := unsafe.Pointer(unsafe.StringData(((payload).Conn).Transport))
+			pinner.Pin(utf8226)
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 4*4))) = uint32(uint32(len(((payload).Conn).Transport)))
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 3*4))) = uint32(uintptr(uintptr(utf8226)))
+			utf8227 := unsafe.Pointer(unsafe.StringData(((payload).Conn).Protocol))
+			pinner.Pin(utf8227)
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 6*4))) = uint32(uint32(len(((payload).Conn).Protocol)))
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 5*4))) = uint32(uintptr(uintptr(utf8227)))
+			utf8228 := unsafe.Pointer(unsafe.StringData(((payload).Conn).Encoding))
+			pinner.Pin(utf8228)
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 8*4))) = uint32(uint32(len(((payload).Conn).Encoding)))
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 7*4))) = uint32(uintptr(uintptr(utf8228)))
+			slice231 := (payload).Headers
+			length233 := uint32(len(slice231))
+			result232 := witRuntime.Allocate(pinner, uintptr(length233*(4*4)), 4)
+			for index, element := range slice231 {
+				base := unsafe.Add(result232, index*(4*4))
+				utf8229 := unsafe.Pointer(unsafe.StringData((element).F0))
+				pinner.Pin(utf8229)
+				*(*uint32)(unsafe.Add(unsafe.Pointer(base), 4)) = uint32(uint32(len((element).F0)))
+				*(*uint32)(unsafe.Add(unsafe.Pointer(base), 0)) = uint32(uintptr(uintptr(utf8229)))
+				utf8230 := unsafe.Pointer(unsafe.StringData((element).F1))
+				pinner.Pin(utf8230)
+				*(*uint32)(unsafe.Add(unsafe.Pointer(base), (3 * 4))) = uint32(uint32(len((element).F1)))
+				*(*uint32)(unsafe.Add(unsafe.Pointer(base), (2 * 4))) = uint32(uintptr(uintptr(utf8230)))
+
+			}
+
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 10*4))) = uint32(length233)
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 9*4))) = uint32(uintptr(uintptr(result232)))
+			utf8234 := unsafe.Pointer(unsafe.StringData((payload).User))
+			pinner.Pin(utf8234)
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 12*4))) = uint32(uint32(len((payload).User)))
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 11*4))) = uint32(uintptr(uintptr(utf8234)))
+			utf8235 := unsafe.Pointer(unsafe.StringData((payload).Channel))
+			pinner.Pin(utf8235)
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 14*4))) = uint32(uint32(len((payload).Channel)))
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 13*4))) = uint32(uintptr(uintptr(utf8235)))
+			utf8236 := unsafe.Pointer(unsafe.StringData((payload).Key))
+			pinner.Pin(utf8236)
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 16*4))) = uint32(uint32(len((payload).Key)))
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 15*4))) = uint32(uintptr(uintptr(utf8236)))
+			data237 := unsafe.Pointer(unsafe.SliceData((payload).Data))
+			pinner.Pin(data237)
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 18*4))) = uint32(uint32(len((payload).Data)))
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 17*4))) = uint32(uintptr(uintptr(data237)))
+			data238 := unsafe.Pointer(unsafe.SliceData((payload).Meta))
+			pinner.Pin(data238)
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 20*4))) = uint32(uint32(len((payload).Meta)))
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 19*4))) = uint32(uintptr(uintptr(data238)))
+			slice241 := (payload).Labels
+			length243 := uint32(len(slice241))
+			result242 := witRuntime.Allocate(pinner, uintptr(length243*(4*4)), 4)
+			for index, element := range slice241 {
+				base := unsafe.Add(result242, index*(4*4))
+				utf8239 := unsafe.Pointer(unsafe.StringData((element).F0))
+				pinner.Pin(utf8239)
+				*(*uint32)(unsafe.Add(unsafe.Pointer(base), 4)) = uint32(uint32(len((element).F0)))
+				*(*uint32)(unsafe.Add(unsafe.Pointer(base), 0)) = uint32(uintptr(uintptr(utf8239)))
+				utf8240 := unsafe.Pointer(unsafe.StringData((element).F1))
+				pinner.Pin(utf8240)
+				*(*uint32)(unsafe.Add(unsafe.Pointer(base), (3 * 4))) = uint32(uint32(len((element).F1)))
+				*(*uint32)(unsafe.Add(unsafe.Pointer(base), (2 * 4))) = uint32(uintptr(uintptr(utf8240)))
+
+			}
+
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 22*4))) = uint32(length243)
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 21*4))) = uint32(uintptr(uintptr(result242)))
+
+		case rotor_centrifugo_types.Request_MapRemove:
+			payload := payload.MapRemove()
+			*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), 8)) = int8(int32(7))
+			utf8244 := unsafe.Pointer(unsafe.StringData(((payload).Conn).Client))
+			pinner.Pin(utf8244)
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 2*4))) = uint32(uint32(len(((payload).Conn).Client)))
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 1*4))) = uint32(uintptr(uintptr(utf8244)))
+			utf8245 := unsafe.Pointer(unsafe.StringData(((payload).Conn).Transport))
+			pinner.Pin(utf8245)
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 4*4))) = uint32(uint32(len(((payload).Conn).Transport)))
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 3*4))) = uint32(uintptr(uintptr(utf8245)))
+			utf8246 := unsafe.Pointer(unsafe.StringData(((payload).Conn).Protocol))
+			pinner.Pin(utf8246)
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 6*4))) = uint32(uint32(len(((payload).Conn).Protocol)))
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 5*4))) = uint32(uintptr(uintptr(utf8246)))
+			utf8247 := unsafe.Pointer(unsafe.StringData(((payload).Conn).Encoding))
+			pinner.Pin(utf8247)
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 8*4))) = uint32(uint32(len(((payload).Conn).Encoding)))
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 7*4))) = uint32(uintptr(uintptr(utf8247)))
+			slice250 := (payload).Headers
+			length252 := uint32(len(slice250))
+			result251 := witRuntime.Allocate(pinner, uintptr(length252*(4*4)), 4)
+			for index, element := range slice250 {
+				base := unsafe.Add(result251, index*(4*4))
+				utf8248 := unsafe.Pointer(unsafe.StringData((element).F0))
+				pinner.Pin(utf8248)
+				*(*uint32)(unsafe.Add(unsafe.Pointer(base), 4)) = uint32(uint32(len((element).F0)))
+				*(*uint32)(unsafe.Add(unsafe.Pointer(base), 0)) = uint32(uintptr(uintptr(utf8248)))
+				utf8249 := unsafe.Pointer(unsafe.StringData((element).F1))
+				pinner.Pin(utf8249)
+				*(*uint32)(unsafe.Add(unsafe.Pointer(base), (3 * 4))) = uint32(uint32(len((element).F1)))
+				*(*uint32)(unsafe.Add(unsafe.Pointer(base), (2 * 4))) = uint32(uintptr(uintptr(utf8249)))
+
+			}
+
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 10*4))) = uint32(length252)
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 9*4))) = uint32(uintptr(uintptr(result251)))
+			utf8253 := unsafe.Pointer(unsafe.StringData((payload).User))
+			pinner.Pin(utf8253)
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 12*4))) = uint32(uint32(len((payload).User)))
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 11*4))) = uint32(uintptr(uintptr(utf8253)))
+			utf8254 := unsafe.Pointer(unsafe.StringData((payload).Channel))
+			pinner.Pin(utf8254)
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 14*4))) = uint32(uint32(len((payload).Channel)))
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 13*4))) = uint32(uintptr(uintptr(utf8254)))
+			utf8255 := unsafe.Pointer(unsafe.StringData((payload).Key))
+			pinner.Pin(utf8255)
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 16*4))) = uint32(uint32(len((payload).Key)))
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 15*4))) = uint32(uintptr(uintptr(utf8255)))
+			data256 := unsafe.Pointer(unsafe.SliceData((payload).Meta))
+			pinner.Pin(data256)
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 18*4))) = uint32(uint32(len((payload).Meta)))
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 17*4))) = uint32(uintptr(uintptr(data256)))
+			slice259 := (payload).Labels
+			length261 := uint32(len(slice259))
+			result260 := witRuntime.Allocate(pinner, uintptr(length261*(4*4)), 4)
+			for index, element := range slice259 {
+				base := unsafe.Add(result260, index*(4*4))
+				utf8257 := unsafe.Pointer(unsafe.StringData((element).F0))
+				pinner.Pin(utf8257)
+				*(*uint32)(unsafe.Add(unsafe.Pointer(base), 4)) = uint32(uint32(len((element).F0)))
+				*(*uint32)(unsafe.Add(unsafe.Pointer(base), 0)) = uint32(uintptr(uintptr(utf8257)))
+				utf8258 := unsafe.Pointer(unsafe.StringData((element).F1))
+				pinner.Pin(utf8258)
+				*(*uint32)(unsafe.Add(unsafe.Pointer(base), (3 * 4))) = uint32(uint32(len((element).F1)))
+				*(*uint32)(unsafe.Add(unsafe.Pointer(base), (2 * 4))) = uint32(uintptr(uintptr(utf8258)))
+
+			}
+
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 20*4))) = uint32(length261)
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 19*4))) = uint32(uintptr(uintptr(result260)))
+
+		case rotor_centrifugo_types.Request_SharedPollRefresh:
+			payload := payload.SharedPollRefresh()
+			*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), 8)) = int8(int32(8))
+			slice264 := (payload).Headers
+			length266 := uint32(len(slice264))
+			result265 := witRuntime.Allocate(pinner, uintptr(length266*(4*4)), 4)
+			for index, element := range slice264 {
+				base := unsafe.Add(result265, index*(4*4))
+				utf8262 := unsafe.Pointer(unsafe.StringData((element).F0))
+				pinner.Pin(utf8262)
+				*(*uint32)(unsafe.Add(unsafe.Pointer(base), 4)) = uint32(uint32(len((element).F0)))
+				*(*uint32)(unsafe.Add(unsafe.Pointer(base), 0)) = uint32(uintptr(uintptr(utf8262)))
+				utf8263 := unsafe.Pointer(unsafe.StringData((element).F1))
+				pinner.Pin(utf8263)
+				*(*uint32)(unsafe.Add(unsafe.Pointer(base), (3 * 4))) = uint32(uint32(len((element).F1)))
+				*(*uint32)(unsafe.Add(unsafe.Pointer(base), (2 * 4))) = uint32(uintptr(uintptr(utf8263)))
+
+			}
+
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 2*4))) = uint32(length266)
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 1*4))) = uint32(uintptr(uintptr(result265)))
+			utf8267 := unsafe.Pointer(unsafe.StringData((payload).Channel))
+			pinner.Pin(utf8267)
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 4*4))) = uint32(uint32(len((payload).Channel)))
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 3*4))) = uint32(uintptr(uintptr(utf8267)))
+			slice269 := (payload).Items
+			length271 := uint32(len(slice269))
+			result270 := witRuntime.Allocate(pinner, uintptr(length271*(8+2*4)), 8)
+			for index, element := range slice269 {
+				base := unsafe.Add(result270, index*(8+2*4))
+				utf8268 := unsafe.Pointer(unsafe.StringData((element).Key))
+				pinner.Pin(utf8268)
+				*(*uint32)(unsafe.Add(unsafe.Pointer(base), 4)) = uint32(uint32(len((element).Key)))
+				*(*uint32)(unsafe.Add(unsafe.Pointer(base), 0)) = uint32(uintptr(uintptr(utf8268)))
+				*(*int64)(unsafe.Add(unsafe.Pointer(base), (2 * 4))) = int64((element).Version)
+
+			}
+
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 6*4))) = uint32(length271)
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 5*4))) = uint32(uintptr(uintptr(result270)))
+
+		case rotor_centrifugo_types.Request_NotifyCacheEmpty:
+			payload := payload.NotifyCacheEmpty()
+			*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), 8)) = int8(int32(9))
+			slice274 := (payload).Headers
+			length276 := uint32(len(slice274))
+			result275 := witRuntime.Allocate(pinner, uintptr(length276*(4*4)), 4)
+			for index, element := range slice274 {
+				base := unsafe.Add(result275, index*(4*4))
+				utf8272 := unsafe.Pointer(unsafe.StringData((element).F0))
+				pinner.Pin(utf8272)
+				*(*uint32)(unsafe.Add(unsafe.Pointer(base), 4)) = uint32(uint32(len((element).F0)))
+				*(*uint32)(unsafe.Add(unsafe.Pointer(base), 0)) = uint32(uintptr(uintptr(utf8272)))
+				utf8273 := unsafe.Pointer(unsafe.StringData((element).F1))
+				pinner.Pin(utf8273)
+				*(*uint32)(unsafe.Add(unsafe.Pointer(base), (3 * 4))) = uint32(uint32(len((element).F1)))
+				*(*uint32)(unsafe.Add(unsafe.Pointer(base), (2 * 4))) = uint32(uintptr(uintptr(utf8273)))
+
+			}
+
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 2*4))) = uint32(length276)
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 1*4))) = uint32(uintptr(uintptr(result275)))
+			utf8277 := unsafe.Pointer(unsafe.StringData((payload).Channel))
+			pinner.Pin(utf8277)
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 4*4))) = uint32(uint32(len((payload).Channel)))
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 3*4))) = uint32(uintptr(uintptr(utf8277)))
+
+		case rotor_centrifugo_types.Request_NotifyChannelState:
+			payload := payload.NotifyChannelState()
+			*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), 8)) = int8(int32(10))
+			slice280 := (payload).Headers
+			length282 := uint32(len(slice280))
+			result281 := witRuntime.Allocate(pinner, uintptr(length282*(4*4)), 4)
+			for index, element := range slice280 {
+				base := unsafe.Add(result281, index*(4*4))
+				utf8278 := unsafe.Pointer(unsafe.StringData((element).F0))
+				pinner.Pin(utf8278)
+				*(*uint32)(unsafe.Add(unsafe.Pointer(base), 4)) = uint32(uint32(len((element).F0)))
+				*(*uint32)(unsafe.Add(unsafe.Pointer(base), 0)) = uint32(uintptr(uintptr(utf8278)))
+				utf8279 := unsafe.Pointer(unsafe.StringData((element).F1))
+				pinner.Pin(utf8279)
+				*(*uint32)(unsafe.Add(unsafe.Pointer(base), (3 * 4))) = uint32(uint32(len((element).F1)))
+				*(*uint32)(unsafe.Add(unsafe.Pointer(base), (2 * 4))) = uint32(uintptr(uintptr(utf8279)))
+
+			}
+
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 2*4))) = uint32(length282)
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 1*4))) = uint32(uintptr(uintptr(result281)))
+			slice285 := (payload).Events
+			length287 := uint32(len(slice285))
+			result286 := witRuntime.Allocate(pinner, uintptr(length287*(8+4*4)), 8)
+			for index, element := range slice285 {
+				base := unsafe.Add(result286, index*(8+4*4))
+				*(*int64)(unsafe.Add(unsafe.Pointer(base), 0)) = (element).TimeMs
+				utf8283 := unsafe.Pointer(unsafe.StringData((element).Channel))
+				pinner.Pin(utf8283)
+				*(*uint32)(unsafe.Add(unsafe.Pointer(base), (8 + 1*4))) = uint32(uint32(len((element).Channel)))
+				*(*uint32)(unsafe.Add(unsafe.Pointer(base), 8)) = uint32(uintptr(uintptr(utf8283)))
+				utf8284 := unsafe.Pointer(unsafe.StringData((element).Type))
+				pinner.Pin(utf8284)
+				*(*uint32)(unsafe.Add(unsafe.Pointer(base), (8 + 3*4))) = uint32(uint32(len((element).Type)))
+				*(*uint32)(unsafe.Add(unsafe.Pointer(base), (8 + 2*4))) = uint32(uintptr(uintptr(utf8284)))
+
+			}
+
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 4*4))) = uint32(length287)
+			*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 3*4))) = uint32(uintptr(uintptr(result286)))
 
 		default:
 			panic("unreachable")
 		}
 
 	case rotor_centrifugo_interceptor.Decision_Answer:
-		payload := result79.Answer()
+		payload := result124.Answer()
 		*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), 0)) = int8(int32(2))
 
 		switch payload.Tag() {
@@ -638,51 +1009,51 @@ func wasm_export_rotor_centrifugo_interceptor_before(arg0 uintptr) uintptr {
 			case rotor_centrifugo_types.ConnectReply_Accept:
 				payload := payload.Accept()
 				*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), 16)) = int8(int32(0))
-				utf8180 := unsafe.Pointer(unsafe.StringData((payload).User))
-				pinner.Pin(utf8180)
+				utf8288 := unsafe.Pointer(unsafe.StringData((payload).User))
+				pinner.Pin(utf8288)
 				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (24 + 1*4))) = uint32(uint32(len((payload).User)))
-				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), 24)) = uint32(uintptr(uintptr(utf8180)))
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), 24)) = uint32(uintptr(uintptr(utf8288)))
 				*(*int64)(unsafe.Add(unsafe.Pointer(exportReturnArea), (24 + 2*4))) = (payload).ExpireAt
-				data181 := unsafe.Pointer(unsafe.SliceData((payload).Info))
-				pinner.Pin(data181)
+				data289 := unsafe.Pointer(unsafe.SliceData((payload).Info))
+				pinner.Pin(data289)
 				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (32 + 3*4))) = uint32(uint32(len((payload).Info)))
-				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (32 + 2*4))) = uint32(uintptr(uintptr(data181)))
-				data182 := unsafe.Pointer(unsafe.SliceData((payload).Data))
-				pinner.Pin(data182)
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (32 + 2*4))) = uint32(uintptr(uintptr(data289)))
+				data290 := unsafe.Pointer(unsafe.SliceData((payload).Data))
+				pinner.Pin(data290)
 				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (32 + 5*4))) = uint32(uint32(len((payload).Data)))
-				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (32 + 4*4))) = uint32(uintptr(uintptr(data182)))
-				slice184 := (payload).Channels
-				length186 := uint32(len(slice184))
-				result185 := witRuntime.Allocate(pinner, uintptr(length186*(2*4)), 4)
-				for index, element := range slice184 {
-					base := unsafe.Add(result185, index*(2*4))
-					utf8183 := unsafe.Pointer(unsafe.StringData(element))
-					pinner.Pin(utf8183)
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (32 + 4*4))) = uint32(uintptr(uintptr(data290)))
+				slice292 := (payload).Channels
+				length294 := uint32(len(slice292))
+				result293 := witRuntime.Allocate(pinner, uintptr(length294*(2*4)), 4)
+				for index, element := range slice292 {
+					base := unsafe.Add(result293, index*(2*4))
+					utf8291 := unsafe.Pointer(unsafe.StringData(element))
+					pinner.Pin(utf8291)
 					*(*uint32)(unsafe.Add(unsafe.Pointer(base), 4)) = uint32(uint32(len(element)))
-					*(*uint32)(unsafe.Add(unsafe.Pointer(base), 0)) = uint32(uintptr(uintptr(utf8183)))
+					*(*uint32)(unsafe.Add(unsafe.Pointer(base), 0)) = uint32(uintptr(uintptr(utf8291)))
 
 				}
 
-				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (32 + 7*4))) = uint32(length186)
-				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (32 + 6*4))) = uint32(uintptr(uintptr(result185)))
-				slice208 := (payload).Subs
-				length210 := uint32(len(slice208))
-				result209 := witRuntime.Allocate(pinner, uintptr(length210*(24+10*4)), 8)
-				for index, element := range slice208 {
-					base := unsafe.Add(result209, index*(24+10*4))
-					utf8187 := unsafe.Pointer(unsafe.StringData((element).F0))
-					pinner.Pin(utf8187)
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (32 + 7*4))) = uint32(length294)
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (32 + 6*4))) = uint32(uintptr(uintptr(result293)))
+				slice316 := (payload).Subs
+				length318 := uint32(len(slice316))
+				result317 := witRuntime.Allocate(pinner, uintptr(length318*(24+10*4)), 8)
+				for index, element := range slice316 {
+					base := unsafe.Add(result317, index*(24+10*4))
+					utf8295 := unsafe.Pointer(unsafe.StringData((element).F0))
+					pinner.Pin(utf8295)
 					*(*uint32)(unsafe.Add(unsafe.Pointer(base), 4)) = uint32(uint32(len((element).F0)))
-					*(*uint32)(unsafe.Add(unsafe.Pointer(base), 0)) = uint32(uintptr(uintptr(utf8187)))
+					*(*uint32)(unsafe.Add(unsafe.Pointer(base), 0)) = uint32(uintptr(uintptr(utf8295)))
 					*(*int64)(unsafe.Add(unsafe.Pointer(base), (2 * 4))) = ((element).F1).ExpireAt
-					data188 := unsafe.Pointer(unsafe.SliceData(((element).F1).Info))
-					pinner.Pin(data188)
+					data296 := unsafe.Pointer(unsafe.SliceData(((element).F1).Info))
+					pinner.Pin(data296)
 					*(*uint32)(unsafe.Add(unsafe.Pointer(base), (8 + 3*4))) = uint32(uint32(len(((element).F1).Info)))
-					*(*uint32)(unsafe.Add(unsafe.Pointer(base), (8 + 2*4))) = uint32(uintptr(uintptr(data188)))
-					data189 := unsafe.Pointer(unsafe.SliceData(((element).F1).Data))
-					pinner.Pin(data189)
+					*(*uint32)(unsafe.Add(unsafe.Pointer(base), (8 + 2*4))) = uint32(uintptr(uintptr(data296)))
+					data297 := unsafe.Pointer(unsafe.SliceData(((element).F1).Data))
+					pinner.Pin(data297)
 					*(*uint32)(unsafe.Add(unsafe.Pointer(base), (8 + 5*4))) = uint32(uint32(len(((element).F1).Data)))
-					*(*uint32)(unsafe.Add(unsafe.Pointer(base), (8 + 4*4))) = uint32(uintptr(uintptr(data189)))
+					*(*uint32)(unsafe.Add(unsafe.Pointer(base), (8 + 4*4))) = uint32(uintptr(uintptr(data297)))
 
 					switch ((element).F1).Overrides.Tag() {
 					case witTypes.OptionNone:
@@ -699,13 +1070,13 @@ func wasm_export_rotor_centrifugo_interceptor_before(arg0 uintptr) uintptr {
 						case witTypes.OptionSome:
 							payload := (payload).Presence.Some()
 							*(*int8)(unsafe.Add(unsafe.Pointer(base), (9 + 6*4))) = int8(int32(1))
-							var result190 int32
+							var result298 int32
 							if payload {
-								result190 = 1
+								result298 = 1
 							} else {
-								result190 = 0
+								result298 = 0
 							}
-							*(*int8)(unsafe.Add(unsafe.Pointer(base), (10 + 6*4))) = int8(result190)
+							*(*int8)(unsafe.Add(unsafe.Pointer(base), (10 + 6*4))) = int8(result298)
 
 						default:
 							panic("unreachable")
@@ -718,13 +1089,13 @@ func wasm_export_rotor_centrifugo_interceptor_before(arg0 uintptr) uintptr {
 						case witTypes.OptionSome:
 							payload := (payload).JoinLeave.Some()
 							*(*int8)(unsafe.Add(unsafe.Pointer(base), (11 + 6*4))) = int8(int32(1))
-							var result191 int32
+							var result299 int32
 							if payload {
-								result191 = 1
+								result299 = 1
 							} else {
-								result191 = 0
+								result299 = 0
 							}
-							*(*int8)(unsafe.Add(unsafe.Pointer(base), (12 + 6*4))) = int8(result191)
+							*(*int8)(unsafe.Add(unsafe.Pointer(base), (12 + 6*4))) = int8(result299)
 
 						default:
 							panic("unreachable")
@@ -737,13 +1108,13 @@ func wasm_export_rotor_centrifugo_interceptor_before(arg0 uintptr) uintptr {
 						case witTypes.OptionSome:
 							payload := (payload).ForceRecovery.Some()
 							*(*int8)(unsafe.Add(unsafe.Pointer(base), (13 + 6*4))) = int8(int32(1))
-							var result192 int32
+							var result300 int32
 							if payload {
-								result192 = 1
+								result300 = 1
 							} else {
-								result192 = 0
+								result300 = 0
 							}
-							*(*int8)(unsafe.Add(unsafe.Pointer(base), (14 + 6*4))) = int8(result192)
+							*(*int8)(unsafe.Add(unsafe.Pointer(base), (14 + 6*4))) = int8(result300)
 
 						default:
 							panic("unreachable")
@@ -756,13 +1127,13 @@ func wasm_export_rotor_centrifugo_interceptor_before(arg0 uintptr) uintptr {
 						case witTypes.OptionSome:
 							payload := (payload).ForcePositioning.Some()
 							*(*int8)(unsafe.Add(unsafe.Pointer(base), (15 + 6*4))) = int8(int32(1))
-							var result193 int32
+							var result301 int32
 							if payload {
-								result193 = 1
+								result301 = 1
 							} else {
-								result193 = 0
+								result301 = 0
 							}
-							*(*int8)(unsafe.Add(unsafe.Pointer(base), (16 + 6*4))) = int8(result193)
+							*(*int8)(unsafe.Add(unsafe.Pointer(base), (16 + 6*4))) = int8(result301)
 
 						default:
 							panic("unreachable")
@@ -775,13 +1146,13 @@ func wasm_export_rotor_centrifugo_interceptor_before(arg0 uintptr) uintptr {
 						case witTypes.OptionSome:
 							payload := (payload).ForcePushJoinLeave.Some()
 							*(*int8)(unsafe.Add(unsafe.Pointer(base), (17 + 6*4))) = int8(int32(1))
-							var result194 int32
+							var result302 int32
 							if payload {
-								result194 = 1
+								result302 = 1
 							} else {
-								result194 = 0
+								result302 = 0
 							}
-							*(*int8)(unsafe.Add(unsafe.Pointer(base), (18 + 6*4))) = int8(result194)
+							*(*int8)(unsafe.Add(unsafe.Pointer(base), (18 + 6*4))) = int8(result302)
 
 						default:
 							panic("unreachable")
@@ -798,152 +1169,152 @@ func wasm_export_rotor_centrifugo_interceptor_before(arg0 uintptr) uintptr {
 					case witTypes.OptionSome:
 						payload := ((element).F1).ServerTagsFilter.Some()
 						*(*int8)(unsafe.Add(unsafe.Pointer(base), (16 + 7*4))) = int8(int32(1))
-						slice204 := payload
-						length206 := uint32(len(slice204))
-						result205 := witRuntime.Allocate(pinner, uintptr(length206*(12*4)), 4)
-						for index, element := range slice204 {
-							base := unsafe.Add(result205, index*(12*4))
-							utf8195 := unsafe.Pointer(unsafe.StringData((element).Op))
-							pinner.Pin(utf8195)
+						slice312 := payload
+						length314 := uint32(len(slice312))
+						result313 := witRuntime.Allocate(pinner, uintptr(length314*(12*4)), 4)
+						for index, element := range slice312 {
+							base := unsafe.Add(result313, index*(12*4))
+							utf8303 := unsafe.Pointer(unsafe.StringData((element).Op))
+							pinner.Pin(utf8303)
 							*(*uint32)(unsafe.Add(unsafe.Pointer(base), 4)) = uint32(uint32(len((element).Op)))
-							*(*uint32)(unsafe.Add(unsafe.Pointer(base), 0)) = uint32(uintptr(uintptr(utf8195)))
-							utf8196 := unsafe.Pointer(unsafe.StringData((element).Key))
-							pinner.Pin(utf8196)
+							*(*uint32)(unsafe.Add(unsafe.Pointer(base), 0)) = uint32(uintptr(uintptr(utf8303)))
+							utf8304 := unsafe.Pointer(unsafe.StringData((element).Key))
+							pinner.Pin(utf8304)
 							*(*uint32)(unsafe.Add(unsafe.Pointer(base), (3 * 4))) = uint32(uint32(len((element).Key)))
-							*(*uint32)(unsafe.Add(unsafe.Pointer(base), (2 * 4))) = uint32(uintptr(uintptr(utf8196)))
-							utf8197 := unsafe.Pointer(unsafe.StringData((element).Cmp))
-							pinner.Pin(utf8197)
+							*(*uint32)(unsafe.Add(unsafe.Pointer(base), (2 * 4))) = uint32(uintptr(uintptr(utf8304)))
+							utf8305 := unsafe.Pointer(unsafe.StringData((element).Cmp))
+							pinner.Pin(utf8305)
 							*(*uint32)(unsafe.Add(unsafe.Pointer(base), (5 * 4))) = uint32(uint32(len((element).Cmp)))
-							*(*uint32)(unsafe.Add(unsafe.Pointer(base), (4 * 4))) = uint32(uintptr(uintptr(utf8197)))
-							utf8198 := unsafe.Pointer(unsafe.StringData((element).Val))
-							pinner.Pin(utf8198)
+							*(*uint32)(unsafe.Add(unsafe.Pointer(base), (4 * 4))) = uint32(uintptr(uintptr(utf8305)))
+							utf8306 := unsafe.Pointer(unsafe.StringData((element).Val))
+							pinner.Pin(utf8306)
 							*(*uint32)(unsafe.Add(unsafe.Pointer(base), (7 * 4))) = uint32(uint32(len((element).Val)))
-							*(*uint32)(unsafe.Add(unsafe.Pointer(base), (6 * 4))) = uint32(uintptr(uintptr(utf8198)))
-							slice200 := (element).Vals
-							length202 := uint32(len(slice200))
-							result201 := witRuntime.Allocate(pinner, uintptr(length202*(2*4)), 4)
-							for index, element := range slice200 {
-								base := unsafe.Add(result201, index*(2*4))
-								utf8199 := unsafe.Pointer(unsafe.StringData(element))
-								pinner.Pin(utf8199)
+							*(*uint32)(unsafe.Add(unsafe.Pointer(base), (6 * 4))) = uint32(uintptr(uintptr(utf8306)))
+							slice308 := (element).Vals
+							length310 := uint32(len(slice308))
+							result309 := witRuntime.Allocate(pinner, uintptr(length310*(2*4)), 4)
+							for index, element := range slice308 {
+								base := unsafe.Add(result309, index*(2*4))
+								utf8307 := unsafe.Pointer(unsafe.StringData(element))
+								pinner.Pin(utf8307)
 								*(*uint32)(unsafe.Add(unsafe.Pointer(base), 4)) = uint32(uint32(len(element)))
-								*(*uint32)(unsafe.Add(unsafe.Pointer(base), 0)) = uint32(uintptr(uintptr(utf8199)))
+								*(*uint32)(unsafe.Add(unsafe.Pointer(base), 0)) = uint32(uintptr(uintptr(utf8307)))
 
 							}
 
-							*(*uint32)(unsafe.Add(unsafe.Pointer(base), (9 * 4))) = uint32(length202)
-							*(*uint32)(unsafe.Add(unsafe.Pointer(base), (8 * 4))) = uint32(uintptr(uintptr(result201)))
-							data203 := unsafe.Pointer(unsafe.SliceData((element).Children))
-							pinner.Pin(data203)
+							*(*uint32)(unsafe.Add(unsafe.Pointer(base), (9 * 4))) = uint32(length310)
+							*(*uint32)(unsafe.Add(unsafe.Pointer(base), (8 * 4))) = uint32(uintptr(uintptr(result309)))
+							data311 := unsafe.Pointer(unsafe.SliceData((element).Children))
+							pinner.Pin(data311)
 							*(*uint32)(unsafe.Add(unsafe.Pointer(base), (11 * 4))) = uint32(uint32(len((element).Children)))
-							*(*uint32)(unsafe.Add(unsafe.Pointer(base), (10 * 4))) = uint32(uintptr(uintptr(data203)))
+							*(*uint32)(unsafe.Add(unsafe.Pointer(base), (10 * 4))) = uint32(uintptr(uintptr(data311)))
 
 						}
 
-						*(*uint32)(unsafe.Add(unsafe.Pointer(base), (16 + 9*4))) = uint32(length206)
-						*(*uint32)(unsafe.Add(unsafe.Pointer(base), (16 + 8*4))) = uint32(uintptr(uintptr(result205)))
+						*(*uint32)(unsafe.Add(unsafe.Pointer(base), (16 + 9*4))) = uint32(length314)
+						*(*uint32)(unsafe.Add(unsafe.Pointer(base), (16 + 8*4))) = uint32(uintptr(uintptr(result313)))
 
 					default:
 						panic("unreachable")
 					}
-					var result207 int32
+					var result315 int32
 					if ((element).F1).CacheRecover {
-						result207 = 1
+						result315 = 1
 					} else {
-						result207 = 0
+						result315 = 0
 					}
-					*(*int8)(unsafe.Add(unsafe.Pointer(base), (16 + 10*4))) = int8(result207)
+					*(*int8)(unsafe.Add(unsafe.Pointer(base), (16 + 10*4))) = int8(result315)
 
 				}
 
-				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (32 + 9*4))) = uint32(length210)
-				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (32 + 8*4))) = uint32(uintptr(uintptr(result209)))
-				data211 := unsafe.Pointer(unsafe.SliceData((payload).Meta))
-				pinner.Pin(data211)
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (32 + 9*4))) = uint32(length318)
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (32 + 8*4))) = uint32(uintptr(uintptr(result317)))
+				data319 := unsafe.Pointer(unsafe.SliceData((payload).Meta))
+				pinner.Pin(data319)
 				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (32 + 11*4))) = uint32(uint32(len((payload).Meta)))
-				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (32 + 10*4))) = uint32(uintptr(uintptr(data211)))
-				slice220 := (payload).Caps
-				length222 := uint32(len(slice220))
-				result221 := witRuntime.Allocate(pinner, uintptr(length222*(5*4)), 4)
-				for index, element := range slice220 {
-					base := unsafe.Add(result221, index*(5*4))
-					slice213 := (element).Channels
-					length215 := uint32(len(slice213))
-					result214 := witRuntime.Allocate(pinner, uintptr(length215*(2*4)), 4)
-					for index, element := range slice213 {
-						base := unsafe.Add(result214, index*(2*4))
-						utf8212 := unsafe.Pointer(unsafe.StringData(element))
-						pinner.Pin(utf8212)
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (32 + 10*4))) = uint32(uintptr(uintptr(data319)))
+				slice328 := (payload).Caps
+				length330 := uint32(len(slice328))
+				result329 := witRuntime.Allocate(pinner, uintptr(length330*(5*4)), 4)
+				for index, element := range slice328 {
+					base := unsafe.Add(result329, index*(5*4))
+					slice321 := (element).Channels
+					length323 := uint32(len(slice321))
+					result322 := witRuntime.Allocate(pinner, uintptr(length323*(2*4)), 4)
+					for index, element := range slice321 {
+						base := unsafe.Add(result322, index*(2*4))
+						utf8320 := unsafe.Pointer(unsafe.StringData(element))
+						pinner.Pin(utf8320)
 						*(*uint32)(unsafe.Add(unsafe.Pointer(base), 4)) = uint32(uint32(len(element)))
-						*(*uint32)(unsafe.Add(unsafe.Pointer(base), 0)) = uint32(uintptr(uintptr(utf8212)))
+						*(*uint32)(unsafe.Add(unsafe.Pointer(base), 0)) = uint32(uintptr(uintptr(utf8320)))
 
 					}
 
-					*(*uint32)(unsafe.Add(unsafe.Pointer(base), 4)) = uint32(length215)
-					*(*uint32)(unsafe.Add(unsafe.Pointer(base), 0)) = uint32(uintptr(uintptr(result214)))
-					slice217 := (element).Allow
-					length219 := uint32(len(slice217))
-					result218 := witRuntime.Allocate(pinner, uintptr(length219*(2*4)), 4)
-					for index, element := range slice217 {
-						base := unsafe.Add(result218, index*(2*4))
-						utf8216 := unsafe.Pointer(unsafe.StringData(element))
-						pinner.Pin(utf8216)
+					*(*uint32)(unsafe.Add(unsafe.Pointer(base), 4)) = uint32(length323)
+					*(*uint32)(unsafe.Add(unsafe.Pointer(base), 0)) = uint32(uintptr(uintptr(result322)))
+					slice325 := (element).Allow
+					length327 := uint32(len(slice325))
+					result326 := witRuntime.Allocate(pinner, uintptr(length327*(2*4)), 4)
+					for index, element := range slice325 {
+						base := unsafe.Add(result326, index*(2*4))
+						utf8324 := unsafe.Pointer(unsafe.StringData(element))
+						pinner.Pin(utf8324)
 						*(*uint32)(unsafe.Add(unsafe.Pointer(base), 4)) = uint32(uint32(len(element)))
-						*(*uint32)(unsafe.Add(unsafe.Pointer(base), 0)) = uint32(uintptr(uintptr(utf8216)))
+						*(*uint32)(unsafe.Add(unsafe.Pointer(base), 0)) = uint32(uintptr(uintptr(utf8324)))
 
 					}
 
-					*(*uint32)(unsafe.Add(unsafe.Pointer(base), (3 * 4))) = uint32(length219)
-					*(*uint32)(unsafe.Add(unsafe.Pointer(base), (2 * 4))) = uint32(uintptr(uintptr(result218)))
+					*(*uint32)(unsafe.Add(unsafe.Pointer(base), (3 * 4))) = uint32(length327)
+					*(*uint32)(unsafe.Add(unsafe.Pointer(base), (2 * 4))) = uint32(uintptr(uintptr(result326)))
 					*(*int8)(unsafe.Add(unsafe.Pointer(base), (4 * 4))) = int8(int32((element).Match))
 
 				}
 
-				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (32 + 13*4))) = uint32(length222)
-				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (32 + 12*4))) = uint32(uintptr(uintptr(result221)))
-				slice225 := (payload).Labels
-				length227 := uint32(len(slice225))
-				result226 := witRuntime.Allocate(pinner, uintptr(length227*(4*4)), 4)
-				for index, element := range slice225 {
-					base := unsafe.Add(result226, index*(4*4))
-					utf8223 := unsafe.Pointer(unsafe.StringData((element).F0))
-					pinner.Pin(utf8223)
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (32 + 13*4))) = uint32(length330)
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (32 + 12*4))) = uint32(uintptr(uintptr(result329)))
+				slice333 := (payload).Labels
+				length335 := uint32(len(slice333))
+				result334 := witRuntime.Allocate(pinner, uintptr(length335*(4*4)), 4)
+				for index, element := range slice333 {
+					base := unsafe.Add(result334, index*(4*4))
+					utf8331 := unsafe.Pointer(unsafe.StringData((element).F0))
+					pinner.Pin(utf8331)
 					*(*uint32)(unsafe.Add(unsafe.Pointer(base), 4)) = uint32(uint32(len((element).F0)))
-					*(*uint32)(unsafe.Add(unsafe.Pointer(base), 0)) = uint32(uintptr(uintptr(utf8223)))
-					utf8224 := unsafe.Pointer(unsafe.StringData((element).F1))
-					pinner.Pin(utf8224)
+					*(*uint32)(unsafe.Add(unsafe.Pointer(base), 0)) = uint32(uintptr(uintptr(utf8331)))
+					utf8332 := unsafe.Pointer(unsafe.StringData((element).F1))
+					pinner.Pin(utf8332)
 					*(*uint32)(unsafe.Add(unsafe.Pointer(base), (3 * 4))) = uint32(uint32(len((element).F1)))
-					*(*uint32)(unsafe.Add(unsafe.Pointer(base), (2 * 4))) = uint32(uintptr(uintptr(utf8224)))
+					*(*uint32)(unsafe.Add(unsafe.Pointer(base), (2 * 4))) = uint32(uintptr(uintptr(utf8332)))
 
 				}
 
-				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (32 + 15*4))) = uint32(length227)
-				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (32 + 14*4))) = uint32(uintptr(uintptr(result226)))
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (32 + 15*4))) = uint32(length335)
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (32 + 14*4))) = uint32(uintptr(uintptr(result334)))
 
 			case rotor_centrifugo_types.ConnectReply_Reject:
 				payload := payload.Reject()
 				*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), 16)) = int8(int32(1))
 				*(*int32)(unsafe.Add(unsafe.Pointer(exportReturnArea), 24)) = int32((payload).Code)
-				utf8228 := unsafe.Pointer(unsafe.StringData((payload).Message))
-				pinner.Pin(utf8228)
+				utf8336 := unsafe.Pointer(unsafe.StringData((payload).Message))
+				pinner.Pin(utf8336)
 				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (24 + 2*4))) = uint32(uint32(len((payload).Message)))
-				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (24 + 1*4))) = uint32(uintptr(uintptr(utf8228)))
-				var result229 int32
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (24 + 1*4))) = uint32(uintptr(uintptr(utf8336)))
+				var result337 int32
 				if (payload).Temporary {
-					result229 = 1
+					result337 = 1
 				} else {
-					result229 = 0
+					result337 = 0
 				}
-				*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), (24 + 3*4))) = int8(result229)
+				*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), (24 + 3*4))) = int8(result337)
 
 			case rotor_centrifugo_types.ConnectReply_Disconnect:
 				payload := payload.Disconnect()
 				*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), 16)) = int8(int32(2))
 				*(*int32)(unsafe.Add(unsafe.Pointer(exportReturnArea), 24)) = int32((payload).Code)
-				utf8230 := unsafe.Pointer(unsafe.StringData((payload).Reason))
-				pinner.Pin(utf8230)
+				utf8338 := unsafe.Pointer(unsafe.StringData((payload).Reason))
+				pinner.Pin(utf8338)
 				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (24 + 2*4))) = uint32(uint32(len((payload).Reason)))
-				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (24 + 1*4))) = uint32(uintptr(uintptr(utf8230)))
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (24 + 1*4))) = uint32(uintptr(uintptr(utf8338)))
 
 			default:
 				panic("unreachable")
@@ -958,53 +1329,53 @@ func wasm_export_rotor_centrifugo_interceptor_before(arg0 uintptr) uintptr {
 				payload := payload.Extend()
 				*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), 16)) = int8(int32(0))
 				*(*int64)(unsafe.Add(unsafe.Pointer(exportReturnArea), 24)) = (payload).ExpireAt
-				data231 := unsafe.Pointer(unsafe.SliceData((payload).Info))
-				pinner.Pin(data231)
+				data339 := unsafe.Pointer(unsafe.SliceData((payload).Info))
+				pinner.Pin(data339)
 				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (32 + 1*4))) = uint32(uint32(len((payload).Info)))
-				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), 32)) = uint32(uintptr(uintptr(data231)))
-				data232 := unsafe.Pointer(unsafe.SliceData((payload).Meta))
-				pinner.Pin(data232)
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), 32)) = uint32(uintptr(uintptr(data339)))
+				data340 := unsafe.Pointer(unsafe.SliceData((payload).Meta))
+				pinner.Pin(data340)
 				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (32 + 3*4))) = uint32(uint32(len((payload).Meta)))
-				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (32 + 2*4))) = uint32(uintptr(uintptr(data232)))
-				slice241 := (payload).Caps
-				length243 := uint32(len(slice241))
-				result242 := witRuntime.Allocate(pinner, uintptr(length243*(5*4)), 4)
-				for index, element := range slice241 {
-					base := unsafe.Add(result242, index*(5*4))
-					slice234 := (element).Channels
-					length236 := uint32(len(slice234))
-					result235 := witRuntime.Allocate(pinner, uintptr(length236*(2*4)), 4)
-					for index, element := range slice234 {
-						base := unsafe.Add(result235, index*(2*4))
-						utf8233 := unsafe.Pointer(unsafe.StringData(element))
-						pinner.Pin(utf8233)
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (32 + 2*4))) = uint32(uintptr(uintptr(data340)))
+				slice349 := (payload).Caps
+				length351 := uint32(len(slice349))
+				result350 := witRuntime.Allocate(pinner, uintptr(length351*(5*4)), 4)
+				for index, element := range slice349 {
+					base := unsafe.Add(result350, index*(5*4))
+					slice342 := (element).Channels
+					length344 := uint32(len(slice342))
+					result343 := witRuntime.Allocate(pinner, uintptr(length344*(2*4)), 4)
+					for index, element := range slice342 {
+						base := unsafe.Add(result343, index*(2*4))
+						utf8341 := unsafe.Pointer(unsafe.StringData(element))
+						pinner.Pin(utf8341)
 						*(*uint32)(unsafe.Add(unsafe.Pointer(base), 4)) = uint32(uint32(len(element)))
-						*(*uint32)(unsafe.Add(unsafe.Pointer(base), 0)) = uint32(uintptr(uintptr(utf8233)))
+						*(*uint32)(unsafe.Add(unsafe.Pointer(base), 0)) = uint32(uintptr(uintptr(utf8341)))
 
 					}
 
-					*(*uint32)(unsafe.Add(unsafe.Pointer(base), 4)) = uint32(length236)
-					*(*uint32)(unsafe.Add(unsafe.Pointer(base), 0)) = uint32(uintptr(uintptr(result235)))
-					slice238 := (element).Allow
-					length240 := uint32(len(slice238))
-					result239 := witRuntime.Allocate(pinner, uintptr(length240*(2*4)), 4)
-					for index, element := range slice238 {
-						base := unsafe.Add(result239, index*(2*4))
-						utf8237 := unsafe.Pointer(unsafe.StringData(element))
-						pinner.Pin(utf8237)
+					*(*uint32)(unsafe.Add(unsafe.Pointer(base), 4)) = uint32(length344)
+					*(*uint32)(unsafe.Add(unsafe.Pointer(base), 0)) = uint32(uintptr(uintptr(result343)))
+					slice346 := (element).Allow
+					length348 := uint32(len(slice346))
+					result347 := witRuntime.Allocate(pinner, uintptr(length348*(2*4)), 4)
+					for index, element := range slice346 {
+						base := unsafe.Add(result347, index*(2*4))
+						utf8345 := unsafe.Pointer(unsafe.StringData(element))
+						pinner.Pin(utf8345)
 						*(*uint32)(unsafe.Add(unsafe.Pointer(base), 4)) = uint32(uint32(len(element)))
-						*(*uint32)(unsafe.Add(unsafe.Pointer(base), 0)) = uint32(uintptr(uintptr(utf8237)))
+						*(*uint32)(unsafe.Add(unsafe.Pointer(base), 0)) = uint32(uintptr(uintptr(utf8345)))
 
 					}
 
-					*(*uint32)(unsafe.Add(unsafe.Pointer(base), (3 * 4))) = uint32(length240)
-					*(*uint32)(unsafe.Add(unsafe.Pointer(base), (2 * 4))) = uint32(uintptr(uintptr(result239)))
+					*(*uint32)(unsafe.Add(unsafe.Pointer(base), (3 * 4))) = uint32(length348)
+					*(*uint32)(unsafe.Add(unsafe.Pointer(base), (2 * 4))) = uint32(uintptr(uintptr(result347)))
 					*(*int8)(unsafe.Add(unsafe.Pointer(base), (4 * 4))) = int8(int32((element).Match))
 
 				}
 
-				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (32 + 5*4))) = uint32(length243)
-				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (32 + 4*4))) = uint32(uintptr(uintptr(result242)))
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (32 + 5*4))) = uint32(length351)
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (32 + 4*4))) = uint32(uintptr(uintptr(result350)))
 
 			case rotor_centrifugo_types.RefreshReply_Expire:
 
@@ -1023,14 +1394,14 @@ func wasm_export_rotor_centrifugo_interceptor_before(arg0 uintptr) uintptr {
 				payload := payload.Accept()
 				*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), 16)) = int8(int32(0))
 				*(*int64)(unsafe.Add(unsafe.Pointer(exportReturnArea), 24)) = (payload).ExpireAt
-				data244 := unsafe.Pointer(unsafe.SliceData((payload).Info))
-				pinner.Pin(data244)
+				data352 := unsafe.Pointer(unsafe.SliceData((payload).Info))
+				pinner.Pin(data352)
 				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (32 + 1*4))) = uint32(uint32(len((payload).Info)))
-				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), 32)) = uint32(uintptr(uintptr(data244)))
-				data245 := unsafe.Pointer(unsafe.SliceData((payload).Data))
-				pinner.Pin(data245)
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), 32)) = uint32(uintptr(uintptr(data352)))
+				data353 := unsafe.Pointer(unsafe.SliceData((payload).Data))
+				pinner.Pin(data353)
 				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (32 + 3*4))) = uint32(uint32(len((payload).Data)))
-				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (32 + 2*4))) = uint32(uintptr(uintptr(data245)))
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (32 + 2*4))) = uint32(uintptr(uintptr(data353)))
 
 				switch (payload).Overrides.Tag() {
 				case witTypes.OptionNone:
@@ -1047,13 +1418,13 @@ func wasm_export_rotor_centrifugo_interceptor_before(arg0 uintptr) uintptr {
 					case witTypes.OptionSome:
 						payload := (payload).Presence.Some()
 						*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), (33 + 4*4))) = int8(int32(1))
-						var result246 int32
+						var result354 int32
 						if payload {
-							result246 = 1
+							result354 = 1
 						} else {
-							result246 = 0
+							result354 = 0
 						}
-						*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), (34 + 4*4))) = int8(result246)
+						*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), (34 + 4*4))) = int8(result354)
 
 					default:
 						panic("unreachable")
@@ -1066,13 +1437,13 @@ func wasm_export_rotor_centrifugo_interceptor_before(arg0 uintptr) uintptr {
 					case witTypes.OptionSome:
 						payload := (payload).JoinLeave.Some()
 						*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), (35 + 4*4))) = int8(int32(1))
-						var result247 int32
+						var result355 int32
 						if payload {
-							result247 = 1
+							result355 = 1
 						} else {
-							result247 = 0
+							result355 = 0
 						}
-						*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), (36 + 4*4))) = int8(result247)
+						*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), (36 + 4*4))) = int8(result355)
 
 					default:
 						panic("unreachable")
@@ -1085,13 +1456,13 @@ func wasm_export_rotor_centrifugo_interceptor_before(arg0 uintptr) uintptr {
 					case witTypes.OptionSome:
 						payload := (payload).ForceRecovery.Some()
 						*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), (37 + 4*4))) = int8(int32(1))
-						var result248 int32
+						var result356 int32
 						if payload {
-							result248 = 1
+							result356 = 1
 						} else {
-							result248 = 0
+							result356 = 0
 						}
-						*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), (38 + 4*4))) = int8(result248)
+						*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), (38 + 4*4))) = int8(result356)
 
 					default:
 						panic("unreachable")
@@ -1104,13 +1475,13 @@ func wasm_export_rotor_centrifugo_interceptor_before(arg0 uintptr) uintptr {
 					case witTypes.OptionSome:
 						payload := (payload).ForcePositioning.Some()
 						*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), (39 + 4*4))) = int8(int32(1))
-						var result249 int32
+						var result357 int32
 						if payload {
-							result249 = 1
+							result357 = 1
 						} else {
-							result249 = 0
+							result357 = 0
 						}
-						*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), (40 + 4*4))) = int8(result249)
+						*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), (40 + 4*4))) = int8(result357)
 
 					default:
 						panic("unreachable")
@@ -1123,13 +1494,13 @@ func wasm_export_rotor_centrifugo_interceptor_before(arg0 uintptr) uintptr {
 					case witTypes.OptionSome:
 						payload := (payload).ForcePushJoinLeave.Some()
 						*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), (41 + 4*4))) = int8(int32(1))
-						var result250 int32
+						var result358 int32
 						if payload {
-							result250 = 1
+							result358 = 1
 						} else {
-							result250 = 0
+							result358 = 0
 						}
-						*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), (42 + 4*4))) = int8(result250)
+						*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), (42 + 4*4))) = int8(result358)
 
 					default:
 						panic("unreachable")
@@ -1138,20 +1509,20 @@ func wasm_export_rotor_centrifugo_interceptor_before(arg0 uintptr) uintptr {
 				default:
 					panic("unreachable")
 				}
-				slice252 := (payload).Allow
-				length254 := uint32(len(slice252))
-				result253 := witRuntime.Allocate(pinner, uintptr(length254*(2*4)), 4)
-				for index, element := range slice252 {
-					base := unsafe.Add(result253, index*(2*4))
-					utf8251 := unsafe.Pointer(unsafe.StringData(element))
-					pinner.Pin(utf8251)
+				slice360 := (payload).Allow
+				length362 := uint32(len(slice360))
+				result361 := witRuntime.Allocate(pinner, uintptr(length362*(2*4)), 4)
+				for index, element := range slice360 {
+					base := unsafe.Add(result361, index*(2*4))
+					utf8359 := unsafe.Pointer(unsafe.StringData(element))
+					pinner.Pin(utf8359)
 					*(*uint32)(unsafe.Add(unsafe.Pointer(base), 4)) = uint32(uint32(len(element)))
-					*(*uint32)(unsafe.Add(unsafe.Pointer(base), 0)) = uint32(uintptr(uintptr(utf8251)))
+					*(*uint32)(unsafe.Add(unsafe.Pointer(base), 0)) = uint32(uintptr(uintptr(utf8359)))
 
 				}
 
-				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (40 + 6*4))) = uint32(length254)
-				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (40 + 5*4))) = uint32(uintptr(uintptr(result253)))
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (40 + 6*4))) = uint32(length362)
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (40 + 5*4))) = uint32(uintptr(uintptr(result361)))
 
 				switch (payload).ServerTagsFilter.Tag() {
 				case witTypes.OptionNone:
@@ -1160,50 +1531,50 @@ func wasm_export_rotor_centrifugo_interceptor_before(arg0 uintptr) uintptr {
 				case witTypes.OptionSome:
 					payload := (payload).ServerTagsFilter.Some()
 					*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), (40 + 7*4))) = int8(int32(1))
-					slice264 := payload
-					length266 := uint32(len(slice264))
-					result265 := witRuntime.Allocate(pinner, uintptr(length266*(12*4)), 4)
-					for index, element := range slice264 {
-						base := unsafe.Add(result265, index*(12*4))
-						utf8255 := unsafe.Pointer(unsafe.StringData((element).Op))
-						pinner.Pin(utf8255)
+					slice372 := payload
+					length374 := uint32(len(slice372))
+					result373 := witRuntime.Allocate(pinner, uintptr(length374*(12*4)), 4)
+					for index, element := range slice372 {
+						base := unsafe.Add(result373, index*(12*4))
+						utf8363 := unsafe.Pointer(unsafe.StringData((element).Op))
+						pinner.Pin(utf8363)
 						*(*uint32)(unsafe.Add(unsafe.Pointer(base), 4)) = uint32(uint32(len((element).Op)))
-						*(*uint32)(unsafe.Add(unsafe.Pointer(base), 0)) = uint32(uintptr(uintptr(utf8255)))
-						utf8256 := unsafe.Pointer(unsafe.StringData((element).Key))
-						pinner.Pin(utf8256)
+						*(*uint32)(unsafe.Add(unsafe.Pointer(base), 0)) = uint32(uintptr(uintptr(utf8363)))
+						utf8364 := unsafe.Pointer(unsafe.StringData((element).Key))
+						pinner.Pin(utf8364)
 						*(*uint32)(unsafe.Add(unsafe.Pointer(base), (3 * 4))) = uint32(uint32(len((element).Key)))
-						*(*uint32)(unsafe.Add(unsafe.Pointer(base), (2 * 4))) = uint32(uintptr(uintptr(utf8256)))
-						utf8257 := unsafe.Pointer(unsafe.StringData((element).Cmp))
-						pinner.Pin(utf8257)
+						*(*uint32)(unsafe.Add(unsafe.Pointer(base), (2 * 4))) = uint32(uintptr(uintptr(utf8364)))
+						utf8365 := unsafe.Pointer(unsafe.StringData((element).Cmp))
+						pinner.Pin(utf8365)
 						*(*uint32)(unsafe.Add(unsafe.Pointer(base), (5 * 4))) = uint32(uint32(len((element).Cmp)))
-						*(*uint32)(unsafe.Add(unsafe.Pointer(base), (4 * 4))) = uint32(uintptr(uintptr(utf8257)))
-						utf8258 := unsafe.Pointer(unsafe.StringData((element).Val))
-						pinner.Pin(utf8258)
+						*(*uint32)(unsafe.Add(unsafe.Pointer(base), (4 * 4))) = uint32(uintptr(uintptr(utf8365)))
+						utf8366 := unsafe.Pointer(unsafe.StringData((element).Val))
+						pinner.Pin(utf8366)
 						*(*uint32)(unsafe.Add(unsafe.Pointer(base), (7 * 4))) = uint32(uint32(len((element).Val)))
-						*(*uint32)(unsafe.Add(unsafe.Pointer(base), (6 * 4))) = uint32(uintptr(uintptr(utf8258)))
-						slice260 := (element).Vals
-						length262 := uint32(len(slice260))
-						result261 := witRuntime.Allocate(pinner, uintptr(length262*(2*4)), 4)
-						for index, element := range slice260 {
-							base := unsafe.Add(result261, index*(2*4))
-							utf8259 := unsafe.Pointer(unsafe.StringData(element))
-							pinner.Pin(utf8259)
+						*(*uint32)(unsafe.Add(unsafe.Pointer(base), (6 * 4))) = uint32(uintptr(uintptr(utf8366)))
+						slice368 := (element).Vals
+						length370 := uint32(len(slice368))
+						result369 := witRuntime.Allocate(pinner, uintptr(length370*(2*4)), 4)
+						for index, element := range slice368 {
+							base := unsafe.Add(result369, index*(2*4))
+							utf8367 := unsafe.Pointer(unsafe.StringData(element))
+							pinner.Pin(utf8367)
 							*(*uint32)(unsafe.Add(unsafe.Pointer(base), 4)) = uint32(uint32(len(element)))
-							*(*uint32)(unsafe.Add(unsafe.Pointer(base), 0)) = uint32(uintptr(uintptr(utf8259)))
+							*(*uint32)(unsafe.Add(unsafe.Pointer(base), 0)) = uint32(uintptr(uintptr(utf8367)))
 
 						}
 
-						*(*uint32)(unsafe.Add(unsafe.Pointer(base), (9 * 4))) = uint32(length262)
-						*(*uint32)(unsafe.Add(unsafe.Pointer(base), (8 * 4))) = uint32(uintptr(uintptr(result261)))
-						data263 := unsafe.Pointer(unsafe.SliceData((element).Children))
-						pinner.Pin(data263)
+						*(*uint32)(unsafe.Add(unsafe.Pointer(base), (9 * 4))) = uint32(length370)
+						*(*uint32)(unsafe.Add(unsafe.Pointer(base), (8 * 4))) = uint32(uintptr(uintptr(result369)))
+						data371 := unsafe.Pointer(unsafe.SliceData((element).Children))
+						pinner.Pin(data371)
 						*(*uint32)(unsafe.Add(unsafe.Pointer(base), (11 * 4))) = uint32(uint32(len((element).Children)))
-						*(*uint32)(unsafe.Add(unsafe.Pointer(base), (10 * 4))) = uint32(uintptr(uintptr(data263)))
+						*(*uint32)(unsafe.Add(unsafe.Pointer(base), (10 * 4))) = uint32(uintptr(uintptr(data371)))
 
 					}
 
-					*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (40 + 9*4))) = uint32(length266)
-					*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (40 + 8*4))) = uint32(uintptr(uintptr(result265)))
+					*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (40 + 9*4))) = uint32(length374)
+					*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (40 + 8*4))) = uint32(uintptr(uintptr(result373)))
 
 				default:
 					panic("unreachable")
@@ -1213,26 +1584,26 @@ func wasm_export_rotor_centrifugo_interceptor_before(arg0 uintptr) uintptr {
 				payload := payload.Reject()
 				*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), 16)) = int8(int32(1))
 				*(*int32)(unsafe.Add(unsafe.Pointer(exportReturnArea), 24)) = int32((payload).Code)
-				utf8267 := unsafe.Pointer(unsafe.StringData((payload).Message))
-				pinner.Pin(utf8267)
+				utf8375 := unsafe.Pointer(unsafe.StringData((payload).Message))
+				pinner.Pin(utf8375)
 				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (24 + 2*4))) = uint32(uint32(len((payload).Message)))
-				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (24 + 1*4))) = uint32(uintptr(uintptr(utf8267)))
-				var result268 int32
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (24 + 1*4))) = uint32(uintptr(uintptr(utf8375)))
+				var result376 int32
 				if (payload).Temporary {
-					result268 = 1
+					result376 = 1
 				} else {
-					result268 = 0
+					result376 = 0
 				}
-				*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), (24 + 3*4))) = int8(result268)
+				*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), (24 + 3*4))) = int8(result376)
 
 			case rotor_centrifugo_types.SubscribeReply_Disconnect:
 				payload := payload.Disconnect()
 				*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), 16)) = int8(int32(2))
 				*(*int32)(unsafe.Add(unsafe.Pointer(exportReturnArea), 24)) = int32((payload).Code)
-				utf8269 := unsafe.Pointer(unsafe.StringData((payload).Reason))
-				pinner.Pin(utf8269)
+				utf8377 := unsafe.Pointer(unsafe.StringData((payload).Reason))
+				pinner.Pin(utf8377)
 				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (24 + 2*4))) = uint32(uint32(len((payload).Reason)))
-				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (24 + 1*4))) = uint32(uintptr(uintptr(utf8269)))
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (24 + 1*4))) = uint32(uintptr(uintptr(utf8377)))
 
 			default:
 				panic("unreachable")
@@ -1254,80 +1625,80 @@ func wasm_export_rotor_centrifugo_interceptor_before(arg0 uintptr) uintptr {
 				case witTypes.OptionSome:
 					payload := (payload).Data.Some()
 					*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), 24)) = int8(int32(1))
-					data270 := unsafe.Pointer(unsafe.SliceData(payload))
-					pinner.Pin(data270)
+					data378 := unsafe.Pointer(unsafe.SliceData(payload))
+					pinner.Pin(data378)
 					*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (24 + 2*4))) = uint32(uint32(len(payload)))
-					*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (24 + 1*4))) = uint32(uintptr(uintptr(data270)))
+					*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (24 + 1*4))) = uint32(uintptr(uintptr(data378)))
 
 				default:
 					panic("unreachable")
 				}
-				var result271 int32
+				var result379 int32
 				if (payload).SkipHistory {
-					result271 = 1
+					result379 = 1
 				} else {
-					result271 = 0
+					result379 = 0
 				}
-				*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), (24 + 3*4))) = int8(result271)
-				slice274 := (payload).Tags
-				length276 := uint32(len(slice274))
-				result275 := witRuntime.Allocate(pinner, uintptr(length276*(4*4)), 4)
-				for index, element := range slice274 {
-					base := unsafe.Add(result275, index*(4*4))
-					utf8272 := unsafe.Pointer(unsafe.StringData((element).F0))
-					pinner.Pin(utf8272)
+				*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), (24 + 3*4))) = int8(result379)
+				slice382 := (payload).Tags
+				length384 := uint32(len(slice382))
+				result383 := witRuntime.Allocate(pinner, uintptr(length384*(4*4)), 4)
+				for index, element := range slice382 {
+					base := unsafe.Add(result383, index*(4*4))
+					utf8380 := unsafe.Pointer(unsafe.StringData((element).F0))
+					pinner.Pin(utf8380)
 					*(*uint32)(unsafe.Add(unsafe.Pointer(base), 4)) = uint32(uint32(len((element).F0)))
-					*(*uint32)(unsafe.Add(unsafe.Pointer(base), 0)) = uint32(uintptr(uintptr(utf8272)))
-					utf8273 := unsafe.Pointer(unsafe.StringData((element).F1))
-					pinner.Pin(utf8273)
+					*(*uint32)(unsafe.Add(unsafe.Pointer(base), 0)) = uint32(uintptr(uintptr(utf8380)))
+					utf8381 := unsafe.Pointer(unsafe.StringData((element).F1))
+					pinner.Pin(utf8381)
 					*(*uint32)(unsafe.Add(unsafe.Pointer(base), (3 * 4))) = uint32(uint32(len((element).F1)))
-					*(*uint32)(unsafe.Add(unsafe.Pointer(base), (2 * 4))) = uint32(uintptr(uintptr(utf8273)))
+					*(*uint32)(unsafe.Add(unsafe.Pointer(base), (2 * 4))) = uint32(uintptr(uintptr(utf8381)))
 
 				}
 
-				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (24 + 5*4))) = uint32(length276)
-				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (24 + 4*4))) = uint32(uintptr(uintptr(result275)))
-				utf8277 := unsafe.Pointer(unsafe.StringData((payload).IdempotencyKey))
-				pinner.Pin(utf8277)
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (24 + 5*4))) = uint32(length384)
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (24 + 4*4))) = uint32(uintptr(uintptr(result383)))
+				utf8385 := unsafe.Pointer(unsafe.StringData((payload).IdempotencyKey))
+				pinner.Pin(utf8385)
 				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (24 + 7*4))) = uint32(uint32(len((payload).IdempotencyKey)))
-				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (24 + 6*4))) = uint32(uintptr(uintptr(utf8277)))
-				var result278 int32
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (24 + 6*4))) = uint32(uintptr(uintptr(utf8385)))
+				var result386 int32
 				if (payload).Delta {
-					result278 = 1
+					result386 = 1
 				} else {
-					result278 = 0
+					result386 = 0
 				}
-				*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), (24 + 8*4))) = int8(result278)
+				*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), (24 + 8*4))) = int8(result386)
 				*(*int64)(unsafe.Add(unsafe.Pointer(exportReturnArea), (32 + 8*4))) = int64((payload).Version)
-				utf8279 := unsafe.Pointer(unsafe.StringData((payload).VersionEpoch))
-				pinner.Pin(utf8279)
+				utf8387 := unsafe.Pointer(unsafe.StringData((payload).VersionEpoch))
+				pinner.Pin(utf8387)
 				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (40 + 9*4))) = uint32(uint32(len((payload).VersionEpoch)))
-				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (40 + 8*4))) = uint32(uintptr(uintptr(utf8279)))
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (40 + 8*4))) = uint32(uintptr(uintptr(utf8387)))
 
 			case rotor_centrifugo_types.PublishReply_Reject:
 				payload := payload.Reject()
 				*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), 16)) = int8(int32(1))
 				*(*int32)(unsafe.Add(unsafe.Pointer(exportReturnArea), 24)) = int32((payload).Code)
-				utf8280 := unsafe.Pointer(unsafe.StringData((payload).Message))
-				pinner.Pin(utf8280)
+				utf8388 := unsafe.Pointer(unsafe.StringData((payload).Message))
+				pinner.Pin(utf8388)
 				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (24 + 2*4))) = uint32(uint32(len((payload).Message)))
-				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (24 + 1*4))) = uint32(uintptr(uintptr(utf8280)))
-				var result281 int32
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (24 + 1*4))) = uint32(uintptr(uintptr(utf8388)))
+				var result389 int32
 				if (payload).Temporary {
-					result281 = 1
+					result389 = 1
 				} else {
-					result281 = 0
+					result389 = 0
 				}
-				*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), (24 + 3*4))) = int8(result281)
+				*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), (24 + 3*4))) = int8(result389)
 
 			case rotor_centrifugo_types.PublishReply_Disconnect:
 				payload := payload.Disconnect()
 				*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), 16)) = int8(int32(2))
 				*(*int32)(unsafe.Add(unsafe.Pointer(exportReturnArea), 24)) = int32((payload).Code)
-				utf8282 := unsafe.Pointer(unsafe.StringData((payload).Reason))
-				pinner.Pin(utf8282)
+				utf8390 := unsafe.Pointer(unsafe.StringData((payload).Reason))
+				pinner.Pin(utf8390)
 				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (24 + 2*4))) = uint32(uint32(len((payload).Reason)))
-				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (24 + 1*4))) = uint32(uintptr(uintptr(utf8282)))
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (24 + 1*4))) = uint32(uintptr(uintptr(utf8390)))
 
 			default:
 				panic("unreachable")
@@ -1341,35 +1712,35 @@ func wasm_export_rotor_centrifugo_interceptor_before(arg0 uintptr) uintptr {
 			case rotor_centrifugo_types.RpcReply_Accept:
 				payload := payload.Accept()
 				*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), 16)) = int8(int32(0))
-				data283 := unsafe.Pointer(unsafe.SliceData((payload).Data))
-				pinner.Pin(data283)
+				data391 := unsafe.Pointer(unsafe.SliceData((payload).Data))
+				pinner.Pin(data391)
 				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (16 + 2*4))) = uint32(uint32(len((payload).Data)))
-				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (16 + 1*4))) = uint32(uintptr(uintptr(data283)))
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (16 + 1*4))) = uint32(uintptr(uintptr(data391)))
 
 			case rotor_centrifugo_types.RpcReply_Reject:
 				payload := payload.Reject()
 				*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), 16)) = int8(int32(1))
 				*(*int32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (16 + 1*4))) = int32((payload).Code)
-				utf8284 := unsafe.Pointer(unsafe.StringData((payload).Message))
-				pinner.Pin(utf8284)
+				utf8392 := unsafe.Pointer(unsafe.StringData((payload).Message))
+				pinner.Pin(utf8392)
 				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (16 + 3*4))) = uint32(uint32(len((payload).Message)))
-				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (16 + 2*4))) = uint32(uintptr(uintptr(utf8284)))
-				var result285 int32
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (16 + 2*4))) = uint32(uintptr(uintptr(utf8392)))
+				var result393 int32
 				if (payload).Temporary {
-					result285 = 1
+					result393 = 1
 				} else {
-					result285 = 0
+					result393 = 0
 				}
-				*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), (16 + 4*4))) = int8(result285)
+				*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), (16 + 4*4))) = int8(result393)
 
 			case rotor_centrifugo_types.RpcReply_Disconnect:
 				payload := payload.Disconnect()
 				*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), 16)) = int8(int32(2))
 				*(*int32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (16 + 1*4))) = int32((payload).Code)
-				utf8286 := unsafe.Pointer(unsafe.StringData((payload).Reason))
-				pinner.Pin(utf8286)
+				utf8394 := unsafe.Pointer(unsafe.StringData((payload).Reason))
+				pinner.Pin(utf8394)
 				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (16 + 3*4))) = uint32(uint32(len((payload).Reason)))
-				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (16 + 2*4))) = uint32(uintptr(uintptr(utf8286)))
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (16 + 2*4))) = uint32(uintptr(uintptr(utf8394)))
 
 			default:
 				panic("unreachable")
@@ -1384,14 +1755,282 @@ func wasm_export_rotor_centrifugo_interceptor_before(arg0 uintptr) uintptr {
 				payload := payload.Extend()
 				*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), 16)) = int8(int32(0))
 				*(*int64)(unsafe.Add(unsafe.Pointer(exportReturnArea), 24)) = (payload).ExpireAt
-				data287 := unsafe.Pointer(unsafe.SliceData((payload).Info))
-				pinner.Pin(data287)
+				data395 := unsafe.Pointer(unsafe.SliceData((payload).Info))
+				pinner.Pin(data395)
 				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (32 + 1*4))) = uint32(uint32(len((payload).Info)))
-				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), 32)) = uint32(uintptr(uintptr(data287)))
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), 32)) = uint32(uintptr(uintptr(data395)))
 
 			case rotor_centrifugo_types.SubRefreshReply_Expire:
 
 				*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), 16)) = int8(int32(1))
+
+			default:
+				panic("unreachable")
+			}
+
+		case rotor_centrifugo_types.Reply_MapPublish:
+			payload := payload.MapPublish()
+			*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), 8)) = int8(int32(6))
+
+			switch payload.Tag() {
+			case rotor_centrifugo_types.MapPublishReply_Accept:
+				payload := payload.Accept()
+				*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), 16)) = int8(int32(0))
+				utf8396 := unsafe.Pointer(unsafe.StringData((payload).Key))
+				pinner.Pin(utf8396)
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (24 + 1*4))) = uint32(uint32(len((payload).Key)))
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), 24)) = uint32(uintptr(uintptr(utf8396)))
+
+				switch (payload).Data.Tag() {
+				case witTypes.OptionNone:
+					*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), (24 + 2*4))) = int8(int32(0))
+
+				case witTypes.OptionSome:
+					payload := (payload).Data.Some()
+					*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), (24 + 2*4))) = int8(int32(1))
+					data397 := unsafe.Pointer(unsafe.SliceData(payload))
+					pinner.Pin(data397)
+					*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (24 + 4*4))) = uint32(uint32(len(payload)))
+					*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (24 + 3*4))) = uint32(uintptr(uintptr(data397)))
+
+				default:
+					panic("unreachable")
+				}
+				slice400 := (payload).Tags
+				length402 := uint32(len(slice400))
+				result401 := witRuntime.Allocate(pinner, uintptr(length402*(4*4)), 4)
+				for index, element := range slice400 {
+					base := unsafe.Add(result401, index*(4*4))
+					utf8398 := unsafe.Pointer(unsafe.StringData((element).F0))
+					pinner.Pin(utf8398)
+					*(*uint32)(unsafe.Add(unsafe.Pointer(base), 4)) = uint32(uint32(len((element).F0)))
+					*(*uint32)(unsafe.Add(unsafe.Pointer(base), 0)) = uint32(uintptr(uintptr(utf8398)))
+					utf8399 := unsafe.Pointer(unsafe.StringData((element).F1))
+					pinner.Pin(utf8399)
+					*(*uint32)(unsafe.Add(unsafe.Pointer(base), (3 * 4))) = uint32(uint32(len((element).F1)))
+					*(*uint32)(unsafe.Add(unsafe.Pointer(base), (2 * 4))) = uint32(uintptr(uintptr(utf8399)))
+
+				}
+
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (24 + 6*4))) = uint32(length402)
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (24 + 5*4))) = uint32(uintptr(uintptr(result401)))
+				*(*int64)(unsafe.Add(unsafe.Pointer(exportReturnArea), (32 + 6*4))) = (payload).Score
+				utf8403 := unsafe.Pointer(unsafe.StringData((payload).KeyMode))
+				pinner.Pin(utf8403)
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (40 + 7*4))) = uint32(uint32(len((payload).KeyMode)))
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (40 + 6*4))) = uint32(uintptr(uintptr(utf8403)))
+				data404 := unsafe.Pointer(unsafe.SliceData((payload).StreamData))
+				pinner.Pin(data404)
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (40 + 9*4))) = uint32(uint32(len((payload).StreamData)))
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (40 + 8*4))) = uint32(uintptr(uintptr(data404)))
+				utf8405 := unsafe.Pointer(unsafe.StringData((payload).IdempotencyKey))
+				pinner.Pin(utf8405)
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (40 + 11*4))) = uint32(uint32(len((payload).IdempotencyKey)))
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (40 + 10*4))) = uint32(uintptr(uintptr(utf8405)))
+				var result406 int32
+				if (payload).Delta {
+					result406 = 1
+				} else {
+					result406 = 0
+				}
+				*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), (40 + 12*4))) = int8(result406)
+				*(*int64)(unsafe.Add(unsafe.Pointer(exportReturnArea), (48 + 12*4))) = int64((payload).Version)
+				utf8407 := unsafe.Pointer(unsafe.StringData((payload).VersionEpoch))
+				pinner.Pin(utf8407)
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (56 + 13*4))) = uint32(uint32(len((payload).VersionEpoch)))
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (56 + 12*4))) = uint32(uintptr(uintptr(utf8407)))
+
+			case rotor_centrifugo_types.MapPublishReply_Reject:
+				payload := payload.Reject()
+				*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), 16)) = int8(int32(1))
+				*(*int32)(unsafe.Add(unsafe.Pointer(exportReturnArea), 24)) = int32((payload).Code)
+				utf8408 := unsafe.Pointer(unsafe.StringData((payload).Message))
+				pinner.Pin(utf8408)
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (24 + 2*4))) = uint32(uint32(len((payload).Message)))
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (24 + 1*4))) = uint32(uintptr(uintptr(utf8408)))
+				var result409 int32
+				if (payload).Temporary {
+					result409 = 1
+				} else {
+					result409 = 0
+				}
+				*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), (24 + 3*4))) = int8(result409)
+
+			case rotor_centrifugo_types.MapPublishReply_Disconnect:
+				payload := payload.Disconnect()
+				*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), 16)) = int8(int32(2))
+				*(*int32)(unsafe.Add(unsafe.Pointer(exportReturnArea), 24)) = int32((payload).Code)
+				utf8410 := unsafe.Pointer(unsafe.StringData((payload).Reason))
+				pinner.Pin(utf8410)
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (24 + 2*4))) = uint32(uint32(len((payload).Reason)))
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (24 + 1*4))) = uint32(uintptr(uintptr(utf8410)))
+
+			default:
+				panic("unreachable")
+			}
+
+		case rotor_centrifugo_types.Reply_MapRemove:
+			payload := payload.MapRemove()
+			*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), 8)) = int8(int32(7))
+
+			switch payload.Tag() {
+			case rotor_centrifugo_types.MapRemoveReply_Accept:
+				payload := payload.Accept()
+				*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), 16)) = int8(int32(0))
+				utf8411 := unsafe.Pointer(unsafe.StringData((payload).Key))
+				pinner.Pin(utf8411)
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (16 + 2*4))) = uint32(uint32(len((payload).Key)))
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (16 + 1*4))) = uint32(uintptr(uintptr(utf8411)))
+				slice414 := (payload).Tags
+				length416 := uint32(len(slice414))
+				result415 := witRuntime.Allocate(pinner, uintptr(length416*(4*4)), 4)
+				for index, element := range slice414 {
+					base := unsafe.Add(result415, index*(4*4))
+					utf8412 := unsafe.Pointer(unsafe.StringData((element).F0))
+					pinner.Pin(utf8412)
+					*(*uint32)(unsafe.Add(unsafe.Pointer(base), 4)) = uint32(uint32(len((element).F0)))
+					*(*uint32)(unsafe.Add(unsafe.Pointer(base), 0)) = uint32(uintptr(uintptr(utf8412)))
+					utf8413 := unsafe.Pointer(unsafe.StringData((element).F1))
+					pinner.Pin(utf8413)
+					*(*uint32)(unsafe.Add(unsafe.Pointer(base), (3 * 4))) = uint32(uint32(len((element).F1)))
+					*(*uint32)(unsafe.Add(unsafe.Pointer(base), (2 * 4))) = uint32(uintptr(uintptr(utf8413)))
+
+				}
+
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (16 + 4*4))) = uint32(length416)
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (16 + 3*4))) = uint32(uintptr(uintptr(result415)))
+				utf8417 := unsafe.Pointer(unsafe.StringData((payload).IdempotencyKey))
+				pinner.Pin(utf8417)
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (16 + 6*4))) = uint32(uint32(len((payload).IdempotencyKey)))
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (16 + 5*4))) = uint32(uintptr(uintptr(utf8417)))
+
+			case rotor_centrifugo_types.MapRemoveReply_Reject:
+				payload := payload.Reject()
+				*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), 16)) = int8(int32(1))
+				*(*int32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (16 + 1*4))) = int32((payload).Code)
+				utf8418 := unsafe.Pointer(unsafe.StringData((payload).Message))
+				pinner.Pin(utf8418)
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (16 + 3*4))) = uint32(uint32(len((payload).Message)))
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (16 + 2*4))) = uint32(uintptr(uintptr(utf8418)))
+				var result419 int32
+				if (payload).Temporary {
+					result419 = 1
+				} else {
+					result419 = 0
+				}
+				*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), (16 + 4*4))) = int8(result419)
+
+			case rotor_centrifugo_types.MapRemoveReply_Disconnect:
+				payload := payload.Disconnect()
+				*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), 16)) = int8(int32(2))
+				*(*int32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (16 + 1*4))) = int32((payload).Code)
+				utf8420 := unsafe.Pointer(unsafe.StringData((payload).Reason))
+				pinner.Pin(utf8420)
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (16 + 3*4))) = uint32(uint32(len((payload).Reason)))
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (16 + 2*4))) = uint32(uintptr(uintptr(utf8420)))
+
+			default:
+				panic("unreachable")
+			}
+
+		case rotor_centrifugo_types.Reply_SharedPollRefresh:
+			payload := payload.SharedPollRefresh()
+			*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), 8)) = int8(int32(8))
+
+			switch payload.Tag() {
+			case rotor_centrifugo_types.SharedPollRefreshReply_Accept:
+				payload := payload.Accept()
+				*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), 16)) = int8(int32(0))
+				slice425 := (payload).Items
+				length427 := uint32(len(slice425))
+				result426 := witRuntime.Allocate(pinner, uintptr(length427*(16+6*4)), 8)
+				for index, element := range slice425 {
+					base := unsafe.Add(result426, index*(16+6*4))
+					utf8421 := unsafe.Pointer(unsafe.StringData((element).Key))
+					pinner.Pin(utf8421)
+					*(*uint32)(unsafe.Add(unsafe.Pointer(base), 4)) = uint32(uint32(len((element).Key)))
+					*(*uint32)(unsafe.Add(unsafe.Pointer(base), 0)) = uint32(uintptr(uintptr(utf8421)))
+					data422 := unsafe.Pointer(unsafe.SliceData((element).Data))
+					pinner.Pin(data422)
+					*(*uint32)(unsafe.Add(unsafe.Pointer(base), (3 * 4))) = uint32(uint32(len((element).Data)))
+					*(*uint32)(unsafe.Add(unsafe.Pointer(base), (2 * 4))) = uint32(uintptr(uintptr(data422)))
+					*(*int64)(unsafe.Add(unsafe.Pointer(base), (4 * 4))) = int64((element).Version)
+					var result423 int32
+					if (element).Removed {
+						result423 = 1
+					} else {
+						result423 = 0
+					}
+					*(*int8)(unsafe.Add(unsafe.Pointer(base), (8 + 4*4))) = int8(result423)
+					data424 := unsafe.Pointer(unsafe.SliceData((element).PrevData))
+					pinner.Pin(data424)
+					*(*uint32)(unsafe.Add(unsafe.Pointer(base), (8 + 6*4))) = uint32(uint32(len((element).PrevData)))
+					*(*uint32)(unsafe.Add(unsafe.Pointer(base), (8 + 5*4))) = uint32(uintptr(uintptr(data424)))
+
+				}
+
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (16 + 2*4))) = uint32(length427)
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (16 + 1*4))) = uint32(uintptr(uintptr(result426)))
+				utf8428 := unsafe.Pointer(unsafe.StringData((payload).Epoch))
+				pinner.Pin(utf8428)
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (16 + 4*4))) = uint32(uint32(len((payload).Epoch)))
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (16 + 3*4))) = uint32(uintptr(uintptr(utf8428)))
+
+			case rotor_centrifugo_types.SharedPollRefreshReply_Reject:
+				payload := payload.Reject()
+				*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), 16)) = int8(int32(1))
+				*(*int32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (16 + 1*4))) = int32((payload).Code)
+				utf8429 := unsafe.Pointer(unsafe.StringData((payload).Message))
+				pinner.Pin(utf8429)
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (16 + 3*4))) = uint32(uint32(len((payload).Message)))
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (16 + 2*4))) = uint32(uintptr(uintptr(utf8429)))
+				var result430 int32
+				if (payload).Temporary {
+					result430 = 1
+				} else {
+					result430 = 0
+				}
+				*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), (16 + 4*4))) = int8(result430)
+
+			default:
+				panic("unreachable")
+			}
+
+		case rotor_centrifugo_types.Reply_NotifyCacheEmpty:
+			payload := payload.NotifyCacheEmpty()
+			*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), 8)) = int8(int32(9))
+			var result431 int32
+			if (payload).Populated {
+				result431 = 1
+			} else {
+				result431 = 0
+			}
+			*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), 16)) = int8(result431)
+
+		case rotor_centrifugo_types.Reply_NotifyChannelState:
+			payload := payload.NotifyChannelState()
+			*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), 8)) = int8(int32(10))
+
+			switch payload.Tag() {
+			case rotor_centrifugo_types.NotifyChannelStateReply_Accept:
+
+				*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), 16)) = int8(int32(0))
+
+			case rotor_centrifugo_types.NotifyChannelStateReply_Reject:
+				payload := payload.Reject()
+				*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), 16)) = int8(int32(1))
+				*(*int32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (16 + 1*4))) = int32((payload).Code)
+				utf8432 := unsafe.Pointer(unsafe.StringData((payload).Message))
+				pinner.Pin(utf8432)
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (16 + 3*4))) = uint32(uint32(len((payload).Message)))
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (16 + 2*4))) = uint32(uintptr(uintptr(utf8432)))
+				var result433 int32
+				if (payload).Temporary {
+					result433 = 1
+				} else {
+					result433 = 0
+				}
+				*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), (16 + 4*4))) = int8(result433)
 
 			default:
 				panic("unreachable")
@@ -1402,29 +2041,29 @@ func wasm_export_rotor_centrifugo_interceptor_before(arg0 uintptr) uintptr {
 		}
 
 	case rotor_centrifugo_interceptor.Decision_Reject:
-		payload := result79.Reject()
+		payload := result124.Reject()
 		*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), 0)) = int8(int32(3))
 		*(*int32)(unsafe.Add(unsafe.Pointer(exportReturnArea), 8)) = int32((payload).Code)
-		utf8288 := unsafe.Pointer(unsafe.StringData((payload).Message))
-		pinner.Pin(utf8288)
+		utf8434 := unsafe.Pointer(unsafe.StringData((payload).Message))
+		pinner.Pin(utf8434)
 		*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 2*4))) = uint32(uint32(len((payload).Message)))
-		*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 1*4))) = uint32(uintptr(uintptr(utf8288)))
-		var result289 int32
+		*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 1*4))) = uint32(uintptr(uintptr(utf8434)))
+		var result435 int32
 		if (payload).Temporary {
-			result289 = 1
+			result435 = 1
 		} else {
-			result289 = 0
+			result435 = 0
 		}
-		*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 3*4))) = int8(result289)
+		*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 3*4))) = int8(result435)
 
 	case rotor_centrifugo_interceptor.Decision_Disconnect:
-		payload := result79.Disconnect()
+		payload := result124.Disconnect()
 		*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), 0)) = int8(int32(4))
 		*(*int32)(unsafe.Add(unsafe.Pointer(exportReturnArea), 8)) = int32((payload).Code)
-		utf8290 := unsafe.Pointer(unsafe.StringData((payload).Reason))
-		pinner.Pin(utf8290)
+		utf8436 := unsafe.Pointer(unsafe.StringData((payload).Reason))
+		pinner.Pin(utf8436)
 		*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 2*4))) = uint32(uint32(len((payload).Reason)))
-		*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 1*4))) = uint32(uintptr(uintptr(utf8290)))
+		*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (8 + 1*4))) = uint32(uintptr(uintptr(utf8436)))
 
 	default:
 		panic("unreachable")
@@ -1443,7 +2082,7 @@ func wasm_export_rotor_centrifugo_interceptor_after(arg0 uintptr) uintptr {
 
 	pinner := &syncExportPinner
 	value := unsafe.String((*uint8)(unsafe.Pointer(uintptr(*(*uint32)(unsafe.Add(unsafe.Pointer(arg0), 0))))), *(*uint32)(unsafe.Add(unsafe.Pointer(arg0), 4)))
-	var variant79 rotor_centrifugo_types.Reply
+	var variant109 rotor_centrifugo_types.Reply
 	switch uint8(*(*uint32)(unsafe.Add(unsafe.Pointer(arg0), (8 + 2*4)))) {
 	case 0:
 		var variant rotor_centrifugo_types.ConnectReply
@@ -1614,7 +2253,7 @@ func wasm_export_rotor_centrifugo_interceptor_after(arg0 uintptr) uintptr {
 			panic("unreachable")
 		}
 
-		variant79 = rotor_centrifugo_types.MakeReplyConnect(variant)
+		variant109 = rotor_centrifugo_types.MakeReplyConnect(variant)
 
 	case 1:
 		var variant40 rotor_centrifugo_types.RefreshReply
@@ -1654,7 +2293,7 @@ func wasm_export_rotor_centrifugo_interceptor_after(arg0 uintptr) uintptr {
 			panic("unreachable")
 		}
 
-		variant79 = rotor_centrifugo_types.MakeReplyRefresh(variant40)
+		variant109 = rotor_centrifugo_types.MakeReplyRefresh(variant40)
 
 	case 2:
 		var variant62 rotor_centrifugo_types.SubscribeReply
@@ -1783,7 +2422,7 @@ func wasm_export_rotor_centrifugo_interceptor_after(arg0 uintptr) uintptr {
 			panic("unreachable")
 		}
 
-		variant79 = rotor_centrifugo_types.MakeReplySubscribe(variant62)
+		variant109 = rotor_centrifugo_types.MakeReplySubscribe(variant62)
 
 	case 3:
 		var variant72 rotor_centrifugo_types.PublishReply
@@ -1829,7 +2468,7 @@ func wasm_export_rotor_centrifugo_interceptor_after(arg0 uintptr) uintptr {
 			panic("unreachable")
 		}
 
-		variant79 = rotor_centrifugo_types.MakeReplyPublish(variant72)
+		variant109 = rotor_centrifugo_types.MakeReplyPublish(variant72)
 
 	case 4:
 		var variant76 rotor_centrifugo_types.RpcReply
@@ -1853,7 +2492,7 @@ func wasm_export_rotor_centrifugo_interceptor_after(arg0 uintptr) uintptr {
 			panic("unreachable")
 		}
 
-		variant79 = rotor_centrifugo_types.MakeReplyRpc(variant76)
+		variant109 = rotor_centrifugo_types.MakeReplyRpc(variant76)
 
 	case 5:
 		var variant78 rotor_centrifugo_types.SubRefreshReply
@@ -1871,20 +2510,154 @@ func wasm_export_rotor_centrifugo_interceptor_after(arg0 uintptr) uintptr {
 			panic("unreachable")
 		}
 
-		variant79 = rotor_centrifugo_types.MakeReplySubRefresh(variant78)
+		variant109 = rotor_centrifugo_types.MakeReplySubRefresh(variant78)
+
+	case 6:
+		var variant91 rotor_centrifugo_types.MapPublishReply
+		switch uint8(*(*uint32)(unsafe.Add(unsafe.Pointer(arg0), (16 + 2*4)))) {
+		case 0:
+			value79 := unsafe.String((*uint8)(unsafe.Pointer(uintptr(*(*uint32)(unsafe.Add(unsafe.Pointer(arg0), (24 + 2*4)))))), *(*uint32)(unsafe.Add(unsafe.Pointer(arg0), (24 + 3*4))))
+			var option81 witTypes.Option[[]uint8]
+			switch uint8(*(*uint32)(unsafe.Add(unsafe.Pointer(arg0), (24 + 4*4)))) {
+			case 0:
+
+				option81 = witTypes.None[[]uint8]()
+			case 1:
+				value80 := unsafe.Slice((*uint8)(unsafe.Pointer(uintptr(*(*uint32)(unsafe.Add(unsafe.Pointer(arg0), (24 + 5*4)))))), *(*uint32)(unsafe.Add(unsafe.Pointer(arg0), (24 + 6*4))))
+
+				option81 = witTypes.Some[[]uint8](value80)
+			default:
+				panic("unreachable")
+			}
+			result84 := make([]witTypes.Tuple2[string, string], 0, *(*uint32)(unsafe.Add(unsafe.Pointer(arg0), (24 + 8*4))))
+			for index := 0; index < int(*(*uint32)(unsafe.Add(unsafe.Pointer(arg0), (24 + 8*4)))); index++ {
+				base := unsafe.Add(unsafe.Pointer(uintptr(*(*uint32)(unsafe.Add(unsafe.Pointer(arg0), (24 + 7*4))))), index*(4*4))
+				value82 := unsafe.String((*uint8)(unsafe.Pointer(uintptr(*(*uint32)(unsafe.Add(unsafe.Pointer(base), 0))))), *(*uint32)(unsafe.Add(unsafe.Pointer(base), 4)))
+				value83 := unsafe.String((*uint8)(unsafe.Pointer(uintptr(*(*uint32)(unsafe.Add(unsafe.Pointer(base), (2 * 4)))))), *(*uint32)(unsafe.Add(unsafe.Pointer(base), (3 * 4))))
+
+				result84 = append(result84, witTypes.Tuple2[string, string]{F0: value82, F1: value83})
+			}
+
+			value85 := unsafe.String((*uint8)(unsafe.Pointer(uintptr(*(*uint32)(unsafe.Add(unsafe.Pointer(arg0), (40 + 8*4)))))), *(*uint32)(unsafe.Add(unsafe.Pointer(arg0), (40 + 9*4))))
+			value86 := unsafe.Slice((*uint8)(unsafe.Pointer(uintptr(*(*uint32)(unsafe.Add(unsafe.Pointer(arg0), (40 + 10*4)))))), *(*uint32)(unsafe.Add(unsafe.Pointer(arg0), (40 + 11*4))))
+			value87 := unsafe.String((*uint8)(unsafe.Pointer(uintptr(*(*uint32)(unsafe.Add(unsafe.Pointer(arg0), (40 + 12*4)))))), *(*uint32)(unsafe.Add(unsafe.Pointer(arg0), (40 + 13*4))))
+			value88 := unsafe.String((*uint8)(unsafe.Pointer(uintptr(*(*uint32)(unsafe.Add(unsafe.Pointer(arg0), (56 + 14*4)))))), *(*uint32)(unsafe.Add(unsafe.Pointer(arg0), (56 + 15*4))))
+
+			variant91 = rotor_centrifugo_types.MakeMapPublishReplyAccept(rotor_centrifugo_types.MapPublishResult{Key: value79, Data: option81, Tags: result84, Score: *(*int64)(unsafe.Add(unsafe.Pointer(arg0), (32 + 8*4))), KeyMode: value85, StreamData: value86, IdempotencyKey: value87, Delta: (uint8(*(*uint32)(unsafe.Add(unsafe.Pointer(arg0), (40 + 14*4)))) != 0), Version: uint64(*(*int64)(unsafe.Add(unsafe.Pointer(arg0), (48 + 14*4)))), VersionEpoch: value88})
+
+		case 1:
+			value89 := unsafe.String((*uint8)(unsafe.Pointer(uintptr(*(*uint32)(unsafe.Add(unsafe.Pointer(arg0), (24 + 3*4)))))), *(*uint32)(unsafe.Add(unsafe.Pointer(arg0), (24 + 4*4))))
+
+			variant91 = rotor_centrifugo_types.MakeMapPublishReplyReject(rotor_centrifugo_types.CentrifugoError{Code: uint32(*(*int32)(unsafe.Add(unsafe.Pointer(arg0), (24 + 2*4)))), Message: value89, Temporary: (uint8(*(*uint32)(unsafe.Add(unsafe.Pointer(arg0), (24 + 5*4)))) != 0)})
+
+		case 2:
+			value90 := unsafe.String((*uint8)(unsafe.Pointer(uintptr(*(*uint32)(unsafe.Add(unsafe.Pointer(arg0), (24 + 3*4)))))), *(*uint32)(unsafe.Add(unsafe.Pointer(arg0), (24 + 4*4))))
+
+			variant91 = rotor_centrifugo_types.MakeMapPublishReplyDisconnect(rotor_centrifugo_types.Disconnect{Code: uint32(*(*int32)(unsafe.Add(unsafe.Pointer(arg0), (24 + 2*4)))), Reason: value90})
+
+		default:
+			panic("unreachable")
+		}
+
+		variant109 = rotor_centrifugo_types.MakeReplyMapPublish(variant91)
+
+	case 7:
+		var variant99 rotor_centrifugo_types.MapRemoveReply
+		switch uint8(*(*uint32)(unsafe.Add(unsafe.Pointer(arg0), (16 + 2*4)))) {
+		case 0:
+			value92 := unsafe.String((*uint8)(unsafe.Pointer(uintptr(*(*uint32)(unsafe.Add(unsafe.Pointer(arg0), (16 + 3*4)))))), *(*uint32)(unsafe.Add(unsafe.Pointer(arg0), (16 + 4*4))))
+			result95 := make([]witTypes.Tuple2[string, string], 0, *(*uint32)(unsafe.Add(unsafe.Pointer(arg0), (16 + 6*4))))
+			for index := 0; index < int(*(*uint32)(unsafe.Add(unsafe.Pointer(arg0), (16 + 6*4)))); index++ {
+				base := unsafe.Add(unsafe.Pointer(uintptr(*(*uint32)(unsafe.Add(unsafe.Pointer(arg0), (16 + 5*4))))), index*(4*4))
+				value93 := unsafe.String((*uint8)(unsafe.Pointer(uintptr(*(*uint32)(unsafe.Add(unsafe.Pointer(base), 0))))), *(*uint32)(unsafe.Add(unsafe.Pointer(base), 4)))
+				value94 := unsafe.String((*uint8)(unsafe.Pointer(uintptr(*(*uint32)(unsafe.Add(unsafe.Pointer(base), (2 * 4)))))), *(*uint32)(unsafe.Add(unsafe.Pointer(base), (3 * 4))))
+
+				result95 = append(result95, witTypes.Tuple2[string, string]{F0: value93, F1: value94})
+			}
+
+			value96 := unsafe.String((*uint8)(unsafe.Pointer(uintptr(*(*uint32)(unsafe.Add(unsafe.Pointer(arg0), (16 + 7*4)))))), *(*uint32)(unsafe.Add(unsafe.Pointer(arg0), (16 + 8*4))))
+
+			variant99 = rotor_centrifugo_types.MakeMapRemoveReplyAccept(rotor_centrifugo_types.MapRemoveResult{Key: value92, Tags: result95, IdempotencyKey: value96})
+
+		case 1:
+			value97 := unsafe.String((*uint8)(unsafe.Pointer(uintptr(*(*uint32)(unsafe.Add(unsafe.Pointer(arg0), (16 + 4*4)))))), *(*uint32)(unsafe.Add(unsafe.Pointer(arg0), (16 + 5*4))))
+
+			variant99 = rotor_centrifugo_types.MakeMapRemoveReplyReject(rotor_centrifugo_types.CentrifugoError{Code: uint32(*(*int32)(unsafe.Add(unsafe.Pointer(arg0), (16 + 3*4)))), Message: value97, Temporary: (uint8(*(*uint32)(unsafe.Add(unsafe.Pointer(arg0), (16 + 6*4)))) != 0)})
+
+		case 2:
+			value98 := unsafe.String((*uint8)(unsafe.Pointer(uintptr(*(*uint32)(unsafe.Add(unsafe.Pointer(arg0), (16 + 4*4)))))), *(*uint32)(unsafe.Add(unsafe.Pointer(arg0), (16 + 5*4))))
+
+			variant99 = rotor_centrifugo_types.MakeMapRemoveReplyDisconnect(rotor_centrifugo_types.Disconnect{Code: uint32(*(*int32)(unsafe.Add(unsafe.Pointer(arg0), (16 + 3*4)))), Reason: value98})
+
+		default:
+			panic("unreachable")
+		}
+
+		variant109 = rotor_centrifugo_types.MakeReplyMapRemove(variant99)
+
+	case 8:
+		var variant106 rotor_centrifugo_types.SharedPollRefreshReply
+		switch uint8(*(*uint32)(unsafe.Add(unsafe.Pointer(arg0), (16 + 2*4)))) {
+		case 0:
+			result103 := make([]rotor_centrifugo_types.SharedPollEntry, 0, *(*uint32)(unsafe.Add(unsafe.Pointer(arg0), (16 + 4*4))))
+			for index := 0; index < int(*(*uint32)(unsafe.Add(unsafe.Pointer(arg0), (16 + 4*4)))); index++ {
+				base := unsafe.Add(unsafe.Pointer(uintptr(*(*uint32)(unsafe.Add(unsafe.Pointer(arg0), (16 + 3*4))))), index*(16+6*4))
+				value100 := unsafe.String((*uint8)(unsafe.Pointer(uintptr(*(*uint32)(unsafe.Add(unsafe.Pointer(base), 0))))), *(*uint32)(unsafe.Add(unsafe.Pointer(base), 4)))
+				value101 := unsafe.Slice((*uint8)(unsafe.Pointer(uintptr(*(*uint32)(unsafe.Add(unsafe.Pointer(base), (2 * 4)))))), *(*uint32)(unsafe.Add(unsafe.Pointer(base), (3 * 4))))
+				value102 := unsafe.Slice((*uint8)(unsafe.Pointer(uintptr(*(*uint32)(unsafe.Add(unsafe.Pointer(base), (8 + 5*4)))))), *(*uint32)(unsafe.Add(unsafe.Pointer(base), (8 + 6*4))))
+
+				result103 = append(result103, rotor_centrifugo_types.SharedPollEntry{Key: value100, Data: value101, Version: uint64(*(*int64)(unsafe.Add(unsafe.Pointer(base), (4 * 4)))), Removed: (uint8(*(*uint32)(unsafe.Add(unsafe.Pointer(base), (8 + 4*4)))) != 0), PrevData: value102})
+			}
+
+			value104 := unsafe.String((*uint8)(unsafe.Pointer(uintptr(*(*uint32)(unsafe.Add(unsafe.Pointer(arg0), (16 + 5*4)))))), *(*uint32)(unsafe.Add(unsafe.Pointer(arg0), (16 + 6*4))))
+
+			variant106 = rotor_centrifugo_types.MakeSharedPollRefreshReplyAccept(rotor_centrifugo_types.SharedPollRefreshResult{Items: result103, Epoch: value104})
+
+		case 1:
+			value105 := unsafe.String((*uint8)(unsafe.Pointer(uintptr(*(*uint32)(unsafe.Add(unsafe.Pointer(arg0), (16 + 4*4)))))), *(*uint32)(unsafe.Add(unsafe.Pointer(arg0), (16 + 5*4))))
+
+			variant106 = rotor_centrifugo_types.MakeSharedPollRefreshReplyReject(rotor_centrifugo_types.CentrifugoError{Code: uint32(*(*int32)(unsafe.Add(unsafe.Pointer(arg0), (16 + 3*4)))), Message: value105, Temporary: (uint8(*(*uint32)(unsafe.Add(unsafe.Pointer(arg0), (16 + 6*4)))) != 0)})
+
+		default:
+			panic("unreachable")
+		}
+
+		variant109 = rotor_centrifugo_types.MakeReplySharedPollRefresh(variant106)
+
+	case 9:
+
+		variant109 = rotor_centrifugo_types.MakeReplyNotifyCacheEmpty(rotor_centrifugo_types.NotifyCacheEmptyReply{Populated: (uint8(*(*uint32)(unsafe.Add(unsafe.Pointer(arg0), (16 + 2*4)))) != 0)})
+
+	case 10:
+		var variant108 rotor_centrifugo_types.NotifyChannelStateReply
+		switch uint8(*(*uint32)(unsafe.Add(unsafe.Pointer(arg0), (16 + 2*4)))) {
+		case 0:
+
+			variant108 = rotor_centrifugo_types.MakeNotifyChannelStateReplyAccept()
+
+		case 1:
+			value107 := unsafe.String((*uint8)(unsafe.Pointer(uintptr(*(*uint32)(unsafe.Add(unsafe.Pointer(arg0), (16 + 4*4)))))), *(*uint32)(unsafe.Add(unsafe.Pointer(arg0), (16 + 5*4))))
+
+			variant108 = rotor_centrifugo_types.MakeNotifyChannelStateReplyReject(rotor_centrifugo_types.CentrifugoError{Code: uint32(*(*int32)(unsafe.Add(unsafe.Pointer(arg0), (16 + 3*4)))), Message: value107, Temporary: (uint8(*(*uint32)(unsafe.Add(unsafe.Pointer(arg0), (16 + 6*4)))) != 0)})
+
+		default:
+			panic("unreachable")
+		}
+
+		variant109 = rotor_centrifugo_types.MakeReplyNotifyChannelState(variant108)
 
 	default:
 		panic("unreachable")
 	}
 	witRuntime.Unpin()
-	result80 := After(rotor_centrifugo_interceptor.CallContext{Tenant: value, CallId: uint64(*(*int64)(unsafe.Add(unsafe.Pointer(arg0), (2 * 4))))}, variant79)
+	result110 := After(rotor_centrifugo_interceptor.CallContext{Tenant: value, CallId: uint64(*(*int64)(unsafe.Add(unsafe.Pointer(arg0), (2 * 4))))}, variant109)
 
-	switch result80.Tag() {
+	switch result110.Tag() {
 	case witTypes.OptionNone:
 		*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), 0)) = int8(int32(0))
 
 	case witTypes.OptionSome:
-		payload := result80.Some()
+		payload := result110.Some()
 		*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), 0)) = int8(int32(1))
 
 		switch payload.Tag() {
@@ -1905,42 +2678,42 @@ func wasm_export_rotor_centrifugo_interceptor_after(arg0 uintptr) uintptr {
 				pinner.Pin(data)
 				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (32 + 3*4))) = uint32(uint32(len((payload).Info)))
 				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (32 + 2*4))) = uint32(uintptr(uintptr(data)))
-				data81 := unsafe.Pointer(unsafe.SliceData((payload).Data))
-				pinner.Pin(data81)
+				data111 := unsafe.Pointer(unsafe.SliceData((payload).Data))
+				pinner.Pin(data111)
 				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (32 + 5*4))) = uint32(uint32(len((payload).Data)))
-				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (32 + 4*4))) = uint32(uintptr(uintptr(data81)))
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (32 + 4*4))) = uint32(uintptr(uintptr(data111)))
 				slice := (payload).Channels
 				length := uint32(len(slice))
-				result83 := witRuntime.Allocate(pinner, uintptr(length*(2*4)), 4)
+				result113 := witRuntime.Allocate(pinner, uintptr(length*(2*4)), 4)
 				for index, element := range slice {
-					base := unsafe.Add(result83, index*(2*4))
-					utf882 := unsafe.Pointer(unsafe.StringData(element))
-					pinner.Pin(utf882)
+					base := unsafe.Add(result113, index*(2*4))
+					utf8112 := unsafe.Pointer(unsafe.StringData(element))
+					pinner.Pin(utf8112)
 					*(*uint32)(unsafe.Add(unsafe.Pointer(base), 4)) = uint32(uint32(len(element)))
-					*(*uint32)(unsafe.Add(unsafe.Pointer(base), 0)) = uint32(uintptr(uintptr(utf882)))
+					*(*uint32)(unsafe.Add(unsafe.Pointer(base), 0)) = uint32(uintptr(uintptr(utf8112)))
 
 				}
 
 				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (32 + 7*4))) = uint32(length)
-				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (32 + 6*4))) = uint32(uintptr(uintptr(result83)))
-				slice105 := (payload).Subs
-				length107 := uint32(len(slice105))
-				result106 := witRuntime.Allocate(pinner, uintptr(length107*(24+10*4)), 8)
-				for index, element := range slice105 {
-					base := unsafe.Add(result106, index*(24+10*4))
-					utf884 := unsafe.Pointer(unsafe.StringData((element).F0))
-					pinner.Pin(utf884)
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (32 + 6*4))) = uint32(uintptr(uintptr(result113)))
+				slice135 := (payload).Subs
+				length137 := uint32(len(slice135))
+				result136 := witRuntime.Allocate(pinner, uintptr(length137*(24+10*4)), 8)
+				for index, element := range slice135 {
+					base := unsafe.Add(result136, index*(24+10*4))
+					utf8114 := unsafe.Pointer(unsafe.StringData((element).F0))
+					pinner.Pin(utf8114)
 					*(*uint32)(unsafe.Add(unsafe.Pointer(base), 4)) = uint32(uint32(len((element).F0)))
-					*(*uint32)(unsafe.Add(unsafe.Pointer(base), 0)) = uint32(uintptr(uintptr(utf884)))
+					*(*uint32)(unsafe.Add(unsafe.Pointer(base), 0)) = uint32(uintptr(uintptr(utf8114)))
 					*(*int64)(unsafe.Add(unsafe.Pointer(base), (2 * 4))) = ((element).F1).ExpireAt
-					data85 := unsafe.Pointer(unsafe.SliceData(((element).F1).Info))
-					pinner.Pin(data85)
+					data115 := unsafe.Pointer(unsafe.SliceData(((element).F1).Info))
+					pinner.Pin(data115)
 					*(*uint32)(unsafe.Add(unsafe.Pointer(base), (8 + 3*4))) = uint32(uint32(len(((element).F1).Info)))
-					*(*uint32)(unsafe.Add(unsafe.Pointer(base), (8 + 2*4))) = uint32(uintptr(uintptr(data85)))
-					data86 := unsafe.Pointer(unsafe.SliceData(((element).F1).Data))
-					pinner.Pin(data86)
+					*(*uint32)(unsafe.Add(unsafe.Pointer(base), (8 + 2*4))) = uint32(uintptr(uintptr(data115)))
+					data116 := unsafe.Pointer(unsafe.SliceData(((element).F1).Data))
+					pinner.Pin(data116)
 					*(*uint32)(unsafe.Add(unsafe.Pointer(base), (8 + 5*4))) = uint32(uint32(len(((element).F1).Data)))
-					*(*uint32)(unsafe.Add(unsafe.Pointer(base), (8 + 4*4))) = uint32(uintptr(uintptr(data86)))
+					*(*uint32)(unsafe.Add(unsafe.Pointer(base), (8 + 4*4))) = uint32(uintptr(uintptr(data116)))
 
 					switch ((element).F1).Overrides.Tag() {
 					case witTypes.OptionNone:
@@ -1957,13 +2730,13 @@ func wasm_export_rotor_centrifugo_interceptor_after(arg0 uintptr) uintptr {
 						case witTypes.OptionSome:
 							payload := (payload).Presence.Some()
 							*(*int8)(unsafe.Add(unsafe.Pointer(base), (9 + 6*4))) = int8(int32(1))
-							var result87 int32
+							var result117 int32
 							if payload {
-								result87 = 1
+								result117 = 1
 							} else {
-								result87 = 0
+								result117 = 0
 							}
-							*(*int8)(unsafe.Add(unsafe.Pointer(base), (10 + 6*4))) = int8(result87)
+							*(*int8)(unsafe.Add(unsafe.Pointer(base), (10 + 6*4))) = int8(result117)
 
 						default:
 							panic("unreachable")
@@ -1976,13 +2749,13 @@ func wasm_export_rotor_centrifugo_interceptor_after(arg0 uintptr) uintptr {
 						case witTypes.OptionSome:
 							payload := (payload).JoinLeave.Some()
 							*(*int8)(unsafe.Add(unsafe.Pointer(base), (11 + 6*4))) = int8(int32(1))
-							var result88 int32
+							var result118 int32
 							if payload {
-								result88 = 1
+								result118 = 1
 							} else {
-								result88 = 0
+								result118 = 0
 							}
-							*(*int8)(unsafe.Add(unsafe.Pointer(base), (12 + 6*4))) = int8(result88)
+							*(*int8)(unsafe.Add(unsafe.Pointer(base), (12 + 6*4))) = int8(result118)
 
 						default:
 							panic("unreachable")
@@ -1995,13 +2768,13 @@ func wasm_export_rotor_centrifugo_interceptor_after(arg0 uintptr) uintptr {
 						case witTypes.OptionSome:
 							payload := (payload).ForceRecovery.Some()
 							*(*int8)(unsafe.Add(unsafe.Pointer(base), (13 + 6*4))) = int8(int32(1))
-							var result89 int32
+							var result119 int32
 							if payload {
-								result89 = 1
+								result119 = 1
 							} else {
-								result89 = 0
+								result119 = 0
 							}
-							*(*int8)(unsafe.Add(unsafe.Pointer(base), (14 + 6*4))) = int8(result89)
+							*(*int8)(unsafe.Add(unsafe.Pointer(base), (14 + 6*4))) = int8(result119)
 
 						default:
 							panic("unreachable")
@@ -2014,13 +2787,13 @@ func wasm_export_rotor_centrifugo_interceptor_after(arg0 uintptr) uintptr {
 						case witTypes.OptionSome:
 							payload := (payload).ForcePositioning.Some()
 							*(*int8)(unsafe.Add(unsafe.Pointer(base), (15 + 6*4))) = int8(int32(1))
-							var result90 int32
+							var result120 int32
 							if payload {
-								result90 = 1
+								result120 = 1
 							} else {
-								result90 = 0
+								result120 = 0
 							}
-							*(*int8)(unsafe.Add(unsafe.Pointer(base), (16 + 6*4))) = int8(result90)
+							*(*int8)(unsafe.Add(unsafe.Pointer(base), (16 + 6*4))) = int8(result120)
 
 						default:
 							panic("unreachable")
@@ -2033,13 +2806,13 @@ func wasm_export_rotor_centrifugo_interceptor_after(arg0 uintptr) uintptr {
 						case witTypes.OptionSome:
 							payload := (payload).ForcePushJoinLeave.Some()
 							*(*int8)(unsafe.Add(unsafe.Pointer(base), (17 + 6*4))) = int8(int32(1))
-							var result91 int32
+							var result121 int32
 							if payload {
-								result91 = 1
+								result121 = 1
 							} else {
-								result91 = 0
+								result121 = 0
 							}
-							*(*int8)(unsafe.Add(unsafe.Pointer(base), (18 + 6*4))) = int8(result91)
+							*(*int8)(unsafe.Add(unsafe.Pointer(base), (18 + 6*4))) = int8(result121)
 
 						default:
 							panic("unreachable")
@@ -2056,152 +2829,152 @@ func wasm_export_rotor_centrifugo_interceptor_after(arg0 uintptr) uintptr {
 					case witTypes.OptionSome:
 						payload := ((element).F1).ServerTagsFilter.Some()
 						*(*int8)(unsafe.Add(unsafe.Pointer(base), (16 + 7*4))) = int8(int32(1))
-						slice101 := payload
-						length103 := uint32(len(slice101))
-						result102 := witRuntime.Allocate(pinner, uintptr(length103*(12*4)), 4)
-						for index, element := range slice101 {
-							base := unsafe.Add(result102, index*(12*4))
-							utf892 := unsafe.Pointer(unsafe.StringData((element).Op))
-							pinner.Pin(utf892)
+						slice131 := payload
+						length133 := uint32(len(slice131))
+						result132 := witRuntime.Allocate(pinner, uintptr(length133*(12*4)), 4)
+						for index, element := range slice131 {
+							base := unsafe.Add(result132, index*(12*4))
+							utf8122 := unsafe.Pointer(unsafe.StringData((element).Op))
+							pinner.Pin(utf8122)
 							*(*uint32)(unsafe.Add(unsafe.Pointer(base), 4)) = uint32(uint32(len((element).Op)))
-							*(*uint32)(unsafe.Add(unsafe.Pointer(base), 0)) = uint32(uintptr(uintptr(utf892)))
-							utf893 := unsafe.Pointer(unsafe.StringData((element).Key))
-							pinner.Pin(utf893)
+							*(*uint32)(unsafe.Add(unsafe.Pointer(base), 0)) = uint32(uintptr(uintptr(utf8122)))
+							utf8123 := unsafe.Pointer(unsafe.StringData((element).Key))
+							pinner.Pin(utf8123)
 							*(*uint32)(unsafe.Add(unsafe.Pointer(base), (3 * 4))) = uint32(uint32(len((element).Key)))
-							*(*uint32)(unsafe.Add(unsafe.Pointer(base), (2 * 4))) = uint32(uintptr(uintptr(utf893)))
-							utf894 := unsafe.Pointer(unsafe.StringData((element).Cmp))
-							pinner.Pin(utf894)
+							*(*uint32)(unsafe.Add(unsafe.Pointer(base), (2 * 4))) = uint32(uintptr(uintptr(utf8123)))
+							utf8124 := unsafe.Pointer(unsafe.StringData((element).Cmp))
+							pinner.Pin(utf8124)
 							*(*uint32)(unsafe.Add(unsafe.Pointer(base), (5 * 4))) = uint32(uint32(len((element).Cmp)))
-							*(*uint32)(unsafe.Add(unsafe.Pointer(base), (4 * 4))) = uint32(uintptr(uintptr(utf894)))
-							utf895 := unsafe.Pointer(unsafe.StringData((element).Val))
-							pinner.Pin(utf895)
+							*(*uint32)(unsafe.Add(unsafe.Pointer(base), (4 * 4))) = uint32(uintptr(uintptr(utf8124)))
+							utf8125 := unsafe.Pointer(unsafe.StringData((element).Val))
+							pinner.Pin(utf8125)
 							*(*uint32)(unsafe.Add(unsafe.Pointer(base), (7 * 4))) = uint32(uint32(len((element).Val)))
-							*(*uint32)(unsafe.Add(unsafe.Pointer(base), (6 * 4))) = uint32(uintptr(uintptr(utf895)))
-							slice97 := (element).Vals
-							length99 := uint32(len(slice97))
-							result98 := witRuntime.Allocate(pinner, uintptr(length99*(2*4)), 4)
-							for index, element := range slice97 {
-								base := unsafe.Add(result98, index*(2*4))
-								utf896 := unsafe.Pointer(unsafe.StringData(element))
-								pinner.Pin(utf896)
+							*(*uint32)(unsafe.Add(unsafe.Pointer(base), (6 * 4))) = uint32(uintptr(uintptr(utf8125)))
+							slice127 := (element).Vals
+							length129 := uint32(len(slice127))
+							result128 := witRuntime.Allocate(pinner, uintptr(length129*(2*4)), 4)
+							for index, element := range slice127 {
+								base := unsafe.Add(result128, index*(2*4))
+								utf8126 := unsafe.Pointer(unsafe.StringData(element))
+								pinner.Pin(utf8126)
 								*(*uint32)(unsafe.Add(unsafe.Pointer(base), 4)) = uint32(uint32(len(element)))
-								*(*uint32)(unsafe.Add(unsafe.Pointer(base), 0)) = uint32(uintptr(uintptr(utf896)))
+								*(*uint32)(unsafe.Add(unsafe.Pointer(base), 0)) = uint32(uintptr(uintptr(utf8126)))
 
 							}
 
-							*(*uint32)(unsafe.Add(unsafe.Pointer(base), (9 * 4))) = uint32(length99)
-							*(*uint32)(unsafe.Add(unsafe.Pointer(base), (8 * 4))) = uint32(uintptr(uintptr(result98)))
-							data100 := unsafe.Pointer(unsafe.SliceData((element).Children))
-							pinner.Pin(data100)
+							*(*uint32)(unsafe.Add(unsafe.Pointer(base), (9 * 4))) = uint32(length129)
+							*(*uint32)(unsafe.Add(unsafe.Pointer(base), (8 * 4))) = uint32(uintptr(uintptr(result128)))
+							data130 := unsafe.Pointer(unsafe.SliceData((element).Children))
+							pinner.Pin(data130)
 							*(*uint32)(unsafe.Add(unsafe.Pointer(base), (11 * 4))) = uint32(uint32(len((element).Children)))
-							*(*uint32)(unsafe.Add(unsafe.Pointer(base), (10 * 4))) = uint32(uintptr(uintptr(data100)))
+							*(*uint32)(unsafe.Add(unsafe.Pointer(base), (10 * 4))) = uint32(uintptr(uintptr(data130)))
 
 						}
 
-						*(*uint32)(unsafe.Add(unsafe.Pointer(base), (16 + 9*4))) = uint32(length103)
-						*(*uint32)(unsafe.Add(unsafe.Pointer(base), (16 + 8*4))) = uint32(uintptr(uintptr(result102)))
+						*(*uint32)(unsafe.Add(unsafe.Pointer(base), (16 + 9*4))) = uint32(length133)
+						*(*uint32)(unsafe.Add(unsafe.Pointer(base), (16 + 8*4))) = uint32(uintptr(uintptr(result132)))
 
 					default:
 						panic("unreachable")
 					}
-					var result104 int32
+					var result134 int32
 					if ((element).F1).CacheRecover {
-						result104 = 1
+						result134 = 1
 					} else {
-						result104 = 0
+						result134 = 0
 					}
-					*(*int8)(unsafe.Add(unsafe.Pointer(base), (16 + 10*4))) = int8(result104)
+					*(*int8)(unsafe.Add(unsafe.Pointer(base), (16 + 10*4))) = int8(result134)
 
 				}
 
-				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (32 + 9*4))) = uint32(length107)
-				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (32 + 8*4))) = uint32(uintptr(uintptr(result106)))
-				data108 := unsafe.Pointer(unsafe.SliceData((payload).Meta))
-				pinner.Pin(data108)
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (32 + 9*4))) = uint32(length137)
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (32 + 8*4))) = uint32(uintptr(uintptr(result136)))
+				data138 := unsafe.Pointer(unsafe.SliceData((payload).Meta))
+				pinner.Pin(data138)
 				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (32 + 11*4))) = uint32(uint32(len((payload).Meta)))
-				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (32 + 10*4))) = uint32(uintptr(uintptr(data108)))
-				slice117 := (payload).Caps
-				length119 := uint32(len(slice117))
-				result118 := witRuntime.Allocate(pinner, uintptr(length119*(5*4)), 4)
-				for index, element := range slice117 {
-					base := unsafe.Add(result118, index*(5*4))
-					slice110 := (element).Channels
-					length112 := uint32(len(slice110))
-					result111 := witRuntime.Allocate(pinner, uintptr(length112*(2*4)), 4)
-					for index, element := range slice110 {
-						base := unsafe.Add(result111, index*(2*4))
-						utf8109 := unsafe.Pointer(unsafe.StringData(element))
-						pinner.Pin(utf8109)
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (32 + 10*4))) = uint32(uintptr(uintptr(data138)))
+				slice147 := (payload).Caps
+				length149 := uint32(len(slice147))
+				result148 := witRuntime.Allocate(pinner, uintptr(length149*(5*4)), 4)
+				for index, element := range slice147 {
+					base := unsafe.Add(result148, index*(5*4))
+					slice140 := (element).Channels
+					length142 := uint32(len(slice140))
+					result141 := witRuntime.Allocate(pinner, uintptr(length142*(2*4)), 4)
+					for index, element := range slice140 {
+						base := unsafe.Add(result141, index*(2*4))
+						utf8139 := unsafe.Pointer(unsafe.StringData(element))
+						pinner.Pin(utf8139)
 						*(*uint32)(unsafe.Add(unsafe.Pointer(base), 4)) = uint32(uint32(len(element)))
-						*(*uint32)(unsafe.Add(unsafe.Pointer(base), 0)) = uint32(uintptr(uintptr(utf8109)))
+						*(*uint32)(unsafe.Add(unsafe.Pointer(base), 0)) = uint32(uintptr(uintptr(utf8139)))
 
 					}
 
-					*(*uint32)(unsafe.Add(unsafe.Pointer(base), 4)) = uint32(length112)
-					*(*uint32)(unsafe.Add(unsafe.Pointer(base), 0)) = uint32(uintptr(uintptr(result111)))
-					slice114 := (element).Allow
-					length116 := uint32(len(slice114))
-					result115 := witRuntime.Allocate(pinner, uintptr(length116*(2*4)), 4)
-					for index, element := range slice114 {
-						base := unsafe.Add(result115, index*(2*4))
-						utf8113 := unsafe.Pointer(unsafe.StringData(element))
-						pinner.Pin(utf8113)
+					*(*uint32)(unsafe.Add(unsafe.Pointer(base), 4)) = uint32(length142)
+					*(*uint32)(unsafe.Add(unsafe.Pointer(base), 0)) = uint32(uintptr(uintptr(result141)))
+					slice144 := (element).Allow
+					length146 := uint32(len(slice144))
+					result145 := witRuntime.Allocate(pinner, uintptr(length146*(2*4)), 4)
+					for index, element := range slice144 {
+						base := unsafe.Add(result145, index*(2*4))
+						utf8143 := unsafe.Pointer(unsafe.StringData(element))
+						pinner.Pin(utf8143)
 						*(*uint32)(unsafe.Add(unsafe.Pointer(base), 4)) = uint32(uint32(len(element)))
-						*(*uint32)(unsafe.Add(unsafe.Pointer(base), 0)) = uint32(uintptr(uintptr(utf8113)))
+						*(*uint32)(unsafe.Add(unsafe.Pointer(base), 0)) = uint32(uintptr(uintptr(utf8143)))
 
 					}
 
-					*(*uint32)(unsafe.Add(unsafe.Pointer(base), (3 * 4))) = uint32(length116)
-					*(*uint32)(unsafe.Add(unsafe.Pointer(base), (2 * 4))) = uint32(uintptr(uintptr(result115)))
+					*(*uint32)(unsafe.Add(unsafe.Pointer(base), (3 * 4))) = uint32(length146)
+					*(*uint32)(unsafe.Add(unsafe.Pointer(base), (2 * 4))) = uint32(uintptr(uintptr(result145)))
 					*(*int8)(unsafe.Add(unsafe.Pointer(base), (4 * 4))) = int8(int32((element).Match))
 
 				}
 
-				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (32 + 13*4))) = uint32(length119)
-				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (32 + 12*4))) = uint32(uintptr(uintptr(result118)))
-				slice122 := (payload).Labels
-				length124 := uint32(len(slice122))
-				result123 := witRuntime.Allocate(pinner, uintptr(length124*(4*4)), 4)
-				for index, element := range slice122 {
-					base := unsafe.Add(result123, index*(4*4))
-					utf8120 := unsafe.Pointer(unsafe.StringData((element).F0))
-					pinner.Pin(utf8120)
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (32 + 13*4))) = uint32(length149)
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (32 + 12*4))) = uint32(uintptr(uintptr(result148)))
+				slice152 := (payload).Labels
+				length154 := uint32(len(slice152))
+				result153 := witRuntime.Allocate(pinner, uintptr(length154*(4*4)), 4)
+				for index, element := range slice152 {
+					base := unsafe.Add(result153, index*(4*4))
+					utf8150 := unsafe.Pointer(unsafe.StringData((element).F0))
+					pinner.Pin(utf8150)
 					*(*uint32)(unsafe.Add(unsafe.Pointer(base), 4)) = uint32(uint32(len((element).F0)))
-					*(*uint32)(unsafe.Add(unsafe.Pointer(base), 0)) = uint32(uintptr(uintptr(utf8120)))
-					utf8121 := unsafe.Pointer(unsafe.StringData((element).F1))
-					pinner.Pin(utf8121)
+					*(*uint32)(unsafe.Add(unsafe.Pointer(base), 0)) = uint32(uintptr(uintptr(utf8150)))
+					utf8151 := unsafe.Pointer(unsafe.StringData((element).F1))
+					pinner.Pin(utf8151)
 					*(*uint32)(unsafe.Add(unsafe.Pointer(base), (3 * 4))) = uint32(uint32(len((element).F1)))
-					*(*uint32)(unsafe.Add(unsafe.Pointer(base), (2 * 4))) = uint32(uintptr(uintptr(utf8121)))
+					*(*uint32)(unsafe.Add(unsafe.Pointer(base), (2 * 4))) = uint32(uintptr(uintptr(utf8151)))
 
 				}
 
-				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (32 + 15*4))) = uint32(length124)
-				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (32 + 14*4))) = uint32(uintptr(uintptr(result123)))
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (32 + 15*4))) = uint32(length154)
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (32 + 14*4))) = uint32(uintptr(uintptr(result153)))
 
 			case rotor_centrifugo_types.ConnectReply_Reject:
 				payload := payload.Reject()
 				*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), 16)) = int8(int32(1))
 				*(*int32)(unsafe.Add(unsafe.Pointer(exportReturnArea), 24)) = int32((payload).Code)
-				utf8125 := unsafe.Pointer(unsafe.StringData((payload).Message))
-				pinner.Pin(utf8125)
+				utf8155 := unsafe.Pointer(unsafe.StringData((payload).Message))
+				pinner.Pin(utf8155)
 				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (24 + 2*4))) = uint32(uint32(len((payload).Message)))
-				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (24 + 1*4))) = uint32(uintptr(uintptr(utf8125)))
-				var result126 int32
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (24 + 1*4))) = uint32(uintptr(uintptr(utf8155)))
+				var result156 int32
 				if (payload).Temporary {
-					result126 = 1
+					result156 = 1
 				} else {
-					result126 = 0
+					result156 = 0
 				}
-				*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), (24 + 3*4))) = int8(result126)
+				*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), (24 + 3*4))) = int8(result156)
 
 			case rotor_centrifugo_types.ConnectReply_Disconnect:
 				payload := payload.Disconnect()
 				*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), 16)) = int8(int32(2))
 				*(*int32)(unsafe.Add(unsafe.Pointer(exportReturnArea), 24)) = int32((payload).Code)
-				utf8127 := unsafe.Pointer(unsafe.StringData((payload).Reason))
-				pinner.Pin(utf8127)
+				utf8157 := unsafe.Pointer(unsafe.StringData((payload).Reason))
+				pinner.Pin(utf8157)
 				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (24 + 2*4))) = uint32(uint32(len((payload).Reason)))
-				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (24 + 1*4))) = uint32(uintptr(uintptr(utf8127)))
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (24 + 1*4))) = uint32(uintptr(uintptr(utf8157)))
 
 			default:
 				panic("unreachable")
@@ -2216,53 +2989,53 @@ func wasm_export_rotor_centrifugo_interceptor_after(arg0 uintptr) uintptr {
 				payload := payload.Extend()
 				*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), 16)) = int8(int32(0))
 				*(*int64)(unsafe.Add(unsafe.Pointer(exportReturnArea), 24)) = (payload).ExpireAt
-				data128 := unsafe.Pointer(unsafe.SliceData((payload).Info))
-				pinner.Pin(data128)
+				data158 := unsafe.Pointer(unsafe.SliceData((payload).Info))
+				pinner.Pin(data158)
 				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (32 + 1*4))) = uint32(uint32(len((payload).Info)))
-				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), 32)) = uint32(uintptr(uintptr(data128)))
-				data129 := unsafe.Pointer(unsafe.SliceData((payload).Meta))
-				pinner.Pin(data129)
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), 32)) = uint32(uintptr(uintptr(data158)))
+				data159 := unsafe.Pointer(unsafe.SliceData((payload).Meta))
+				pinner.Pin(data159)
 				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (32 + 3*4))) = uint32(uint32(len((payload).Meta)))
-				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (32 + 2*4))) = uint32(uintptr(uintptr(data129)))
-				slice138 := (payload).Caps
-				length140 := uint32(len(slice138))
-				result139 := witRuntime.Allocate(pinner, uintptr(length140*(5*4)), 4)
-				for index, element := range slice138 {
-					base := unsafe.Add(result139, index*(5*4))
-					slice131 := (element).Channels
-					length133 := uint32(len(slice131))
-					result132 := witRuntime.Allocate(pinner, uintptr(length133*(2*4)), 4)
-					for index, element := range slice131 {
-						base := unsafe.Add(result132, index*(2*4))
-						utf8130 := unsafe.Pointer(unsafe.StringData(element))
-						pinner.Pin(utf8130)
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (32 + 2*4))) = uint32(uintptr(uintptr(data159)))
+				slice168 := (payload).Caps
+				length170 := uint32(len(slice168))
+				result169 := witRuntime.Allocate(pinner, uintptr(length170*(5*4)), 4)
+				for index, element := range slice168 {
+					base := unsafe.Add(result169, index*(5*4))
+					slice161 := (element).Channels
+					length163 := uint32(len(slice161))
+					result162 := witRuntime.Allocate(pinner, uintptr(length163*(2*4)), 4)
+					for index, element := range slice161 {
+						base := unsafe.Add(result162, index*(2*4))
+						utf8160 := unsafe.Pointer(unsafe.StringData(element))
+						pinner.Pin(utf8160)
 						*(*uint32)(unsafe.Add(unsafe.Pointer(base), 4)) = uint32(uint32(len(element)))
-						*(*uint32)(unsafe.Add(unsafe.Pointer(base), 0)) = uint32(uintptr(uintptr(utf8130)))
+						*(*uint32)(unsafe.Add(unsafe.Pointer(base), 0)) = uint32(uintptr(uintptr(utf8160)))
 
 					}
 
-					*(*uint32)(unsafe.Add(unsafe.Pointer(base), 4)) = uint32(length133)
-					*(*uint32)(unsafe.Add(unsafe.Pointer(base), 0)) = uint32(uintptr(uintptr(result132)))
-					slice135 := (element).Allow
-					length137 := uint32(len(slice135))
-					result136 := witRuntime.Allocate(pinner, uintptr(length137*(2*4)), 4)
-					for index, element := range slice135 {
-						base := unsafe.Add(result136, index*(2*4))
-						utf8134 := unsafe.Pointer(unsafe.StringData(element))
-						pinner.Pin(utf8134)
+					*(*uint32)(unsafe.Add(unsafe.Pointer(base), 4)) = uint32(length163)
+					*(*uint32)(unsafe.Add(unsafe.Pointer(base), 0)) = uint32(uintptr(uintptr(result162)))
+					slice165 := (element).Allow
+					length167 := uint32(len(slice165))
+					result166 := witRuntime.Allocate(pinner, uintptr(length167*(2*4)), 4)
+					for index, element := range slice165 {
+						base := unsafe.Add(result166, index*(2*4))
+						utf8164 := unsafe.Pointer(unsafe.StringData(element))
+						pinner.Pin(utf8164)
 						*(*uint32)(unsafe.Add(unsafe.Pointer(base), 4)) = uint32(uint32(len(element)))
-						*(*uint32)(unsafe.Add(unsafe.Pointer(base), 0)) = uint32(uintptr(uintptr(utf8134)))
+						*(*uint32)(unsafe.Add(unsafe.Pointer(base), 0)) = uint32(uintptr(uintptr(utf8164)))
 
 					}
 
-					*(*uint32)(unsafe.Add(unsafe.Pointer(base), (3 * 4))) = uint32(length137)
-					*(*uint32)(unsafe.Add(unsafe.Pointer(base), (2 * 4))) = uint32(uintptr(uintptr(result136)))
+					*(*uint32)(unsafe.Add(unsafe.Pointer(base), (3 * 4))) = uint32(length167)
+					*(*uint32)(unsafe.Add(unsafe.Pointer(base), (2 * 4))) = uint32(uintptr(uintptr(result166)))
 					*(*int8)(unsafe.Add(unsafe.Pointer(base), (4 * 4))) = int8(int32((element).Match))
 
 				}
 
-				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (32 + 5*4))) = uint32(length140)
-				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (32 + 4*4))) = uint32(uintptr(uintptr(result139)))
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (32 + 5*4))) = uint32(length170)
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (32 + 4*4))) = uint32(uintptr(uintptr(result169)))
 
 			case rotor_centrifugo_types.RefreshReply_Expire:
 
@@ -2281,14 +3054,14 @@ func wasm_export_rotor_centrifugo_interceptor_after(arg0 uintptr) uintptr {
 				payload := payload.Accept()
 				*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), 16)) = int8(int32(0))
 				*(*int64)(unsafe.Add(unsafe.Pointer(exportReturnArea), 24)) = (payload).ExpireAt
-				data141 := unsafe.Pointer(unsafe.SliceData((payload).Info))
-				pinner.Pin(data141)
+				data171 := unsafe.Pointer(unsafe.SliceData((payload).Info))
+				pinner.Pin(data171)
 				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (32 + 1*4))) = uint32(uint32(len((payload).Info)))
-				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), 32)) = uint32(uintptr(uintptr(data141)))
-				data142 := unsafe.Pointer(unsafe.SliceData((payload).Data))
-				pinner.Pin(data142)
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), 32)) = uint32(uintptr(uintptr(data171)))
+				data172 := unsafe.Pointer(unsafe.SliceData((payload).Data))
+				pinner.Pin(data172)
 				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (32 + 3*4))) = uint32(uint32(len((payload).Data)))
-				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (32 + 2*4))) = uint32(uintptr(uintptr(data142)))
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (32 + 2*4))) = uint32(uintptr(uintptr(data172)))
 
 				switch (payload).Overrides.Tag() {
 				case witTypes.OptionNone:
@@ -2305,13 +3078,13 @@ func wasm_export_rotor_centrifugo_interceptor_after(arg0 uintptr) uintptr {
 					case witTypes.OptionSome:
 						payload := (payload).Presence.Some()
 						*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), (33 + 4*4))) = int8(int32(1))
-						var result143 int32
+						var result173 int32
 						if payload {
-							result143 = 1
+							result173 = 1
 						} else {
-							result143 = 0
+							result173 = 0
 						}
-						*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), (34 + 4*4))) = int8(result143)
+						*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), (34 + 4*4))) = int8(result173)
 
 					default:
 						panic("unreachable")
@@ -2324,13 +3097,13 @@ func wasm_export_rotor_centrifugo_interceptor_after(arg0 uintptr) uintptr {
 					case witTypes.OptionSome:
 						payload := (payload).JoinLeave.Some()
 						*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), (35 + 4*4))) = int8(int32(1))
-						var result144 int32
+						var result174 int32
 						if payload {
-							result144 = 1
+							result174 = 1
 						} else {
-							result144 = 0
+							result174 = 0
 						}
-						*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), (36 + 4*4))) = int8(result144)
+						*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), (36 + 4*4))) = int8(result174)
 
 					default:
 						panic("unreachable")
@@ -2343,13 +3116,13 @@ func wasm_export_rotor_centrifugo_interceptor_after(arg0 uintptr) uintptr {
 					case witTypes.OptionSome:
 						payload := (payload).ForceRecovery.Some()
 						*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), (37 + 4*4))) = int8(int32(1))
-						var result145 int32
+						var result175 int32
 						if payload {
-							result145 = 1
+							result175 = 1
 						} else {
-							result145 = 0
+							result175 = 0
 						}
-						*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), (38 + 4*4))) = int8(result145)
+						*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), (38 + 4*4))) = int8(result175)
 
 					default:
 						panic("unreachable")
@@ -2362,13 +3135,13 @@ func wasm_export_rotor_centrifugo_interceptor_after(arg0 uintptr) uintptr {
 					case witTypes.OptionSome:
 						payload := (payload).ForcePositioning.Some()
 						*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), (39 + 4*4))) = int8(int32(1))
-						var result146 int32
+						var result176 int32
 						if payload {
-							result146 = 1
+							result176 = 1
 						} else {
-							result146 = 0
+							result176 = 0
 						}
-						*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), (40 + 4*4))) = int8(result146)
+						*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), (40 + 4*4))) = int8(result176)
 
 					default:
 						panic("unreachable")
@@ -2381,13 +3154,13 @@ func wasm_export_rotor_centrifugo_interceptor_after(arg0 uintptr) uintptr {
 					case witTypes.OptionSome:
 						payload := (payload).ForcePushJoinLeave.Some()
 						*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), (41 + 4*4))) = int8(int32(1))
-						var result147 int32
+						var result177 int32
 						if payload {
-							result147 = 1
+							result177 = 1
 						} else {
-							result147 = 0
+							result177 = 0
 						}
-						*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), (42 + 4*4))) = int8(result147)
+						*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), (42 + 4*4))) = int8(result177)
 
 					default:
 						panic("unreachable")
@@ -2396,20 +3169,20 @@ func wasm_export_rotor_centrifugo_interceptor_after(arg0 uintptr) uintptr {
 				default:
 					panic("unreachable")
 				}
-				slice149 := (payload).Allow
-				length151 := uint32(len(slice149))
-				result150 := witRuntime.Allocate(pinner, uintptr(length151*(2*4)), 4)
-				for index, element := range slice149 {
-					base := unsafe.Add(result150, index*(2*4))
-					utf8148 := unsafe.Pointer(unsafe.StringData(element))
-					pinner.Pin(utf8148)
+				slice179 := (payload).Allow
+				length181 := uint32(len(slice179))
+				result180 := witRuntime.Allocate(pinner, uintptr(length181*(2*4)), 4)
+				for index, element := range slice179 {
+					base := unsafe.Add(result180, index*(2*4))
+					utf8178 := unsafe.Pointer(unsafe.StringData(element))
+					pinner.Pin(utf8178)
 					*(*uint32)(unsafe.Add(unsafe.Pointer(base), 4)) = uint32(uint32(len(element)))
-					*(*uint32)(unsafe.Add(unsafe.Pointer(base), 0)) = uint32(uintptr(uintptr(utf8148)))
+					*(*uint32)(unsafe.Add(unsafe.Pointer(base), 0)) = uint32(uintptr(uintptr(utf8178)))
 
 				}
 
-				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (40 + 6*4))) = uint32(length151)
-				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (40 + 5*4))) = uint32(uintptr(uintptr(result150)))
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (40 + 6*4))) = uint32(length181)
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (40 + 5*4))) = uint32(uintptr(uintptr(result180)))
 
 				switch (payload).ServerTagsFilter.Tag() {
 				case witTypes.OptionNone:
@@ -2418,50 +3191,50 @@ func wasm_export_rotor_centrifugo_interceptor_after(arg0 uintptr) uintptr {
 				case witTypes.OptionSome:
 					payload := (payload).ServerTagsFilter.Some()
 					*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), (40 + 7*4))) = int8(int32(1))
-					slice161 := payload
-					length163 := uint32(len(slice161))
-					result162 := witRuntime.Allocate(pinner, uintptr(length163*(12*4)), 4)
-					for index, element := range slice161 {
-						base := unsafe.Add(result162, index*(12*4))
-						utf8152 := unsafe.Pointer(unsafe.StringData((element).Op))
-						pinner.Pin(utf8152)
+					slice191 := payload
+					length193 := uint32(len(slice191))
+					result192 := witRuntime.Allocate(pinner, uintptr(length193*(12*4)), 4)
+					for index, element := range slice191 {
+						base := unsafe.Add(result192, index*(12*4))
+						utf8182 := unsafe.Pointer(unsafe.StringData((element).Op))
+						pinner.Pin(utf8182)
 						*(*uint32)(unsafe.Add(unsafe.Pointer(base), 4)) = uint32(uint32(len((element).Op)))
-						*(*uint32)(unsafe.Add(unsafe.Pointer(base), 0)) = uint32(uintptr(uintptr(utf8152)))
-						utf8153 := unsafe.Pointer(unsafe.StringData((element).Key))
-						pinner.Pin(utf8153)
+						*(*uint32)(unsafe.Add(unsafe.Pointer(base), 0)) = uint32(uintptr(uintptr(utf8182)))
+						utf8183 := unsafe.Pointer(unsafe.StringData((element).Key))
+						pinner.Pin(utf8183)
 						*(*uint32)(unsafe.Add(unsafe.Pointer(base), (3 * 4))) = uint32(uint32(len((element).Key)))
-						*(*uint32)(unsafe.Add(unsafe.Pointer(base), (2 * 4))) = uint32(uintptr(uintptr(utf8153)))
-						utf8154 := unsafe.Pointer(unsafe.StringData((element).Cmp))
-						pinner.Pin(utf8154)
+						*(*uint32)(unsafe.Add(unsafe.Pointer(base), (2 * 4))) = uint32(uintptr(uintptr(utf8183)))
+						utf8184 := unsafe.Pointer(unsafe.StringData((element).Cmp))
+						pinner.Pin(utf8184)
 						*(*uint32)(unsafe.Add(unsafe.Pointer(base), (5 * 4))) = uint32(uint32(len((element).Cmp)))
-						*(*uint32)(unsafe.Add(unsafe.Pointer(base), (4 * 4))) = uint32(uintptr(uintptr(utf8154)))
-						utf8155 := unsafe.Pointer(unsafe.StringData((element).Val))
-						pinner.Pin(utf8155)
+						*(*uint32)(unsafe.Add(unsafe.Pointer(base), (4 * 4))) = uint32(uintptr(uintptr(utf8184)))
+						utf8185 := unsafe.Pointer(unsafe.StringData((element).Val))
+						pinner.Pin(utf8185)
 						*(*uint32)(unsafe.Add(unsafe.Pointer(base), (7 * 4))) = uint32(uint32(len((element).Val)))
-						*(*uint32)(unsafe.Add(unsafe.Pointer(base), (6 * 4))) = uint32(uintptr(uintptr(utf8155)))
-						slice157 := (element).Vals
-						length159 := uint32(len(slice157))
-						result158 := witRuntime.Allocate(pinner, uintptr(length159*(2*4)), 4)
-						for index, element := range slice157 {
-							base := unsafe.Add(result158, index*(2*4))
-							utf8156 := unsafe.Pointer(unsafe.StringData(element))
-							pinner.Pin(utf8156)
+						*(*uint32)(unsafe.Add(unsafe.Pointer(base), (6 * 4))) = uint32(uintptr(uintptr(utf8185)))
+						slice187 := (element).Vals
+						length189 := uint32(len(slice187))
+						result188 := witRuntime.Allocate(pinner, uintptr(length189*(2*4)), 4)
+						for index, element := range slice187 {
+							base := unsafe.Add(result188, index*(2*4))
+							utf8186 := unsafe.Pointer(unsafe.StringData(element))
+							pinner.Pin(utf8186)
 							*(*uint32)(unsafe.Add(unsafe.Pointer(base), 4)) = uint32(uint32(len(element)))
-							*(*uint32)(unsafe.Add(unsafe.Pointer(base), 0)) = uint32(uintptr(uintptr(utf8156)))
+							*(*uint32)(unsafe.Add(unsafe.Pointer(base), 0)) = uint32(uintptr(uintptr(utf8186)))
 
 						}
 
-						*(*uint32)(unsafe.Add(unsafe.Pointer(base), (9 * 4))) = uint32(length159)
-						*(*uint32)(unsafe.Add(unsafe.Pointer(base), (8 * 4))) = uint32(uintptr(uintptr(result158)))
-						data160 := unsafe.Pointer(unsafe.SliceData((element).Children))
-						pinner.Pin(data160)
+						*(*uint32)(unsafe.Add(unsafe.Pointer(base), (9 * 4))) = uint32(length189)
+						*(*uint32)(unsafe.Add(unsafe.Pointer(base), (8 * 4))) = uint32(uintptr(uintptr(result188)))
+						data190 := unsafe.Pointer(unsafe.SliceData((element).Children))
+						pinner.Pin(data190)
 						*(*uint32)(unsafe.Add(unsafe.Pointer(base), (11 * 4))) = uint32(uint32(len((element).Children)))
-						*(*uint32)(unsafe.Add(unsafe.Pointer(base), (10 * 4))) = uint32(uintptr(uintptr(data160)))
+						*(*uint32)(unsafe.Add(unsafe.Pointer(base), (10 * 4))) = uint32(uintptr(uintptr(data190)))
 
 					}
 
-					*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (40 + 9*4))) = uint32(length163)
-					*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (40 + 8*4))) = uint32(uintptr(uintptr(result162)))
+					*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (40 + 9*4))) = uint32(length193)
+					*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (40 + 8*4))) = uint32(uintptr(uintptr(result192)))
 
 				default:
 					panic("unreachable")
@@ -2471,26 +3244,26 @@ func wasm_export_rotor_centrifugo_interceptor_after(arg0 uintptr) uintptr {
 				payload := payload.Reject()
 				*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), 16)) = int8(int32(1))
 				*(*int32)(unsafe.Add(unsafe.Pointer(exportReturnArea), 24)) = int32((payload).Code)
-				utf8164 := unsafe.Pointer(unsafe.StringData((payload).Message))
-				pinner.Pin(utf8164)
+				utf8194 := unsafe.Pointer(unsafe.StringData((payload).Message))
+				pinner.Pin(utf8194)
 				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (24 + 2*4))) = uint32(uint32(len((payload).Message)))
-				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (24 + 1*4))) = uint32(uintptr(uintptr(utf8164)))
-				var result165 int32
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (24 + 1*4))) = uint32(uintptr(uintptr(utf8194)))
+				var result195 int32
 				if (payload).Temporary {
-					result165 = 1
+					result195 = 1
 				} else {
-					result165 = 0
+					result195 = 0
 				}
-				*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), (24 + 3*4))) = int8(result165)
+				*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), (24 + 3*4))) = int8(result195)
 
 			case rotor_centrifugo_types.SubscribeReply_Disconnect:
 				payload := payload.Disconnect()
 				*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), 16)) = int8(int32(2))
 				*(*int32)(unsafe.Add(unsafe.Pointer(exportReturnArea), 24)) = int32((payload).Code)
-				utf8166 := unsafe.Pointer(unsafe.StringData((payload).Reason))
-				pinner.Pin(utf8166)
+				utf8196 := unsafe.Pointer(unsafe.StringData((payload).Reason))
+				pinner.Pin(utf8196)
 				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (24 + 2*4))) = uint32(uint32(len((payload).Reason)))
-				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (24 + 1*4))) = uint32(uintptr(uintptr(utf8166)))
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (24 + 1*4))) = uint32(uintptr(uintptr(utf8196)))
 
 			default:
 				panic("unreachable")
@@ -2512,80 +3285,80 @@ func wasm_export_rotor_centrifugo_interceptor_after(arg0 uintptr) uintptr {
 				case witTypes.OptionSome:
 					payload := (payload).Data.Some()
 					*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), 24)) = int8(int32(1))
-					data167 := unsafe.Pointer(unsafe.SliceData(payload))
-					pinner.Pin(data167)
+					data197 := unsafe.Pointer(unsafe.SliceData(payload))
+					pinner.Pin(data197)
 					*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (24 + 2*4))) = uint32(uint32(len(payload)))
-					*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (24 + 1*4))) = uint32(uintptr(uintptr(data167)))
+					*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (24 + 1*4))) = uint32(uintptr(uintptr(data197)))
 
 				default:
 					panic("unreachable")
 				}
-				var result168 int32
+				var result198 int32
 				if (payload).SkipHistory {
-					result168 = 1
+					result198 = 1
 				} else {
-					result168 = 0
+					result198 = 0
 				}
-				*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), (24 + 3*4))) = int8(result168)
-				slice171 := (payload).Tags
-				length173 := uint32(len(slice171))
-				result172 := witRuntime.Allocate(pinner, uintptr(length173*(4*4)), 4)
-				for index, element := range slice171 {
-					base := unsafe.Add(result172, index*(4*4))
-					utf8169 := unsafe.Pointer(unsafe.StringData((element).F0))
-					pinner.Pin(utf8169)
+				*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), (24 + 3*4))) = int8(result198)
+				slice201 := (payload).Tags
+				length203 := uint32(len(slice201))
+				result202 := witRuntime.Allocate(pinner, uintptr(length203*(4*4)), 4)
+				for index, element := range slice201 {
+					base := unsafe.Add(result202, index*(4*4))
+					utf8199 := unsafe.Pointer(unsafe.StringData((element).F0))
+					pinner.Pin(utf8199)
 					*(*uint32)(unsafe.Add(unsafe.Pointer(base), 4)) = uint32(uint32(len((element).F0)))
-					*(*uint32)(unsafe.Add(unsafe.Pointer(base), 0)) = uint32(uintptr(uintptr(utf8169)))
-					utf8170 := unsafe.Pointer(unsafe.StringData((element).F1))
-					pinner.Pin(utf8170)
+					*(*uint32)(unsafe.Add(unsafe.Pointer(base), 0)) = uint32(uintptr(uintptr(utf8199)))
+					utf8200 := unsafe.Pointer(unsafe.StringData((element).F1))
+					pinner.Pin(utf8200)
 					*(*uint32)(unsafe.Add(unsafe.Pointer(base), (3 * 4))) = uint32(uint32(len((element).F1)))
-					*(*uint32)(unsafe.Add(unsafe.Pointer(base), (2 * 4))) = uint32(uintptr(uintptr(utf8170)))
+					*(*uint32)(unsafe.Add(unsafe.Pointer(base), (2 * 4))) = uint32(uintptr(uintptr(utf8200)))
 
 				}
 
-				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (24 + 5*4))) = uint32(length173)
-				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (24 + 4*4))) = uint32(uintptr(uintptr(result172)))
-				utf8174 := unsafe.Pointer(unsafe.StringData((payload).IdempotencyKey))
-				pinner.Pin(utf8174)
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (24 + 5*4))) = uint32(length203)
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (24 + 4*4))) = uint32(uintptr(uintptr(result202)))
+				utf8204 := unsafe.Pointer(unsafe.StringData((payload).IdempotencyKey))
+				pinner.Pin(utf8204)
 				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (24 + 7*4))) = uint32(uint32(len((payload).IdempotencyKey)))
-				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (24 + 6*4))) = uint32(uintptr(uintptr(utf8174)))
-				var result175 int32
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (24 + 6*4))) = uint32(uintptr(uintptr(utf8204)))
+				var result205 int32
 				if (payload).Delta {
-					result175 = 1
+					result205 = 1
 				} else {
-					result175 = 0
+					result205 = 0
 				}
-				*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), (24 + 8*4))) = int8(result175)
+				*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), (24 + 8*4))) = int8(result205)
 				*(*int64)(unsafe.Add(unsafe.Pointer(exportReturnArea), (32 + 8*4))) = int64((payload).Version)
-				utf8176 := unsafe.Pointer(unsafe.StringData((payload).VersionEpoch))
-				pinner.Pin(utf8176)
+				utf8206 := unsafe.Pointer(unsafe.StringData((payload).VersionEpoch))
+				pinner.Pin(utf8206)
 				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (40 + 9*4))) = uint32(uint32(len((payload).VersionEpoch)))
-				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (40 + 8*4))) = uint32(uintptr(uintptr(utf8176)))
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (40 + 8*4))) = uint32(uintptr(uintptr(utf8206)))
 
 			case rotor_centrifugo_types.PublishReply_Reject:
 				payload := payload.Reject()
 				*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), 16)) = int8(int32(1))
 				*(*int32)(unsafe.Add(unsafe.Pointer(exportReturnArea), 24)) = int32((payload).Code)
-				utf8177 := unsafe.Pointer(unsafe.StringData((payload).Message))
-				pinner.Pin(utf8177)
+				utf8207 := unsafe.Pointer(unsafe.StringData((payload).Message))
+				pinner.Pin(utf8207)
 				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (24 + 2*4))) = uint32(uint32(len((payload).Message)))
-				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (24 + 1*4))) = uint32(uintptr(uintptr(utf8177)))
-				var result178 int32
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (24 + 1*4))) = uint32(uintptr(uintptr(utf8207)))
+				var result208 int32
 				if (payload).Temporary {
-					result178 = 1
+					result208 = 1
 				} else {
-					result178 = 0
+					result208 = 0
 				}
-				*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), (24 + 3*4))) = int8(result178)
+				*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), (24 + 3*4))) = int8(result208)
 
 			case rotor_centrifugo_types.PublishReply_Disconnect:
 				payload := payload.Disconnect()
 				*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), 16)) = int8(int32(2))
 				*(*int32)(unsafe.Add(unsafe.Pointer(exportReturnArea), 24)) = int32((payload).Code)
-				utf8179 := unsafe.Pointer(unsafe.StringData((payload).Reason))
-				pinner.Pin(utf8179)
+				utf8209 := unsafe.Pointer(unsafe.StringData((payload).Reason))
+				pinner.Pin(utf8209)
 				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (24 + 2*4))) = uint32(uint32(len((payload).Reason)))
-				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (24 + 1*4))) = uint32(uintptr(uintptr(utf8179)))
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (24 + 1*4))) = uint32(uintptr(uintptr(utf8209)))
 
 			default:
 				panic("unreachable")
@@ -2599,35 +3372,35 @@ func wasm_export_rotor_centrifugo_interceptor_after(arg0 uintptr) uintptr {
 			case rotor_centrifugo_types.RpcReply_Accept:
 				payload := payload.Accept()
 				*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), 16)) = int8(int32(0))
-				data180 := unsafe.Pointer(unsafe.SliceData((payload).Data))
-				pinner.Pin(data180)
+				data210 := unsafe.Pointer(unsafe.SliceData((payload).Data))
+				pinner.Pin(data210)
 				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (16 + 2*4))) = uint32(uint32(len((payload).Data)))
-				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (16 + 1*4))) = uint32(uintptr(uintptr(data180)))
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (16 + 1*4))) = uint32(uintptr(uintptr(data210)))
 
 			case rotor_centrifugo_types.RpcReply_Reject:
 				payload := payload.Reject()
 				*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), 16)) = int8(int32(1))
 				*(*int32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (16 + 1*4))) = int32((payload).Code)
-				utf8181 := unsafe.Pointer(unsafe.StringData((payload).Message))
-				pinner.Pin(utf8181)
+				utf8211 := unsafe.Pointer(unsafe.StringData((payload).Message))
+				pinner.Pin(utf8211)
 				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (16 + 3*4))) = uint32(uint32(len((payload).Message)))
-				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (16 + 2*4))) = uint32(uintptr(uintptr(utf8181)))
-				var result182 int32
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (16 + 2*4))) = uint32(uintptr(uintptr(utf8211)))
+				var result212 int32
 				if (payload).Temporary {
-					result182 = 1
+					result212 = 1
 				} else {
-					result182 = 0
+					result212 = 0
 				}
-				*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), (16 + 4*4))) = int8(result182)
+				*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), (16 + 4*4))) = int8(result212)
 
 			case rotor_centrifugo_types.RpcReply_Disconnect:
 				payload := payload.Disconnect()
 				*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), 16)) = int8(int32(2))
 				*(*int32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (16 + 1*4))) = int32((payload).Code)
-				utf8183 := unsafe.Pointer(unsafe.StringData((payload).Reason))
-				pinner.Pin(utf8183)
+				utf8213 := unsafe.Pointer(unsafe.StringData((payload).Reason))
+				pinner.Pin(utf8213)
 				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (16 + 3*4))) = uint32(uint32(len((payload).Reason)))
-				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (16 + 2*4))) = uint32(uintptr(uintptr(utf8183)))
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (16 + 2*4))) = uint32(uintptr(uintptr(utf8213)))
 
 			default:
 				panic("unreachable")
@@ -2642,14 +3415,282 @@ func wasm_export_rotor_centrifugo_interceptor_after(arg0 uintptr) uintptr {
 				payload := payload.Extend()
 				*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), 16)) = int8(int32(0))
 				*(*int64)(unsafe.Add(unsafe.Pointer(exportReturnArea), 24)) = (payload).ExpireAt
-				data184 := unsafe.Pointer(unsafe.SliceData((payload).Info))
-				pinner.Pin(data184)
+				data214 := unsafe.Pointer(unsafe.SliceData((payload).Info))
+				pinner.Pin(data214)
 				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (32 + 1*4))) = uint32(uint32(len((payload).Info)))
-				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), 32)) = uint32(uintptr(uintptr(data184)))
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), 32)) = uint32(uintptr(uintptr(data214)))
 
 			case rotor_centrifugo_types.SubRefreshReply_Expire:
 
 				*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), 16)) = int8(int32(1))
+
+			default:
+				panic("unreachable")
+			}
+
+		case rotor_centrifugo_types.Reply_MapPublish:
+			payload := payload.MapPublish()
+			*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), 8)) = int8(int32(6))
+
+			switch payload.Tag() {
+			case rotor_centrifugo_types.MapPublishReply_Accept:
+				payload := payload.Accept()
+				*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), 16)) = int8(int32(0))
+				utf8215 := unsafe.Pointer(unsafe.StringData((payload).Key))
+				pinner.Pin(utf8215)
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (24 + 1*4))) = uint32(uint32(len((payload).Key)))
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), 24)) = uint32(uintptr(uintptr(utf8215)))
+
+				switch (payload).Data.Tag() {
+				case witTypes.OptionNone:
+					*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), (24 + 2*4))) = int8(int32(0))
+
+				case witTypes.OptionSome:
+					payload := (payload).Data.Some()
+					*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), (24 + 2*4))) = int8(int32(1))
+					data216 := unsafe.Pointer(unsafe.SliceData(payload))
+					pinner.Pin(data216)
+					*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (24 + 4*4))) = uint32(uint32(len(payload)))
+					*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (24 + 3*4))) = uint32(uintptr(uintptr(data216)))
+
+				default:
+					panic("unreachable")
+				}
+				slice219 := (payload).Tags
+				length221 := uint32(len(slice219))
+				result220 := witRuntime.Allocate(pinner, uintptr(length221*(4*4)), 4)
+				for index, element := range slice219 {
+					base := unsafe.Add(result220, index*(4*4))
+					utf8217 := unsafe.Pointer(unsafe.StringData((element).F0))
+					pinner.Pin(utf8217)
+					*(*uint32)(unsafe.Add(unsafe.Pointer(base), 4)) = uint32(uint32(len((element).F0)))
+					*(*uint32)(unsafe.Add(unsafe.Pointer(base), 0)) = uint32(uintptr(uintptr(utf8217)))
+					utf8218 := unsafe.Pointer(unsafe.StringData((element).F1))
+					pinner.Pin(utf8218)
+					*(*uint32)(unsafe.Add(unsafe.Pointer(base), (3 * 4))) = uint32(uint32(len((element).F1)))
+					*(*uint32)(unsafe.Add(unsafe.Pointer(base), (2 * 4))) = uint32(uintptr(uintptr(utf8218)))
+
+				}
+
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (24 + 6*4))) = uint32(length221)
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (24 + 5*4))) = uint32(uintptr(uintptr(result220)))
+				*(*int64)(unsafe.Add(unsafe.Pointer(exportReturnArea), (32 + 6*4))) = (payload).Score
+				utf8222 := unsafe.Pointer(unsafe.StringData((payload).KeyMode))
+				pinner.Pin(utf8222)
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (40 + 7*4))) = uint32(uint32(len((payload).KeyMode)))
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (40 + 6*4))) = uint32(uintptr(uintptr(utf8222)))
+				data223 := unsafe.Pointer(unsafe.SliceData((payload).StreamData))
+				pinner.Pin(data223)
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (40 + 9*4))) = uint32(uint32(len((payload).StreamData)))
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (40 + 8*4))) = uint32(uintptr(uintptr(data223)))
+				utf8224 := unsafe.Pointer(unsafe.StringData((payload).IdempotencyKey))
+				pinner.Pin(utf8224)
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (40 + 11*4))) = uint32(uint32(len((payload).IdempotencyKey)))
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (40 + 10*4))) = uint32(uintptr(uintptr(utf8224)))
+				var result225 int32
+				if (payload).Delta {
+					result225 = 1
+				} else {
+					result225 = 0
+				}
+				*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), (40 + 12*4))) = int8(result225)
+				*(*int64)(unsafe.Add(unsafe.Pointer(exportReturnArea), (48 + 12*4))) = int64((payload).Version)
+				utf8226 := unsafe.Pointer(unsafe.StringData((payload).VersionEpoch))
+				pinner.Pin(utf8226)
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (56 + 13*4))) = uint32(uint32(len((payload).VersionEpoch)))
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (56 + 12*4))) = uint32(uintptr(uintptr(utf8226)))
+
+			case rotor_centrifugo_types.MapPublishReply_Reject:
+				payload := payload.Reject()
+				*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), 16)) = int8(int32(1))
+				*(*int32)(unsafe.Add(unsafe.Pointer(exportReturnArea), 24)) = int32((payload).Code)
+				utf8227 := unsafe.Pointer(unsafe.StringData((payload).Message))
+				pinner.Pin(utf8227)
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (24 + 2*4))) = uint32(uint32(len((payload).Message)))
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (24 + 1*4))) = uint32(uintptr(uintptr(utf8227)))
+				var result228 int32
+				if (payload).Temporary {
+					result228 = 1
+				} else {
+					result228 = 0
+				}
+				*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), (24 + 3*4))) = int8(result228)
+
+			case rotor_centrifugo_types.MapPublishReply_Disconnect:
+				payload := payload.Disconnect()
+				*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), 16)) = int8(int32(2))
+				*(*int32)(unsafe.Add(unsafe.Pointer(exportReturnArea), 24)) = int32((payload).Code)
+				utf8229 := unsafe.Pointer(unsafe.StringData((payload).Reason))
+				pinner.Pin(utf8229)
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (24 + 2*4))) = uint32(uint32(len((payload).Reason)))
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (24 + 1*4))) = uint32(uintptr(uintptr(utf8229)))
+
+			default:
+				panic("unreachable")
+			}
+
+		case rotor_centrifugo_types.Reply_MapRemove:
+			payload := payload.MapRemove()
+			*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), 8)) = int8(int32(7))
+
+			switch payload.Tag() {
+			case rotor_centrifugo_types.MapRemoveReply_Accept:
+				payload := payload.Accept()
+				*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), 16)) = int8(int32(0))
+				utf8230 := unsafe.Pointer(unsafe.StringData((payload).Key))
+				pinner.Pin(utf8230)
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (16 + 2*4))) = uint32(uint32(len((payload).Key)))
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (16 + 1*4))) = uint32(uintptr(uintptr(utf8230)))
+				slice233 := (payload).Tags
+				length235 := uint32(len(slice233))
+				result234 := witRuntime.Allocate(pinner, uintptr(length235*(4*4)), 4)
+				for index, element := range slice233 {
+					base := unsafe.Add(result234, index*(4*4))
+					utf8231 := unsafe.Pointer(unsafe.StringData((element).F0))
+					pinner.Pin(utf8231)
+					*(*uint32)(unsafe.Add(unsafe.Pointer(base), 4)) = uint32(uint32(len((element).F0)))
+					*(*uint32)(unsafe.Add(unsafe.Pointer(base), 0)) = uint32(uintptr(uintptr(utf8231)))
+					utf8232 := unsafe.Pointer(unsafe.StringData((element).F1))
+					pinner.Pin(utf8232)
+					*(*uint32)(unsafe.Add(unsafe.Pointer(base), (3 * 4))) = uint32(uint32(len((element).F1)))
+					*(*uint32)(unsafe.Add(unsafe.Pointer(base), (2 * 4))) = uint32(uintptr(uintptr(utf8232)))
+
+				}
+
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (16 + 4*4))) = uint32(length235)
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (16 + 3*4))) = uint32(uintptr(uintptr(result234)))
+				utf8236 := unsafe.Pointer(unsafe.StringData((payload).IdempotencyKey))
+				pinner.Pin(utf8236)
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (16 + 6*4))) = uint32(uint32(len((payload).IdempotencyKey)))
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (16 + 5*4))) = uint32(uintptr(uintptr(utf8236)))
+
+			case rotor_centrifugo_types.MapRemoveReply_Reject:
+				payload := payload.Reject()
+				*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), 16)) = int8(int32(1))
+				*(*int32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (16 + 1*4))) = int32((payload).Code)
+				utf8237 := unsafe.Pointer(unsafe.StringData((payload).Message))
+				pinner.Pin(utf8237)
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (16 + 3*4))) = uint32(uint32(len((payload).Message)))
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (16 + 2*4))) = uint32(uintptr(uintptr(utf8237)))
+				var result238 int32
+				if (payload).Temporary {
+					result238 = 1
+				} else {
+					result238 = 0
+				}
+				*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), (16 + 4*4))) = int8(result238)
+
+			case rotor_centrifugo_types.MapRemoveReply_Disconnect:
+				payload := payload.Disconnect()
+				*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), 16)) = int8(int32(2))
+				*(*int32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (16 + 1*4))) = int32((payload).Code)
+				utf8239 := unsafe.Pointer(unsafe.StringData((payload).Reason))
+				pinner.Pin(utf8239)
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (16 + 3*4))) = uint32(uint32(len((payload).Reason)))
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (16 + 2*4))) = uint32(uintptr(uintptr(utf8239)))
+
+			default:
+				panic("unreachable")
+			}
+
+		case rotor_centrifugo_types.Reply_SharedPollRefresh:
+			payload := payload.SharedPollRefresh()
+			*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), 8)) = int8(int32(8))
+
+			switch payload.Tag() {
+			case rotor_centrifugo_types.SharedPollRefreshReply_Accept:
+				payload := payload.Accept()
+				*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), 16)) = int8(int32(0))
+				slice244 := (payload).Items
+				length246 := uint32(len(slice244))
+				result245 := witRuntime.Allocate(pinner, uintptr(length246*(16+6*4)), 8)
+				for index, element := range slice244 {
+					base := unsafe.Add(result245, index*(16+6*4))
+					utf8240 := unsafe.Pointer(unsafe.StringData((element).Key))
+					pinner.Pin(utf8240)
+					*(*uint32)(unsafe.Add(unsafe.Pointer(base), 4)) = uint32(uint32(len((element).Key)))
+					*(*uint32)(unsafe.Add(unsafe.Pointer(base), 0)) = uint32(uintptr(uintptr(utf8240)))
+					data241 := unsafe.Pointer(unsafe.SliceData((element).Data))
+					pinner.Pin(data241)
+					*(*uint32)(unsafe.Add(unsafe.Pointer(base), (3 * 4))) = uint32(uint32(len((element).Data)))
+					*(*uint32)(unsafe.Add(unsafe.Pointer(base), (2 * 4))) = uint32(uintptr(uintptr(data241)))
+					*(*int64)(unsafe.Add(unsafe.Pointer(base), (4 * 4))) = int64((element).Version)
+					var result242 int32
+					if (element).Removed {
+						result242 = 1
+					} else {
+						result242 = 0
+					}
+					*(*int8)(unsafe.Add(unsafe.Pointer(base), (8 + 4*4))) = int8(result242)
+					data243 := unsafe.Pointer(unsafe.SliceData((element).PrevData))
+					pinner.Pin(data243)
+					*(*uint32)(unsafe.Add(unsafe.Pointer(base), (8 + 6*4))) = uint32(uint32(len((element).PrevData)))
+					*(*uint32)(unsafe.Add(unsafe.Pointer(base), (8 + 5*4))) = uint32(uintptr(uintptr(data243)))
+
+				}
+
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (16 + 2*4))) = uint32(length246)
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (16 + 1*4))) = uint32(uintptr(uintptr(result245)))
+				utf8247 := unsafe.Pointer(unsafe.StringData((payload).Epoch))
+				pinner.Pin(utf8247)
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (16 + 4*4))) = uint32(uint32(len((payload).Epoch)))
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (16 + 3*4))) = uint32(uintptr(uintptr(utf8247)))
+
+			case rotor_centrifugo_types.SharedPollRefreshReply_Reject:
+				payload := payload.Reject()
+				*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), 16)) = int8(int32(1))
+				*(*int32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (16 + 1*4))) = int32((payload).Code)
+				utf8248 := unsafe.Pointer(unsafe.StringData((payload).Message))
+				pinner.Pin(utf8248)
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (16 + 3*4))) = uint32(uint32(len((payload).Message)))
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (16 + 2*4))) = uint32(uintptr(uintptr(utf8248)))
+				var result249 int32
+				if (payload).Temporary {
+					result249 = 1
+				} else {
+					result249 = 0
+				}
+				*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), (16 + 4*4))) = int8(result249)
+
+			default:
+				panic("unreachable")
+			}
+
+		case rotor_centrifugo_types.Reply_NotifyCacheEmpty:
+			payload := payload.NotifyCacheEmpty()
+			*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), 8)) = int8(int32(9))
+			var result250 int32
+			if (payload).Populated {
+				result250 = 1
+			} else {
+				result250 = 0
+			}
+			*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), 16)) = int8(result250)
+
+		case rotor_centrifugo_types.Reply_NotifyChannelState:
+			payload := payload.NotifyChannelState()
+			*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), 8)) = int8(int32(10))
+
+			switch payload.Tag() {
+			case rotor_centrifugo_types.NotifyChannelStateReply_Accept:
+
+				*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), 16)) = int8(int32(0))
+
+			case rotor_centrifugo_types.NotifyChannelStateReply_Reject:
+				payload := payload.Reject()
+				*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), 16)) = int8(int32(1))
+				*(*int32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (16 + 1*4))) = int32((payload).Code)
+				utf8251 := unsafe.Pointer(unsafe.StringData((payload).Message))
+				pinner.Pin(utf8251)
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (16 + 3*4))) = uint32(uint32(len((payload).Message)))
+				*(*uint32)(unsafe.Add(unsafe.Pointer(exportReturnArea), (16 + 2*4))) = uint32(uintptr(uintptr(utf8251)))
+				var result252 int32
+				if (payload).Temporary {
+					result252 = 1
+				} else {
+					result252 = 0
+				}
+				*(*int8)(unsafe.Add(unsafe.Pointer(exportReturnArea), (16 + 4*4))) = int8(result252)
 
 			default:
 				panic("unreachable")

@@ -11,6 +11,6 @@ import (
 
 var staticPinner = runtime.Pinner{}
 
-var exportReturnArea = uintptr(witRuntime.Allocate(&staticPinner, (16 + 22*4), 8))
+var exportReturnArea = uintptr(witRuntime.Allocate(&staticPinner, (32 + 20*4), 8))
 
 var syncExportPinner = runtime.Pinner{}

@@ -29,9 +29,13 @@ const (
 	Decision_Rewrite uint8 = 1
 	// Answer now: later steps are skipped; the reply must match the request type.
 	Decision_Answer uint8 = 2
-	// Answer with an error (for refresh and sub-refresh: `expire`).
+	// Answer with an error (for refresh and sub-refresh: `expire`; for
+	// notify-cache-empty: `populated: false`).
 	Decision_Reject uint8 = 3
-	// Close the connection (for refresh and sub-refresh: `expire`).
+	// Close the connection (for refresh and sub-refresh: `expire`). The
+	// calls no client is on (shared-poll-refresh, notify-cache-empty,
+	// notify-channel-state) have no connection to close: there it
+	// answers as a `reject` with error 100 and the reason as message.
 	Decision_Disconnect uint8 = 4
 )
 

@@ -495,13 +495,307 @@ func MakeSubRefreshReplyExpire() SubRefreshReply {
 	return SubRefreshReply{SubRefreshReply_Expire, nil}
 }
 
+// `MapPublish`: a client publishes a key's state into a map channel.
+type MapPublishRequest struct {
+	Conn    Connection
+	Headers []witTypes.Tuple2[string, string]
+	User    string
+	Channel string
+	// The key the client publishes.
+	Key    string
+	Data   []uint8
+	Meta   []uint8
+	Labels []witTypes.Tuple2[string, string]
+}
+
+// How an accepted map publication goes out.
+type MapPublishResult struct {
+	// Replacement key; empty keeps the client's.
+	Key string
+	// Replacement data; `none` (or an empty list) keeps the data as the
+	// call has it: the client's, or an interceptor's rewrite of it.
+	Data witTypes.Option[[]uint8]
+	Tags []witTypes.Tuple2[string, string]
+	// Ordering score; Centrifugo v6.9.1 does not read it.
+	Score int64
+	// `""` replaces the key's state, `if_new` publishes only a new
+	// key, `if_exists` only an existing one.
+	KeyMode string
+	// Data for the map's stream; Centrifugo v6.9.1 does not read it.
+	StreamData     []uint8
+	IdempotencyKey string
+	Delta          bool
+	Version        uint64
+	VersionEpoch   string
+}
+
 const (
-	Request_Connect    uint8 = 0
-	Request_Refresh    uint8 = 1
-	Request_Subscribe  uint8 = 2
-	Request_Publish    uint8 = 3
-	Request_Rpc        uint8 = 4
-	Request_SubRefresh uint8 = 5
+	MapPublishReply_Accept     uint8 = 0
+	MapPublishReply_Reject     uint8 = 1
+	MapPublishReply_Disconnect uint8 = 2
+)
+
+// The answer to a map publish.
+type MapPublishReply struct {
+	tag   uint8
+	value any
+}
+
+func (self MapPublishReply) Tag() uint8 {
+	return self.tag
+}
+
+func (self MapPublishReply) Accept() MapPublishResult {
+	if self.tag != MapPublishReply_Accept {
+		panic("tag mismatch")
+	}
+	return self.value.(MapPublishResult)
+}
+
+func (self MapPublishReply) Reject() CentrifugoError {
+	if self.tag != MapPublishReply_Reject {
+		panic("tag mismatch")
+	}
+	return self.value.(CentrifugoError)
+}
+
+func (self MapPublishReply) Disconnect() Disconnect {
+	if self.tag != MapPublishReply_Disconnect {
+		panic("tag mismatch")
+	}
+	return self.value.(Disconnect)
+}
+
+func MakeMapPublishReplyAccept(value MapPublishResult) MapPublishReply {
+	return MapPublishReply{MapPublishReply_Accept, value}
+}
+
+func MakeMapPublishReplyReject(value CentrifugoError) MapPublishReply {
+	return MapPublishReply{MapPublishReply_Reject, value}
+}
+
+func MakeMapPublishReplyDisconnect(value Disconnect) MapPublishReply {
+	return MapPublishReply{MapPublishReply_Disconnect, value}
+}
+
+// `MapRemove`: a client removes a key from a map channel.
+type MapRemoveRequest struct {
+	Conn    Connection
+	Headers []witTypes.Tuple2[string, string]
+	User    string
+	Channel string
+	// The key the client removes.
+	Key    string
+	Meta   []uint8
+	Labels []witTypes.Tuple2[string, string]
+}
+
+// How an accepted removal goes out.
+type MapRemoveResult struct {
+	// Replacement key; empty keeps the key as the call has it.
+	Key            string
+	Tags           []witTypes.Tuple2[string, string]
+	IdempotencyKey string
+}
+
+const (
+	MapRemoveReply_Accept     uint8 = 0
+	MapRemoveReply_Reject     uint8 = 1
+	MapRemoveReply_Disconnect uint8 = 2
+)
+
+// The answer to a map remove.
+type MapRemoveReply struct {
+	tag   uint8
+	value any
+}
+
+func (self MapRemoveReply) Tag() uint8 {
+	return self.tag
+}
+
+func (self MapRemoveReply) Accept() MapRemoveResult {
+	if self.tag != MapRemoveReply_Accept {
+		panic("tag mismatch")
+	}
+	return self.value.(MapRemoveResult)
+}
+
+func (self MapRemoveReply) Reject() CentrifugoError {
+	if self.tag != MapRemoveReply_Reject {
+		panic("tag mismatch")
+	}
+	return self.value.(CentrifugoError)
+}
+
+func (self MapRemoveReply) Disconnect() Disconnect {
+	if self.tag != MapRemoveReply_Disconnect {
+		panic("tag mismatch")
+	}
+	return self.value.(Disconnect)
+}
+
+func MakeMapRemoveReplyAccept(value MapRemoveResult) MapRemoveReply {
+	return MapRemoveReply{MapRemoveReply_Accept, value}
+}
+
+func MakeMapRemoveReplyReject(value CentrifugoError) MapRemoveReply {
+	return MapRemoveReply{MapRemoveReply_Reject, value}
+}
+
+func MakeMapRemoveReplyDisconnect(value Disconnect) MapRemoveReply {
+	return MapRemoveReply{MapRemoveReply_Disconnect, value}
+}
+
+// A key of a shared poll channel and the version Centrifugo holds.
+type SharedPollItem struct {
+	Key string
+	// The version Centrifugo has; 0 when it has none yet (or wants the
+	// data sent again).
+	Version uint64
+}
+
+// `SharedPollRefresh`: Centrifugo asks for the current state of keys
+// that clients of a shared poll channel track. No client is on the
+// call: Centrifugo makes it on a timer.
+type SharedPollRefreshRequest struct {
+	Headers []witTypes.Tuple2[string, string]
+	Channel string
+	Items   []SharedPollItem
+}
+
+// The current state of one key.
+type SharedPollEntry struct {
+	Key  string
+	Data []uint8
+	// Newer than the version asked about, or the key counts as
+	// unchanged; 0 on a channel without versions (changes are then
+	// found by comparing data).
+	Version uint64
+	// The key is gone: its subscribers are told so.
+	Removed bool
+	// The data before this version, as the base of a delta.
+	PrevData []uint8
+}
+
+// Keys whose state changed. Keys not listed are unchanged.
+type SharedPollRefreshResult struct {
+	Items []SharedPollEntry
+	// The data source's epoch: when it changes, Centrifugo drops what it
+	// holds for the channel and its subscribers subscribe again.
+	Epoch string
+}
+
+const (
+	SharedPollRefreshReply_Accept uint8 = 0
+	SharedPollRefreshReply_Reject uint8 = 1
+)
+
+// The answer to a shared poll refresh. Centrifugo logs a `reject` and
+// keeps what it has; it asks again at the next interval.
+type SharedPollRefreshReply struct {
+	tag   uint8
+	value any
+}
+
+func (self SharedPollRefreshReply) Tag() uint8 {
+	return self.tag
+}
+
+func (self SharedPollRefreshReply) Accept() SharedPollRefreshResult {
+	if self.tag != SharedPollRefreshReply_Accept {
+		panic("tag mismatch")
+	}
+	return self.value.(SharedPollRefreshResult)
+}
+
+func (self SharedPollRefreshReply) Reject() CentrifugoError {
+	if self.tag != SharedPollRefreshReply_Reject {
+		panic("tag mismatch")
+	}
+	return self.value.(CentrifugoError)
+}
+
+func MakeSharedPollRefreshReplyAccept(value SharedPollRefreshResult) SharedPollRefreshReply {
+	return SharedPollRefreshReply{SharedPollRefreshReply_Accept, value}
+}
+
+func MakeSharedPollRefreshReplyReject(value CentrifugoError) SharedPollRefreshReply {
+	return SharedPollRefreshReply{SharedPollRefreshReply_Reject, value}
+}
+
+// `NotifyCacheEmpty`: a channel's cache is empty; Centrifugo PRO asks
+// the backend to fill it (by publishing through the server API).
+type NotifyCacheEmptyRequest struct {
+	Headers []witTypes.Tuple2[string, string]
+	Channel string
+}
+
+// The answer to a cache-empty notice. Centrifugo's response has no
+// error: a plugin that cannot fill the cache answers `populated: false`.
+type NotifyCacheEmptyReply struct {
+	// Whether the backend published into the channel's cache.
+	Populated bool
+}
+
+// One change of a channel's state.
+type ChannelEvent struct {
+	// When it happened, in Unix milliseconds.
+	TimeMs  int64
+	Channel string
+	// `occupied` (the first subscriber came) or `vacated` (the last left).
+	Type string
+}
+
+// `NotifyChannelState`: channels became occupied or vacated (Centrifugo
+// PRO). Rotor hands each call the events of one channel namespace.
+type NotifyChannelStateRequest struct {
+	Headers []witTypes.Tuple2[string, string]
+	Events  []ChannelEvent
+}
+
+const (
+	NotifyChannelStateReply_Accept uint8 = 0
+	NotifyChannelStateReply_Reject uint8 = 1
+)
+
+// The answer to channel state events.
+type NotifyChannelStateReply struct {
+	tag   uint8
+	value any
+}
+
+func (self NotifyChannelStateReply) Tag() uint8 {
+	return self.tag
+}
+
+func (self NotifyChannelStateReply) Reject() CentrifugoError {
+	if self.tag != NotifyChannelStateReply_Reject {
+		panic("tag mismatch")
+	}
+	return self.value.(CentrifugoError)
+}
+
+func MakeNotifyChannelStateReplyAccept() NotifyChannelStateReply {
+	return NotifyChannelStateReply{NotifyChannelStateReply_Accept, nil}
+}
+
+func MakeNotifyChannelStateReplyReject(value CentrifugoError) NotifyChannelStateReply {
+	return NotifyChannelStateReply{NotifyChannelStateReply_Reject, value}
+}
+
+const (
+	Request_Connect            uint8 = 0
+	Request_Refresh            uint8 = 1
+	Request_Subscribe          uint8 = 2
+	Request_Publish            uint8 = 3
+	Request_Rpc                uint8 = 4
+	Request_SubRefresh         uint8 = 5
+	Request_MapPublish         uint8 = 6
+	Request_MapRemove          uint8 = 7
+	Request_SharedPollRefresh  uint8 = 8
+	Request_NotifyCacheEmpty   uint8 = 9
+	Request_NotifyChannelState uint8 = 10
 )
 
 // Any proxy request, for interceptors that serve every type.
@@ -556,6 +850,41 @@ func (self Request) SubRefresh() SubRefreshRequest {
 	return self.value.(SubRefreshRequest)
 }
 
+func (self Request) MapPublish() MapPublishRequest {
+	if self.tag != Request_MapPublish {
+		panic("tag mismatch")
+	}
+	return self.value.(MapPublishRequest)
+}
+
+func (self Request) MapRemove() MapRemoveRequest {
+	if self.tag != Request_MapRemove {
+		panic("tag mismatch")
+	}
+	return self.value.(MapRemoveRequest)
+}
+
+func (self Request) SharedPollRefresh() SharedPollRefreshRequest {
+	if self.tag != Request_SharedPollRefresh {
+		panic("tag mismatch")
+	}
+	return self.value.(SharedPollRefreshRequest)
+}
+
+func (self Request) NotifyCacheEmpty() NotifyCacheEmptyRequest {
+	if self.tag != Request_NotifyCacheEmpty {
+		panic("tag mismatch")
+	}
+	return self.value.(NotifyCacheEmptyRequest)
+}
+
+func (self Request) NotifyChannelState() NotifyChannelStateRequest {
+	if self.tag != Request_NotifyChannelState {
+		panic("tag mismatch")
+	}
+	return self.value.(NotifyChannelStateRequest)
+}
+
 func MakeRequestConnect(value ConnectRequest) Request {
 	return Request{Request_Connect, value}
 }
@@ -580,13 +909,38 @@ func MakeRequestSubRefresh(value SubRefreshRequest) Request {
 	return Request{Request_SubRefresh, value}
 }
 
+func MakeRequestMapPublish(value MapPublishRequest) Request {
+	return Request{Request_MapPublish, value}
+}
+
+func MakeRequestMapRemove(value MapRemoveRequest) Request {
+	return Request{Request_MapRemove, value}
+}
+
+func MakeRequestSharedPollRefresh(value SharedPollRefreshRequest) Request {
+	return Request{Request_SharedPollRefresh, value}
+}
+
+func MakeRequestNotifyCacheEmpty(value NotifyCacheEmptyRequest) Request {
+	return Request{Request_NotifyCacheEmpty, value}
+}
+
+func MakeRequestNotifyChannelState(value NotifyChannelStateRequest) Request {
+	return Request{Request_NotifyChannelState, value}
+}
+
 const (
-	Reply_Connect    uint8 = 0
-	Reply_Refresh    uint8 = 1
-	Reply_Subscribe  uint8 = 2
-	Reply_Publish    uint8 = 3
-	Reply_Rpc        uint8 = 4
-	Reply_SubRefresh uint8 = 5
+	Reply_Connect            uint8 = 0
+	Reply_Refresh            uint8 = 1
+	Reply_Subscribe          uint8 = 2
+	Reply_Publish            uint8 = 3
+	Reply_Rpc                uint8 = 4
+	Reply_SubRefresh         uint8 = 5
+	Reply_MapPublish         uint8 = 6
+	Reply_MapRemove          uint8 = 7
+	Reply_SharedPollRefresh  uint8 = 8
+	Reply_NotifyCacheEmpty   uint8 = 9
+	Reply_NotifyChannelState uint8 = 10
 )
 
 // Any proxy reply; its case must match the request's.
@@ -641,6 +995,41 @@ func (self Reply) SubRefresh() SubRefreshReply {
 	return self.value.(SubRefreshReply)
 }
 
+func (self Reply) MapPublish() MapPublishReply {
+	if self.tag != Reply_MapPublish {
+		panic("tag mismatch")
+	}
+	return self.value.(MapPublishReply)
+}
+
+func (self Reply) MapRemove() MapRemoveReply {
+	if self.tag != Reply_MapRemove {
+		panic("tag mismatch")
+	}
+	return self.value.(MapRemoveReply)
+}
+
+func (self Reply) SharedPollRefresh() SharedPollRefreshReply {
+	if self.tag != Reply_SharedPollRefresh {
+		panic("tag mismatch")
+	}
+	return self.value.(SharedPollRefreshReply)
+}
+
+func (self Reply) NotifyCacheEmpty() NotifyCacheEmptyReply {
+	if self.tag != Reply_NotifyCacheEmpty {
+		panic("tag mismatch")
+	}
+	return self.value.(NotifyCacheEmptyReply)
+}
+
+func (self Reply) NotifyChannelState() NotifyChannelStateReply {
+	if self.tag != Reply_NotifyChannelState {
+		panic("tag mismatch")
+	}
+	return self.value.(NotifyChannelStateReply)
+}
+
 func MakeReplyConnect(value ConnectReply) Reply {
 	return Reply{Reply_Connect, value}
 }
@@ -663,4 +1052,24 @@ func MakeReplyRpc(value RpcReply) Reply {
 
 func MakeReplySubRefresh(value SubRefreshReply) Reply {
 	return Reply{Reply_SubRefresh, value}
+}
+
+func MakeReplyMapPublish(value MapPublishReply) Reply {
+	return Reply{Reply_MapPublish, value}
+}
+
+func MakeReplyMapRemove(value MapRemoveReply) Reply {
+	return Reply{Reply_MapRemove, value}
+}
+
+func MakeReplySharedPollRefresh(value SharedPollRefreshReply) Reply {
+	return Reply{Reply_SharedPollRefresh, value}
+}
+
+func MakeReplyNotifyCacheEmpty(value NotifyCacheEmptyReply) Reply {
+	return Reply{Reply_NotifyCacheEmpty, value}
+}
+
+func MakeReplyNotifyChannelState(value NotifyChannelStateReply) Reply {
+	return Reply{Reply_NotifyChannelState, value}
 }
