@@ -197,11 +197,11 @@ pub const JS: &[File] = &[
     (
         "types/wit/interfaces/rotor-centrifugo-rpc-handler.d.ts",
         include_str!("../../guest-sdk/js/types/wit/interfaces/rotor-centrifugo-rpc-handler.d.ts"),
-        (
-            "types/wit/interfaces/rotor-centrifugo-shared-poll-refresh-handler.d.ts",
-            include_str!(
-                "../../guest-sdk/js/types/wit/interfaces/rotor-centrifugo-shared-poll-refresh-handler.d.ts"
-            ),
+    ),
+    (
+        "types/wit/interfaces/rotor-centrifugo-shared-poll-refresh-handler.d.ts",
+        include_str!(
+            "../../guest-sdk/js/types/wit/interfaces/rotor-centrifugo-shared-poll-refresh-handler.d.ts"
         ),
     ),
     (
