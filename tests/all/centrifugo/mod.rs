@@ -5,16 +5,12 @@
 //! Centrifugo comes from `scripts/centrifugo`, which builds the pinned
 //! version from its Go module once. The client is `tests/client/driver.mjs`,
 //! which drives the `centrifuge` npm package and talks JSON lines with the
-//! test. The tests of several nodes add a `redis-server`, and the browser
-//! test Debian's Chromium. Without Go, Node.js, `redis-server` or Chromium
-//! the tests that need them print why and pass, unless
+//! test. Without Go or Node.js the tests print why and pass, unless
 //! `ROTOR_REQUIRE_CENTRIFUGO` is set (CI sets it): then they fail.
 
 mod binary;
-mod browser;
 mod chains;
 mod checkconfig;
-mod cluster;
 mod expiry;
 mod faults;
 mod proxies;
@@ -301,57 +297,6 @@ impl Drop for RotorProcess {
     }
 }
 
-/// A `redis-server` on a free loopback port, without persistence, killed on
-/// drop: the shared engine of Centrifugo nodes and the `kv` backend of Rotor
-/// replicas.
-pub struct RedisServer {
-    child: Child,
-    /// Its port.
-    pub port: u16,
-}
-
-impl RedisServer {
-    /// A started server; `None` (after a notice) when `redis-server` is
-    /// missing and not required.
-    pub fn start() -> Option<RedisServer> {
-        let port = free_port();
-        let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn();
-        let Ok(child) = child else {
-            return missing("redis-server is needed for the tests of several nodes");
-        };
-        let mut server = RedisServer { child, port };
-        let started = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if let Some(status) = server.child.try_wait().expect("waiting for redis-server") {
-                panic!("redis-server exited with {status}");
-            }
-            assert!(
-                started.elapsed() < WAIT,
-                "redis-server did not listen in time"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Some(server)
-    }
-
-    /// The URL of database `db`.
-    pub fn url(&self, db: u8) -> String {
-        format!("redis://127.0.0.1:{}/{db}", self.port)
-    }
-}
-
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// The API key of every Centrifugo these tests start (gRPC and HTTP API).
 pub const API_KEY: &str = "e2e-api-key";
 
@@ -569,8 +514,6 @@ pub struct Client {
     pending: VecDeque<Json>,
     /// Every event received, for failure messages.
     seen: Vec<Json>,
-    /// Answers received but not yet waited for, by command id.
-    answers: std::collections::HashMap<u64, Json>,
     next_id: u64,
     stderr: Log,
 }
@@ -597,79 +540,51 @@ impl Client {
             lines,
             pending: VecDeque::new(),
             seen: Vec::new(),
-            answers: std::collections::HashMap::new(),
             next_id: 0,
             stderr,
         }
     }
 
-    /// The next event line from the driver within `deadline`, parsed;
-    /// answers to commands met on the way are kept for [`Client::answer`].
+    /// The next line from the driver within `deadline`, parsed.
     fn next_line(&mut self, deadline: Instant) -> Option<Json> {
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let line: Json = match self.lines.recv_timeout(left) {
-                Ok(line) => serde_json::from_str(&line).unwrap_or_else(|error| {
-                    panic!("the driver wrote a line that is not JSON ({error}): {line}")
-                }),
-                Err(RecvTimeoutError::Timeout) => return None,
-                Err(RecvTimeoutError::Disconnected) => {
-                    std::thread::sleep(Duration::from_millis(100));
-                    panic!("the client driver exited:\n{}", self.stderr.text())
-                }
-            };
-            match line.get("id").and_then(Json::as_u64) {
-                Some(id) => {
-                    self.answers.insert(id, line);
-                }
-                None => return Some(line),
+        let left = deadline.saturating_duration_since(Instant::now());
+        match self.lines.recv_timeout(left) {
+            Ok(line) => Some(serde_json::from_str(&line).unwrap_or_else(|error| {
+                panic!("the driver wrote a line that is not JSON ({error}): {line}")
+            })),
+            Err(RecvTimeoutError::Timeout) => None,
+            Err(RecvTimeoutError::Disconnected) => {
+                std::thread::sleep(Duration::from_millis(100));
+                panic!("the client driver exited:\n{}", self.stderr.text())
             }
         }
     }
 
     /// Sends command `op` with `arguments` and waits for its answer.
-    pub fn command(&mut self, op: &str, arguments: Json) -> Result<Json, ClientError> {
-        let id = self.send(op, arguments);
-        self.answer(id)
-    }
-
-    /// Sends command `op` with `arguments` without waiting: the driver
-    /// runs commands concurrently. The command's id, for [`Client::answer`].
-    pub fn send(&mut self, op: &str, mut arguments: Json) -> u64 {
+    pub fn command(&mut self, op: &str, mut arguments: Json) -> Result<Json, ClientError> {
         self.next_id += 1;
         let id = self.next_id;
         merge(&mut arguments, json!({ "id": id, "op": op }));
         writeln!(self.stdin, "{arguments}").expect("writing to the driver");
         self.stdin.flush().expect("flushing to the driver");
-        id
-    }
-
-    /// Waits (at most [`WAIT`]) for the answer to the command sent as `id`.
-    pub fn answer(&mut self, id: u64) -> Result<Json, ClientError> {
         let deadline = Instant::now() + WAIT;
-        let line = loop {
-            if let Some(line) = self.answers.remove(&id) {
-                break line;
-            }
-            match self.next_line(deadline) {
-                Some(line) => {
-                    self.seen.push(line.clone());
-                    self.pending.push_back(line);
+        loop {
+            let Some(line) = self.next_line(deadline) else {
+                panic!("no answer to {arguments} in time; events: {:#?}", self.seen);
+            };
+            if line["id"] == json!(id) {
+                if let Some(error) = line.get("error") {
+                    return Err(ClientError {
+                        code: error["code"].as_u64().unwrap_or(0),
+                        message: error["message"].as_str().unwrap_or_default().to_owned(),
+                        temporary: error["temporary"].as_bool().unwrap_or(false),
+                    });
                 }
-                None => panic!(
-                    "no answer to command {id} in time; events: {:#?}",
-                    self.seen
-                ),
+                return Ok(line["ok"].clone());
             }
-        };
-        if let Some(error) = line.get("error") {
-            return Err(ClientError {
-                code: error["code"].as_u64().unwrap_or(0),
-                message: error["message"].as_str().unwrap_or_default().to_owned(),
-                temporary: error["temporary"].as_bool().unwrap_or(false),
-            });
+            self.seen.push(line.clone());
+            self.pending.push_back(line);
         }
-        Ok(line["ok"].clone())
     }
 
     /// Waits for the first event (received earlier or later) for which
