@@ -18,9 +18,9 @@ use std::path::Path;
 use prost::Message as _;
 
 use crate::config::Config;
-use crate::convert::{ProxyCall, ReplyContext, reply_bytes};
-use crate::proto::proxy as pb;
-use crate::wit::types as wit;
+use crate::contract::convert::{ProxyCall, ReplyContext, reply_bytes};
+use crate::contract::proto::proxy as pb;
+use crate::contract::wit::types as wit;
 
 /// Decodes `data` as a proxy request: its first byte picks the request type,
 /// the rest is the protobuf message. Never panics.
