@@ -137,6 +137,21 @@ pub const MAX_MESSAGE: u64 = 4 << 20;
 /// and the per-call limiter use it.
 pub const MAX_TABLE_ELEMENTS: usize = 100_000;
 
+/// Core instances one component may have: a Rust guest has 3, a
+/// JavaScript guest 4, a Python guest 14 (CPython's shared libraries are
+/// linked at instantiation). Enforced per component, and the pool holds
+/// this many per instance, so no component takes more than its slot.
+pub const CORE_INSTANCES_PER_COMPONENT: u32 = 16;
+/// Linear memories one component may have: every guest toolchain Rotor
+/// ships examples for builds components with one. Enforced per component,
+/// and the pool holds this many per instance (each reserves address space,
+/// so this stays small).
+pub const MEMORIES_PER_COMPONENT: u32 = 2;
+/// Tables one component may have: the guests Rotor ships examples for have
+/// two (their own and the canonical ABI's shim). Enforced per component,
+/// and the pool holds this many per instance.
+pub const TABLES_PER_COMPONENT: u32 = 4;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -155,18 +170,3 @@ mod tests {
         assert!(error.contains("files"), "{error}");
     }
 }
-
-/// Core instances one component may have: a Rust guest has 3, a
-/// JavaScript guest 4, a Python guest 14 (CPython's shared libraries are
-/// linked at instantiation). Enforced per component, and the pool holds
-/// this many per instance, so no component takes more than its slot.
-pub const CORE_INSTANCES_PER_COMPONENT: u32 = 16;
-/// Linear memories one component may have: every guest toolchain Rotor
-/// ships examples for builds components with one. Enforced per component,
-/// and the pool holds this many per instance (each reserves address space,
-/// so this stays small).
-pub const MEMORIES_PER_COMPONENT: u32 = 2;
-/// Tables one component may have: the guests Rotor ships examples for have
-/// two (their own and the canonical ABI's shim). Enforced per component,
-/// and the pool holds this many per instance.
-pub const TABLES_PER_COMPONENT: u32 = 4;

@@ -17,17 +17,6 @@ use crate::contract::proto::api::centrifugo_api_client::CentrifugoApiClient;
 use crate::contract::wit::centrifugo_api::{ApiError, CentrifugoFailure};
 use crate::telemetry::Metrics;
 
-impl std::fmt::Debug for ApiConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ApiConfig")
-            .field("address", &self.address)
-            .field("key", &self.key.as_ref().map(|_| "<redacted>"))
-            .field("timeout", &self.timeout)
-            .field("namespaces", &self.namespaces)
-            .finish()
-    }
-}
-
 /// A connected (lazily) API client, shared by every call.
 #[derive(Debug, Clone)]
 pub struct ApiClient {

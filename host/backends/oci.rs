@@ -17,17 +17,16 @@
 //! `application/vnd.wasm.config.v0+json`, one layer `application/wasm`.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
+use oci_client::Client;
 use oci_client::client::{ClientConfig, ClientProtocol, Config as OciConfigBlob, ImageLayer};
 use oci_client::manifest::{OCI_IMAGE_MEDIA_TYPE, OciImageManifest};
 use oci_client::secrets::RegistryAuth;
-use oci_client::{Client, Reference};
 
 use crate::config::CompileCache;
-use crate::config::oci::{BadReference, OciRef, OciSettings};
+use crate::config::oci::{BadReference, OciRef, OciSettings, is_sha256_digest};
 
 /// The config (and artifact) media type of a wasm component artifact.
 pub const WASM_CONFIG_MEDIA_TYPE: &str = "application/vnd.wasm.config.v0+json";
@@ -141,7 +140,7 @@ impl OciStore {
     fn index_path(&self, reference: &OciRef) -> PathBuf {
         self.dir
             .join("refs")
-            .join(crate::digest::sha256_hex(reference.text.as_bytes()))
+            .join(crate::digest::sha256_hex(reference.text().as_bytes()))
     }
 
     /// The last resolution of `reference`, if its component is still here
@@ -176,15 +175,7 @@ impl OciStore {
     fn remember(&self, reference: &OciRef, resolved: &Resolved) -> Result<(), OciError> {
         let line = format!("{} {}\n", resolved.manifest, resolved.layer);
         write_atomically(&self.index_path(reference), line.as_bytes())?;
-        let image = reference.reference();
-        let pinned = OciRef {
-            text: format!(
-                "{}/{}@{}",
-                image.registry(),
-                image.repository(),
-                resolved.manifest
-            ),
-        };
+        let pinned = reference.pinned_to(&resolved.manifest);
         write_atomically(&self.index_path(&pinned), line.as_bytes())
     }
 }
@@ -470,6 +461,13 @@ pub async fn resolve_all(
     Ok(resolved)
 }
 
+/// Makes ring, the one crypto provider in the build, the process default,
+/// for clients that take the default (the OCI registry client). Idempotent.
+pub(crate) fn install_crypto_provider() {
+    // Fails only when a provider is installed already, which is then ring.
+    let _ = tokio_rustls::rustls::crypto::ring::default_provider().install_default();
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -546,11 +544,4 @@ mod tests {
         let time = SystemTime::UNIX_EPOCH + Duration::from_secs(1_709_251_199);
         assert_eq!(rfc3339(time), "2024-02-29T23:59:59Z");
     }
-}
-
-/// Makes ring, the one crypto provider in the build, the process default,
-/// for clients that take the default (the OCI registry client). Idempotent.
-pub(crate) fn install_crypto_provider() {
-    // Fails only when a provider is installed already, which is then ring.
-    let _ = rustls::crypto::ring::default_provider().install_default();
 }

@@ -23,26 +23,26 @@
 
 mod defaults;
 pub mod oci;
-mod raw;
 mod pool;
+mod raw;
 mod redact;
 mod secrets;
 mod units;
 mod validate;
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
 
-use self::oci::{OciRef, OciSettings};
-use self::raw::RawConfig;
 pub use self::defaults::*;
+use self::oci::{OciRef, OciSettings};
 pub use self::pool::PoolLimits;
+use self::raw::RawConfig;
 pub use self::redact::{REDACTED, RedactedValues, redact_url};
+pub use self::units::MAX_TIMEOUT;
 use crate::contract::kind::{Naming, RequestKind};
 use crate::error::RefreshFailure;
 use crate::policy::{DEFAULT_TENANT, Grants, ReusePolicy};

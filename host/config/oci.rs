@@ -68,6 +68,19 @@ impl OciRef {
             .expect("an OciRef parses: it was parsed when made")
     }
 
+    /// The reference without `oci://`.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// The same repository, pinned to the manifest `digest`.
+    pub fn pinned_to(&self, digest: &str) -> OciRef {
+        let image = self.reference();
+        OciRef {
+            text: format!("{}/{}@{digest}", image.registry(), image.repository()),
+        }
+    }
+
     /// The registry host (and port).
     pub fn registry(&self) -> String {
         self.reference().registry().to_owned()
@@ -85,7 +98,8 @@ impl fmt::Display for OciRef {
     }
 }
 
-fn is_sha256_digest(digest: &str) -> bool {
+/// Whether `digest` is `sha256:` and 64 lower-case hex digits.
+pub fn is_sha256_digest(digest: &str) -> bool {
     digest.strip_prefix("sha256:").is_some_and(|hex| {
         hex.len() == 64
             && hex

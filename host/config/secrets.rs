@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use crate::config::oci::{DEFAULT_POLL, OciSettings};
 use crate::config::raw::{RawAdmin, RawAuth, RawCentrifugo, RawOci, RawSetting, RawTls};
-use crate::config::units::parse_duration;
+use crate::config::units::{MAX_TIMEOUT, parse_duration};
 use crate::config::validate::check_namespaces;
 use crate::config::{
     AdminConfig, ApiConfig, ConfigError, DEFAULT_API_TIMEOUT, ProxyAuth, TlsConfig, absolute,

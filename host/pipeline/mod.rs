@@ -26,11 +26,7 @@ use crate::config::{Limits, MAX_TIMEOUT};
 use crate::contract::convert;
 use crate::contract::kind::RequestKind;
 use crate::contract::wit::interceptor::{CallContext, Decision};
-use crate::contract::wit::types::{
-    CentrifugoError, ConnectReply, Disconnect, MapPublishReply, MapRemoveReply,
-    NotifyCacheEmptyReply, NotifyChannelStateReply, PublishReply, RefreshReply, Reply, Request,
-    RpcReply, SharedPollRefreshReply, SubRefreshReply, SubscribeReply,
-};
+use crate::contract::wit::types::{RefreshReply, Reply, Request, SubRefreshReply};
 use crate::error::{CallError, GuestFault, RefreshFailure};
 use crate::routing::registry::{PluginRegistry, Step, Target, TenantRoutes, kind_of};
 use crate::runtime::engine::Engine;
@@ -40,12 +36,9 @@ use crate::runtime::store::{self, CallState};
 use crate::runtime::warm::{Acquired, Retired, Warm, WarmState};
 use crate::telemetry::{Metrics, TenantCalls};
 
-
 mod replies;
 
-use self::replies::{
-    Decided, Refusal, refusal, reply_decided, reply_kind, request_decided, settle,
-};
+use self::replies::{Refusal, refusal, reply_decided, reply_kind, request_decided, settle};
 
 /// Runs calls against the live plugins.
 pub struct Pipeline {
@@ -428,7 +421,7 @@ impl Call<'_> {
     /// An instance of `target` ready for a call: a warm one if its pool has
     /// one, else a new one (a fresh instance, or the next warm one). A pool
     /// that is already building as many instances as it may at once makes
-    /// the call wait for one (see [`crate::warm`]); one whose deadline
+    /// the call wait for one (see [`crate::runtime::warm`]); one whose deadline
     /// passes meanwhile fails as out of time.
     async fn live(&self, target: &Target) -> Result<(Live, Option<WarmState>), GuestFault> {
         let mut building = None;
@@ -479,7 +472,7 @@ impl Call<'_> {
             return;
         };
         // Handles a guest leaves open would otherwise pile up across calls.
-        let retired = if live.store.data_mut().resources() > sandbox::MAX_RESOURCES_KEPT {
+        let retired = if live.store.data_mut().resources() > store::MAX_RESOURCES_KEPT {
             Some(Retired::Resources)
         } else {
             pool.put(Warm::from_parts(live, state))

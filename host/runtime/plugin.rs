@@ -1,11 +1,9 @@
 //! A plugin: a compiled, linked and validated component with what it
 //! exports, ready to be instantiated once per call.
 
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use sha2::{Digest, Sha256};
 use wasmtime::Store;
 use wasmtime::component::{Component, Instance, InstancePre};
 

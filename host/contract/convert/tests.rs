@@ -133,8 +133,7 @@ fn publish_without_changes_sends_no_result() {
     };
     let response = pb::PublishRequest::response(accept(None), &context).unwrap();
     assert!(response.result.is_none());
-    let response =
-        pb::PublishRequest::response(accept(Some(b"[]".to_vec())), &context).unwrap();
+    let response = pb::PublishRequest::response(accept(Some(b"[]".to_vec())), &context).unwrap();
     assert_eq!(response.result.unwrap().data, b"[]");
 }
 

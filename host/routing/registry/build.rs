@@ -90,7 +90,10 @@ impl RouteBuilder<'_> {
         })
     }
 
-    pub(super) fn build(&self, previous: Option<&TenantRoutes>) -> Result<TenantRoutes, RegistryError> {
+    pub(super) fn build(
+        &self,
+        previous: Option<&TenantRoutes>,
+    ) -> Result<TenantRoutes, RegistryError> {
         let tenant = self.tenant;
         let prefix = if tenant.name == DEFAULT_TENANT {
             String::new()
@@ -219,7 +222,11 @@ pub(super) fn instance_share(instances: u32) -> Semaphore {
 
 /// The services a tenant's guests reach: only the server API if granted,
 /// and then only within the tenant's namespaces.
-pub(super) fn tenant_services(tenant: &TenantConfig, naming: &Naming, services: &Services) -> Services {
+pub(super) fn tenant_services(
+    tenant: &TenantConfig,
+    naming: &Naming,
+    services: &Services,
+) -> Services {
     let api = services
         .api
         .as_ref()
