@@ -260,7 +260,7 @@ async fn kv_row(
 ) -> Result<Timed, String> {
     // A second store of the same backend: Rotor's own is not reachable
     // from outside, and a store keeps no state beyond its keys.
-    let store = config.kv.store().map_err(|error| error.to_string())?;
+    let store = rotor::kv::KvStore::from_config(&config.kv).map_err(|error| error.to_string())?;
     // A tenant of its own, with the default budget, as a guest's calls have.
     let space = rotor::kv::Space {
         tenant: "bench-direct",

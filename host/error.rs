@@ -4,7 +4,8 @@
 use std::fmt;
 use std::path::PathBuf;
 
-use crate::kind::RequestKind;
+use crate::contract::convert::InvalidReply;
+use crate::contract::kind::RequestKind;
 
 /// Why a plugin could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -44,7 +45,7 @@ pub enum PluginError {
         /// The tenant.
         tenant: String,
         /// What the tenant is granted.
-        grants: crate::tenant::Grants,
+        grants: crate::policy::Grants,
     },
     /// The engine could not be set up.
     #[error("cannot set up the WebAssembly engine: {0}")]
@@ -108,6 +109,12 @@ pub enum GuestFault {
     /// The guest answered with a value Centrifugo cannot accept.
     #[error("invalid reply: {0}")]
     InvalidReply(String),
+}
+
+impl From<InvalidReply> for GuestFault {
+    fn from(InvalidReply(message): InvalidReply) -> GuestFault {
+        GuestFault::InvalidReply(message)
+    }
 }
 
 impl GuestFault {

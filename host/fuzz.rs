@@ -18,9 +18,9 @@ use std::path::Path;
 use prost::Message as _;
 
 use crate::config::Config;
-use crate::convert::{ProxyCall, ReplyContext, reply_bytes};
-use crate::proto::proxy as pb;
-use crate::wit::types as wit;
+use crate::contract::convert::{ProxyCall, ReplyContext, reply_bytes};
+use crate::contract::proto::proxy as pb;
+use crate::contract::wit::types as wit;
 
 /// Decodes `data` as a proxy request: its first byte picks the request type,
 /// the rest is the protobuf message. Never panics.
@@ -34,13 +34,18 @@ pub fn decode_request(data: &[u8]) -> bool {
     let Some((&kind, message)) = data.split_first() else {
         return false;
     };
-    match kind % 6 {
+    match kind % 11 {
         0 => decode::<pb::ConnectRequest>(message),
         1 => decode::<pb::RefreshRequest>(message),
         2 => decode::<pb::SubscribeRequest>(message),
         3 => decode::<pb::PublishRequest>(message),
         4 => decode::<pb::RpcRequest>(message),
-        _ => decode::<pb::SubRefreshRequest>(message),
+        5 => decode::<pb::SubRefreshRequest>(message),
+        6 => decode::<pb::MapPublishRequest>(message),
+        7 => decode::<pb::MapRemoveRequest>(message),
+        8 => decode::<pb::SharedPollRefreshRequest>(message),
+        9 => decode::<pb::NotifyCacheEmptyRequest>(message),
+        _ => decode::<pb::NotifyChannelStateRequest>(message),
     }
 }
 
@@ -234,7 +239,7 @@ impl Input<'_> {
 
     fn reply(&mut self) -> wit::Reply {
         let case = self.byte();
-        match (case % 6, case / 6 % 3) {
+        match (case % 11, case / 11 % 3) {
             (0, 0) => wit::Reply::Connect(wit::ConnectReply::Accept(wit::ConnectResult {
                 user: self.string(),
                 expire_at: self.s64(),
@@ -279,11 +284,54 @@ impl Input<'_> {
             (4, 0) => wit::Reply::Rpc(wit::RpcReply::Accept(wit::RpcResult { data: self.bytes() })),
             (4, 1) => wit::Reply::Rpc(wit::RpcReply::Reject(self.error())),
             (4, _) => wit::Reply::Rpc(wit::RpcReply::Disconnect(self.disconnect())),
-            (_, 0) => wit::Reply::SubRefresh(wit::SubRefreshReply::Extend(wit::SubRefreshResult {
+            (5, 0) => wit::Reply::SubRefresh(wit::SubRefreshReply::Extend(wit::SubRefreshResult {
                 expire_at: self.s64(),
                 info: self.bytes(),
             })),
-            (_, _) => wit::Reply::SubRefresh(wit::SubRefreshReply::Expire),
+            (5, _) => wit::Reply::SubRefresh(wit::SubRefreshReply::Expire),
+            (6, 0) => wit::Reply::MapPublish(wit::MapPublishReply::Accept(wit::MapPublishResult {
+                key: self.string(),
+                data: self.option(Input::bytes),
+                tags: self.pairs(),
+                score: self.s64(),
+                key_mode: self.string(),
+                stream_data: self.bytes(),
+                idempotency_key: self.string(),
+                delta: self.flag(),
+                version: self.u64(),
+                version_epoch: self.string(),
+            })),
+            (6, 1) => wit::Reply::MapPublish(wit::MapPublishReply::Reject(self.error())),
+            (6, _) => wit::Reply::MapPublish(wit::MapPublishReply::Disconnect(self.disconnect())),
+            (7, 0) => wit::Reply::MapRemove(wit::MapRemoveReply::Accept(wit::MapRemoveResult {
+                key: self.string(),
+                tags: self.pairs(),
+                idempotency_key: self.string(),
+            })),
+            (7, 1) => wit::Reply::MapRemove(wit::MapRemoveReply::Reject(self.error())),
+            (7, _) => wit::Reply::MapRemove(wit::MapRemoveReply::Disconnect(self.disconnect())),
+            (8, 0) => wit::Reply::SharedPollRefresh(wit::SharedPollRefreshReply::Accept(
+                wit::SharedPollRefreshResult {
+                    items: self.list(|input| wit::SharedPollEntry {
+                        key: input.string(),
+                        data: input.bytes(),
+                        version: input.u64(),
+                        removed: input.flag(),
+                        prev_data: input.bytes(),
+                    }),
+                    epoch: self.string(),
+                },
+            )),
+            (8, _) => {
+                wit::Reply::SharedPollRefresh(wit::SharedPollRefreshReply::Reject(self.error()))
+            }
+            (9, _) => wit::Reply::NotifyCacheEmpty(wit::NotifyCacheEmptyReply {
+                populated: self.flag(),
+            }),
+            (_, 0) => wit::Reply::NotifyChannelState(wit::NotifyChannelStateReply::Accept),
+            (_, _) => {
+                wit::Reply::NotifyChannelState(wit::NotifyChannelStateReply::Reject(self.error()))
+            }
         }
     }
 }

@@ -270,7 +270,7 @@ async fn serve(path: PathBuf) -> Result<ExitCode> {
         ready.store(false, Ordering::SeqCst);
     }
     tokio::select! {
-        served = rotor.serve_bound(listeners, stopped(stopping)) => served?,
+        served = rotor.serve(listeners, stopped(stopping)) => served?,
         () = grace_over => tracing::warn!("calls still in flight after {SHUTDOWN_GRACE:?}; exiting"),
     }
     tracing::info!("stopped");

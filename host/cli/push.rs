@@ -5,7 +5,8 @@
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use rotor::oci::{OciClient, OciRef, OciSettings, OciStore};
+use rotor::config::oci::{OciRef, OciSettings};
+use rotor::oci::{OciClient, OciStore};
 
 /// The environment variables that hold the registry's credentials.
 pub const USERNAME_ENV: &str = "ROTOR_REGISTRY_USERNAME";

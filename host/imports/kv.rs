@@ -7,10 +7,10 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::kv::{self, Space};
-use crate::sandbox::{CallState, Guest};
+use crate::backends::kv::{self, Space};
+use crate::contract::wit::kv::{Host, KvError};
+use crate::runtime::store::{CallState, Guest};
 use crate::telemetry::HostCall;
-use crate::wit::kv::{Host, KvError};
 
 /// The operations of the `kv` import, as metrics name them.
 pub(crate) const OPERATIONS: [&str; 5] = ["get", "set", "delete", "increment", "compare_and_set"];

@@ -1,13 +1,13 @@
 //! The `log` import: guest log lines go to the host's log, tagged with the
 //! tenant and plugin, cut to a length, escaped so that a guest cannot forge
-//! lines (see [`crate::guest_log`]), and bounded in number per call and in
+//! lines (see [`crate::runtime::guest_log`]), and bounded in number per call and in
 //! rate per tenant.
 
 use std::time::Instant;
 
-use crate::guest_log::{Admit, escape_control};
-use crate::sandbox::{CallState, LOG_LINE_MAX};
-use crate::wit::log::{Host, Level};
+use crate::contract::wit::log::{Host, Level};
+use crate::runtime::guest_log::{Admit, escape_control};
+use crate::runtime::store::{CallState, LOG_LINE_MAX};
 
 impl Host for CallState {
     fn write(&mut self, level: Level, message: String) {

@@ -13,7 +13,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use crate::kind::RequestKind;
+use crate::contract::kind::RequestKind;
 
 /// The language of a new project.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

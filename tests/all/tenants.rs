@@ -411,9 +411,10 @@ async fn each_tenant_listener_answers_for_its_tenant() {
     let config = Config::from_file(&path).expect("a valid config");
     let rotor = Rotor::new(&config).await.expect("Rotor starts");
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let listeners = Rotor::bind(&config).await.expect("the listeners bind");
     let serving = tokio::spawn(async move {
         rotor
-            .serve_config(&config, async {
+            .serve(listeners, async {
                 let _ = stopped.await;
             })
             .await

@@ -1,8 +1,10 @@
 //! One trait per kind of proxy call.
 //!
-//! Handlers are associated functions without `self`: the host creates a fresh
-//! instance of the component for every call, so there is no state to keep
-//! between calls. Implement a trait on any type and hand the type to the
+//! Handlers are associated functions without `self`: by default the host
+//! creates a fresh instance of the component for every call, and even in
+//! `reuse` mode an instance may be retired between any two calls, so a
+//! handler keeps no state of its own (the `kv` import keeps what must
+//! outlive a call). Implement a trait on any type and hand the type to the
 //! matching `export_*!` macro.
 
 use crate::{

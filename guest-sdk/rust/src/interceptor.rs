@@ -7,8 +7,8 @@ use crate::{CallContext, Decision, Reply, Request};
 /// One interceptor serves all request types; match on the [`Request`] and
 /// [`Reply`] cases you care about. Both functions have defaults that change
 /// nothing, so implement only what you need. The host runs `before` and
-/// `after` of one call on the same fresh instance, and `after` only when
-/// `before` passed the call on.
+/// `after` of one call on the same instance (fresh, unless the plugin is in
+/// `reuse` mode), and `after` only when `before` passed the call on.
 ///
 /// Exported with [`export_interceptor!`](crate::export_interceptor).
 ///
