@@ -186,6 +186,20 @@ impl Log {
             .map(|lines| lines.iter().any(|line| line.contains(needle)))
             .unwrap_or(false)
     }
+
+    /// Whether some line contains `needle` within `within`: a line is read
+    /// by a thread of its own, so it may come after an answer the process
+    /// sent once it had written that line.
+    pub fn shows(&self, needle: &str, within: Duration) -> bool {
+        let deadline = Instant::now() + within;
+        while !self.contains(needle) {
+            if Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        true
+    }
 }
 
 /// A loopback port that was free a moment ago.
