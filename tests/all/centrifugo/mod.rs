@@ -5,12 +5,16 @@
 //! Centrifugo comes from `scripts/centrifugo`, which builds the pinned
 //! version from its Go module once. The client is `tests/client/driver.mjs`,
 //! which drives the `centrifuge` npm package and talks JSON lines with the
-//! test. Without Go or Node.js the tests print why and pass, unless
+//! test. The tests of several nodes add a `redis-server`, and the browser
+//! test Debian's Chromium. Without Go, Node.js, `redis-server` or Chromium
+//! the tests that need them print why and pass, unless
 //! `ROTOR_REQUIRE_CENTRIFUGO` is set (CI sets it): then they fail.
 
 mod binary;
+mod browser;
 mod chains;
 mod checkconfig;
+mod cluster;
 mod expiry;
 mod faults;
 mod proxies;
@@ -18,7 +22,7 @@ mod reload;
 mod server_api;
 mod tenants;
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
@@ -182,6 +186,20 @@ impl Log {
             .map(|lines| lines.iter().any(|line| line.contains(needle)))
             .unwrap_or(false)
     }
+
+    /// Whether some line contains `needle` within `within`: a line is read
+    /// by a thread of its own, so it may come after an answer the process
+    /// sent once it had written that line.
+    pub fn shows(&self, needle: &str, within: Duration) -> bool {
+        let deadline = Instant::now() + within;
+        while !self.contains(needle) {
+            if Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        true
+    }
 }
 
 /// A loopback port that was free a moment ago.
@@ -291,6 +309,57 @@ impl RotorProcess {
 }
 
 impl Drop for RotorProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A `redis-server` on a free loopback port, without persistence, killed on
+/// drop: the shared engine of Centrifugo nodes and the `kv` backend of Rotor
+/// replicas.
+pub struct RedisServer {
+    child: Child,
+    /// Its port.
+    pub port: u16,
+}
+
+impl RedisServer {
+    /// A started server; `None` (after a notice) when `redis-server` is
+    /// missing and not required.
+    pub fn start() -> Option<RedisServer> {
+        let port = free_port();
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn();
+        let Ok(child) = child else {
+            return missing("redis-server is needed for the tests of several nodes");
+        };
+        let mut server = RedisServer { child, port };
+        let started = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if let Some(status) = server.child.try_wait().expect("waiting for redis-server") {
+                panic!("redis-server exited with {status}");
+            }
+            assert!(
+                started.elapsed() < WAIT,
+                "redis-server did not listen in time"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Some(server)
+    }
+
+    /// The URL of database `db`.
+    pub fn url(&self, db: u8) -> String {
+        format!("redis://127.0.0.1:{}/{db}", self.port)
+    }
+}
+
+impl Drop for RedisServer {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
@@ -514,6 +583,8 @@ pub struct Client {
     pending: VecDeque<Json>,
     /// Every event received, for failure messages.
     seen: Vec<Json>,
+    /// Answers received but not yet waited for, by command id.
+    answers: HashMap<u64, Json>,
     next_id: u64,
     stderr: Log,
 }
@@ -540,51 +611,82 @@ impl Client {
             lines,
             pending: VecDeque::new(),
             seen: Vec::new(),
+            answers: HashMap::new(),
             next_id: 0,
             stderr,
         }
     }
 
-    /// The next line from the driver within `deadline`, parsed.
-    fn next_line(&mut self, deadline: Instant) -> Option<Json> {
+    /// Reads one line from the driver, waiting until `deadline` at most,
+    /// and files it: an answer (a line with an `id`) under its command's
+    /// id, an event in `pending` and `seen`. `false` when nothing came.
+    ///
+    /// Every wait of [`Client`] loops on this and then looks where the line
+    /// it wants is filed, so an answer never waits for an event (or an event
+    /// for an answer) to arrive after it.
+    fn receive(&mut self, deadline: Instant) -> bool {
         let left = deadline.saturating_duration_since(Instant::now());
-        match self.lines.recv_timeout(left) {
-            Ok(line) => Some(serde_json::from_str(&line).unwrap_or_else(|error| {
+        let line: Json = match self.lines.recv_timeout(left) {
+            Ok(line) => serde_json::from_str(&line).unwrap_or_else(|error| {
                 panic!("the driver wrote a line that is not JSON ({error}): {line}")
-            })),
-            Err(RecvTimeoutError::Timeout) => None,
+            }),
+            Err(RecvTimeoutError::Timeout) => return false,
             Err(RecvTimeoutError::Disconnected) => {
                 std::thread::sleep(Duration::from_millis(100));
                 panic!("the client driver exited:\n{}", self.stderr.text())
             }
+        };
+        match line.get("id").and_then(Json::as_u64) {
+            Some(id) => {
+                self.answers.insert(id, line);
+            }
+            None => {
+                self.seen.push(line.clone());
+                self.pending.push_back(line);
+            }
         }
+        true
     }
 
     /// Sends command `op` with `arguments` and waits for its answer.
-    pub fn command(&mut self, op: &str, mut arguments: Json) -> Result<Json, ClientError> {
+    pub fn command(&mut self, op: &str, arguments: Json) -> Result<Json, ClientError> {
+        let id = self.send(op, arguments);
+        self.answer(id)
+    }
+
+    /// Sends command `op` with `arguments` without waiting: the driver
+    /// runs commands concurrently. The command's id, for [`Client::answer`].
+    pub fn send(&mut self, op: &str, mut arguments: Json) -> u64 {
         self.next_id += 1;
         let id = self.next_id;
         merge(&mut arguments, json!({ "id": id, "op": op }));
         writeln!(self.stdin, "{arguments}").expect("writing to the driver");
         self.stdin.flush().expect("flushing to the driver");
+        id
+    }
+
+    /// Waits (at most [`WAIT`]) for the answer to the command sent as `id`.
+    pub fn answer(&mut self, id: u64) -> Result<Json, ClientError> {
         let deadline = Instant::now() + WAIT;
-        loop {
-            let Some(line) = self.next_line(deadline) else {
-                panic!("no answer to {arguments} in time; events: {:#?}", self.seen);
-            };
-            if line["id"] == json!(id) {
-                if let Some(error) = line.get("error") {
-                    return Err(ClientError {
-                        code: error["code"].as_u64().unwrap_or(0),
-                        message: error["message"].as_str().unwrap_or_default().to_owned(),
-                        temporary: error["temporary"].as_bool().unwrap_or(false),
-                    });
-                }
-                return Ok(line["ok"].clone());
+        let line = loop {
+            if let Some(line) = self.answers.remove(&id) {
+                break line;
             }
-            self.seen.push(line.clone());
-            self.pending.push_back(line);
+            if !self.receive(deadline) {
+                panic!(
+                    "no answer to command {id} in time; events: {:#?}",
+                    self.seen
+                );
+            }
+        };
+        if let Some(error) = line.get("error") {
+            return Err(ClientError {
+                code: error["code"].as_u64().unwrap_or(0),
+                message: error["message"].as_str().unwrap_or_default().to_owned(),
+                temporary: error["temporary"].as_bool().unwrap_or(false),
+            });
         }
+        Ok(line["ok"].clone())
     }
 
     /// Waits for the first event (received earlier or later) for which
@@ -595,19 +697,14 @@ impl Client {
         within: Duration,
         matches: impl Fn(&Json) -> bool,
     ) -> Json {
-        if let Some(index) = self.pending.iter().position(&matches) {
-            return self.pending.remove(index).expect("an index in range");
-        }
         let deadline = Instant::now() + within;
         loop {
-            let Some(line) = self.next_line(deadline) else {
-                panic!("no {what} in time; events: {:#?}", self.seen);
-            };
-            self.seen.push(line.clone());
-            if matches(&line) {
-                return line;
+            if let Some(index) = self.pending.iter().position(&matches) {
+                return self.pending.remove(index).expect("an index in range");
             }
-            self.pending.push_back(line);
+            if !self.receive(deadline) {
+                panic!("no {what} in time; events: {:#?}", self.seen);
+            }
         }
     }
 
@@ -635,10 +732,7 @@ impl Client {
         matches: impl Fn(&Json) -> bool,
     ) -> Vec<Json> {
         let deadline = Instant::now() + period;
-        while let Some(line) = self.next_line(deadline) {
-            self.seen.push(line.clone());
-            self.pending.push_back(line);
-        }
+        while self.receive(deadline) {}
         self.pending
             .iter()
             .filter(|line| matches(line))
