@@ -3,6 +3,8 @@
 //! reaching the client of Centrifugo's SDK with its code and its
 //! `temporary` flag.
 
+use std::time::Duration;
+
 use serde_json::json;
 
 use super::{Centrifugo, Client, RotorProcess, SECRET, all_proxies, token_data, tools, user_token};
@@ -78,7 +80,11 @@ secret = "{SECRET}"
     assert_eq!(client.state("alice")["state"], "connected");
 
     // telemetry, first in the chain, logged each call with its outcome,
-    // the refused one included.
+    // the refused one included (the log is read by a thread of its own, so
+    // the last line may come after the answer).
+    rotor
+        .log
+        .shows("outcome=reject code=101", Duration::from_secs(15));
     let log = rotor.log.text();
     assert_eq!(
         log.matches("rpc method=echo user=alice outcome=accept")

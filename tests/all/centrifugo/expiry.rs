@@ -90,11 +90,16 @@ fn a_refreshed_connection_outlives_its_expiry_and_an_expired_one_ends_with_3005(
         .expect("still connected");
     assert_eq!(whoami["user"], "alice");
     assert!(
-        rotor.log.contains("refresh user=alice outcome=extend"),
+        rotor
+            .log
+            .shows("refresh user=alice outcome=extend", Duration::from_secs(15)),
         "Centrifugo asked Rotor to refresh alice:\n{}",
         rotor.log.text()
     );
-    assert!(rotor.log.contains("refresh user=mallory outcome=expire"));
+    assert!(rotor.log.shows(
+        "refresh user=mallory outcome=expire",
+        Duration::from_secs(15)
+    ));
 }
 
 #[test]
@@ -144,9 +149,10 @@ fn a_refreshed_subscription_outlives_its_expiry_and_an_expired_one_ends_with_250
     assert!(changes.is_empty(), "news:today changed: {changes:?}");
     assert_eq!(client.state("alice")["subs"]["news:today"], "subscribed");
     assert!(
-        rotor
-            .log
-            .contains("sub-refresh channel=news:today user=alice outcome=extend"),
+        rotor.log.shows(
+            "sub-refresh channel=news:today user=alice outcome=extend",
+            Duration::from_secs(15)
+        ),
         "Centrifugo asked Rotor to refresh news:today:\n{}",
         rotor.log.text()
     );

@@ -56,7 +56,7 @@ secret = "{SECRET}"
     }
     assert_eq!(client.state("alice")["state"], "connected");
     assert!(
-        rotor.log.contains("deadline"),
+        rotor.log.shows("deadline", Duration::from_secs(15)),
         "Rotor logged the deadline fault:\n{}",
         rotor.log.text()
     );
