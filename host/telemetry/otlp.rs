@@ -120,16 +120,7 @@ impl OtlpExport {
     where
         S: tracing::Subscriber + for<'span> LookupSpan<'span> + Send + Sync,
     {
-        tracing_opentelemetry::layer()
-            .with_tracer(self.provider.tracer("rotor"))
-            .with_location(false)
-            .with_threads(false)
-            .with_level(false)
-            .with_target(false)
-            .with_tracked_inactivity(false)
-            .with_filter(filter_fn(|meta| {
-                meta.is_span() && (meta.target() == CALL_TARGET || meta.target() == STEP_TARGET)
-            }))
+        exporting_layer(&self.provider)
     }
 
     /// Sends the spans still queued, waiting [`SHUTDOWN_TIMEOUT`] at most.
@@ -145,6 +136,24 @@ impl OtlpExport {
             );
         }
     }
+}
+
+/// The layer that makes OpenTelemetry spans of `provider` out of the call
+/// and step spans.
+fn exporting_layer<S>(provider: &SdkTracerProvider) -> impl Layer<S> + Send + Sync + use<S>
+where
+    S: tracing::Subscriber + for<'span> LookupSpan<'span> + Send + Sync,
+{
+    tracing_opentelemetry::layer()
+        .with_tracer(provider.tracer("rotor"))
+        .with_location(false)
+        .with_threads(false)
+        .with_level(false)
+        .with_target(false)
+        .with_tracked_inactivity(false)
+        .with_filter(filter_fn(|meta| {
+            meta.is_span() && (meta.target() == CALL_TARGET || meta.target() == STEP_TARGET)
+        }))
 }
 
 impl Drop for OtlpExport {
@@ -284,5 +293,95 @@ async fn send(
                 tracing::warn!("cannot export {count} spans to the OTLP collector: {error}");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use opentelemetry::trace::Tracer as _;
+    use tracing_subscriber::layer::SubscriberExt as _;
+
+    use super::*;
+
+    /// A provider whose spans land in a queue of `capacity`, sampled as
+    /// Rotor samples with `ratio`.
+    fn provider(capacity: usize, ratio: f64) -> (SdkTracerProvider, mpsc::Receiver<SpanData>) {
+        let (sender, receiver) = mpsc::channel(capacity);
+        let provider = SdkTracerProvider::builder()
+            .with_sampler(Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(
+                ratio,
+            ))))
+            .with_span_processor(SpanQueue { sender })
+            .build();
+        (provider, receiver)
+    }
+
+    fn queued(receiver: &mut mpsc::Receiver<SpanData>) -> Vec<SpanData> {
+        std::iter::from_fn(|| receiver.try_recv().ok()).collect()
+    }
+
+    #[test]
+    fn a_full_queue_drops_and_counts_without_waiting() {
+        let (provider, mut receiver) = provider(2, 1.0);
+        let tracer = provider.tracer("test");
+        let dropped = SPANS_DROPPED.get();
+        let started = Instant::now();
+        for _ in 0..10 {
+            drop(tracer.start("span"));
+        }
+        assert!(started.elapsed() < Duration::from_secs(1));
+        assert_eq!(SPANS_DROPPED.get() - dropped, 8);
+        assert_eq!(queued(&mut receiver).len(), 2);
+    }
+
+    #[test]
+    fn the_call_span_continues_the_callers_trace_and_parents_its_steps() {
+        let (provider, mut receiver) = provider(16, 0.0);
+        let subscriber = tracing_subscriber::registry().with(exporting_layer(&provider));
+        let caller = |flags| TraceParent {
+            trace_id: "4bf92f3577b34da6a3ce929d0e0e4736".into(),
+            parent_id: "00f067aa0ba902b7".into(),
+            flags,
+        };
+        tracing::subscriber::with_default(subscriber, || {
+            for flags in [1, 0] {
+                let call = tracing::info_span!(target: CALL_TARGET, "call", outcome = "accept");
+                continue_trace(&call, &caller(flags));
+                call.in_scope(|| {
+                    let step = tracing::info_span!(
+                        target: STEP_TARGET,
+                        "step",
+                        otel.name = "handler",
+                        fault = "trap"
+                    );
+                    mark_error(&step, "trap");
+                    // Spans of other targets are not exported.
+                    tracing::info_span!("elsewhere").in_scope(|| {});
+                });
+            }
+        });
+        // The caller sampled the first trace (flags 01) and not the second:
+        // Rotor follows, whatever its own ratio (0 here).
+        let spans = queued(&mut receiver);
+        let names: Vec<&str> = spans.iter().map(|span| span.name.as_ref()).collect();
+        assert_eq!(names, ["handler", "call"]);
+        let (step, call) = (&spans[0], &spans[1]);
+        let trace = TraceId::from_hex("4bf92f3577b34da6a3ce929d0e0e4736").expect("hex");
+        assert_eq!(call.span_context.trace_id(), trace);
+        assert_eq!(
+            call.parent_span_id,
+            SpanId::from_hex("00f067aa0ba902b7").expect("hex")
+        );
+        assert!(call.parent_span_is_remote);
+        assert_eq!(step.span_context.trace_id(), trace);
+        assert_eq!(step.parent_span_id, call.span_context.span_id());
+        assert_eq!(step.status, Status::error("trap"));
+        assert!(
+            step.attributes
+                .iter()
+                .any(|kv| kv.key.as_str() == "fault" && kv.value.as_str() == "trap")
+        );
     }
 }
