@@ -5,8 +5,6 @@
 //! in the caller's trace; a collector that is down costs calls nothing.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -23,16 +21,13 @@ use opentelemetry_proto::tonic::trace::v1::status::StatusCode;
 use rotor::proto::proxy as pb;
 use rotor::proto::proxy::centrifugo_proxy_client::CentrifugoProxyClient;
 use tokio::sync::oneshot;
-use tonic::transport::Endpoint;
 
-use crate::support::{ScratchDir, plugin_dir, request};
+use crate::support::{RotorProcess, ScratchDir, plugin_dir, request};
 
 /// The caller's trace, as a client's `traceparent` header carries it.
 const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 /// The caller's span: the parent of Rotor's `call` span.
 const CALLER_SPAN: &str = "00f067aa0ba902b7";
-/// How long a `rotor serve` may take to stop once told to.
-const STOP_WITHIN: Duration = Duration::from_secs(20);
 
 /// A span as the collector received it, with the service that sent it.
 #[derive(Debug, Clone)]
@@ -146,122 +141,13 @@ impl Collector {
     }
 }
 
-/// A `rotor serve` child and what it logged, stopped on drop.
-struct Serve {
-    child: Child,
-    log: Arc<Mutex<Vec<String>>>,
-    address: String,
-    _dir: ScratchDir,
-}
-
-impl Serve {
-    /// Starts `rotor serve` on `config` (TOML after `listen` and
-    /// `[plugins]`) and waits until it listens.
-    fn start(config: &str) -> Serve {
-        let dir = ScratchDir::new();
-        let path = dir.path().join("rotor.toml");
-        let text = format!(
-            "listen = \"127.0.0.1:0\"\n[plugins]\ndir = {:?}\n{config}",
-            plugin_dir().display().to_string()
-        );
-        std::fs::write(&path, text).expect("writing the config");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_rotor"))
-            .args(["serve", "--config"])
-            .arg(&path)
-            .env("RUST_LOG", "info")
-            .env("NO_COLOR", "1")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("starting rotor serve");
-        let stderr = child.stderr.take().expect("stderr");
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let lines = log.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                lines.lock().expect("the log").push(line);
-            }
-        });
-        let started = Instant::now();
-        let address = loop {
-            let found = log.lock().expect("the log").iter().find_map(|line| {
-                Some(
-                    line.split("address=")
-                        .nth(1)?
-                        .split_whitespace()
-                        .next()?
-                        .to_owned(),
-                )
-            });
-            if let Some(address) = found {
-                break address;
-            }
-            if let Some(status) = child.try_wait().expect("waiting for rotor") {
-                panic!(
-                    "rotor exited with {status}: {:?}",
-                    log.lock().expect("the log")
-                );
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(120),
-                "rotor did not listen in time"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        };
-        Serve {
-            child,
-            log,
-            address,
-            _dir: dir,
-        }
-    }
-
-    async fn client(&self) -> CentrifugoProxyClient<tonic::transport::Channel> {
-        let channel = Endpoint::from_shared(format!("http://{}", self.address))
-            .expect("an endpoint")
-            .connect()
-            .await
-            .expect("connecting to rotor");
-        CentrifugoProxyClient::new(channel)
-    }
-
-    /// SIGTERM, then the time until the process exited (successfully).
-    /// Clients must be gone: Rotor waits for their connections to close.
-    async fn stop(&mut self) -> Duration {
-        let started = Instant::now();
-        let sent = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .expect("sending SIGTERM");
-        assert!(sent.success());
-        loop {
-            if let Some(status) = self.child.try_wait().expect("waiting for rotor") {
-                assert!(
-                    status.success(),
-                    "rotor exited with {status}: {}",
-                    self.log()
-                );
-                return started.elapsed();
-            }
-            assert!(
-                started.elapsed() < STOP_WITHIN,
-                "rotor did not stop: {}",
-                self.log()
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-
-    fn log(&self) -> String {
-        self.log.lock().expect("the log").join("\n")
-    }
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// `rotor serve` on `config` (TOML after `listen` and `[plugins]`).
+fn serve(config: &str) -> RotorProcess {
+    let text = format!(
+        "listen = \"127.0.0.1:0\"\n[plugins]\ndir = {:?}\n{config}",
+        plugin_dir().display().to_string()
+    );
+    RotorProcess::start(ScratchDir::new(), &text, &[])
 }
 
 /// An RPC of `method` with `metadata`.
@@ -313,7 +199,7 @@ fn children(spans: &[Received], parent: &str) -> Vec<Received> {
 async fn a_call_through_two_interceptors_exports_its_span_tree() {
     let collector = Collector::default();
     let (endpoint, _stop_collector) = collector.start().await;
-    let mut serve = Serve::start(&chain_config(&endpoint));
+    let mut serve = serve(&chain_config(&endpoint));
     let mut client = serve.client().await;
 
     // Three calls in three traces: the first makes every instance fresh;
@@ -450,7 +336,7 @@ async fn a_collector_that_is_down_costs_calls_nothing() {
     let closed = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|listener| listener.local_addr())
         .expect("a free port");
-    let mut serve = Serve::start(&chain_config(&format!("http://{closed}")));
+    let mut serve = serve(&chain_config(&format!("http://{closed}")));
     let mut client = serve.client().await;
     let started = Instant::now();
     let calls = 200;
