@@ -3,9 +3,8 @@
 //! distribution server), replicas pull it by tag or digest, follow a tag
 //! that moves and roll back (in process, and as two `rotor serve` processes
 //! rolled back through their admin listeners), with basic auth on and off;
-//! a wrong digest and
-//! a registry that is down are errors that name the reference, unless the
-//! component was pulled before.
+//! a wrong digest and a registry that is down are errors that name the
+//! reference, unless the component was pulled before.
 //!
 //! The tests skip, saying why, where `docker-registry` (or `htpasswd`, for
 //! basic auth) is not installed, unless `ROTOR_REQUIRE_REGISTRY=1`.
