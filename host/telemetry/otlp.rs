@@ -20,7 +20,7 @@ use opentelemetry_otlp::WithExportConfig as _;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{
-    Sampler, SdkTracerProvider, Span, SpanData, SpanExporter as _, SpanProcessor,
+    Sampler, SdkTracerProvider, Span, SpanData, SpanExporter, SpanProcessor,
 };
 use prometheus_client::metrics::counter::Counter;
 use tokio::sync::{mpsc, oneshot};
@@ -222,7 +222,7 @@ impl SpanProcessor for SpanQueue {
 /// full or every [`EXPORT_INTERVAL`], until told to stop; then sends what
 /// is queued and ends.
 async fn drain(
-    exporter: opentelemetry_otlp::SpanExporter,
+    exporter: impl SpanExporter,
     mut queue: mpsc::Receiver<SpanData>,
     mut stop: oneshot::Receiver<()>,
 ) {
@@ -231,8 +231,10 @@ async fn drain(
     let mut tick = tokio::time::interval(EXPORT_INTERVAL);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
+        // At least 1: a full batch is sent before the task waits again.
+        let room = MAX_BATCH - batch.len();
         let wake = tokio::select! {
-            received = queue.recv_many(&mut batch, MAX_BATCH) => Wake::Received(received),
+            received = queue.recv_many(&mut batch, room) => Wake::Received(received),
             _ = tick.tick() => Wake::Tick,
             _ = &mut stop => Wake::Stop,
         };
@@ -265,11 +267,7 @@ enum Wake {
 
 /// Sends `batch` (and empties it), logging the first failure and the
 /// recovery, not every failed batch.
-async fn send(
-    exporter: &opentelemetry_otlp::SpanExporter,
-    batch: &mut Vec<SpanData>,
-    failing: &mut bool,
-) {
+async fn send(exporter: &impl SpanExporter, batch: &mut Vec<SpanData>, failing: &mut bool) {
     if batch.is_empty() {
         return;
     }
@@ -305,6 +303,9 @@ mod tests {
 
     use super::*;
 
+    /// Held by the tests that count drops: the count is process-wide.
+    static COUNTING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
     /// A provider whose spans land in a queue of `capacity`, sampled as
     /// Rotor samples with `ratio`.
     fn provider(capacity: usize, ratio: f64) -> (SdkTracerProvider, mpsc::Receiver<SpanData>) {
@@ -324,6 +325,7 @@ mod tests {
 
     #[test]
     fn a_full_queue_drops_and_counts_without_waiting() {
+        let _counting = COUNTING.blocking_lock();
         let (provider, mut receiver) = provider(2, 1.0);
         let tracer = provider.tracer("test");
         let dropped = SPANS_DROPPED.get();
@@ -334,6 +336,64 @@ mod tests {
         assert!(started.elapsed() < Duration::from_secs(1));
         assert_eq!(SPANS_DROPPED.get() - dropped, 8);
         assert_eq!(queued(&mut receiver).len(), 2);
+    }
+
+    /// An exporter that keeps the size of each batch, or fails them all.
+    #[derive(Debug, Clone, Default)]
+    struct Recorder {
+        batches: std::sync::Arc<std::sync::Mutex<Vec<usize>>>,
+        fail: bool,
+    }
+
+    impl SpanExporter for Recorder {
+        async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+            self.batches.lock().expect("batches").push(batch.len());
+            if self.fail {
+                Err(opentelemetry_sdk::error::OTelSdkError::InternalFailure(
+                    "down".into(),
+                ))
+            } else {
+                Ok(())
+            }
+        }
+    }
+
+    /// Queues `count` finished spans for `exporter`'s task, stops it and
+    /// waits for it; the batches it sent.
+    async fn drained(count: usize, exporter: Recorder) -> Vec<usize> {
+        let (sender, receiver) = mpsc::channel(count);
+        let provider = SdkTracerProvider::builder()
+            .with_span_processor(SpanQueue { sender })
+            .build();
+        let (stop, stopped) = oneshot::channel();
+        let task = tokio::spawn(drain(exporter.clone(), receiver, stopped));
+        let tracer = provider.tracer("test");
+        for _ in 0..count {
+            drop(tracer.start("span"));
+        }
+        stop.send(()).expect("the task runs");
+        task.await.expect("the task ends");
+        exporter.batches.lock().expect("batches").clone()
+    }
+
+    #[tokio::test]
+    async fn queued_spans_leave_in_bounded_batches_and_all_of_them_on_stop() {
+        let batches = drained(1200, Recorder::default()).await;
+        assert_eq!(batches.iter().sum::<usize>(), 1200, "{batches:?}");
+        assert!(batches.iter().all(|&size| size <= MAX_BATCH), "{batches:?}");
+    }
+
+    #[tokio::test]
+    async fn spans_a_collector_refuses_are_counted_as_dropped() {
+        let _counting = COUNTING.lock().await;
+        let dropped = SPANS_DROPPED.get();
+        let failing = Recorder {
+            fail: true,
+            ..Recorder::default()
+        };
+        let batches = drained(700, failing).await;
+        assert_eq!(batches.iter().sum::<usize>(), 700);
+        assert_eq!(SPANS_DROPPED.get() - dropped, 700);
     }
 
     #[test]
