@@ -14,7 +14,8 @@ use crate::contract::proto::proxy as pb;
 use crate::contract::wit::types::Headers;
 use crate::error::{CallError, FailureReply, GuestFault};
 use crate::pipeline::{Origin, Pipeline};
-use crate::telemetry::{TenantCalls, TraceParent};
+use crate::telemetry::otlp;
+use crate::telemetry::{CALL_TARGET, TenantCalls, TraceParent};
 
 /// Answers proxy calls with the live plugins: what a proxy listener hands
 /// each call to. Cheap to clone.
@@ -66,9 +67,10 @@ impl Responder {
     /// Answers one proxy call that arrived on the listener of tenant
     /// `listener` (with `[tenancy] by = "listener"`), or on the main one.
     ///
-    /// The call runs in a `call` span with its kind, tenant, plugin and the
-    /// plugin's version, and the W3C trace context of the client if
-    /// Centrifugo forwarded one (`traceparent`).
+    /// The call runs in a `call` span with its kind, tenant, plugin, the
+    /// plugin's version and the outcome, and the W3C trace context of the
+    /// caller if Centrifugo sent one (`traceparent`): exported, the span
+    /// continues the caller's trace, as a child of the caller's span.
     pub async fn answer_on<C: ProxyCall>(
         &self,
         message: C,
@@ -78,14 +80,20 @@ impl Responder {
     ) -> Result<C::Response, tonic::Status> {
         let trace = TraceParent::from_headers(&headers);
         let span = tracing::info_span!(
+            target: CALL_TARGET,
             "call",
+            otel.kind = "server",
             kind = C::KIND.name(),
             tenant = tracing::field::Empty,
             plugin = tracing::field::Empty,
             version = tracing::field::Empty,
+            outcome = tracing::field::Empty,
             trace_id = trace.as_ref().map(|t| t.trace_id.as_str()),
             parent_id = trace.as_ref().map(|t| t.parent_id.as_str()),
         );
+        if let Some(parent) = &trace {
+            otlp::continue_trace(&span, parent);
+        }
         self.answer_in_span(message, headers, deadline, listener)
             .instrument(span)
             .await
@@ -105,6 +113,7 @@ impl Responder {
         let (request, context) = match message.into_request(headers) {
             Ok(decoded) => decoded,
             Err(error) => {
+                tracing::Span::current().record("outcome", "bad_request");
                 metrics.call("", C::KIND, "bad_request", started.elapsed().as_secs_f64());
                 metrics.bytes("", C::KIND, size, None);
                 return Err(tonic::Status::invalid_argument(error.to_string()));
@@ -140,6 +149,11 @@ impl Responder {
             Err(CallError::TooLarge { .. }) => "too_large",
             Err(CallError::Guest { .. }) => "fault",
         };
+        let span = tracing::Span::current();
+        span.record("outcome", outcome);
+        if result.is_err() {
+            otlp::mark_error(&span, outcome);
+        }
         let seconds = started.elapsed().as_secs_f64();
         match &tenant {
             Some(calls) => calls.count(C::KIND, outcome, seconds),

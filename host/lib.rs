@@ -19,7 +19,7 @@
 //! | `runtime` | the wasmtime [`Engine`] (it knows no host API), the per-call store and its limits, plugins, warm pools, CPU shares |
 //! | `backends` | the key-value stores, the client of Centrifugo's server API, and the OCI registry client plugins are pulled with |
 //! | `config` | the config file: raw schema, validation, units, secrets; the validated types |
-//! | `telemetry`, `error` | metrics and trace context; typed errors and the one place a failure becomes a reply |
+//! | `telemetry`, `error` | metrics, trace context and the OTLP export of call spans; typed errors and the one place a failure becomes a reply |
 //! | `contract`, `policy`, `digest` | leaves: WIT, protobuf, request kinds and the conversion between them; reserved names, grants and fixed limits; the SHA-256 that names plugin bytes |
 //!
 //! # The path of one call
@@ -67,6 +67,8 @@ pub use lifecycle::reload::{PluginWatcher, ReloadError};
 pub use routing::registry::{PluginRegistry, RegistryError, Routes, TenantSummary};
 pub use runtime::engine::Engine;
 pub use runtime::plugin::Plugin;
+pub use telemetry::otlp::{OtlpError, OtlpExport};
+pub use telemetry::{CALL_TARGET, STEP_TARGET};
 pub use transport::grpc::ProxyService;
 pub use transport::serve::Listeners;
 pub use transport::tls::TlsError;

@@ -126,7 +126,10 @@ fn key_value(text: &str) -> Result<(String, String), String> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    cli::logs::init(cli.log_format);
+    // `serve` starts its logs once its config says where spans go.
+    if !matches!(cli.command, Command::Serve { .. }) {
+        cli::logs::init(cli.log_format, None);
+    }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(error) => {
@@ -134,7 +137,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli.command)) {
+    match runtime.block_on(run(cli.command, cli.log_format)) {
         Ok(code) => code,
         Err(error) => {
             eprintln!("error: {}", cli::report::report(&error));
@@ -143,9 +146,9 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(command: Command) -> Result<ExitCode> {
+async fn run(command: Command, log_format: LogFormat) -> Result<ExitCode> {
     match command {
-        Command::Serve { config } => serve(config).await,
+        Command::Serve { config } => serve(config, log_format).await,
         Command::Check {
             plugins,
             config,
@@ -199,8 +202,18 @@ async fn run(command: Command) -> Result<ExitCode> {
     }
 }
 
-async fn serve(path: PathBuf) -> Result<ExitCode> {
+async fn serve(path: PathBuf, log_format: LogFormat) -> Result<ExitCode> {
     let config = Config::from_file(&path)?;
+    let export = config
+        .telemetry
+        .otlp
+        .as_ref()
+        .map(rotor::OtlpExport::start)
+        .transpose()?;
+    cli::logs::init(log_format, export.as_ref());
+    if let Some(otlp) = &config.telemetry.otlp {
+        tracing::info!(collector = %otlp.endpoint, "exporting call spans over OTLP");
+    }
     // The proxy ports first: one that is taken fails at once, before the
     // plugins compile and before any line that suggests a start. Connections
     // queue until the plugins are loaded and the listeners are served.
@@ -272,6 +285,9 @@ async fn serve(path: PathBuf) -> Result<ExitCode> {
     tokio::select! {
         served = rotor.serve(listeners, stopped(stopping)) => served?,
         () = grace_over => tracing::warn!("calls still in flight after {SHUTDOWN_GRACE:?}; exiting"),
+    }
+    if let Some(export) = export {
+        export.shutdown().await;
     }
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)

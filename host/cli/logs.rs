@@ -1,9 +1,16 @@
 //! Where log lines go and how they look: stderr, as text coloured only when
 //! stderr is a terminal and `NO_COLOR` is unset (see no-color.org), or as
-//! one JSON object per line.
+//! one JSON object per line; and, with `[telemetry] otlp`, where call spans
+//! are exported.
 
 use std::ffi::OsString;
 use std::io::IsTerminal as _;
+
+use rotor::{OtlpExport, STEP_TARGET};
+use tracing_subscriber::Layer as _;
+use tracing_subscriber::filter::{FilterExt as _, filter_fn};
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
 
 /// How log lines are written to stderr.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -15,22 +22,28 @@ pub enum LogFormat {
 }
 
 /// Sends log lines to stderr in `format`, at the level `RUST_LOG` sets
-/// (`info` by default).
-pub fn init(format: LogFormat) {
-    let logs = tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .with_writer(std::io::stderr);
-    match format {
+/// (`info` by default), and call spans to `export`'s collector if given.
+///
+/// Each has its own filter: `RUST_LOG` says what is logged, never what is
+/// exported, and the spans of a call's steps are exported, never logged.
+pub fn init(format: LogFormat, export: Option<&OtlpExport>) {
+    let logs = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let logs = match format {
         LogFormat::Text => logs
             .with_ansi(colour(
                 std::io::stderr().is_terminal(),
                 std::env::var_os("NO_COLOR"),
             ))
-            .init(),
-        LogFormat::Json => logs.json().with_current_span(true).init(),
-    }
+            .boxed(),
+        LogFormat::Json => logs.json().with_current_span(true).boxed(),
+    };
+    let level =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let logged = level.and(filter_fn(|meta| meta.target() != STEP_TARGET));
+    tracing_subscriber::registry()
+        .with(logs.with_filter(logged))
+        .with(export.map(OtlpExport::layer))
+        .init();
 }
 
 /// Whether text logs are coloured: only on a terminal, and not when

@@ -57,3 +57,6 @@ pub const CANARY_INSTANCES: u32 = 1;
 /// per call at a few hundred calls a second, yet too few for one tenant to
 /// flood the log (at most 400 KiB a second of 2 KiB lines).
 pub const DEFAULT_LOG_RATE: u32 = 200;
+/// `service.name` of exported spans: what a trace viewer lists Rotor's
+/// spans under unless several deployments must be told apart.
+pub const DEFAULT_SERVICE_NAME: &str = "rotor";

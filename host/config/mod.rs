@@ -27,6 +27,7 @@ mod pool;
 mod raw;
 mod redact;
 mod secrets;
+mod telemetry;
 mod units;
 mod validate;
 
@@ -42,6 +43,7 @@ use self::oci::{OciRef, OciSettings};
 pub use self::pool::PoolLimits;
 use self::raw::RawConfig;
 pub use self::redact::{REDACTED, RedactedValues, redact_url};
+pub use self::telemetry::{OtlpConfig, TelemetryConfig};
 pub use self::units::MAX_TIMEOUT;
 use crate::contract::kind::{Naming, RequestKind};
 use crate::error::RefreshFailure;
@@ -85,6 +87,8 @@ pub struct Config {
     pub pool: PoolLimits,
     /// How plugins named `oci://…` are pulled.
     pub oci: OciSettings,
+    /// Where call spans are exported, if anywhere (applied at start only).
+    pub telemetry: TelemetryConfig,
 }
 
 /// Where compiled plugins are cached on disk, keyed by their content and

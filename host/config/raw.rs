@@ -46,6 +46,18 @@ pub(super) struct RawConfig {
     #[serde(default)]
     pub(super) pool: RawPool,
     pub(super) oci: Option<RawOci>,
+    #[serde(default)]
+    pub(super) telemetry: RawTelemetry,
+}
+
+/// `[telemetry]`: OTLP export of call spans.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawTelemetry {
+    /// The collector's OTLP/gRPC endpoint, `http://host:port`.
+    pub(super) otlp: Option<String>,
+    pub(super) service_name: Option<String>,
+    pub(super) sample_ratio: Option<f64>,
 }
 
 /// `[oci]`: how plugins named `oci://…` are pulled.

@@ -577,3 +577,80 @@ async fn config_debug_redacts_the_api_key_admin_token_and_secrets() {
         "redis://:<redacted>@h/0?x=@"
     );
 }
+
+#[test]
+fn telemetry_is_off_unless_otlp_is_set() {
+    let dir = dir_with(&[]);
+    let config = Config::parse("", dir.path()).expect("an empty config");
+    assert_eq!(config.telemetry, TelemetryConfig::default());
+
+    let config = Config::parse("[telemetry]\notlp = \"http://127.0.0.1:4317\"", dir.path())
+        .expect("OTLP with defaults");
+    let otlp = config.telemetry.otlp.expect("OTLP export");
+    assert_eq!(otlp.endpoint, "http://127.0.0.1:4317");
+    assert_eq!(otlp.service_name, DEFAULT_SERVICE_NAME);
+    assert!((otlp.sample_ratio - 1.0).abs() < f64::EPSILON);
+
+    let config = Config::parse(
+        "[telemetry]\notlp = \"http://otel-collector:4317/\"\n\
+         service_name = \"rotor-eu\"\nsample_ratio = 0.25",
+        dir.path(),
+    )
+    .expect("OTLP with every key");
+    let otlp = config.telemetry.otlp.expect("OTLP export");
+    assert_eq!(otlp.service_name, "rotor-eu");
+    assert!((otlp.sample_ratio - 0.25).abs() < f64::EPSILON);
+}
+
+#[test]
+fn telemetry_errors_name_the_key() {
+    let dir = dir_with(&[]);
+    for (text, key, says) in [
+        (
+            "otlp = \"localhost:4317\"",
+            "telemetry.otlp",
+            "not an http://",
+        ),
+        ("otlp = \"https://c:4317\"", "telemetry.otlp", "TLS"),
+        ("otlp = \"http://c\"", "telemetry.otlp", "no port"),
+        ("otlp = \"http://:4317\"", "telemetry.otlp", "no host"),
+        ("otlp = \"http://c:99999\"", "telemetry.otlp", "not a port"),
+        (
+            "otlp = \"http://c:4317/v1/traces\"",
+            "telemetry.otlp",
+            "host and port only",
+        ),
+        (
+            "otlp = \"http://c:4317\"\nsample_ratio = 1.5",
+            "telemetry.sample_ratio",
+            "between 0 and 1",
+        ),
+        (
+            "otlp = \"http://c:4317\"\nservice_name = \" \"",
+            "telemetry.service_name",
+            "empty",
+        ),
+        (
+            "sample_ratio = 0.5",
+            "telemetry.sample_ratio",
+            "only with `otlp`",
+        ),
+        (
+            "service_name = \"x\"",
+            "telemetry.service_name",
+            "only with `otlp`",
+        ),
+        (
+            "otlp = \"http://c:4317\"\nendpoint = \"x\"",
+            "endpoint",
+            "unknown field",
+        ),
+    ] {
+        let text = format!("[telemetry]\n{text}");
+        let error = Config::parse(&text, dir.path()).unwrap_err().to_string();
+        assert!(
+            error.contains(key) && error.contains(says),
+            "{text}: {error}"
+        );
+    }
+}

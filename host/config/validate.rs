@@ -48,6 +48,7 @@ impl RawConfig {
         let tls = self.tls.map(|raw| raw.validate(base)).transpose()?;
         let transport = self.transport.validate()?;
         let pool = self.pool.validate()?;
+        let telemetry = self.telemetry.validate()?;
         let oci = self
             .oci
             .map(|raw| raw.validate(base))
@@ -172,6 +173,7 @@ impl RawConfig {
             source: None,
             pool,
             oci,
+            telemetry,
         })
     }
 }

@@ -327,7 +327,8 @@ impl Reloader {
     /// Reads the config file again and swaps in its tenants, routes, limits
     /// and plugins if every part of it is valid and fits the running Rotor;
     /// otherwise nothing changes. The main `listen` address, `[pool]`,
-    /// `[transport]`, `[tls]` and `[auth]` apply at the next restart.
+    /// `[transport]`, `[tls]`, `[auth]` and `[telemetry]` apply at the next
+    /// restart.
     pub async fn reload_config(&self) -> Result<(), ReloadError> {
         let mut state = self.state.lock().await;
         let path = state
@@ -368,6 +369,9 @@ impl Reloader {
         }
         if new.listen != state.config.listen || new.pool != state.config.pool {
             tracing::warn!("changes to `listen` and `[pool]` apply at the next restart");
+        }
+        if new.telemetry != state.config.telemetry {
+            tracing::warn!("changes to `[telemetry]` apply at the next restart");
         }
         log_tenant_changes(&state.config, &new);
         state.config = new;

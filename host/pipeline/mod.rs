@@ -20,6 +20,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
+use tracing::Instrument as _;
 use wasmtime::{Store, Trap};
 
 use crate::config::{Limits, MAX_TIMEOUT};
@@ -34,7 +35,8 @@ use crate::runtime::guest_log::escape_control;
 use crate::runtime::plugin::{InterceptorInstance, Live};
 use crate::runtime::store::{self, CallState};
 use crate::runtime::warm::{Acquired, Retired, Warm, WarmState};
-use crate::telemetry::{Metrics, TenantCalls};
+use crate::telemetry::otlp;
+use crate::telemetry::{Metrics, STEP_TARGET, TenantCalls};
 
 mod replies;
 
@@ -233,9 +235,12 @@ impl Call<'_> {
         // publish accepted "as it is" publishes the rewritten data.
         let mut rewritten = false;
         for step in chain {
-            let (this, decision) = match self.before(step, &request).await {
+            let span = step_span("before", &step.target);
+            let before = self.before(step, &request).instrument(span.clone()).await;
+            let (this, decision) = match before {
                 Ok(before) => before,
                 Err(fault) => {
+                    failed(&span, &fault);
                     self.fail(step, fault)?;
                     continue;
                 }
@@ -251,6 +256,7 @@ impl Call<'_> {
                         self.kind,
                         kind_of(&rewritten)
                     ));
+                    failed(&span, &fault);
                     self.discard(&step.target, &fault);
                     self.fail(step, fault)?;
                     continue;
@@ -267,6 +273,7 @@ impl Call<'_> {
                         self.kind,
                         reply_kind(&reply)
                     ));
+                    failed(&span, &fault);
                     self.discard(&step.target, &fault);
                     self.fail(step, fault)?;
                     continue;
@@ -299,7 +306,15 @@ impl Call<'_> {
             None => {
                 let target = routes.route(&request)?;
                 let decided = rewritten.then(|| request_decided(&request)).flatten();
-                let mut reply = self.handle(target, request).await?;
+                let call = tracing::Span::current();
+                call.record("plugin", target.guest.plugin.as_str());
+                call.record("version", &target.plugin.sha256()[..12]);
+                let span = step_span("handler", target);
+                let handled = self.handle(target, request).instrument(span.clone()).await;
+                if let Err(CallError::Guest { fault, .. }) = &handled {
+                    failed(&span, fault);
+                }
+                let mut reply = handled?;
                 settle(&mut reply, decided.as_ref());
                 Answer {
                     reply,
@@ -326,8 +341,13 @@ impl Call<'_> {
         }
 
         for (mut this, step) in entered.into_iter().rev() {
+            let span = step_span("after", &step.target);
+            span.record("instance", this.instance_origin);
             let timer = self.timer("after", &step.target);
-            let after = self.after(&mut this.instance, &answer.reply).await;
+            let after = self
+                .after(&mut this.instance, &answer.reply)
+                .instrument(span.clone())
+                .await;
             drop(timer);
             let fault = match after {
                 Ok(None) => None,
@@ -350,6 +370,7 @@ impl Call<'_> {
             match fault {
                 None => self.keep(&step.target, this.instance.into_live(), this.warm),
                 Some(fault) => {
+                    failed(&span, &fault);
                     self.discard(&step.target, &fault);
                     self.fail(step, fault)?;
                 }
@@ -403,13 +424,20 @@ impl Call<'_> {
         request: &Request,
     ) -> Result<(Entered, Decision), GuestFault> {
         let _timer = self.timer("before", &step.target);
-        let (live, warm) = self.live(&step.target).await?;
+        let (live, warm, origin) = self.live(&step.target).await?;
         let mut instance = match step.target.plugin.interceptor_of(live) {
             Ok(instance) => instance,
             Err(error) => return Err(GuestFault::Instantiate(format!("{error:#}"))),
         };
         match instance.before(&self.context, request).await {
-            Ok(decision) => Ok((Entered { instance, warm }, decision)),
+            Ok(decision) => Ok((
+                Entered {
+                    instance,
+                    warm,
+                    instance_origin: origin,
+                },
+                decision,
+            )),
             Err(error) => {
                 let fault = classify(error, &instance.store);
                 self.discard(&step.target, &fault);
@@ -422,8 +450,12 @@ impl Call<'_> {
     /// one, else a new one (a fresh instance, or the next warm one). A pool
     /// that is already building as many instances as it may at once makes
     /// the call wait for one (see [`crate::runtime::warm`]); one whose deadline
-    /// passes meanwhile fails as out of time.
-    async fn live(&self, target: &Target) -> Result<(Live, Option<WarmState>), GuestFault> {
+    /// passes meanwhile fails as out of time. Says which, `warm` or `fresh`,
+    /// and records it on the step's span.
+    async fn live(
+        &self,
+        target: &Target,
+    ) -> Result<(Live, Option<WarmState>, &'static str), GuestFault> {
         let mut building = None;
         if let Some(pool) = &target.warm {
             let deadline = self.step_deadline();
@@ -442,7 +474,8 @@ impl Call<'_> {
                     let (mut live, state) = warm.into_parts();
                     live.store.data_mut().begin_call(target.guest.clone());
                     store::refill(&mut live.store, self.limits, deadline);
-                    return Ok((live, Some(state)));
+                    tracing::Span::current().record("instance", "warm");
+                    return Ok((live, Some(state), "warm"));
                 }
                 Some(Acquired::Build(permit)) => {
                     pool.counters().miss.inc();
@@ -462,7 +495,8 @@ impl Call<'_> {
             .metrics
             .instantiated(&target.guest.plugin, started.elapsed().as_secs_f64());
         let state = target.warm.as_ref().map(|pool| pool.new_state());
-        Ok((Live { store, instance }, state))
+        tracing::Span::current().record("instance", "fresh");
+        Ok((Live { store, instance }, state, "fresh"))
     }
 
     /// Returns an instance that ended its call cleanly to its pool, if its
@@ -504,15 +538,12 @@ impl Call<'_> {
     }
 
     async fn handle(&self, target: &Target, request: Request) -> Result<Reply, CallError> {
-        let span = tracing::Span::current();
-        span.record("plugin", target.guest.plugin.as_str());
-        span.record("version", &target.plugin.sha256()[..12]);
         let failed = |fault| CallError::Guest {
             plugin: target.guest.plugin.clone(),
             fault,
         };
         let _timer = self.timer("handler", target);
-        let (mut live, warm) = self.live(target).await.map_err(failed)?;
+        let (mut live, warm, _) = self.live(target).await.map_err(failed)?;
         match target
             .plugin
             .call_handler(&mut live.store, &live.instance, request)
@@ -551,6 +582,30 @@ impl Drop for StepTimer<'_> {
 struct Entered {
     instance: InterceptorInstance,
     warm: Option<WarmState>,
+    /// Whether its instance was `warm` or `fresh`, for the `after` span.
+    instance_origin: &'static str,
+}
+
+/// The span of one step of a call (`before`, `handler` or `after`) of
+/// `target`'s plugin: a child of the `call` span, exported with
+/// `[telemetry] otlp` and otherwise never built (see [`STEP_TARGET`]).
+fn step_span(step: &'static str, target: &Target) -> tracing::Span {
+    tracing::info_span!(
+        target: STEP_TARGET,
+        "step",
+        otel.name = step,
+        step,
+        plugin = target.guest.plugin.as_str(),
+        version = &target.plugin.sha256()[..12],
+        instance = tracing::field::Empty,
+        fault = tracing::field::Empty,
+    )
+}
+
+/// Records on a step's span that the step failed, and how.
+fn failed(span: &tracing::Span, fault: &GuestFault) {
+    span.record("fault", fault.kind());
+    otlp::mark_error(span, fault.kind());
 }
 
 /// Names what went wrong in a failed guest call.

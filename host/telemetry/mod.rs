@@ -4,13 +4,15 @@
 //! throttling, served as text by the admin listener at `/metrics`; every
 //! family has its series of the configured tenants and plugins from the
 //! start, at zero (see `series`). In `trace`, the W3C trace context of a
-//! call.
+//! call and the targets of its spans; in `otlp`, their export to an
+//! OpenTelemetry collector.
 
 mod labels;
+pub mod otlp;
 mod trace;
 
 pub use self::labels::*;
-pub use self::trace::TraceParent;
+pub use self::trace::{CALL_TARGET, STEP_TARGET, TraceParent};
 
 use std::collections::HashMap;
 use std::sync::atomic::AtomicI64;
@@ -161,6 +163,12 @@ impl Metrics {
             "reply_bytes",
             "Encoded size of each proxy reply, by tenant and request type",
             reply_bytes.clone(),
+        );
+        registry.register(
+            "trace_spans_dropped",
+            "Spans not exported to the OTLP collector: its queue was full, or the collector \
+             did not take them",
+            otlp::SPANS_DROPPED.clone(),
         );
         Metrics {
             registry,

@@ -11,6 +11,7 @@ fn trace_parents_are_parsed_strictly() {
     .expect("valid");
     assert_eq!(parsed.trace_id, "4bf92f3577b34da6a3ce929d0e0e4736");
     assert_eq!(parsed.parent_id, "00f067aa0ba902b7");
+    assert_eq!(parsed.flags, 1);
     for bad in [
         "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
         "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",

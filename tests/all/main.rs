@@ -20,6 +20,7 @@ mod live_tenants;
 mod mapping;
 mod metrics;
 mod oci;
+mod otlp;
 mod reload;
 mod routing;
 mod scaffold;

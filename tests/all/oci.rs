@@ -1,9 +1,10 @@
 //! Plugins from an OCI registry: `rotor push` publishes a component to a
 //! real registry on loopback (Debian's `docker-registry`, the CNCF
 //! distribution server), replicas pull it by tag or digest, follow a tag
-//! that moves and roll back, with basic auth on and off; a wrong digest and
-//! a registry that is down are errors that name the reference, unless the
-//! component was pulled before.
+//! that moves and roll back (in process, and as two `rotor serve` processes
+//! rolled back through their admin listeners), with basic auth on and off;
+//! a wrong digest and a registry that is down are errors that name the
+//! reference, unless the component was pulled before.
 //!
 //! The tests skip, saying why, where `docker-registry` (or `htpasswd`, for
 //! basic auth) is not installed, unless `ROTOR_REQUIRE_REGISTRY=1`.
@@ -364,4 +365,123 @@ async fn a_wrong_digest_or_a_registry_that_is_down_is_named() {
     let server =
         TestServer::start_in(server_dir(), &config(&registry, &pinned, cache.path(), "")).await;
     assert_eq!(who_answers(&server).await, "mirror");
+}
+
+/// `POST path` on the admin listener at `port` with a bearer `token`: the
+/// status code and the body.
+fn admin_post(port: u16, path: &str, token: &str) -> (u16, String) {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("the admin listener");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("a read timeout");
+    let request = format!(
+        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: Bearer {token}\r\n\
+         Content-Length: 0\r\nConnection: close\r\n\r\n"
+    );
+    stream.write_all(request.as_bytes()).expect("sending");
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).expect("an answer");
+    let status = answer
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("an HTTP answer: {answer}"));
+    let body = answer
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// Which plugin answers an RPC on a `rotor serve` (see [`who_answers`]).
+async fn who_answers_process(
+    client: &mut rotor::proto::proxy::centrifugo_proxy_client::CentrifugoProxyClient<
+        tonic::transport::Channel,
+    >,
+) -> &'static str {
+    let message = pb::RpcRequest {
+        user: "42".into(),
+        method: "echo".into(),
+        data: br#"{"n":1}"#.to_vec(),
+        ..Default::default()
+    };
+    let reply = client
+        .rpc(request(message, &[]))
+        .await
+        .expect("OK")
+        .into_inner();
+    let data = reply.result.expect("a result").data;
+    if json(&data).get("method").is_some() {
+        "mirror"
+    } else {
+        "router"
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_rotor_serve_replicas_follow_a_tag_and_roll_back_through_admin() {
+    let Some(registry) = Registry::start(false) else {
+        return;
+    };
+    let tag = registry.reference("plugins/fleet:v1");
+    let first = pushed(&plugin("test-mirror"), &tag, None);
+    let token = "fleet-admin-token";
+    let cache = ScratchDir::new();
+    let mut replicas = Vec::new();
+    for _ in 0..2 {
+        let admin = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .expect("a free port")
+            .port();
+        let text = format!(
+            "listen = \"127.0.0.1:0\"\n\
+             [admin]\nlisten = \"127.0.0.1:{admin}\"\ntoken_env = \"ROTOR_FLEET_TOKEN\"\n{}",
+            config(&registry, &tag, cache.path(), "")
+        );
+        let process = crate::support::RotorProcess::start(
+            server_dir(),
+            &text,
+            &[("ROTOR_FLEET_TOKEN", token)],
+        );
+        let client = process.client().await;
+        replicas.push((process, client, admin));
+    }
+    for (_, client, _) in &mut replicas {
+        assert_eq!(who_answers_process(client).await, "mirror");
+    }
+
+    // The tag moves: both processes go over to the new digest.
+    let second = pushed(&plugin("rpc-router"), &tag, None);
+    assert_ne!(first, second);
+    for (process, client, _) in &mut replicas {
+        let started = Instant::now();
+        while who_answers_process(client).await != "router" {
+            assert!(
+                started.elapsed() < LIVE_WITHIN,
+                "the new tag did not go live: {}",
+                process.log()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    // An operator rolls back on each replica through its admin listener.
+    let key = format!("default/{tag}");
+    for (process, client, admin) in &mut replicas {
+        let (status, body) = admin_post(*admin, &format!("/admin/rollback/{key}"), token);
+        assert_eq!(status, 200, "rollback: {body}\n{}", process.log());
+        assert_eq!(who_answers_process(client).await, "mirror");
+    }
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    for (_, client, _) in &mut replicas {
+        assert_eq!(
+            who_answers_process(client).await,
+            "mirror",
+            "the rollback holds while the tag stays"
+        );
+    }
+    for (mut process, client, _) in replicas {
+        drop(client);
+        process.stop().await;
+    }
 }

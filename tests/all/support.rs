@@ -1,11 +1,12 @@
 //! Test support: builds the plugins once, starts Rotor on an ephemeral
 //! loopback port, and plays Centrifugo's part with a gRPC proxy client.
 
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::OnceLock;
+use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use rotor::proto::proxy::centrifugo_proxy_client::CentrifugoProxyClient;
 use rotor::{Config, Rotor};
@@ -211,4 +212,127 @@ pub fn internal_error() -> Option<rotor::proto::proxy::Error> {
         message: "internal server error".into(),
         temporary: true,
     })
+}
+
+/// How long a `rotor serve` may take to stop once told to.
+const STOP_WITHIN: Duration = Duration::from_secs(20);
+
+/// A `rotor serve` child and what it logged, killed on drop.
+pub struct RotorProcess {
+    child: Child,
+    log: Arc<Mutex<Vec<String>>>,
+    /// Where its proxy listener listens.
+    pub address: String,
+    _dir: ScratchDir,
+}
+
+impl RotorProcess {
+    /// Starts `rotor serve` on config `text`, written to `dir` (which lives
+    /// as long as the process), with `env` set, and waits until it listens.
+    pub fn start(dir: ScratchDir, text: &str, env: &[(&str, &str)]) -> RotorProcess {
+        let path = dir.path().join("rotor.toml");
+        std::fs::write(&path, text).expect("writing the config");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_rotor"))
+            .args(["serve", "--config"])
+            .arg(&path)
+            .env("RUST_LOG", "info")
+            .env("NO_COLOR", "1")
+            .envs(env.iter().copied())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("starting rotor serve");
+        let stderr = child.stderr.take().expect("stderr");
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let lines = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                lines.lock().expect("the log").push(line);
+            }
+        });
+        let started = Instant::now();
+        let address = loop {
+            let found = log.lock().expect("the log").iter().find_map(|line| {
+                if !line.contains("serving Centrifugo's proxy") {
+                    return None;
+                }
+                Some(
+                    line.split("address=")
+                        .nth(1)?
+                        .split_whitespace()
+                        .next()?
+                        .to_owned(),
+                )
+            });
+            if let Some(address) = found {
+                break address;
+            }
+            if let Some(status) = child.try_wait().expect("waiting for rotor") {
+                panic!(
+                    "rotor exited with {status}: {:?}",
+                    log.lock().expect("the log")
+                );
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(120),
+                "rotor did not listen in time"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        RotorProcess {
+            child,
+            log,
+            address,
+            _dir: dir,
+        }
+    }
+
+    /// A proxy client connected to it.
+    pub async fn client(&self) -> CentrifugoProxyClient<tonic::transport::Channel> {
+        let channel = Endpoint::from_shared(format!("http://{}", self.address))
+            .expect("an endpoint")
+            .connect()
+            .await
+            .expect("connecting to rotor");
+        CentrifugoProxyClient::new(channel)
+    }
+
+    /// SIGTERM, then the time until the process exited (successfully).
+    /// Clients must be gone: Rotor waits for their connections to close.
+    pub async fn stop(&mut self) -> Duration {
+        let started = Instant::now();
+        let sent = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("sending SIGTERM");
+        assert!(sent.success());
+        loop {
+            if let Some(status) = self.child.try_wait().expect("waiting for rotor") {
+                assert!(
+                    status.success(),
+                    "rotor exited with {status}: {}",
+                    self.log()
+                );
+                return started.elapsed();
+            }
+            assert!(
+                started.elapsed() < STOP_WITHIN,
+                "rotor did not stop: {}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// What it logged so far.
+    pub fn log(&self) -> String {
+        self.log.lock().expect("the log").join("\n")
+    }
+}
+
+impl Drop for RotorProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
