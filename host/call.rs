@@ -14,6 +14,7 @@ use crate::contract::proto::proxy as pb;
 use crate::contract::wit::types::Headers;
 use crate::error::{CallError, FailureReply, GuestFault};
 use crate::pipeline::{Origin, Pipeline};
+use crate::streams::Streams;
 use crate::telemetry::{TenantCalls, TraceParent};
 
 /// Answers proxy calls with the live plugins: what a proxy listener hands
@@ -21,6 +22,7 @@ use crate::telemetry::{TenantCalls, TraceParent};
 #[derive(Clone)]
 pub struct Responder {
     pipeline: Arc<Pipeline>,
+    streams: Arc<Streams>,
     auth: Option<Arc<ProxyAuth>>,
     max_request: u64,
 }
@@ -34,8 +36,14 @@ impl Responder {
         auth: Option<Arc<ProxyAuth>>,
         max_request: u64,
     ) -> Responder {
+        let streams = Arc::new(Streams::new(
+            pipeline.engine().clone(),
+            pipeline.registry().clone(),
+            pipeline.metrics().clone(),
+        ));
         Responder {
             pipeline,
+            streams,
             auth,
             max_request,
         }
@@ -44,6 +52,11 @@ impl Responder {
     /// The pipeline calls run in.
     pub fn pipeline(&self) -> &Arc<Pipeline> {
         &self.pipeline
+    }
+
+    /// The subscription streams of this Rotor.
+    pub(crate) fn streams(&self) -> &Streams {
+        &self.streams
     }
 
     /// The credentials every proxy call must carry, if any.

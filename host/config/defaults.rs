@@ -57,3 +57,11 @@ pub const CANARY_INSTANCES: u32 = 1;
 /// per call at a few hundred calls a second, yet too few for one tenant to
 /// flood the log (at most 400 KiB a second of 2 KiB lines).
 pub const DEFAULT_LOG_RATE: u32 = 200;
+/// Subscription streams one tenant may have open at once. Each holds an
+/// instance (up to its `memory`) for its life, and the instance pool
+/// reserves a slot for every one, so the default stays modest.
+pub const DEFAULT_STREAMS: u32 = 64;
+/// How long a stream may go without a publication, client data or timer:
+/// a stream that does nothing for ten minutes holds an instance for
+/// nothing, and its client subscribes again if it still cares.
+pub const DEFAULT_STREAM_IDLE: Duration = Duration::from_secs(600);
