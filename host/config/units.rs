@@ -92,9 +92,7 @@ impl RawLimits {
         let concurrency = self.concurrency.unwrap_or(defaults.concurrency);
         let streams = self.streams.unwrap_or(defaults.streams);
         let stream_idle = match self.stream_idle {
-            Some(text) => {
-                parse_duration(&text).map_err(|message| named("stream_idle", message))?
-            }
+            Some(text) => parse_duration(&text).map_err(|message| named("stream_idle", message))?,
             None => defaults.stream_idle,
         };
         if stream_idle.is_zero() || stream_idle > MAX_STREAM_IDLE {

@@ -215,7 +215,12 @@ impl Session {
     ) -> Option<End> {
         let published = u64::try_from(requests.publications.len()).unwrap_or(u64::MAX);
         for publication in requests.publications {
-            if self.tx.send(Ok(publication_message(publication))).await.is_err() {
+            if self
+                .tx
+                .send(Ok(publication_message(publication)))
+                .await
+                .is_err()
+            {
                 return Some(End::ClientLeft);
             }
         }

@@ -23,6 +23,7 @@ mod oci;
 mod reload;
 mod routing;
 mod scaffold;
+mod streams;
 mod support;
 mod tenants;
 mod tls;

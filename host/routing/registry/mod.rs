@@ -473,9 +473,7 @@ impl TenantRoutes {
             .or(routes.default.as_ref())
             .ok_or_else(|| match request {
                 Request::Rpc(r) => CallError::NoRoute(format!("rpc method `{}`", r.method)),
-                Request::Subscribe(r) => {
-                    CallError::NoRoute(format!("{kind} to `{}`", r.channel))
-                }
+                Request::Subscribe(r) => CallError::NoRoute(format!("{kind} to `{}`", r.channel)),
                 Request::Publish(r) => CallError::NoRoute(format!("publish to `{}`", r.channel)),
                 _ => match channel {
                     Some(channel) => CallError::NoRoute(format!("{kind} of `{channel}`")),
