@@ -117,23 +117,19 @@ impl Streams {
             .into_request(call.headers)
             .map_err(|error| tonic::Status::invalid_argument(error.to_string()))?;
         let routes = self.registry.snapshot();
-        let failed = |error: CallError| match error.reply(kind) {
-            FailureReply::Status(status) => status,
-            FailureReply::Error { message, .. } => tonic::Status::internal(message),
-        };
         let tenant = routes
             .tenant_of(&request, call.listener)
-            .map_err(|error| failed(error))?;
+            .map_err(status)?;
         let limits = *tenant.limits();
         if size > limits.max_request {
-            return Err(failed(CallError::TooLarge {
+            return Err(status(CallError::TooLarge {
                 size,
                 limit: limits.max_request,
             }));
         }
         let target = tenant
             .route_as(kind, &request)
-            .map_err(|error| failed(error))?
+            .map_err(status)?
             .clone();
         let Request::Subscribe(subscribe) = &request else {
             unreachable!("a subscribe request converts into a subscribe record");
@@ -281,6 +277,15 @@ struct Opened {
 fn open_deadline(limits: &crate::config::Limits, caller: Option<Instant>) -> Instant {
     let budget = Instant::now() + limits.timeout.min(MAX_TIMEOUT);
     caller.map_or(budget, |deadline| deadline.min(budget))
+}
+
+/// The status a stream that cannot be routed fails with, as a unary
+/// subscribe would (see [`CallError::reply`]).
+fn status(error: CallError) -> tonic::Status {
+    match error.reply(RequestKind::SubscribeStream) {
+        FailureReply::Status(status) => status,
+        FailureReply::Error { message, .. } => tonic::Status::internal(message),
+    }
 }
 
 /// The first message of a stream: the answer to its subscribe.
