@@ -117,9 +117,7 @@ impl Streams {
             .into_request(call.headers)
             .map_err(|error| tonic::Status::invalid_argument(error.to_string()))?;
         let routes = self.registry.snapshot();
-        let tenant = routes
-            .tenant_of(&request, call.listener)
-            .map_err(status)?;
+        let tenant = routes.tenant_of(&request, call.listener).map_err(status)?;
         let limits = *tenant.limits();
         if size > limits.max_request {
             return Err(status(CallError::TooLarge {
@@ -127,10 +125,7 @@ impl Streams {
                 limit: limits.max_request,
             }));
         }
-        let target = tenant
-            .route_as(kind, &request)
-            .map_err(status)?
-            .clone();
+        let target = tenant.route_as(kind, &request).map_err(status)?.clone();
         let Request::Subscribe(subscribe) = &request else {
             unreachable!("a subscribe request converts into a subscribe record");
         };
