@@ -99,12 +99,6 @@ impl StreamOutbox {
             close: self.close,
         }
     }
-
-    /// Forgets what a failed callback asked for.
-    pub fn clear(&mut self) {
-        self.publications.clear();
-        self.wake = None;
-    }
 }
 
 #[cfg(test)]
