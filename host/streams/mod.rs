@@ -7,10 +7,10 @@
 //! subscribe_stream`), and the guest's `open` runs under the usual CPU
 //! deadline; its reply is the stream's first message. An accepted stream
 //! then takes one of the tenant's `limits.streams` slots and moves into a
-//! task of its own ([`session`]), which owns the store, so callbacks never
+//! task of its own ([`task`]), which owns the store, so callbacks never
 //! overlap, and ends the stream as the table of the design says.
 
-mod session;
+mod task;
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -34,7 +34,7 @@ use crate::runtime::outbox::StreamOutbox;
 use crate::runtime::store::{self, by_deadline};
 use crate::telemetry::Metrics;
 
-use self::session::Session;
+use self::task::StreamTask;
 
 /// Messages a stream sends Centrifugo: protobuf, or the status that ends it.
 pub type Outgoing = Result<pb::StreamSubscribeResponse, tonic::Status>;
@@ -202,7 +202,7 @@ impl Streams {
             return Ok(ReceiverStream::new(rx));
         }
         self.metrics.stream_event(tenant.name(), "opened", 1);
-        let session = Session {
+        let task = StreamTask {
             tenant: tenant.name().to_owned(),
             listener: call.listener.map(str::to_owned),
             probe: request.clone(),
@@ -218,7 +218,7 @@ impl Streams {
             _open: self.metrics.stream_open(tenant.name()),
             _slot: slot,
         };
-        tokio::spawn(tracing::Instrument::instrument(session.run(), span));
+        tokio::spawn(tracing::Instrument::instrument(task.run(), span));
         Ok(ReceiverStream::new(rx))
     }
 

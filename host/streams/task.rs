@@ -22,8 +22,8 @@ use crate::runtime::store::{self, CallState, by_deadline};
 use crate::streams::{ClientData, Outgoing};
 use crate::telemetry::{Metrics, OpenStream};
 
-/// An accepted stream, run by [`Session::run`] until it ends.
-pub(super) struct Session {
+/// An accepted stream, run by [`StreamTask::run`] until it ends.
+pub(super) struct StreamTask {
     pub(super) tenant: String,
     pub(super) listener: Option<String>,
     /// The opening request, to route again after a reload.
@@ -88,7 +88,7 @@ enum Callback {
     ClientData(Vec<u8>),
 }
 
-impl Session {
+impl StreamTask {
     /// Runs the stream to its end, then ends the rpc as the end says: OK
     /// (Centrifugo unsubscribes the client for good), a status (the client
     /// subscribes again), or nothing when Centrifugo already left.
