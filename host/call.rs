@@ -14,6 +14,7 @@ use crate::contract::proto::proxy as pb;
 use crate::contract::wit::types::Headers;
 use crate::error::{CallError, FailureReply, GuestFault};
 use crate::pipeline::{Origin, Pipeline};
+use crate::streams::Streams;
 use crate::telemetry::otlp;
 use crate::telemetry::{CALL_TARGET, TenantCalls, TraceParent};
 
@@ -22,6 +23,7 @@ use crate::telemetry::{CALL_TARGET, TenantCalls, TraceParent};
 #[derive(Clone)]
 pub struct Responder {
     pipeline: Arc<Pipeline>,
+    streams: Arc<Streams>,
     auth: Option<Arc<ProxyAuth>>,
     max_request: u64,
 }
@@ -35,8 +37,14 @@ impl Responder {
         auth: Option<Arc<ProxyAuth>>,
         max_request: u64,
     ) -> Responder {
+        let streams = Arc::new(Streams::new(
+            pipeline.engine().clone(),
+            pipeline.registry().clone(),
+            pipeline.metrics().clone(),
+        ));
         Responder {
             pipeline,
+            streams,
             auth,
             max_request,
         }
@@ -45,6 +53,11 @@ impl Responder {
     /// The pipeline calls run in.
     pub fn pipeline(&self) -> &Arc<Pipeline> {
         &self.pipeline
+    }
+
+    /// The subscription streams of this Rotor.
+    pub(crate) fn streams(&self) -> &Streams {
+        &self.streams
     }
 
     /// The credentials every proxy call must carry, if any.

@@ -1,6 +1,6 @@
 //! Rotor answers Centrifugo's gRPC proxy calls — connect, refresh,
-//! subscribe, publish, RPC, sub-refresh — with sandboxed WebAssembly
-//! components, one per request type.
+//! subscribe, publish, RPC, sub-refresh, the channel calls and subscription
+//! streams — with sandboxed WebAssembly components, one per request type.
 //!
 //! # The crate map
 //!
@@ -12,6 +12,7 @@
 //! | `app` | [`Rotor`]: builds the engine, services, registry and reloader; the operator's facade and its admin endpoint |
 //! | `transport` | the gRPC [`ProxyService`], binding and serving its listeners (limits, TLS, authentication) |
 //! | `call` | the answer path of one call: span, metrics, protobuf → WIT → pipeline → protobuf |
+//! | `streams` | subscription streams: one instance per stream for its life, its callbacks, limits and end |
 //! | `lifecycle` | reloads of config and plugins, each checked by canary calls |
 //! | `pipeline` | one call: the interceptor chain around the handler |
 //! | `routing` | the [`PluginRegistry`]: which plugin answers, tenancy, channel scopes |
@@ -51,6 +52,7 @@ mod policy;
 mod routing;
 mod runtime;
 pub mod scaffold;
+mod streams;
 mod telemetry;
 mod transport;
 

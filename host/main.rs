@@ -469,6 +469,12 @@ async fn call(
     headers: Vec<(String, String)>,
     cache: CompileCache,
 ) -> Result<ExitCode> {
+    if kind.is_stream() {
+        anyhow::bail!(
+            "`rotor call` answers one request with one reply; a subscription stream is neither \
+             (test stream handlers over gRPC, as Centrifugo opens them)"
+        );
+    }
     let text = match request.strip_prefix('@') {
         Some(file) => {
             std::fs::read_to_string(file).with_context(|| format!("cannot read {file}"))?
@@ -499,6 +505,8 @@ async fn call(
         SharedPollRefresh => pb::SharedPollRefreshRequest,
         NotifyCacheEmpty => pb::NotifyCacheEmptyRequest,
         NotifyChannelState => pb::NotifyChannelStateRequest,
+        // Refused above.
+        SubscribeStream => pb::SubscribeRequest,
     };
     println!("{reply}");
     Ok(ExitCode::SUCCESS)

@@ -60,3 +60,11 @@ pub const DEFAULT_LOG_RATE: u32 = 200;
 /// `service.name` of exported spans: what a trace viewer lists Rotor's
 /// spans under unless several deployments must be told apart.
 pub const DEFAULT_SERVICE_NAME: &str = "rotor";
+/// Subscription streams one tenant may have open at once. Each holds an
+/// instance (up to its `memory`) for its life, and the instance pool
+/// reserves a slot for every one, so the default stays modest.
+pub const DEFAULT_STREAMS: u32 = 64;
+/// How long a stream may go without a publication, client data or timer:
+/// a stream that does nothing for ten minutes holds an instance for
+/// nothing, and its client subscribes again if it still cares.
+pub const DEFAULT_STREAM_IDLE: Duration = Duration::from_secs(600);

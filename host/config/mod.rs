@@ -161,11 +161,18 @@ impl TenantConfig {
     }
 
     /// Instances its calls may hold alive at once: `concurrency` calls of
-    /// a handler and the longest interceptor chain each, and every warm
-    /// pool full. The instance pool holds this many for the tenant, and the
-    /// tenant may never have more (its share carries over reloads, like its
-    /// limits), so no tenant can take the slots another was sized for.
+    /// a handler and the longest interceptor chain each, every warm pool
+    /// full, and, when it routes subscription streams, `streams` open
+    /// streams (each holds one instance for its life). The instance pool
+    /// holds this many for the tenant, and the tenant may never have more
+    /// (its share carries over reloads, like its limits), so no tenant can
+    /// take the slots another was sized for.
     pub fn instance_share(&self) -> u32 {
+        let streams = if self.handlers.contains_key(&RequestKind::SubscribeStream) {
+            self.limits.streams
+        } else {
+            0
+        };
         let per_call = u32::try_from(1 + self.interceptors.longest()).unwrap_or(u32::MAX);
         let idle = self
             .reuse
@@ -175,6 +182,7 @@ impl TenantConfig {
             .concurrency
             .saturating_mul(per_call)
             .saturating_add(idle)
+            .saturating_add(streams)
     }
 
     /// The key of one of its plugins among all tenants' plugins: see
@@ -306,10 +314,11 @@ impl Interceptors {
             .chain(self.by_kind.get(&kind).into_iter().flatten())
     }
 
-    /// The length of the longest chain.
+    /// The length of the longest chain (streams run none).
     pub fn longest(&self) -> usize {
         RequestKind::ALL
             .iter()
+            .filter(|kind| !kind.is_stream())
             .map(|kind| self.chain(*kind).count())
             .max()
             .unwrap_or(0)
@@ -359,6 +368,12 @@ pub struct Limits {
     /// Log lines a second the tenant's guests may write together; more are
     /// dropped (and counted in a warning).
     pub log_rate: u32,
+    /// Subscription streams the tenant may have open at once; one more is
+    /// refused with error 111, so its client retries.
+    pub streams: u32,
+    /// How long a stream may go without a publication, client data or
+    /// timer before Rotor ends it.
+    pub stream_idle: Duration,
 }
 
 impl Default for Limits {
@@ -375,6 +390,8 @@ impl Default for Limits {
             kv_ops: DEFAULT_KV_OPS,
             api_calls: DEFAULT_API_CALLS,
             log_rate: DEFAULT_LOG_RATE,
+            streams: DEFAULT_STREAMS,
+            stream_idle: DEFAULT_STREAM_IDLE,
         }
     }
 }

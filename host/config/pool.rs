@@ -21,7 +21,7 @@ impl PoolLimits {
         if needs.instances > self.instances {
             return Some(format!(
                 "the tenants need {} instances at once (concurrency times chain length, plus \
-                 idle warm instances) but the running pool holds {}",
+                 idle warm instances and open streams) but the running pool holds {}",
                 needs.instances, self.instances
             ));
         }

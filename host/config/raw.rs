@@ -240,6 +240,8 @@ pub(super) struct RawLimits {
     pub(super) kv_ops: Option<u32>,
     pub(super) api_calls: Option<u32>,
     pub(super) log_rate: Option<u32>,
+    pub(super) streams: Option<u32>,
+    pub(super) stream_idle: Option<String>,
 }
 
 /// A plugin file name, or a table that names the plugin and its options.

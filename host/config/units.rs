@@ -90,6 +90,20 @@ impl RawLimits {
             None => defaults.timeout,
         };
         let concurrency = self.concurrency.unwrap_or(defaults.concurrency);
+        let streams = self.streams.unwrap_or(defaults.streams);
+        let stream_idle = match self.stream_idle {
+            Some(text) => parse_duration(&text).map_err(|message| named("stream_idle", message))?,
+            None => defaults.stream_idle,
+        };
+        if stream_idle.is_zero() || stream_idle > MAX_STREAM_IDLE {
+            return Err(named(
+                "stream_idle",
+                format!(
+                    "must be greater than zero and at most {}h",
+                    MAX_STREAM_IDLE.as_secs() / 3600
+                ),
+            ));
+        }
         let fuel = self.fuel.or(defaults.fuel);
         if memory < 1 << 20 {
             return Err(named("memory", "must be at least 1MiB".into()));
@@ -145,9 +159,16 @@ impl RawLimits {
             kv_ops,
             api_calls,
             log_rate,
+            streams,
+            stream_idle,
         })
     }
 }
+
+/// The longest `stream_idle`: a day. Streams that publish or hear from
+/// their client never go idle, so only a stream that does nothing at all
+/// would wait longer.
+pub(super) const MAX_STREAM_IDLE: Duration = Duration::from_secs(24 * 3600);
 
 /// The longest `timeout` (a guest's deadline, or one server API call): an
 /// hour, far past any proxy timeout, and short enough that a deadline

@@ -362,6 +362,14 @@ impl RawTenant {
                             key: key.clone(),
                             message: format!("{message}, or \"*\""),
                         })?;
+                if kind.is_stream() {
+                    return Err(ConfigError::Invalid {
+                        key,
+                        message: "subscription streams run no interceptors: a stream is not \
+                                  one request and one reply (the \"*\" chain skips them too)"
+                            .into(),
+                    });
+                }
                 interceptors.by_kind.insert(kind, steps);
             }
         }

@@ -34,11 +34,14 @@ pub enum RequestKind {
     /// `NotifyChannelState`: channels became occupied or vacated
     /// (Centrifugo PRO).
     NotifyChannelState,
+    /// `SubscribeUnidirectional` and `SubscribeBidirectional`: a
+    /// subscription stream, served by one instance for its whole life.
+    SubscribeStream,
 }
 
 impl RequestKind {
     /// Every kind, in the order of Centrifugo's proxy service.
-    pub const ALL: [RequestKind; 11] = [
+    pub const ALL: [RequestKind; 12] = [
         RequestKind::Connect,
         RequestKind::Refresh,
         RequestKind::Subscribe,
@@ -50,6 +53,7 @@ impl RequestKind {
         RequestKind::SharedPollRefresh,
         RequestKind::NotifyCacheEmpty,
         RequestKind::NotifyChannelState,
+        RequestKind::SubscribeStream,
     ];
 
     /// The name used in configuration files and on the command line.
@@ -66,6 +70,7 @@ impl RequestKind {
             RequestKind::SharedPollRefresh => "shared_poll_refresh",
             RequestKind::NotifyCacheEmpty => "notify_cache_empty",
             RequestKind::NotifyChannelState => "notify_channel_state",
+            RequestKind::SubscribeStream => "subscribe_stream",
         }
     }
 
@@ -83,6 +88,7 @@ impl RequestKind {
             RequestKind::SharedPollRefresh => wit_interface!("shared-poll-refresh-handler"),
             RequestKind::NotifyCacheEmpty => wit_interface!("notify-cache-empty-handler"),
             RequestKind::NotifyChannelState => wit_interface!("notify-channel-state-handler"),
+            RequestKind::SubscribeStream => wit_interface!("stream-handler"),
         }
     }
 
@@ -98,7 +104,8 @@ impl RequestKind {
             | RequestKind::MapRemove
             | RequestKind::SharedPollRefresh
             | RequestKind::NotifyCacheEmpty
-            | RequestKind::NotifyChannelState => Some(Refinement::ChannelNamespace),
+            | RequestKind::NotifyChannelState
+            | RequestKind::SubscribeStream => Some(Refinement::ChannelNamespace),
             RequestKind::Rpc => Some(Refinement::Method),
             RequestKind::Connect | RequestKind::Refresh => None,
         }
@@ -130,6 +137,13 @@ impl RequestKind {
                 | RequestKind::NotifyCacheEmpty
                 | RequestKind::NotifyChannelState
         )
+    }
+
+    /// Whether calls of this kind are streams: one instance for the
+    /// stream's life, no interceptors, no request variant of their own
+    /// (see `streams`).
+    pub fn is_stream(self) -> bool {
+        self == RequestKind::SubscribeStream
     }
 }
 

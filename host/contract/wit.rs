@@ -17,9 +17,10 @@ wasmtime::component::bindgen!({
 pub use self::exports::rotor::centrifugo::{
     connect_handler, interceptor, map_publish_handler, map_remove_handler,
     notify_cache_empty_handler, notify_channel_state_handler, publish_handler, refresh_handler,
-    rpc_handler, shared_poll_refresh_handler, sub_refresh_handler, subscribe_handler,
+    rpc_handler, shared_poll_refresh_handler, stream_handler, sub_refresh_handler,
+    subscribe_handler,
 };
-pub use self::rotor::centrifugo::{centrifugo_api, config, kv, log, types};
+pub use self::rotor::centrifugo::{centrifugo_api, config, kv, log, stream, types};
 
 /// The full name of one of Rotor's WIT interfaces, with the package's
 /// version: the one place the host writes that version (`wit/` is the

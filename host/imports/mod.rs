@@ -1,12 +1,13 @@
 //! Host imports offered to guests: WASI (with nothing granted but clocks and
-//! randomness), `log`, `config` (the plugin's settings), `kv` and
-//! `centrifugo-api`, one file each; and Rotor's engine, the runtime's engine
+//! randomness), `log`, `config` (the plugin's settings), `kv`,
+//! `centrifugo-api` and `stream`, one file each; and Rotor's engine, the runtime's engine
 //! with all of them linked.
 
 mod centrifugo_api;
 pub(crate) mod kv;
 mod log;
 mod settings;
+mod stream;
 
 use wasmtime::component::{HasSelf, Linker};
 
@@ -24,6 +25,7 @@ pub fn add_to_linker(linker: &mut Linker<CallState>) -> wasmtime::Result<()> {
     wit::config::add_to_linker::<_, HasSelf<CallState>>(linker, |state| state)?;
     wit::kv::add_to_linker::<_, HasSelf<CallState>>(linker, |state| state)?;
     wit::centrifugo_api::add_to_linker::<_, HasSelf<CallState>>(linker, |state| state)?;
+    wit::stream::add_to_linker::<_, HasSelf<CallState>>(linker, |state| state)?;
     Ok(())
 }
 

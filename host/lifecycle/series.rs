@@ -30,6 +30,9 @@ pub fn zero(metrics: &Metrics, routes: &Routes) {
                 &OUTCOMES
             };
             metrics.zero_call(name, kind, outcomes);
+            if kind.is_stream() {
+                metrics.zero_streams(name);
+            }
             for target in handlers {
                 metrics.zero_plugin(&target.guest.plugin, &["handler"], target.warm.is_some());
             }

@@ -76,6 +76,11 @@ impl Pipeline {
         }
     }
 
+    /// The engine guests run in.
+    pub fn engine(&self) -> &Arc<Engine> {
+        &self.engine
+    }
+
     /// The metrics calls are counted in.
     pub fn metrics(&self) -> &Arc<Metrics> {
         &self.metrics

@@ -45,8 +45,11 @@ pub(super) fn refusal(kind: RequestKind, refusal: Refusal) -> Reply {
         (RequestKind::Connect, Refusal::Disconnect(d)) => {
             Reply::Connect(ConnectReply::Disconnect(d))
         }
-        (RequestKind::Subscribe, Refusal::Error(e)) => Reply::Subscribe(SubscribeReply::Reject(e)),
-        (RequestKind::Subscribe, Refusal::Disconnect(d)) => {
+        // A stream's `open` is refused as a subscribe is.
+        (RequestKind::Subscribe | RequestKind::SubscribeStream, Refusal::Error(e)) => {
+            Reply::Subscribe(SubscribeReply::Reject(e))
+        }
+        (RequestKind::Subscribe | RequestKind::SubscribeStream, Refusal::Disconnect(d)) => {
             Reply::Subscribe(SubscribeReply::Disconnect(d))
         }
         (RequestKind::Publish, Refusal::Error(e)) => Reply::Publish(PublishReply::Reject(e)),

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use tokio::sync::{Semaphore, SemaphorePermit};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, SemaphorePermit};
 
 /// A tenant's concurrency slots.
 #[derive(Debug)]
@@ -38,6 +38,12 @@ impl Admission {
     /// One slot, or `None` at once when every slot is taken.
     pub fn try_admit(&self) -> Option<SemaphorePermit<'_>> {
         self.permits.try_acquire().ok()
+    }
+
+    /// One slot held apart from this value (a stream holds its slot for
+    /// its life), or `None` at once when every slot is taken.
+    pub fn try_admit_owned(&self) -> Option<OwnedSemaphorePermit> {
+        self.permits.clone().try_acquire_owned().ok()
     }
 
     /// The limit now, in calls.

@@ -44,6 +44,7 @@ struct Handlers {
     shared_poll_refresh: Option<wit::shared_poll_refresh_handler::GuestIndices>,
     notify_cache_empty: Option<wit::notify_cache_empty_handler::GuestIndices>,
     notify_channel_state: Option<wit::notify_channel_state_handler::GuestIndices>,
+    stream: Option<wit::stream_handler::GuestIndices>,
 }
 
 impl Plugin {
@@ -82,6 +83,7 @@ impl Plugin {
             shared_poll_refresh: wit::shared_poll_refresh_handler::GuestIndices::new(&pre).ok(),
             notify_cache_empty: wit::notify_cache_empty_handler::GuestIndices::new(&pre).ok(),
             notify_channel_state: wit::notify_channel_state_handler::GuestIndices::new(&pre).ok(),
+            stream: wit::stream_handler::GuestIndices::new(&pre).ok(),
         };
         let interceptor = wit::interceptor::GuestIndices::new(&pre).ok();
         let plugin = Plugin {
@@ -143,6 +145,7 @@ impl Plugin {
             RequestKind::SharedPollRefresh => h.shared_poll_refresh.is_some(),
             RequestKind::NotifyCacheEmpty => h.notify_cache_empty.is_some(),
             RequestKind::NotifyChannelState => h.notify_channel_state.is_some(),
+            RequestKind::SubscribeStream => h.stream.is_some(),
         }
     }
 
@@ -283,6 +286,20 @@ impl Plugin {
 }
 
 impl Plugin {
+    /// The stream handler of `instance`, an instance of this component in
+    /// `store`: what a subscription stream calls for its whole life.
+    pub fn stream_handler_of(
+        &self,
+        store: &mut Store<CallState>,
+        instance: &Instance,
+    ) -> wasmtime::Result<wit::stream_handler::Guest> {
+        self.handlers
+            .stream
+            .as_ref()
+            .ok_or_else(|| wasmtime::format_err!("the plugin has no stream handler"))?
+            .load(store, instance)
+    }
+
     /// The interceptor of `live`, an instance of this component.
     pub fn interceptor_of(&self, mut live: Live) -> wasmtime::Result<InterceptorInstance> {
         let indices = self

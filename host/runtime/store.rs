@@ -22,6 +22,7 @@ use crate::policy::{
 };
 use crate::runtime::cpu::{CpuShares, Slice, TenantCpu};
 use crate::runtime::guest_log::{LogRate, escape_control};
+use crate::runtime::outbox::StreamOutbox;
 use crate::telemetry::Metrics;
 
 /// Bytes of a guest's stderr kept per call (the last ones written): enough
@@ -108,6 +109,9 @@ pub struct CallState {
     pub kv_budget: u32,
     /// What the tenant's `kv` entries may cost in all.
     pub kv_bytes: u64,
+    /// What a stream's guest asked for in its callback (the `stream`
+    /// import); `None` outside a subscription stream.
+    pub stream: Option<StreamOutbox>,
     deadline: Instant,
     slice: Slice,
     /// Whether the engine meters fuel, so the store takes a fuel budget.
@@ -215,6 +219,7 @@ pub fn new_store(
         api_budget: limits.api_calls,
         kv_budget: limits.kv_ops,
         kv_bytes: limits.kv_bytes,
+        stream: None,
         deadline,
         slice: Slice::default(),
         fuel: meters_fuel,

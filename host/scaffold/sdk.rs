@@ -68,6 +68,10 @@ pub const RUST: &[File] = &[
         "src/records.rs",
         include_str!("../../guest-sdk/rust/src/records.rs"),
     ),
+    (
+        "src/stream.rs",
+        include_str!("../../guest-sdk/rust/src/stream.rs"),
+    ),
 ];
 
 /// The JavaScript and TypeScript SDK (`guest-sdk/js/`), without its tests

@@ -100,3 +100,12 @@ pub struct ReloadLabels {
     /// `applied` or `rejected`.
     pub result: String,
 }
+
+/// Labels of a subscription stream event.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StreamEventLabels {
+    /// The tenant of the stream.
+    pub tenant: String,
+    /// One of `telemetry::STREAM_EVENTS`.
+    pub event: &'static str,
+}

@@ -59,6 +59,8 @@ pub struct Metrics {
     steps: Family<StepLabels, Histogram>,
     request_bytes: Family<KindLabels, Histogram>,
     reply_bytes: Family<KindLabels, Histogram>,
+    streams_open: Family<TenantLabels, Gauge<i64, AtomicI64>>,
+    stream_events: Family<StreamEventLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -170,8 +172,23 @@ impl Metrics {
              did not take them",
             otlp::SPANS_DROPPED.clone(),
         );
+        let streams_open = Family::<TenantLabels, Gauge<i64, AtomicI64>>::default();
+        let stream_events = Family::<StreamEventLabels, Counter>::default();
+        registry.register(
+            "streams_open",
+            "Subscription streams open now, by tenant",
+            streams_open.clone(),
+        );
+        registry.register(
+            "stream_events",
+            "Subscription stream events by tenant: opened, refused, published, and how \
+             streams ended (closed_by_guest, client_left, fault, idle, reload, shutdown)",
+            stream_events.clone(),
+        );
         Metrics {
             registry,
+            streams_open,
+            stream_events,
             calls,
             latency,
             faults,
@@ -412,6 +429,41 @@ impl Metrics {
             .inc();
     }
 
+    /// Counts one open stream of `tenant` until the guard drops.
+    pub fn stream_open(&self, tenant: &str) -> OpenStream {
+        let gauge = self
+            .streams_open
+            .get_or_create(&TenantLabels {
+                tenant: tenant.to_owned(),
+            })
+            .clone();
+        gauge.inc();
+        OpenStream(gauge)
+    }
+
+    /// Counts a stream event of `tenant` (see [`STREAM_EVENTS`]), `count` times.
+    pub fn stream_event(&self, tenant: &str, event: &'static str, count: u64) {
+        self.stream_events
+            .get_or_create(&StreamEventLabels {
+                tenant: tenant.to_owned(),
+                event,
+            })
+            .inc_by(count);
+    }
+
+    /// Makes the stream series of `tenant` exist, at zero.
+    pub(crate) fn zero_streams(&self, tenant: &str) {
+        let _ = self.streams_open.get_or_create(&TenantLabels {
+            tenant: tenant.to_owned(),
+        });
+        for event in STREAM_EVENTS {
+            let _ = self.stream_events.get_or_create(&StreamEventLabels {
+                tenant: tenant.to_owned(),
+                event,
+            });
+        }
+    }
+
     /// Tracks a call in flight until the guard drops.
     pub fn in_flight(&self) -> InFlight<'_> {
         self.in_flight.inc();
@@ -561,6 +613,29 @@ impl HostCall {
                 outcome,
             })
             .inc();
+    }
+}
+
+/// The events of `rotor_stream_events_total`.
+pub const STREAM_EVENTS: [&str; 9] = [
+    "opened",
+    "refused",
+    "published",
+    "closed_by_guest",
+    "client_left",
+    "fault",
+    "idle",
+    "reload",
+    "shutdown",
+];
+
+/// Decrements a tenant's open-stream gauge when dropped.
+#[derive(Debug)]
+pub struct OpenStream(Gauge<i64, AtomicI64>);
+
+impl Drop for OpenStream {
+    fn drop(&mut self) {
+        self.0.dec();
     }
 }
 

@@ -4,6 +4,7 @@
 
 use std::time::{Duration, Instant};
 
+use tokio_stream::StreamExt;
 use tonic::codegen::BoxStream;
 use tonic::metadata::KeyAndValueRef;
 use tonic::{Request, Response, Status, Streaming};
@@ -16,6 +17,7 @@ use crate::contract::proto::proxy::centrifugo_proxy_server::{
 };
 use crate::contract::wit::types::Headers;
 use crate::policy::MAX_MESSAGE;
+use crate::streams::{ClientData, StreamCall};
 use crate::transport::listener::same_secret;
 
 /// Metadata that belongs to the gRPC transport, not to the client: never
@@ -178,8 +180,37 @@ fn parse_grpc_timeout(value: &str) -> Option<Duration> {
     })
 }
 
-fn not_routed(rpc: &str) -> Status {
-    Status::unimplemented(format!("Rotor does not answer CentrifugoProxy.{rpc}"))
+impl ProxyService {
+    /// Opens a subscription stream (see `streams`): `client` carries the
+    /// client's publications of the bidirectional form.
+    async fn open_stream(
+        &self,
+        metadata: &tonic::metadata::MetadataMap,
+        request: pb::SubscribeRequest,
+        client: Option<ClientData>,
+    ) -> Result<Response<BoxStream<pb::StreamSubscribeResponse>>, Status> {
+        let (headers, deadline) = self.admit(metadata)?;
+        let call = StreamCall {
+            request,
+            headers,
+            listener: self.tenant.as_deref(),
+            deadline,
+            client,
+        };
+        let messages = self.responder.streams().open(call).await?;
+        Ok(Response::new(Box::pin(messages)))
+    }
+}
+
+/// The data of the client's publications in a bidirectional stream, until
+/// Centrifugo ends its side or the stream breaks. Messages without a
+/// publication carry nothing for the guest and are skipped.
+fn client_data(incoming: Streaming<pb::StreamSubscribeRequest>) -> ClientData {
+    Box::pin(
+        incoming
+            .map_while(Result::ok)
+            .filter_map(|message| message.publication.map(|publication| publication.data)),
+    )
 }
 
 #[tonic::async_trait]
@@ -263,16 +294,29 @@ impl CentrifugoProxy for ProxyService {
 
     async fn subscribe_unidirectional(
         &self,
-        _: Request<pb::SubscribeRequest>,
+        request: Request<pb::SubscribeRequest>,
     ) -> Result<Response<BoxStream<pb::StreamSubscribeResponse>>, Status> {
-        Err(not_routed("SubscribeUnidirectional"))
+        let (metadata, _, message) = request.into_parts();
+        self.open_stream(&metadata, message, None).await
     }
 
     async fn subscribe_bidirectional(
         &self,
-        _: Request<Streaming<pb::StreamSubscribeRequest>>,
+        request: Request<Streaming<pb::StreamSubscribeRequest>>,
     ) -> Result<Response<BoxStream<pb::StreamSubscribeResponse>>, Status> {
-        Err(not_routed("SubscribeBidirectional"))
+        let (metadata, _, mut incoming) = request.into_parts();
+        // Centrifugo's first message carries the subscribe request.
+        let first = incoming
+            .message()
+            .await?
+            .and_then(|message| message.subscribe_request)
+            .ok_or_else(|| {
+                Status::invalid_argument(
+                    "the first message of a bidirectional stream carries no subscribe_request",
+                )
+            })?;
+        self.open_stream(&metadata, first, Some(client_data(incoming)))
+            .await
     }
 }
 

@@ -141,6 +141,10 @@ fn busy(kind: RequestKind, tenant: &TenantRoutes) -> http::Response<Body> {
         RequestKind::SharedPollRefresh => busy_as::<pb::SharedPollRefreshRequest>(tenant),
         RequestKind::NotifyCacheEmpty => busy_as::<pb::NotifyCacheEmptyRequest>(tenant),
         RequestKind::NotifyChannelState => busy_as::<pb::NotifyChannelStateRequest>(tenant),
+        // Streams are admitted by their own cap, past their headers.
+        RequestKind::SubscribeStream => {
+            tonic::Status::resource_exhausted(CallError::Busy.to_string()).into_http()
+        }
     }
 }
 

@@ -107,6 +107,7 @@ pub async fn serve(
         .set_service_status("", tonic_health::ServingStatus::Serving)
         .await;
     let (stop, stopped) = tokio::sync::watch::channel(false);
+    let streams = responder.clone();
     let mut servers = tokio::task::JoinSet::new();
     for (listener, tenant) in listeners.0 {
         if let Ok(local) = listener.local_addr() {
@@ -141,6 +142,9 @@ pub async fn serve(
     }
     let stop_all = async move {
         shutdown.await;
+        // The graceful stop waits for every call: open streams end first,
+        // with a status that sends their clients to another replica.
+        streams.streams().shut_down();
         health
             .set_not_serving::<CentrifugoProxyServer<ProxyService>>()
             .await;

@@ -24,6 +24,7 @@ mod otlp;
 mod reload;
 mod routing;
 mod scaffold;
+mod streams;
 mod support;
 mod tenants;
 mod tls;

@@ -122,7 +122,7 @@ async fn unrouted_types_and_rpcs_are_unimplemented() {
         status.message()
     );
 
-    // Subscription streams are not answered yet.
+    // Subscription streams no handler routes, in either form.
     let status = server
         .client
         .subscribe_unidirectional(request(pb::SubscribeRequest::default(), &[]))
@@ -130,7 +130,22 @@ async fn unrouted_types_and_rpcs_are_unimplemented() {
         .unwrap_err();
     assert_eq!(status.code(), tonic::Code::Unimplemented);
     assert!(
-        status.message().contains("SubscribeUnidirectional"),
+        status.message().contains("subscribe_stream"),
+        "{}",
+        status.message()
+    );
+    let first = pb::StreamSubscribeRequest {
+        subscribe_request: Some(pb::SubscribeRequest::default()),
+        publication: None,
+    };
+    let status = server
+        .client
+        .subscribe_bidirectional(tokio_stream::iter([first]))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), tonic::Code::Unimplemented);
+    assert!(
+        status.message().contains("subscribe_stream"),
         "{}",
         status.message()
     );

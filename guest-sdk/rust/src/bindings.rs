@@ -128,6 +128,11 @@ world!(
     "rotor_sdk::bindings::notify_channel_state"
 );
 world!(
+    subscribe_stream,
+    "rotor:centrifugo/subscribe-stream@0.1.0",
+    "rotor_sdk::bindings::subscribe_stream"
+);
+world!(
     interceptor,
     "rotor:centrifugo/interceptor-plugin@0.1.0",
     "rotor_sdk::bindings::interceptor"

@@ -210,6 +210,41 @@ macro_rules! export_notify_channel_state {
     };
 }
 
+/// Exports a [`SubscribeStream`](crate::SubscribeStream) implementation as
+/// the component's `stream-handler`.
+///
+/// The trait's documentation has an example.
+#[macro_export]
+macro_rules! export_subscribe_stream {
+    ($handler:ident) => {
+        const _: () = {
+            impl $crate::bindings::subscribe_stream::exports::rotor::centrifugo::stream_handler::Guest
+                for $handler
+            {
+                fn open(request: $crate::SubscribeRequest) -> $crate::SubscribeReply {
+                    $crate::SubscribeReply::from(<$handler as $crate::SubscribeStream>::open(
+                        request,
+                    ))
+                }
+
+                fn on_wake() {
+                    <$handler as $crate::SubscribeStream>::on_wake()
+                }
+
+                fn on_client_data(data: ::std::vec::Vec<u8>) {
+                    <$handler as $crate::SubscribeStream>::on_client_data(data)
+                }
+            }
+        };
+        #[cfg(target_arch = "wasm32")]
+        $crate::bindings::subscribe_stream::export!($handler with_types_in $crate::bindings::subscribe_stream);
+        #[cfg(not(target_arch = "wasm32"))]
+        const _: () = {
+            let _ = <$handler as $crate::SubscribeStream>::open;
+        };
+    };
+}
+
 /// Exports an [`Interceptor`](crate::Interceptor) implementation as the
 /// component's `interceptor`.
 ///

@@ -307,3 +307,49 @@ pub trait NotifyChannelState {
     /// Takes the events, or fails them with an error.
     fn notify_channel_state(request: NotifyChannelStateRequest) -> Result<(), CentrifugoError>;
 }
+
+/// Answers subscription streams (`SubscribeUnidirectional` and
+/// `SubscribeBidirectional`): one instance serves one stream for its whole
+/// life, one callback at a time, so unlike the other handlers a stream
+/// handler may keep its state in statics between callbacks.
+///
+/// Publish with [`stream::publish`](crate::stream::publish), ask for a
+/// timer with [`stream::wake_after`](crate::stream::wake_after) and end
+/// the stream with [`stream::close`](crate::stream::close). Exported with
+/// [`export_subscribe_stream!`](crate::export_subscribe_stream).
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use rotor_sdk::{Denial, SubscribeRequest, SubscribeResult, SubscribeStream, stream};
+///
+/// struct Clock;
+///
+/// impl SubscribeStream for Clock {
+///     fn open(_request: SubscribeRequest) -> Result<SubscribeResult, Denial> {
+///         stream::wake_after(Duration::from_secs(1));
+///         Ok(SubscribeResult::default())
+///     }
+///
+///     fn on_wake() {
+///         let _ = stream::publish(br#"{"tick":true}"#);
+///         stream::wake_after(Duration::from_secs(1));
+///     }
+/// }
+///
+/// rotor_sdk::export_subscribe_stream!(Clock);
+/// ```
+pub trait SubscribeStream {
+    /// The stream opens: accept the subscription, or refuse it as
+    /// [`Subscribe`] would.
+    fn open(request: SubscribeRequest) -> Result<SubscribeResult, Denial>;
+
+    /// The timer asked for with `stream::wake_after` fired. By default,
+    /// nothing happens.
+    fn on_wake() {}
+
+    /// The client published `data` into the channel (bidirectional streams
+    /// only). By default, it is dropped.
+    fn on_client_data(data: Vec<u8>) {
+        let _ = data;
+    }
+}

@@ -77,6 +77,7 @@ pub mod jwt;
 pub mod kv;
 pub mod log;
 mod records;
+pub mod stream;
 
 #[doc(hidden)]
 pub use wit_bindgen;
@@ -98,7 +99,7 @@ pub use bindings::shared::rotor::centrifugo::types::{
 pub use denial::Denial;
 pub use handlers::{
     Connect, MapPublish, MapRemove, NotifyCacheEmpty, NotifyChannelState, Publish, Refresh, Rpc,
-    SharedPollRefresh, SubRefresh, Subscribe,
+    SharedPollRefresh, SubRefresh, Subscribe, SubscribeStream,
 };
 pub use interceptor::Interceptor;
 pub use records::{header, unix_now};

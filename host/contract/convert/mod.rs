@@ -185,6 +185,10 @@ pub fn request_from_json(
         RequestKind::SharedPollRefresh => decode::<pb::SharedPollRefreshRequest>(json),
         RequestKind::NotifyCacheEmpty => decode::<pb::NotifyCacheEmptyRequest>(json),
         RequestKind::NotifyChannelState => decode::<pb::NotifyChannelStateRequest>(json),
+        RequestKind::SubscribeStream => Err(
+            "a subscription stream is not one request and reply: it has no JSON request form"
+                .into(),
+        ),
     }
 }
 
@@ -197,7 +201,10 @@ pub fn check_reply(
     match kind {
         RequestKind::Connect => pb::ConnectRequest::response(reply, context).map(drop),
         RequestKind::Refresh => pb::RefreshRequest::response(reply, context).map(drop),
-        RequestKind::Subscribe => pb::SubscribeRequest::response(reply, context).map(drop),
+        // A stream's `open` answers as a subscribe does.
+        RequestKind::Subscribe | RequestKind::SubscribeStream => {
+            pb::SubscribeRequest::response(reply, context).map(drop)
+        }
         RequestKind::Publish => pb::PublishRequest::response(reply, context).map(drop),
         RequestKind::Rpc => pb::RpcRequest::response(reply, context).map(drop),
         RequestKind::SubRefresh => pb::SubRefreshRequest::response(reply, context).map(drop),

@@ -144,6 +144,11 @@ impl RouteBuilder<'_> {
             Some(previous) => previous.permits.clone(),
             None => Arc::new(Admission::new(tenant.limits.concurrency)),
         };
+        // Open streams keep their slots over a reload in the same way.
+        let streams = match previous {
+            Some(previous) => previous.streams.clone(),
+            None => Arc::new(Admission::new(tenant.limits.streams)),
+        };
         Ok(TenantRoutes {
             name: tenant.name.clone(),
             grants: tenant.grants,
@@ -151,6 +156,7 @@ impl RouteBuilder<'_> {
             chains,
             limits: tenant.limits,
             permits,
+            streams,
             cpu: self.cpu.clone(),
             instances: self.instances.clone(),
             share: self.share,

@@ -104,6 +104,9 @@ pub struct TenantRoutes {
     limits: Limits,
     /// Its concurrency slots, shared with the routes it replaced.
     permits: Arc<Admission>,
+    /// Its slots for open subscription streams (`limits.streams`), shared
+    /// the same way.
+    streams: Arc<Admission>,
     cpu: Arc<TenantCpu>,
     /// Its share of the instance pool: a permit per live instance.
     instances: Arc<Semaphore>,
@@ -238,6 +241,7 @@ impl Routes {
             chains: BTreeMap::new(),
             limits,
             permits: Arc::new(Admission::new(limits.concurrency)),
+            streams: Arc::new(Admission::new(limits.streams)),
             cpu,
             instances,
             share: limits.concurrency,
@@ -428,6 +432,12 @@ impl TenantRoutes {
         })
     }
 
+    /// A slot for one more open subscription stream, held until the stream
+    /// ends, or `None` at once when the tenant has `limits.streams` open.
+    pub fn admit_stream(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        self.streams.try_admit_owned()
+    }
+
     /// Whether every one of its concurrency slots is taken now: a call that
     /// arrives meanwhile is refused as busy.
     pub fn saturated(&self) -> bool {
@@ -437,7 +447,12 @@ impl TenantRoutes {
     /// The plugin that answers `request`: by RPC method (exact, then
     /// `namespace:` prefix) or channel namespace, then the kind's default.
     pub fn route(&self, request: &Request) -> Result<&Target, CallError> {
-        let kind = kind_of(request);
+        self.route_as(kind_of(request), request)
+    }
+
+    /// The plugin that answers `request` as a call of `kind`: a stream's
+    /// opening `subscribe` request is routed as `subscribe_stream`.
+    pub fn route_as(&self, kind: RequestKind, request: &Request) -> Result<&Target, CallError> {
         let no_route = || CallError::NoRoute(kind.name().to_owned());
         let routes = self.handlers.get(&kind).ok_or_else(no_route)?;
         let naming = &self.naming;
@@ -458,9 +473,7 @@ impl TenantRoutes {
             .or(routes.default.as_ref())
             .ok_or_else(|| match request {
                 Request::Rpc(r) => CallError::NoRoute(format!("rpc method `{}`", r.method)),
-                Request::Subscribe(r) => {
-                    CallError::NoRoute(format!("subscribe to `{}`", r.channel))
-                }
+                Request::Subscribe(r) => CallError::NoRoute(format!("{kind} to `{}`", r.channel)),
                 Request::Publish(r) => CallError::NoRoute(format!("publish to `{}`", r.channel)),
                 _ => match channel {
                     Some(channel) => CallError::NoRoute(format!("{kind} of `{channel}`")),
@@ -540,6 +553,9 @@ pub fn kind_of(request: &Request) -> RequestKind {
 #[derive(Debug)]
 pub struct PluginRegistry {
     current: ArcSwap<Routes>,
+    /// Counts swaps: what long-lived calls (streams) watch to learn that
+    /// their plugin may have changed.
+    swaps: tokio::sync::watch::Sender<u64>,
 }
 
 impl PluginRegistry {
@@ -547,6 +563,7 @@ impl PluginRegistry {
     pub fn new(routes: Routes) -> PluginRegistry {
         PluginRegistry {
             current: ArcSwap::from_pointee(routes),
+            swaps: tokio::sync::watch::Sender::new(0),
         }
     }
 
@@ -562,7 +579,14 @@ impl PluginRegistry {
         for tenant in routes.tenants.values() {
             tenant.permits.set_limit(tenant.limits.concurrency);
             tenant.cpu.set_limit(tenant.limits.cpu);
+            tenant.streams.set_limit(tenant.limits.streams);
         }
         self.current.store(Arc::new(routes));
+        self.swaps.send_modify(|swaps| *swaps += 1);
+    }
+
+    /// Sees every swap from now on: it changes when new routes go live.
+    pub fn swaps(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.swaps.subscribe()
     }
 }

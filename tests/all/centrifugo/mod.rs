@@ -20,6 +20,7 @@ mod faults;
 mod proxies;
 mod reload;
 mod server_api;
+mod streams;
 mod tenants;
 
 use std::collections::{HashMap, VecDeque};
@@ -210,6 +211,21 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// One HTTP/1.1 GET on loopback; the whole response (head and body), or
+/// `None` if nothing answered.
+pub fn http_get(port: u16, path: &str) -> Option<String> {
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    Some(response)
+}
+
 /// One HTTP/1.1 GET on loopback; the status, or `None` if nothing answered.
 fn http_status(port: u16, path: &str) -> Option<u16> {
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
@@ -273,7 +289,8 @@ impl RotorProcess {
         let started = Instant::now();
         let address = loop {
             match received.recv_timeout(Duration::from_millis(200)) {
-                Ok(line) => {
+                // The proxy's line: an admin listener logs its address too.
+                Ok(line) if line.contains("proxy") => {
                     if let Some(rest) = line.split("address=").nth(1) {
                         break rest
                             .split_whitespace()
@@ -282,7 +299,7 @@ impl RotorProcess {
                             .to_owned();
                     }
                 }
-                Err(RecvTimeoutError::Timeout) => {}
+                Ok(_) | Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => {
                     let _ = child.wait();
                     panic!("rotor serve exited:\n{}", log.text());
