@@ -209,6 +209,16 @@ pub const JS: &[File] = &[
         ),
     ),
     (
+        "types/wit/interfaces/rotor-centrifugo-stream-handler.d.ts",
+        include_str!(
+            "../../guest-sdk/js/types/wit/interfaces/rotor-centrifugo-stream-handler.d.ts"
+        ),
+    ),
+    (
+        "types/wit/interfaces/rotor-centrifugo-stream.d.ts",
+        include_str!("../../guest-sdk/js/types/wit/interfaces/rotor-centrifugo-stream.d.ts"),
+    ),
+    (
         "types/wit/interfaces/rotor-centrifugo-sub-refresh-handler.d.ts",
         include_str!(
             "../../guest-sdk/js/types/wit/interfaces/rotor-centrifugo-sub-refresh-handler.d.ts"

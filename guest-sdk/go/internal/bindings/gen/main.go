@@ -69,7 +69,13 @@ var exportsByInterface = map[string]export{
 	"notify-channel-state-handler": {
 		"rotor_notify_channel_state", map[string]string{"Handle": "NotifyChannelState"},
 	},
-	"interceptor":         {"rotor_interceptor", map[string]string{"Before": "Before", "After": "After"}},
+	// Subscription streams: bound, but not offered by the SDK yet (no hooks
+	// exist, and rotor-build never sets the tag).
+	"stream-handler": {
+		"rotor_subscribe_stream",
+		map[string]string{"Open": "StreamOpen", "OnWake": "StreamWake", "OnClientData": "StreamClientData"},
+	},
+	"interceptor": {"rotor_interceptor", map[string]string{"Before": "Before", "After": "After"}},
 }
 
 // header starts every file written.
