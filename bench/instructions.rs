@@ -2,12 +2,12 @@
 //! (`scripts/instruction-guard`) holds to `bench/budget.json`.
 //!
 //! Each case builds a Rotor in process, warms it up with a few calls, then
-//! makes `--calls` calls inside a function of its own, `measure_<case>`.
-//! Run under `valgrind --tool=callgrind --collect-atstart=no
-//! --toggle-collect='*measure_*'`, only the instructions of those steady
-//! calls are counted, on the calling thread alone (not the epoch ticker's).
-//! Instruction counts repeat exactly from run to run and do not depend on
-//! what else the machine is doing, unlike times.
+//! makes `--calls` steady calls. The guard runs a case twice under callgrind,
+//! with N and 2N calls, and divides the difference of the two totals by N:
+//! what both runs share cancels out. Every call is made on the main thread
+//! (a current-thread runtime), so the guard reads that thread's count alone
+//! and leaves out the epoch ticker's. Instruction counts repeat from run to
+//! run and do not depend on what else the machine is doing, unlike times.
 //!
 //! ```sh
 //! scripts/instruction-guard                 # measure and compare with the budget
@@ -44,7 +44,6 @@ struct Case {
     name: &'static str,
     config: String,
     call: Message,
-    measure: fn(&Runtime, &Rotor, &Message, usize) -> Result<(), String>,
 }
 
 /// The request of a case.
@@ -112,7 +111,7 @@ fn run() -> Result<(), String> {
             runtime.block_on(answer(&rotor, &case.call))?;
         }
         let started = Instant::now();
-        (case.measure)(&runtime, &rotor, &case.call, calls)
+        steady_calls(&runtime, &rotor, &case.call, calls)
             .map_err(|error| format!("{}: {error}", case.name))?;
         let per_call = started.elapsed().as_secs_f64() * 1e6 / calls.max(1) as f64;
         println!("{}\t{calls} calls\t{per_call:.1} µs per call", case.name);
@@ -120,7 +119,7 @@ fn run() -> Result<(), String> {
     Ok(())
 }
 
-/// The cases, each with its own `measure_*` function for callgrind to find.
+/// The cases.
 fn cases(plugins: &Path, cache: Option<&Path>) -> Vec<Case> {
     let head = |handler: &str| {
         let mut text = format!("[plugins]\ndir = {:?}\n", plugins.display().to_string());
@@ -141,20 +140,17 @@ fn cases(plugins: &Path, cache: Option<&Path>) -> Vec<Case> {
             name: "noop-fresh",
             config: head("rpc = \"rpc-router.wasm\""),
             call: Message::Rpc(rpc_echo()),
-            measure: measure_noop_fresh,
         },
         Case {
             name: "noop-reuse",
             config: head("rpc = \"rpc-router.wasm\"") + &reuse("rpc-router.wasm"),
             call: Message::Rpc(rpc_echo()),
-            measure: measure_noop_reuse,
         },
         Case {
             name: "noop-1-interceptor-fresh",
             config: head("rpc = \"rpc-router.wasm\"")
                 + "[interceptors]\nrpc = [\"test-interceptor.wasm\"]\n",
             call: Message::Rpc(rpc_echo()),
-            measure: measure_noop_1_interceptor_fresh,
         },
         Case {
             name: "noop-1-interceptor-reuse",
@@ -163,14 +159,12 @@ fn cases(plugins: &Path, cache: Option<&Path>) -> Vec<Case> {
                 + &reuse("rpc-router.wasm")
                 + &reuse("test-interceptor.wasm"),
             call: Message::Rpc(rpc_echo()),
-            measure: measure_noop_1_interceptor_reuse,
         },
         Case {
             name: "connect-hs256-fresh",
             config: head("connect = \"connect-jwt.wasm\"")
                 + &format!("[settings.\"connect-jwt.wasm\"]\nsecret = {SECRET:?}\n"),
             call: Message::Connect(connect_with_token()),
-            measure: measure_connect_hs256_fresh,
         },
         Case {
             name: "connect-hs256-reuse",
@@ -178,71 +172,23 @@ fn cases(plugins: &Path, cache: Option<&Path>) -> Vec<Case> {
                 + &format!("[settings.\"connect-jwt.wasm\"]\nsecret = {SECRET:?}\n")
                 + &reuse("connect-jwt.wasm"),
             call: Message::Connect(connect_with_token()),
-            measure: measure_connect_hs256_reuse,
         },
     ]
 }
 
-/// `calls` calls of `message`, one after another.
-fn calls(runtime: &Runtime, rotor: &Rotor, message: &Message, calls: usize) -> Result<(), String> {
+/// `calls` calls of `message`, one after another, on the runtime's thread.
+fn steady_calls(
+    runtime: &Runtime,
+    rotor: &Rotor,
+    message: &Message,
+    calls: usize,
+) -> Result<(), String> {
     runtime.block_on(async {
         for _ in 0..calls {
-            answer(rotor, message).await?;
+            answer(rotor, std::hint::black_box(message)).await?;
         }
         Ok(())
     })
-}
-
-// One function per case, never inlined, so that callgrind counts each alone.
-
-#[inline(never)]
-fn measure_noop_fresh(r: &Runtime, rotor: &Rotor, m: &Message, n: usize) -> Result<(), String> {
-    calls(r, rotor, std::hint::black_box(m), n)
-}
-
-#[inline(never)]
-fn measure_noop_reuse(r: &Runtime, rotor: &Rotor, m: &Message, n: usize) -> Result<(), String> {
-    calls(r, rotor, std::hint::black_box(m), n)
-}
-
-#[inline(never)]
-fn measure_noop_1_interceptor_fresh(
-    r: &Runtime,
-    rotor: &Rotor,
-    m: &Message,
-    n: usize,
-) -> Result<(), String> {
-    calls(r, rotor, std::hint::black_box(m), n)
-}
-
-#[inline(never)]
-fn measure_noop_1_interceptor_reuse(
-    r: &Runtime,
-    rotor: &Rotor,
-    m: &Message,
-    n: usize,
-) -> Result<(), String> {
-    calls(r, rotor, std::hint::black_box(m), n)
-}
-
-#[inline(never)]
-fn measure_connect_hs256_fresh(
-    r: &Runtime,
-    rotor: &Rotor,
-    m: &Message,
-    n: usize,
-) -> Result<(), String> {
-    calls(r, rotor, std::hint::black_box(m), n)
-}
-
-#[inline(never)]
-fn measure_connect_hs256_reuse(
-    r: &Runtime,
-    rotor: &Rotor,
-    m: &Message,
-    n: usize,
-) -> Result<(), String> {
-    calls(r, rotor, std::hint::black_box(m), n)
 }
 
 /// One call; anything but the expected answer is an error. The request is

@@ -1,55 +1,52 @@
-"""Compares instructions per call, read from callgrind_annotate's inclusive
-listing of bench/instructions.rs's `measure_<case>` functions, with the
-budget file; with --update, writes the counts as the new budget.
+"""Compares instructions per call with the budget file; with --update,
+writes the counts as the new budget, with the reason given.
 
-Usage: instruction-budget.py ANNOTATE_TXT CALLS BUDGET_JSON [--update]
+The input has one line per case: the case's name, then two runs, each as
+its number of calls and the total instructions of the calling thread
+(CASE <TAB> N1 <TAB> TOTAL1 <TAB> N2 <TAB> TOTAL2). The cost of one call
+is the difference of the totals over the difference of the calls, so what
+both runs share (start-up, loading, warm-up) cancels out.
+
+Usage: instruction-budget.py TOTALS_TSV BUDGET_JSON [--update REASON]
 """
 
 import json
-import re
 import sys
 
 # How far over its budget a case may go before the guard fails.
 TOLERANCE = 0.10
 
-LINE = re.compile(r"^\s*([\d,]+)\s.*instructions::measure_(\w+)\b")
 
-
-def counts(annotate, calls):
+def counts(totals):
     found = {}
-    with open(annotate, encoding="utf-8") as listing:
-        for line in listing:
-            match = LINE.match(line)
-            if match:
-                case = match.group(2).replace("_", "-")
-                total = int(match.group(1).replace(",", ""))
-                found[case] = max(found.get(case, 0), total // calls)
+    with open(totals, encoding="utf-8") as rows:
+        for row in rows:
+            case, n1, total1, n2, total2 = row.split()
+            calls = int(n2) - int(n1)
+            if calls <= 0:
+                sys.exit(f"{case}: the second run must make more calls than the first")
+            found[case] = round((int(total2) - int(total1)) / calls)
     return found
 
 
-def main():
-    if len(sys.argv) < 4:
-        sys.exit(__doc__)
-    annotate, calls, budget_path = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-    update = "--update" in sys.argv[4:]
-    measured = counts(annotate, calls)
-    if not measured:
-        sys.exit(f"no measure_* function in {annotate}: did the run under callgrind fail?")
-    if update:
-        budget = {
-            "about": "Instructions per call of Rotor::answer in steady state, counted by "
-            "callgrind on the dev build with Rotor's crate at opt-level 3 (scripts/instruction-guard). CI fails when a "
-            "case costs more than 10% over its budget. Raise one only in a commit that "
-            "says why.",
-            "instructions_per_call": dict(sorted(measured.items())),
-        }
-        with open(budget_path, "w", encoding="utf-8") as file:
-            json.dump(budget, file, indent=2)
-            file.write("\n")
-        for case, count in sorted(measured.items()):
-            print(f"{case:<28} {count:>12,}")
-        print(f"wrote {budget_path}")
-        return
+def update(budget_path, measured, reason):
+    budget = {
+        "about": "Instructions per call of Rotor::answer in steady state, counted by "
+        "callgrind on the dev build with Rotor's crate at opt-level 3 "
+        "(scripts/instruction-guard). CI fails when a case costs more than 10% over "
+        "its budget. Raise one only in a commit that says why.",
+        "reason": reason,
+        "instructions_per_call": dict(sorted(measured.items())),
+    }
+    with open(budget_path, "w", encoding="utf-8") as file:
+        json.dump(budget, file, indent=2)
+        file.write("\n")
+    for case, count in sorted(measured.items()):
+        print(f"{case:<28} {count:>12,}")
+    print(f"wrote {budget_path}")
+
+
+def compare(budget_path, measured):
     with open(budget_path, encoding="utf-8") as file:
         budget = json.load(file)["instructions_per_call"]
     failed = []
@@ -72,6 +69,22 @@ def main():
         print("\n".join(["", "instruction budget exceeded:"] + failed), file=sys.stderr)
         sys.exit(1)
     print("every case is within 10% of its budget")
+
+
+def main():
+    args = sys.argv[1:]
+    if len(args) < 2:
+        sys.exit(__doc__)
+    totals, budget_path = args[0], args[1]
+    measured = counts(totals)
+    if not measured:
+        sys.exit(f"no case in {totals}: did the runs under callgrind fail?")
+    if args[2:3] == ["--update"]:
+        if len(args) < 4 or not args[3].strip():
+            sys.exit("--update takes the reason for the new budget, in one line")
+        update(budget_path, measured, args[3].strip())
+    else:
+        compare(budget_path, measured)
 
 
 if __name__ == "__main__":
