@@ -4,8 +4,8 @@
 //! `docs/centrifugo-facts.md`.
 
 use super::{
-    BadRequest, InvalidReply, ProxyCall, ReplyContext, connection, disconnect, encode, error,
-    is_binary, mismatch, pairs, payload,
+    BadRequest, InvalidReply, ProxyCall, Refusable, ReplyContext, connection, disconnection,
+    encode, is_binary, mismatch, pairs, payload, refusal,
 };
 use crate::contract::kind::RequestKind;
 use crate::contract::proto::proxy as pb;
@@ -66,22 +66,13 @@ impl ProxyCall for pb::MapPublishRequest {
                     ..Default::default()
                 }
             }
-            wit::MapPublishReply::Reject(e) => pb::MapPublishResponse {
-                error: Some(error(e)?),
-                ..Default::default()
-            },
-            wit::MapPublishReply::Disconnect(d) => pb::MapPublishResponse {
-                disconnect: Some(disconnect(d)?),
-                ..Default::default()
-            },
+            wit::MapPublishReply::Reject(e) => refusal(e)?,
+            wit::MapPublishReply::Disconnect(d) => disconnection(d)?,
         })
     }
 
     fn error_response(error: pb::Error) -> Option<Self::Response> {
-        Some(pb::MapPublishResponse {
-            error: Some(error),
-            ..Default::default()
-        })
+        Some(Refusable::refused(error))
     }
 }
 
@@ -135,22 +126,13 @@ impl ProxyCall for pb::MapRemoveRequest {
                 }),
                 ..Default::default()
             },
-            wit::MapRemoveReply::Reject(e) => pb::MapRemoveResponse {
-                error: Some(error(e)?),
-                ..Default::default()
-            },
-            wit::MapRemoveReply::Disconnect(d) => pb::MapRemoveResponse {
-                disconnect: Some(disconnect(d)?),
-                ..Default::default()
-            },
+            wit::MapRemoveReply::Reject(e) => refusal(e)?,
+            wit::MapRemoveReply::Disconnect(d) => disconnection(d)?,
         })
     }
 
     fn error_response(error: pb::Error) -> Option<Self::Response> {
-        Some(pb::MapRemoveResponse {
-            error: Some(error),
-            ..Default::default()
-        })
+        Some(Refusable::refused(error))
     }
 }
 
@@ -202,18 +184,12 @@ impl ProxyCall for pb::SharedPollRefreshRequest {
                 }),
                 error: None,
             },
-            wit::SharedPollRefreshReply::Reject(e) => pb::SharedPollRefreshResponse {
-                result: None,
-                error: Some(error(e)?),
-            },
+            wit::SharedPollRefreshReply::Reject(e) => refusal(e)?,
         })
     }
 
     fn error_response(error: pb::Error) -> Option<Self::Response> {
-        Some(pb::SharedPollRefreshResponse {
-            result: None,
-            error: Some(error),
-        })
+        Some(Refusable::refused(error))
     }
 }
 
@@ -287,18 +263,12 @@ impl ProxyCall for pb::NotifyChannelStateRequest {
                 result: Some(pb::NotifyChannelStateResult {}),
                 error: None,
             },
-            wit::NotifyChannelStateReply::Reject(e) => pb::NotifyChannelStateResponse {
-                result: None,
-                error: Some(error(e)?),
-            },
+            wit::NotifyChannelStateReply::Reject(e) => refusal(e)?,
         })
     }
 
     fn error_response(error: pb::Error) -> Option<Self::Response> {
-        Some(pb::NotifyChannelStateResponse {
-            result: None,
-            error: Some(error),
-        })
+        Some(Refusable::refused(error))
     }
 }
 

@@ -171,22 +171,13 @@ impl ProxyCall for pb::ConnectRequest {
                     ..Default::default()
                 }
             }
-            wit::ConnectReply::Reject(e) => pb::ConnectResponse {
-                error: Some(error(e)?),
-                ..Default::default()
-            },
-            wit::ConnectReply::Disconnect(d) => pb::ConnectResponse {
-                disconnect: Some(disconnect(d)?),
-                ..Default::default()
-            },
+            wit::ConnectReply::Reject(e) => refusal(e)?,
+            wit::ConnectReply::Disconnect(d) => disconnection(d)?,
         })
     }
 
     fn error_response(error: pb::Error) -> Option<Self::Response> {
-        Some(pb::ConnectResponse {
-            error: Some(error),
-            ..Default::default()
-        })
+        Some(Refusable::refused(error))
     }
 }
 
@@ -291,22 +282,13 @@ impl ProxyCall for pb::SubscribeRequest {
                     ..Default::default()
                 }
             }
-            wit::SubscribeReply::Reject(e) => pb::SubscribeResponse {
-                error: Some(error(e)?),
-                ..Default::default()
-            },
-            wit::SubscribeReply::Disconnect(d) => pb::SubscribeResponse {
-                disconnect: Some(disconnect(d)?),
-                ..Default::default()
-            },
+            wit::SubscribeReply::Reject(e) => refusal(e)?,
+            wit::SubscribeReply::Disconnect(d) => disconnection(d)?,
         })
     }
 
     fn error_response(error: pb::Error) -> Option<Self::Response> {
-        Some(pb::SubscribeResponse {
-            error: Some(error),
-            ..Default::default()
-        })
+        Some(Refusable::refused(error))
     }
 }
 
@@ -369,22 +351,13 @@ impl ProxyCall for pb::PublishRequest {
                     ..Default::default()
                 }
             }
-            wit::PublishReply::Reject(e) => pb::PublishResponse {
-                error: Some(error(e)?),
-                ..Default::default()
-            },
-            wit::PublishReply::Disconnect(d) => pb::PublishResponse {
-                disconnect: Some(disconnect(d)?),
-                ..Default::default()
-            },
+            wit::PublishReply::Reject(e) => refusal(e)?,
+            wit::PublishReply::Disconnect(d) => disconnection(d)?,
         })
     }
 
     fn error_response(error: pb::Error) -> Option<Self::Response> {
-        Some(pb::PublishResponse {
-            error: Some(error),
-            ..Default::default()
-        })
+        Some(Refusable::refused(error))
     }
 }
 
@@ -424,22 +397,13 @@ impl ProxyCall for pb::RpcRequest {
                     ..Default::default()
                 }
             }
-            wit::RpcReply::Reject(e) => pb::RpcResponse {
-                error: Some(error(e)?),
-                ..Default::default()
-            },
-            wit::RpcReply::Disconnect(d) => pb::RpcResponse {
-                disconnect: Some(disconnect(d)?),
-                ..Default::default()
-            },
+            wit::RpcReply::Reject(e) => refusal(e)?,
+            wit::RpcReply::Disconnect(d) => disconnection(d)?,
         })
     }
 
     fn error_response(error: pb::Error) -> Option<Self::Response> {
-        Some(pb::RpcResponse {
-            error: Some(error),
-            ..Default::default()
-        })
+        Some(Refusable::refused(error))
     }
 }
 

@@ -158,6 +158,59 @@ pub(crate) fn disconnect(disconnect: wit::Disconnect) -> Result<pb::Disconnect, 
     })
 }
 
+/// A response that can carry a Centrifugo error in place of its result.
+pub(crate) trait Refusable: Default {
+    /// The response that fails the client's command with `error`.
+    fn refused(error: pb::Error) -> Self;
+}
+
+/// A response that can end the client's connection in place of its result.
+pub(crate) trait Disconnecting: Default {
+    /// The response that disconnects the client.
+    fn disconnecting(disconnect: pb::Disconnect) -> Self;
+}
+
+/// Implements [`Refusable`] (and with `+ disconnect`, [`Disconnecting`])
+/// for responses with `error` (and `disconnect`) fields.
+macro_rules! response_fields {
+    ($($response:ident $(+ $disconnect:ident)?),* $(,)?) => {$(
+        impl Refusable for pb::$response {
+            fn refused(error: pb::Error) -> Self {
+                Self { error: Some(error), ..Self::default() }
+            }
+        }
+        $(response_fields!(@$disconnect $response);)?
+    )*};
+    (@disconnect $response:ident) => {
+        impl Disconnecting for pb::$response {
+            fn disconnecting(disconnect: pb::Disconnect) -> Self {
+                Self { disconnect: Some(disconnect), ..Self::default() }
+            }
+        }
+    };
+}
+
+response_fields!(
+    ConnectResponse + disconnect,
+    SubscribeResponse + disconnect,
+    PublishResponse + disconnect,
+    RpcResponse + disconnect,
+    MapPublishResponse + disconnect,
+    MapRemoveResponse + disconnect,
+    SharedPollRefreshResponse,
+    NotifyChannelStateResponse,
+);
+
+/// The guest's refusal as a response, once its code is checked.
+pub(crate) fn refusal<R: Refusable>(reply: wit::CentrifugoError) -> Result<R, InvalidReply> {
+    Ok(R::refused(error(reply)?))
+}
+
+/// The guest's disconnect as a response, once its code and reason are checked.
+pub(crate) fn disconnection<R: Disconnecting>(reply: wit::Disconnect) -> Result<R, InvalidReply> {
+    Ok(R::disconnecting(disconnect(reply)?))
+}
+
 /// Decodes a request of `kind` from Centrifugo's proxy JSON (what `rotor
 /// call` and canaries take).
 pub fn request_from_json(
