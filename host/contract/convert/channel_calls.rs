@@ -5,7 +5,7 @@
 
 use super::{
     BadRequest, InvalidReply, ProxyCall, Refusable, ReplyContext, connection, disconnection,
-    encode, is_binary, mismatch, pairs, payload, refusal,
+    encode, mismatch, pairs, payload, refusal,
 };
 use crate::contract::kind::RequestKind;
 use crate::contract::proto::proxy as pb;
@@ -20,10 +20,7 @@ impl ProxyCall for pb::MapPublishRequest {
         headers: wit::Headers,
     ) -> Result<(wit::Request, ReplyContext), BadRequest> {
         let data = payload(self.data, &self.b64data, "data")?;
-        let context = ReplyContext {
-            binary: is_binary(&self.encoding),
-            ..ReplyContext::default()
-        };
+        let context = ReplyContext::for_encoding(&self.encoding);
         let request = wit::MapPublishRequest {
             conn: connection(self.client, self.transport, self.protocol, self.encoding),
             headers,
@@ -97,10 +94,7 @@ impl ProxyCall for pb::MapRemoveRequest {
         self,
         headers: wit::Headers,
     ) -> Result<(wit::Request, ReplyContext), BadRequest> {
-        let context = ReplyContext {
-            binary: is_binary(&self.encoding),
-            ..ReplyContext::default()
-        };
+        let context = ReplyContext::for_encoding(&self.encoding);
         let request = wit::MapRemoveRequest {
             conn: connection(self.client, self.transport, self.protocol, self.encoding),
             headers,

@@ -124,10 +124,7 @@ impl ProxyCall for pb::ConnectRequest {
         self,
         headers: wit::Headers,
     ) -> Result<(wit::Request, ReplyContext), BadRequest> {
-        let context = ReplyContext {
-            binary: is_binary(&self.encoding),
-            ..ReplyContext::default()
-        };
+        let context = ReplyContext::for_encoding(&self.encoding);
         let request = wit::ConnectRequest {
             data: payload(self.data, &self.b64data, "data")?,
             conn: connection(self.client, self.transport, self.protocol, self.encoding),
@@ -189,10 +186,7 @@ impl ProxyCall for pb::RefreshRequest {
         self,
         headers: wit::Headers,
     ) -> Result<(wit::Request, ReplyContext), BadRequest> {
-        let context = ReplyContext {
-            binary: is_binary(&self.encoding),
-            ..ReplyContext::default()
-        };
+        let context = ReplyContext::for_encoding(&self.encoding);
         let request = wit::RefreshRequest {
             conn: connection(self.client, self.transport, self.protocol, self.encoding),
             headers,
@@ -243,10 +237,7 @@ impl ProxyCall for pb::SubscribeRequest {
         self,
         headers: wit::Headers,
     ) -> Result<(wit::Request, ReplyContext), BadRequest> {
-        let context = ReplyContext {
-            binary: is_binary(&self.encoding),
-            ..ReplyContext::default()
-        };
+        let context = ReplyContext::for_encoding(&self.encoding);
         let request = wit::SubscribeRequest {
             data: payload(self.data, &self.b64data, "data")?,
             conn: connection(self.client, self.transport, self.protocol, self.encoding),
@@ -369,10 +360,7 @@ impl ProxyCall for pb::RpcRequest {
         self,
         headers: wit::Headers,
     ) -> Result<(wit::Request, ReplyContext), BadRequest> {
-        let context = ReplyContext {
-            binary: is_binary(&self.encoding),
-            ..ReplyContext::default()
-        };
+        let context = ReplyContext::for_encoding(&self.encoding);
         let request = wit::RpcRequest {
             data: payload(self.data, &self.b64data, "data")?,
             conn: connection(self.client, self.transport, self.protocol, self.encoding),
@@ -415,10 +403,7 @@ impl ProxyCall for pb::SubRefreshRequest {
         self,
         headers: wit::Headers,
     ) -> Result<(wit::Request, ReplyContext), BadRequest> {
-        let context = ReplyContext {
-            binary: is_binary(&self.encoding),
-            ..ReplyContext::default()
-        };
+        let context = ReplyContext::for_encoding(&self.encoding);
         let request = wit::SubRefreshRequest {
             conn: connection(self.client, self.transport, self.protocol, self.encoding),
             headers,

@@ -47,6 +47,16 @@ pub struct ReplyContext {
     pub original_data: Vec<u8>,
 }
 
+impl ReplyContext {
+    /// The context of a request whose payloads came in `encoding`.
+    pub fn for_encoding(encoding: &str) -> Self {
+        Self {
+            binary: is_binary(encoding),
+            ..Self::default()
+        }
+    }
+}
+
 /// A Centrifugo proxy request message and its response message.
 pub trait ProxyCall: prost::Message + Sized {
     /// The response message.
