@@ -46,7 +46,10 @@ fn applied_but_answered_bad_request(outcome: Result<Json, ClientError>, what: &s
 
 /// The error a refused command got.
 fn refused(outcome: Result<Json, ClientError>, what: &str) -> ClientError {
-    outcome.expect_err(&format!("{what} is refused"))
+    match outcome {
+        Ok(answer) => panic!("{what} was accepted: {answer}"),
+        Err(error) => error,
+    }
 }
 
 /// A client's map publish of `data` under `key`.
