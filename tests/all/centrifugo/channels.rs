@@ -13,9 +13,10 @@ use std::time::Duration;
 use serde_json::{Value as Json, json};
 
 use super::{
-    Centrifugo, Client, ClientError, RotorProcess, SECRET, now, proxy, token_data, tools,
+    Centrifugo, Client, ClientError, RotorProcess, SECRET, Tools, now, proxy, token_data, tools,
     user_token,
 };
+use crate::languages::guest_dir;
 use crate::support::{ScratchDir, plugin};
 
 /// The HMAC key Centrifugo checks shared poll track signatures with.
@@ -141,20 +142,56 @@ fn updates_during(client: &mut Client, user: &str, channel: &str) -> Vec<Json> {
     })
 }
 
+/// The messages a map validator refuses malformed keys with.
+struct KeyMessages {
+    /// For a key with a space in it.
+    bad: &'static str,
+    /// For an empty key.
+    empty: &'static str,
+}
+
 #[test]
 fn map_writes_go_through_the_map_validator_and_its_refusals_reach_the_client() {
+    map_writes_through(
+        "map-validator.wasm",
+        &KeyMessages {
+            bad: "a key is made of letters, digits and _ - . :",
+            empty: "a key is 1 to 128 bytes long",
+        },
+    );
+}
+
+#[test]
+fn map_writes_go_through_the_javascript_map_validator() {
+    if guest_dir().is_none() {
+        return;
+    }
+    let shape = "a key is 1 to 128 bytes of letters, digits and _ - . :";
+    map_writes_through(
+        "js-map-validator.wasm",
+        &KeyMessages {
+            bad: shape,
+            empty: shape,
+        },
+    );
+}
+
+/// Clients write into a map channel whose map proxies Rotor answers with
+/// `validator` (the Rust or JavaScript example, the same rules), and
+/// subscribers see the accepted writes only.
+fn map_writes_through(validator: &str, keys: &KeyMessages) {
     let Some(tools) = tools() else { return };
     let rotor = RotorProcess::start(&format!(
         r#"
 [handlers]
 connect = "connect-jwt.wasm"
-map_publish = "map-validator.wasm"
-map_remove = "map-validator.wasm"
+map_publish = "{validator}"
+map_remove = "{validator}"
 
 [settings."connect-jwt.wasm"]
 secret = "{SECRET}"
 
-[settings."map-validator.wasm"]
+[settings."{validator}"]
 max_bytes = "64"
 own_keys = "true"
 "#
@@ -194,12 +231,7 @@ own_keys = "true"
     for (key, data, code, message) in [
         ("bob", json!([1, 2]), 107, "the state must be a JSON object"),
         ("bob", large, 106, too_large.as_str()),
-        (
-            "b o b",
-            json!({}),
-            107,
-            "a key is made of letters, digits and _ - . :",
-        ),
+        ("b o b", json!({}), 107, keys.bad),
         ("alice", json!({ "score": 99 }), 103, "permission denied"),
     ] {
         let error = refused(
@@ -244,7 +276,7 @@ own_keys = "true"
         "removing an empty key",
     );
     assert_eq!(error.code, 107, "{error:?}");
-    assert_eq!(error.message, "a key is 1 to 128 bytes long", "{error:?}");
+    assert_eq!(error.message, keys.empty, "{error:?}");
     let leaked = updates_during(&mut client, "alice", channel);
     assert!(
         leaked.is_empty(),
@@ -394,13 +426,89 @@ writers = "ops"
         ),
         &[],
     );
+    let centrifugo = poll_centrifugo(tools, &rotor);
+    let mut client = Client::start(tools);
+    let channel = "trap";
+    tracked_keys_follow_kv(&mut client, &centrifugo, channel);
+
+    // The refresh handler is replaced by one that panics: every refresh
+    // fails, Centrifugo logs the error's message (which names the plugin),
+    // and alice keeps what she has.
+    let staged = plugins.join(".poll-state.wasm.tmp");
+    std::fs::copy(plugin("test-channel-calls"), &staged).expect("staging the faulty plugin");
+    std::fs::rename(&staged, plugins.join("poll-state.wasm")).expect("renaming into place");
+    assert!(
+        centrifugo.log.shows(
+            "plugin poll-state.wasm failed (trap); Rotor's log has the details",
+            Duration::from_secs(30)
+        ),
+        "Centrifugo logged no failed refresh naming the plugin:\n{}\n\nRotor:\n{}",
+        centrifugo.log.text(),
+        rotor.log.text()
+    );
+    assert!(
+        centrifugo.log.contains("shared poll refresh error"),
+        "{}",
+        centrifugo.log.text()
+    );
+    assert_eq!(put(&mut client, channel, "gold", json!({ "price": 3 })), 3);
+    let noticed = client.events_during(QUIET, |line| {
+        line["client"] == "alice"
+            && [
+                "update",
+                "error",
+                "unsubscribed",
+                "subscribing",
+                "disconnected",
+            ]
+            .contains(&line["event"].as_str().unwrap_or_default())
+    });
+    assert!(
+        noticed.is_empty(),
+        "alice noticed the failures: {noticed:?}"
+    );
+    let state = client.state("alice");
+    assert_eq!(state["state"], "connected", "{state}");
+    assert_eq!(state["subs"][channel], "subscribed", "{state}");
+}
+
+#[test]
+fn tracked_keys_follow_kv_with_the_python_refresher() {
+    if guest_dir().is_none() {
+        return;
+    }
+    let Some(tools) = tools() else { return };
+    // The Python example reads the entries the Rust one writes, from the
+    // same tenant's kv.
+    let rotor = RotorProcess::start(&format!(
+        r#"
+[handlers]
+connect = "connect-jwt.wasm"
+rpc = "shared-poll-state.wasm"
+shared_poll_refresh = "py-shared-poll-state.wasm"
+
+[settings."connect-jwt.wasm"]
+secret = "{SECRET}"
+
+[settings."shared-poll-state.wasm"]
+writers = "ops"
+"#
+    ));
+    let centrifugo = poll_centrifugo(tools, &rotor);
+    let mut client = Client::start(tools);
+    tracked_keys_follow_kv(&mut client, &centrifugo, "prices");
+}
+
+/// A Centrifugo whose channels without a namespace are shared poll
+/// channels refreshed by `rotor`, with its connect and RPC proxies too.
+fn poll_centrifugo(tools: Tools, rotor: &RotorProcess) -> Centrifugo {
     let endpoint = rotor.endpoint();
     // The keys, as Centrifugo v6.9.1 reads them: `subscription_type:
     // "shared_poll"` needs `shared_poll.hmac_secret_key` (track
     // signatures) and the default `shared_poll_refresh` proxy; `versioned`
     // makes Centrifugo send the versions it holds, which the plugin
     // compares with those in kv. A short interval keeps the test short.
-    let centrifugo = Centrifugo::start(
+    Centrifugo::start(
         tools,
         json!({
             "client": { "proxy": { "connect": connect_proxy(&endpoint) } },
@@ -418,14 +526,18 @@ writers = "ops"
                 "without_namespace": { "proxy_enabled": true },
             },
         }),
-    );
+    )
+}
+
+/// `alice` tracks key `gold` of shared poll channel `channel`, which `ops`
+/// writes through the plugin's RPC: each version written reaches her on a
+/// later refresh; a track with a forged signature is refused.
+fn tracked_keys_follow_kv(client: &mut Client, centrifugo: &Centrifugo, channel: &str) {
     let url = centrifugo.ws_url();
-    let mut client = Client::start(tools);
-    let channel = "trap";
     for user in ["alice", "ops"] {
         client.connected(user, &url, login(user));
     }
-    assert_eq!(put(&mut client, channel, "gold", json!({ "price": 1 })), 1);
+    assert_eq!(put(client, channel, "gold", json!({ "price": 1 })), 1);
 
     let outcome = client.subscription("alice", channel, json!({ "type": "shared_poll" }));
     assert_eq!(outcome["event"], "subscribed", "{outcome}");
@@ -472,48 +584,8 @@ writers = "ops"
     assert_eq!(reset["code"], 2500, "{reset}");
 
     // A new version in kv reaches alice on a later refresh.
-    assert_eq!(put(&mut client, channel, "gold", json!({ "price": 2 })), 2);
+    assert_eq!(put(client, channel, "gold", json!({ "price": 2 })), 2);
     let update = client.event("alice", "update", Some(channel));
     assert_eq!(update["version"], 2, "{update}");
     assert_eq!(update["data"], json!({ "price": 2 }), "{update}");
-
-    // The refresh handler is replaced by one that panics: every refresh
-    // fails, Centrifugo logs the error's message (which names the plugin),
-    // and alice keeps what she has.
-    let staged = plugins.join(".poll-state.wasm.tmp");
-    std::fs::copy(plugin("test-channel-calls"), &staged).expect("staging the faulty plugin");
-    std::fs::rename(&staged, plugins.join("poll-state.wasm")).expect("renaming into place");
-    assert!(
-        centrifugo.log.shows(
-            "plugin poll-state.wasm failed (trap); Rotor's log has the details",
-            Duration::from_secs(30)
-        ),
-        "Centrifugo logged no failed refresh naming the plugin:\n{}\n\nRotor:\n{}",
-        centrifugo.log.text(),
-        rotor.log.text()
-    );
-    assert!(
-        centrifugo.log.contains("shared poll refresh error"),
-        "{}",
-        centrifugo.log.text()
-    );
-    assert_eq!(put(&mut client, channel, "gold", json!({ "price": 3 })), 3);
-    let noticed = client.events_during(QUIET, |line| {
-        line["client"] == "alice"
-            && [
-                "update",
-                "error",
-                "unsubscribed",
-                "subscribing",
-                "disconnected",
-            ]
-            .contains(&line["event"].as_str().unwrap_or_default())
-    });
-    assert!(
-        noticed.is_empty(),
-        "alice noticed the failures: {noticed:?}"
-    );
-    let state = client.state("alice");
-    assert_eq!(state["state"], "connected", "{state}");
-    assert_eq!(state["subs"][channel], "subscribed", "{state}");
 }
