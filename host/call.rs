@@ -177,7 +177,7 @@ impl Responder {
             Err(error) => match error.reply(C::KIND) {
                 FailureReply::Error { code, message } => C::error_response(pb::Error {
                     code,
-                    message: message.to_owned(),
+                    message: message.into_owned(),
                     temporary: true,
                 })
                 .ok_or_else(|| {

@@ -1,6 +1,7 @@
 //! Rotor's error types, and the one place where a failed call becomes what
 //! Centrifugo reads.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::path::PathBuf;
 
@@ -171,8 +172,9 @@ pub enum FailureReply {
     Error {
         /// Centrifugo error code.
         code: u32,
-        /// Message for the client.
-        message: &'static str,
+        /// Message for the client, or for Centrifugo's log on a call no
+        /// client is on.
+        message: Cow<'static, str>,
     },
     /// A gRPC status: Centrifugo treats it as the backend being unavailable
     /// (error 100 for most calls; for refreshes it extends by 60 s and asks
@@ -207,11 +209,23 @@ impl CallError {
             }),
             CallError::Busy => FailureReply::Error {
                 code: TOO_MANY_REQUESTS,
-                message: "too many requests",
+                message: Cow::Borrowed("too many requests"),
+            },
+            // No client reads the error of a call Centrifugo makes on its
+            // own (a shared poll refresh, a channel-state batch): Centrifugo
+            // logs its message and nothing else, so it names the plugin and
+            // the kind of fault, as a refresh's status does, and never what
+            // the guest wrote.
+            CallError::Guest { plugin, fault } if !kind.has_client() => FailureReply::Error {
+                code: INTERNAL_ERROR,
+                message: Cow::Owned(format!(
+                    "plugin {plugin} failed ({}); Rotor's log has the details",
+                    fault.kind()
+                )),
             },
             CallError::Guest { .. } => FailureReply::Error {
                 code: INTERNAL_ERROR,
-                message: "internal server error",
+                message: Cow::Borrowed("internal server error"),
             },
         }
     }
@@ -229,10 +243,7 @@ mod tests {
         };
         assert!(matches!(
             fault.reply(RequestKind::Subscribe),
-            FailureReply::Error {
-                code: 100,
-                message: "internal server error"
-            }
+            FailureReply::Error { code: 100, message } if message == "internal server error"
         ));
         assert!(
             matches!(fault.reply(RequestKind::Refresh), FailureReply::Status(s) if s.code() == tonic::Code::Internal)
@@ -260,6 +271,37 @@ mod tests {
             CallError::Busy.reply(RequestKind::NotifyCacheEmpty),
             FailureReply::Status(s) if s.code() == tonic::Code::ResourceExhausted
         ));
+    }
+
+    /// Centrifugo logs only the message of a failed shared poll refresh
+    /// (seen behind the real Centrifugo): it names the plugin, as a
+    /// refresh's status does, while a client's call keeps the plain
+    /// message.
+    #[test]
+    fn a_fault_of_a_call_no_client_is_on_names_the_plugin_in_the_error() {
+        let fault = CallError::Guest {
+            plugin: "poll.wasm".into(),
+            fault: GuestFault::Trap("wasm trap: unreachable; guest stderr: secret 1234".into()),
+        };
+        for kind in [
+            RequestKind::SharedPollRefresh,
+            RequestKind::NotifyChannelState,
+        ] {
+            let FailureReply::Error { code, message } = fault.reply(kind) else {
+                panic!("an error reply");
+            };
+            assert_eq!(code, INTERNAL_ERROR);
+            assert_eq!(
+                message,
+                "plugin poll.wasm failed (trap); Rotor's log has the details"
+            );
+        }
+        for kind in [RequestKind::MapPublish, RequestKind::Rpc] {
+            let FailureReply::Error { message, .. } = fault.reply(kind) else {
+                panic!("an error reply");
+            };
+            assert_eq!(message, "internal server error", "{kind}");
+        }
     }
 
     /// Finding 13 of the hardening review: a failed refresh's status

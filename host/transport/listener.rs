@@ -156,7 +156,7 @@ fn busy_as<C: ProxyCall>(tenant: &TenantRoutes) -> http::Response<Body> {
         None => match CallError::Busy.reply(C::KIND) {
             FailureReply::Error { code, message } => C::error_response(pb::Error {
                 code,
-                message: message.to_owned(),
+                message: message.into_owned(),
                 temporary: true,
             }),
             FailureReply::Status(status) => return status.into_http(),

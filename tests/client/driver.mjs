@@ -20,9 +20,19 @@
 //   connect     {client, url, protocol?: "json" | "protobuf", token?, data?, name?}
 //               starts connecting; the outcome arrives as events
 //   disconnect  {client}
-//   subscribe   {client, channel, token?, data?}   starts subscribing; outcome as events
+//   subscribe   {client, channel, token?, data?, type?: "stream" | "map" | "shared_poll"}
+//               starts subscribing; outcome as events. A map subscription
+//               also reports `sync` (its state: `entries`) and `update` (one
+//               key: `key`, `data`, `removed`); a shared poll one reports
+//               `update` (`key`, `data`, `version`, `removed`)
 //   unsubscribe {client, channel}
 //   publish     {client, channel, data}            answers when Centrifugo replied
+//   mapPublish  {client, channel, key, data}       a key's state into a map channel;
+//                                                  answers when Centrifugo replied
+//   mapRemove   {client, channel, key}             a key out of a map channel; the same
+//   track       {client, channel, items: [{key, version}], signature}
+//               tracks keys of a shared poll subscription with the
+//               signature Centrifugo checks; failures arrive as `error` events
 //   rpc         {client, method, data}             answers the reply's data
 //   state       {client}                           the client's state and subscriptions'
 //   exit        {}
@@ -114,13 +124,22 @@ const commands = {
     return {};
   },
 
-  subscribe({ client: name, channel, token, data }) {
+  subscribe({ client: name, channel, token, data, type }) {
     const entry = client(name);
     const options = {};
     if (token !== undefined) options.token = token;
     if (data !== undefined) options.data = decode(data);
-    const sub = entry.centrifuge.newSubscription(channel, options);
-    for (const event of ['subscribing', 'subscribed', 'unsubscribed', 'error', 'publication']) {
+    const centrifuge = entry.centrifuge;
+    const kinds = {
+      stream: () => centrifuge.newSubscription(channel, options),
+      map: () => centrifuge.newMapSubscription(channel, options),
+      shared_poll: () => centrifuge.newSharedPollSubscription(channel, options),
+    };
+    const make = kinds[type ?? 'stream'];
+    if (!make) throw { code: 0, message: `unknown subscription type ${type}` };
+    const sub = make();
+    const events = ['subscribing', 'subscribed', 'unsubscribed', 'error', 'publication', 'sync', 'update'];
+    for (const event of events) {
       sub.on(event, (ctx) => emit({ ...context(ctx), event, client: name, channel }));
     }
     entry.subs.set(channel, sub);
@@ -141,6 +160,25 @@ const commands = {
 
   async publish({ client: name, channel, data }) {
     await client(name).centrifuge.publish(channel, decode(data));
+    return {};
+  },
+
+  async mapPublish({ client: name, channel, key, data }) {
+    await client(name).centrifuge.mapPublish(channel, key, decode(data));
+    return {};
+  },
+
+  async mapRemove({ client: name, channel, key }) {
+    await client(name).centrifuge.mapRemove(channel, key);
+    return {};
+  },
+
+  track({ client: name, channel, items, signature }) {
+    const sub = client(name).subs.get(channel);
+    if (!sub || typeof sub.track !== 'function') {
+      throw { code: 0, message: `${name} has no shared poll subscription to ${channel}` };
+    }
+    sub.track(items, signature);
     return {};
   },
 

@@ -13,6 +13,7 @@
 mod binary;
 mod browser;
 mod chains;
+mod channels;
 mod checkconfig;
 mod cluster;
 mod expiry;
