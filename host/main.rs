@@ -111,7 +111,7 @@ enum Command {
     /// a one-line build script and a README.
     New {
         /// What it answers: connect, refresh, subscribe, publish, rpc,
-        /// sub_refresh, or interceptor.
+        /// sub_refresh, subscribe_stream, or interceptor.
         kind: Template,
         /// Its language: rust, js, ts or python.
         #[arg(long)]
