@@ -193,7 +193,9 @@ impl Template {
     /// Crates its Rust source uses besides the SDK.
     fn rust_dependencies(self) -> &'static [&'static str] {
         match self {
-            Template::Handler(RequestKind::Publish | RequestKind::Rpc) => &["serde_json"],
+            Template::Handler(
+                RequestKind::Publish | RequestKind::Rpc | RequestKind::SubscribeStream,
+            ) => &["serde_json"],
             _ => &[],
         }
     }

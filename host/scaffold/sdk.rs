@@ -106,7 +106,10 @@ pub const JS: &[File] = &[
     ("src/jwt.js", include_str!("../../guest-sdk/js/src/jwt.js")),
     ("src/kv.js", include_str!("../../guest-sdk/js/src/kv.js")),
     ("src/log.js", include_str!("../../guest-sdk/js/src/log.js")),
-    ("src/stream.js", include_str!("../../guest-sdk/js/src/stream.js")),
+    (
+        "src/stream.js",
+        include_str!("../../guest-sdk/js/src/stream.js"),
+    ),
     (
         "types/api.d.ts",
         include_str!("../../guest-sdk/js/types/api.d.ts"),

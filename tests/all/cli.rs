@@ -213,9 +213,7 @@ fn follow_ticker(args: &[&str], stdin: &str) -> (bool, Vec<serde_json::Value>, S
     let stdout = String::from_utf8_lossy(&output.stdout);
     let lines = stdout
         .lines()
-        .map(|line| {
-            serde_json::from_str(line).unwrap_or_else(|error| panic!("{error}: {line:?}"))
-        })
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|error| panic!("{error}: {line:?}")))
         .collect();
     (
         output.status.success(),
@@ -274,7 +272,10 @@ fn call_stream_bidirectional_sends_standard_input_as_client_data() {
     assert!(ok, "{stderr}");
     assert_eq!(lines.len(), 3, "{lines:?}");
     assert!(lines[0]["result"].is_object(), "{lines:?}");
-    assert_eq!(lines[1]["data"], serde_json::json!({"echo": {"text": "hi"}}));
+    assert_eq!(
+        lines[1]["data"],
+        serde_json::json!({"echo": {"text": "hi"}})
+    );
     assert_eq!(lines[2]["data"], serde_json::json!({"echo": "again"}));
 }
 

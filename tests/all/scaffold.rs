@@ -84,7 +84,12 @@ fn assert_counts(ran: &Ran) {
     assert!(accepted(reply), "{reply}");
     assert!(!counts.is_empty(), "no publication: {}", ran.stdout);
     for (n, publication) in (1..).zip(counts) {
-        assert_eq!(publication["data"], serde_json::json!({"count": n}), "{}", ran.stdout);
+        assert_eq!(
+            publication["data"],
+            serde_json::json!({"count": n}),
+            "{}",
+            ran.stdout
+        );
     }
 }
 
@@ -207,7 +212,14 @@ fn a_typescript_stream_project_builds_and_streams() {
     }
     let bin = RotorOnPath::new();
     let scratch = ScratchDir::new();
-    let try_it = new_and_build("subscribe_stream", "ts", "ts-ticks", scratch.path(), "", &bin);
+    let try_it = new_and_build(
+        "subscribe_stream",
+        "ts",
+        "ts-ticks",
+        scratch.path(),
+        "",
+        &bin,
+    );
     assert!(try_it.contains("--stream"), "{try_it}");
     assert_counts(&run(&try_it, scratch.path(), &bin));
 }
@@ -222,7 +234,14 @@ fn a_python_stream_project_builds_and_streams() {
     }
     let bin = RotorOnPath::new();
     let scratch = ScratchDir::new();
-    let try_it = new_and_build("subscribe-stream", "python", "py-ticks", scratch.path(), "", &bin);
+    let try_it = new_and_build(
+        "subscribe-stream",
+        "python",
+        "py-ticks",
+        scratch.path(),
+        "",
+        &bin,
+    );
     assert_counts(&run(&try_it, scratch.path(), &bin));
     // Anonymous users are refused: the reply, then the end of the stream.
     let refused = run(

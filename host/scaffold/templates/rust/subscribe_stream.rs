@@ -26,7 +26,8 @@ impl SubscribeStream for Counter {
     fn on_wake() {
         let count = COUNT.fetch_add(1, Ordering::Relaxed) + 1;
         // An error means the stream is closing: ask for no more ticks.
-        if stream::publish(format!(r#"{{"count":{count}}}"#).as_bytes()).is_ok() {
+        let tick = serde_json::json!({ "count": count }).to_string();
+        if stream::publish(tick.as_bytes()).is_ok() {
             stream::wake_after(EVERY);
         }
     }
