@@ -323,3 +323,38 @@ fn call_says_how_to_follow_a_stream() {
     assert!(!ok);
     assert!(stderr.contains("soon"), "{stderr}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn call_stream_to_follows_a_stream_of_a_running_rotor() {
+    let server = crate::support::TestServer::start(
+        "[handlers]\nsubscribe_stream = \"stream-ticker.wasm\"\n[settings.\"stream-ticker.wasm\"]\ninterval_ms = \"100\"\n",
+    )
+    .await;
+    let address = server.address.to_string();
+    let (ok, stdout, stderr) = tokio::task::spawn_blocking(move || {
+        rotor(&[
+            "call",
+            "subscribe_stream",
+            "--stream",
+            "--to",
+            &address,
+            "--for",
+            "1s",
+            "--request",
+            r#"{"user":"42","channel":"ticks:b"}"#,
+        ])
+    })
+    .await
+    .expect("the command ran");
+    assert!(ok, "{stderr}");
+    let lines: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("a JSON line"))
+        .collect();
+    assert!(lines[0]["result"].is_object(), "{stdout}");
+    assert!(lines.len() >= 4, "the reply and a few ticks: {stdout}");
+    assert_eq!(
+        lines[1]["data"],
+        serde_json::json!({"tick": 1, "channel": "ticks:b"})
+    );
+}
