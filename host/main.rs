@@ -58,7 +58,8 @@ enum Command {
     },
     /// Run one call through a component and print the reply as JSON.
     Call {
-        /// The request type: connect, refresh, subscribe, publish, rpc, sub_refresh.
+        /// The request type: connect, refresh, subscribe, publish, rpc, sub_refresh,
+        /// map_publish, …, or subscribe_stream (with `--stream`).
         kind: RequestKind,
         /// The component file.
         #[arg(long, required_unless_present = "to")]
@@ -80,6 +81,19 @@ enum Command {
         /// Default: the same cache as `serve` (on Linux `~/.cache/wasmtime`).
         #[arg(long, value_name = "DIR|off", value_parser = compile_cache)]
         cache: Option<CompileCache>,
+        /// For `subscribe_stream`: open the stream and print the subscribe
+        /// response, then each publication, as JSON lines as they arrive,
+        /// until the stream ends, `--for` runs out or Ctrl-C.
+        #[arg(long)]
+        stream: bool,
+        /// With `--stream`: the bidirectional form, where each line of
+        /// standard input is sent as the client's publication.
+        #[arg(long, requires = "stream")]
+        bidirectional: bool,
+        /// With `--stream`: stop following the stream after this long
+        /// (`500ms`, `10s`, `2m`).
+        #[arg(long = "for", value_name = "DURATION", requires = "stream", value_parser = rotor::config::parse_duration)]
+        duration: Option<std::time::Duration>,
     },
     /// Publish a component to an OCI registry (the wasm artifact layout), for
     /// `oci://` plugin references. Credentials, if the registry asks for
@@ -97,7 +111,7 @@ enum Command {
     /// a one-line build script and a README.
     New {
         /// What it answers: connect, refresh, subscribe, publish, rpc,
-        /// sub_refresh, or interceptor.
+        /// sub_refresh, subscribe_stream, or interceptor.
         kind: Template,
         /// Its language: rust, js, ts or python.
         #[arg(long)]
@@ -171,21 +185,30 @@ async fn run(command: Command, log_format: LogFormat) -> Result<ExitCode> {
             settings,
             headers,
             cache,
+            stream,
+            bidirectional,
+            duration,
         } => {
             let target = match (plugin, to) {
                 (_, Some(address)) => Target::Remote(address),
                 (Some(plugin), None) => Target::Plugin(plugin),
                 (None, None) => bail!("name a component with --plugin, or a server with --to"),
             };
-            call(
-                kind,
-                target,
-                request,
-                settings.into_iter().collect(),
-                headers,
-                cache.unwrap_or(CompileCache::Default),
-            )
-            .await
+            let settings = settings.into_iter().collect();
+            let cache = cache.unwrap_or(CompileCache::Default);
+            match (kind.is_stream(), stream) {
+                (true, true) => {
+                    let options = cli::stream::StreamOptions {
+                        bidirectional,
+                        duration,
+                    };
+                    call_stream(target, request, settings, headers, cache, options).await
+                }
+                (false, true) => bail!(
+                    "--stream opens a subscription stream: use it with `rotor call subscribe_stream`"
+                ),
+                (_, false) => call(kind, target, request, settings, headers, cache).await,
+            }
         }
         Command::Push {
             file,
@@ -471,16 +494,11 @@ async fn call(
 ) -> Result<ExitCode> {
     if kind.is_stream() {
         anyhow::bail!(
-            "`rotor call` answers one request with one reply; a subscription stream is neither \
-             (test stream handlers over gRPC, as Centrifugo opens them)"
+            "a subscription stream answers with a reply and then publications, not one reply: \
+             add --stream to open one and follow it"
         );
     }
-    let text = match request.strip_prefix('@') {
-        Some(file) => {
-            std::fs::read_to_string(file).with_context(|| format!("cannot read {file}"))?
-        }
-        None => request,
-    };
+    let text = request_text(request)?;
     // The request is read before the component compiles, which can take
     // seconds, so a malformed one fails at once.
     // One arm per kind: the request type decides the proxy message.
@@ -509,6 +527,56 @@ async fn call(
         SubscribeStream => pb::SubscribeRequest,
     };
     println!("{reply}");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The request's JSON: the text itself, or the file named after `@`.
+fn request_text(request: String) -> Result<String> {
+    match request.strip_prefix('@') {
+        Some(file) => std::fs::read_to_string(file).with_context(|| format!("cannot read {file}")),
+        None => Ok(request),
+    }
+}
+
+/// `rotor call subscribe_stream --stream`: follows a stream of a running
+/// Rotor, or of a component served here on a loopback port for as long as
+/// the stream lasts (streams are gRPC streams: the same client follows
+/// both).
+async fn call_stream(
+    target: Target,
+    request: String,
+    settings: BTreeMap<String, String>,
+    headers: Vec<(String, String)>,
+    cache: CompileCache,
+    options: cli::stream::StreamOptions,
+) -> Result<ExitCode> {
+    let text = request_text(request)?;
+    let message: pb::SubscribeRequest = serde_json::from_str(&text)
+        .context("the request is not a valid subscribe_stream request in proxy JSON")?;
+    let mut stdout = std::io::stdout();
+    match target {
+        Target::Remote(address) => {
+            cli::stream::follow(&address, message, headers, options, &mut stdout).await?;
+        }
+        Target::Plugin(plugin) => {
+            let rotor =
+                Rotor::single(RequestKind::SubscribeStream, &plugin, settings, &cache).await?;
+            let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+                .await
+                .context("binding a loopback port to serve the stream on")?;
+            let address = listener.local_addr()?.to_string();
+            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+            let server = tokio::spawn(rotor.serve(listener, async {
+                let _ = stopped.await;
+            }));
+            let followed =
+                cli::stream::follow(&address, message, headers, options, &mut stdout).await;
+            // The stream's client is gone; nothing else is served.
+            let _ = stop.send(());
+            server.abort();
+            followed?;
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }
 

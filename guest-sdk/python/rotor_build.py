@@ -45,10 +45,21 @@ EXPORTS: Dict[str, tuple] = {
     "shared-poll-refresh": ("shared-poll-refresh-handler", "SharedPollRefreshHandler"),
     "notify-cache-empty": ("notify-cache-empty-handler", "NotifyCacheEmptyHandler"),
     "notify-channel-state": ("notify-channel-state-handler", "NotifyChannelStateHandler"),
+    "subscribe-stream": ("stream-handler", "StreamHandler"),
 }
 
 #: Host interfaces, by the binding module that wraps each.
-HOST_INTERFACES = {"log": "log", "config": "config", "kv": "kv", "centrifugo_api": "centrifugo-api"}
+HOST_INTERFACES = {
+    "log": "log", "config": "config", "kv": "kv", "centrifugo_api": "centrifugo-api", "stream": "stream",
+}
+
+#: Host interfaces that only serve a stream handler: outside a stream, ``publish`` fails.
+STREAM_INTERFACES = {"stream"}
+
+
+def wit_name(name: str) -> str:
+    """The name as WIT spells it: ``stream`` is a keyword, written ``%stream``."""
+    return f"%{name}" if name == "stream" else name
 
 PROBE = """
 import importlib, json, sys
@@ -86,7 +97,7 @@ def bindings(wit: Path, out: Path, world: str = "host") -> None:
 def compose_world(kinds: List[str], imports: List[str]) -> str:
     """The WIT world exporting ``kinds`` (and the interceptor for ``before``/``after``) and importing ``imports``."""
     lines = [f"package {PACKAGE};", "", f"world {WORLD} {{"]
-    lines += [f"    import {name};" for name in imports]
+    lines += [f"    import {wit_name(name)};" for name in imports]
     lines += [f"    export {EXPORTS[kind][0]};" for kind in kinds if kind in EXPORTS]
     if "before" in kinds or "after" in kinds:
         lines.append("    export interceptor;")
@@ -130,8 +141,13 @@ def build(plugin: Path, output: Path, wit: Path) -> dict:
                 "@rotor.connect, @rotor.refresh, @rotor.subscribe, @rotor.publish, @rotor.rpc, "
                 "@rotor.sub_refresh, @rotor.map_publish, @rotor.map_remove, "
                 "@rotor.shared_poll_refresh, @rotor.notify_cache_empty, "
-                "@rotor.notify_channel_state, @rotor.before or @rotor.after")
+                "@rotor.notify_channel_state, @rotor.subscribe_stream, @rotor.before or @rotor.after")
         imports = [HOST_INTERFACES[name] for name in HOST_INTERFACES if name in found["imports"]]
+        stream_only = [name for name in imports if name in STREAM_INTERFACES]
+        if stream_only and "subscribe-stream" not in kinds:
+            raise SystemExit(
+                f"rotor_build: {plugin.name} imports rotor.{stream_only[0]}, which only a stream "
+                "handler may use: decorate a class with @rotor.subscribe_stream")
 
         world_dir = work / "wit"
         world_dir.mkdir()

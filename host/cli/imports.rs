@@ -38,6 +38,9 @@ pub fn note(import: &str) -> Option<&'static str> {
         "rotor:centrifugo/centrifugo-api" => {
             "host import, only where granted: Centrifugo's server API"
         }
+        "rotor:centrifugo/stream" => {
+            "host import: a subscription stream's publications, timer and end; outside a stream, publish fails"
+        }
         _ => return None,
     };
     Some(note)

@@ -7,3 +7,4 @@ pub mod new;
 pub mod push;
 pub mod remote;
 pub mod report;
+pub mod stream;

@@ -58,19 +58,36 @@ pub async fn call<C: ProxyMethod>(
     message: C,
     headers: Vec<(String, String)>,
 ) -> anyhow::Result<Result<C::Response, tonic::Status>> {
+    let channel = connect(address).await?;
+    let mut request = with_metadata(message, headers)?;
+    request.set_timeout(TIMEOUT);
+    Ok(C::send(CentrifugoProxyClient::new(channel), request)
+        .await
+        .map(tonic::Response::into_inner))
+}
+
+/// A channel to the proxy server at `address` (`host:port`, or a URL).
+pub async fn connect(address: &str) -> anyhow::Result<Channel> {
     let url = if address.contains("://") {
         address.to_owned()
     } else {
         format!("http://{address}")
     };
-    let channel = tonic::transport::Endpoint::from_shared(url)
+    tonic::transport::Endpoint::from_shared(url)
         .with_context(|| format!("`{address}` is not an address"))?
         .connect_timeout(CONNECT_TIMEOUT)
         .connect()
         .await
-        .with_context(|| format!("cannot connect to {address}"))?;
+        .with_context(|| format!("cannot connect to {address}"))
+}
+
+/// A request of `message` with `headers` as gRPC metadata, as Centrifugo
+/// forwards a client's headers.
+pub fn with_metadata<T>(
+    message: T,
+    headers: Vec<(String, String)>,
+) -> anyhow::Result<tonic::Request<T>> {
     let mut request = tonic::Request::new(message);
-    request.set_timeout(TIMEOUT);
     for (name, value) in headers {
         let key = tonic::metadata::MetadataKey::from_bytes(name.to_ascii_lowercase().as_bytes())
             .with_context(|| format!("`{name}` cannot be a gRPC metadata name"))?;
@@ -79,7 +96,5 @@ pub async fn call<C: ProxyMethod>(
             .with_context(|| format!("the value of `{name}` cannot be gRPC metadata"))?;
         request.metadata_mut().insert(key, value);
     }
-    Ok(C::send(CentrifugoProxyClient::new(channel), request)
-        .await
-        .map(tonic::Response::into_inner))
+    Ok(request)
 }

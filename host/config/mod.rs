@@ -44,7 +44,7 @@ pub use self::pool::PoolLimits;
 use self::raw::RawConfig;
 pub use self::redact::{REDACTED, RedactedValues, redact_url};
 pub use self::telemetry::{OtlpConfig, TelemetryConfig};
-pub use self::units::MAX_TIMEOUT;
+pub use self::units::{MAX_TIMEOUT, parse_duration};
 use crate::contract::kind::{Naming, RequestKind};
 use crate::error::RefreshFailure;
 use crate::policy::{DEFAULT_TENANT, Grants, ReusePolicy};

@@ -90,13 +90,14 @@ pub enum Template {
 
 impl Template {
     /// Every template, in the order `--help` lists them.
-    pub const ALL: [Template; 7] = [
+    pub const ALL: [Template; 8] = [
         Template::Handler(RequestKind::Connect),
         Template::Handler(RequestKind::Refresh),
         Template::Handler(RequestKind::Subscribe),
         Template::Handler(RequestKind::Publish),
         Template::Handler(RequestKind::Rpc),
         Template::Handler(RequestKind::SubRefresh),
+        Template::Handler(RequestKind::SubscribeStream),
         Template::Interceptor,
     ];
 
@@ -129,6 +130,9 @@ impl Template {
             Template::Handler(RequestKind::SubRefresh) => {
                 "a sub-refresh handler that extends each subscription by `extend_seconds` (one hour)."
             }
+            Template::Handler(RequestKind::SubscribeStream) => {
+                "a subscription stream that sends `{\"count\":N}` every second and echoes what the client publishes."
+            }
             Template::Interceptor => {
                 "an interceptor that refuses publish and RPC calls of anonymous users."
             }
@@ -153,6 +157,9 @@ impl Template {
             }
             Template::Handler(RequestKind::Rpc) => {
                 Some(r#"--request '{"user":"42","method":"hello"}'"#)
+            }
+            Template::Handler(RequestKind::SubscribeStream) => {
+                Some(r#"--stream --for 3s --request '{"user":"42","channel":"ticks:a"}'"#)
             }
             // Kinds without a template (see `about`).
             Template::Handler(_) | Template::Interceptor => None,
@@ -186,7 +193,9 @@ impl Template {
     /// Crates its Rust source uses besides the SDK.
     fn rust_dependencies(self) -> &'static [&'static str] {
         match self {
-            Template::Handler(RequestKind::Publish | RequestKind::Rpc) => &["serde_json"],
+            Template::Handler(
+                RequestKind::Publish | RequestKind::Rpc | RequestKind::SubscribeStream,
+            ) => &["serde_json"],
             _ => &[],
         }
     }
@@ -217,40 +226,44 @@ impl FromStr for Template {
 }
 
 /// Plugin sources, in the order of [`Template::ALL`].
-const RUST_SOURCES: [&str; 7] = [
+const RUST_SOURCES: [&str; 8] = [
     include_str!("templates/rust/connect.rs"),
     include_str!("templates/rust/refresh.rs"),
     include_str!("templates/rust/subscribe.rs"),
     include_str!("templates/rust/publish.rs"),
     include_str!("templates/rust/rpc.rs"),
     include_str!("templates/rust/sub_refresh.rs"),
+    include_str!("templates/rust/subscribe_stream.rs"),
     include_str!("templates/rust/interceptor.rs"),
 ];
-const JS_SOURCES: [&str; 7] = [
+const JS_SOURCES: [&str; 8] = [
     include_str!("templates/js/connect.js"),
     include_str!("templates/js/refresh.js"),
     include_str!("templates/js/subscribe.js"),
     include_str!("templates/js/publish.js"),
     include_str!("templates/js/rpc.js"),
     include_str!("templates/js/sub_refresh.js"),
+    include_str!("templates/js/subscribe_stream.js"),
     include_str!("templates/js/interceptor.js"),
 ];
-const TS_SOURCES: [&str; 7] = [
+const TS_SOURCES: [&str; 8] = [
     include_str!("templates/ts/connect.ts"),
     include_str!("templates/ts/refresh.ts"),
     include_str!("templates/ts/subscribe.ts"),
     include_str!("templates/ts/publish.ts"),
     include_str!("templates/ts/rpc.ts"),
     include_str!("templates/ts/sub_refresh.ts"),
+    include_str!("templates/ts/subscribe_stream.ts"),
     include_str!("templates/ts/interceptor.ts"),
 ];
-const PYTHON_SOURCES: [&str; 7] = [
+const PYTHON_SOURCES: [&str; 8] = [
     include_str!("templates/python/connect.py"),
     include_str!("templates/python/refresh.py"),
     include_str!("templates/python/subscribe.py"),
     include_str!("templates/python/publish.py"),
     include_str!("templates/python/rpc.py"),
     include_str!("templates/python/sub_refresh.py"),
+    include_str!("templates/python/subscribe_stream.py"),
     include_str!("templates/python/interceptor.py"),
 ];
 
@@ -441,6 +454,12 @@ fn readme(template: Template, language: Language, name: &str, source: &str) -> S
         }
     };
     let try_notes = match template {
+        Template::Handler(RequestKind::SubscribeStream) => {
+            "`rotor call --stream` opens a stream on the component and prints the \
+             subscribe reply, then each publication, as JSON lines, for `--for` or \
+             until Ctrl-C; with `--bidirectional`, each line you type is sent as the \
+             client's publication."
+        }
         Template::Handler(_) => {
             "`rotor call` runs one call through the component and prints the reply \
              as JSON. The request is in the JSON shape of Centrifugo's HTTP proxy, \
@@ -456,10 +475,10 @@ fn readme(template: Template, language: Language, name: &str, source: &str) -> S
             "the plugin: implement the SDK's trait for the kind, and name the type in its export macro"
         }
         Language::JavaScript | Language::TypeScript => {
-            "the plugin: its named exports (`connect`, `rpc`, …, `before`/`after`) are its handlers"
+            "the plugin: its named exports (`connect`, `rpc`, …, `subscribeStream`, `before`/`after`) are its handlers"
         }
         Language::Python => {
-            "the plugin: one decorated function per kind (`@rotor.rpc`, …, `@rotor.before`)"
+            "the plugin: one decorated function per kind (`@rotor.rpc`, …, `@rotor.before`), or a decorated class for a stream (`@rotor.subscribe_stream`)"
         }
     };
     let mut files = vec![

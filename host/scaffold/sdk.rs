@@ -107,6 +107,10 @@ pub const JS: &[File] = &[
     ("src/kv.js", include_str!("../../guest-sdk/js/src/kv.js")),
     ("src/log.js", include_str!("../../guest-sdk/js/src/log.js")),
     (
+        "src/stream.js",
+        include_str!("../../guest-sdk/js/src/stream.js"),
+    ),
+    (
         "types/api.d.ts",
         include_str!("../../guest-sdk/js/types/api.d.ts"),
     ),
@@ -129,6 +133,10 @@ pub const JS: &[File] = &[
     (
         "types/log.d.ts",
         include_str!("../../guest-sdk/js/types/log.d.ts"),
+    ),
+    (
+        "types/stream.d.ts",
+        include_str!("../../guest-sdk/js/types/stream.d.ts"),
     ),
     (
         "types/wit/host.d.ts",
@@ -274,6 +282,10 @@ pub const PYTHON: &[File] = &[
     (
         "rotor/log.py",
         include_str!("../../guest-sdk/python/rotor/log.py"),
+    ),
+    (
+        "rotor/stream.py",
+        include_str!("../../guest-sdk/python/rotor/stream.py"),
     ),
 ];
 

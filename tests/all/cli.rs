@@ -183,3 +183,178 @@ fn json_logs_carry_the_calls_span_and_trace_context() {
     assert_eq!(span["parent_id"], "00f067aa0ba902b7");
     assert_eq!(span["version"].as_str().map(str::len), Some(12));
 }
+
+/// `rotor call subscribe_stream --stream` on the Rust stream ticker, with
+/// `stdin` written to its standard input (then closed): its exit status,
+/// its lines of JSON and its standard error.
+fn follow_ticker(args: &[&str], stdin: &str) -> (bool, Vec<serde_json::Value>, String) {
+    use std::io::Write as _;
+    use std::process::Stdio;
+
+    let ticker = plugin("stream-ticker");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rotor"))
+        .args(["call", "subscribe_stream", "--stream", "--plugin"])
+        .arg(&ticker)
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("running rotor");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin.as_bytes())
+        .expect("writing to rotor");
+    let output = child.wait_with_output().expect("rotor ends");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let lines = stdout
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|error| panic!("{error}: {line:?}")))
+        .collect();
+    (
+        output.status.success(),
+        lines,
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn call_stream_prints_the_reply_then_each_tick_as_it_arrives() {
+    let started = std::time::Instant::now();
+    let (ok, lines, stderr) = follow_ticker(
+        &[
+            "--request",
+            r#"{"user":"42","channel":"ticks:a"}"#,
+            "--setting",
+            "interval_ms=100",
+            "--for",
+            "1500ms",
+        ],
+        "",
+    );
+    assert!(ok, "{stderr}");
+    assert!(started.elapsed() >= std::time::Duration::from_millis(1500));
+    let (reply, ticks) = lines.split_first().expect("the reply first");
+    assert!(reply["result"].is_object(), "{reply}");
+    assert!(reply["error"].is_null(), "{reply}");
+    // One tick per 100 ms from the open on, in order; the compile before
+    // the open leaves some of the 1.5 s, and the test machine may be busy.
+    assert!(ticks.len() >= 3 && ticks.len() <= 15, "{lines:?}");
+    for (n, tick) in (1..).zip(ticks) {
+        assert_eq!(
+            tick["data"],
+            serde_json::json!({"tick": n, "channel": "ticks:a"}),
+            "{lines:?}"
+        );
+    }
+}
+
+#[test]
+fn call_stream_bidirectional_sends_standard_input_as_client_data() {
+    // No ticks within the time: only the echoes come back. The end of
+    // standard input does not end the stream; `--for` does.
+    let (ok, lines, stderr) = follow_ticker(
+        &[
+            "--bidirectional",
+            "--request",
+            r#"{"user":"42","channel":"chat:a"}"#,
+            "--setting",
+            "interval_ms=600000",
+            "--for",
+            "2s",
+        ],
+        "{\"text\":\"hi\"}\n\"again\"\n",
+    );
+    assert!(ok, "{stderr}");
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    assert!(lines[0]["result"].is_object(), "{lines:?}");
+    assert_eq!(
+        lines[1]["data"],
+        serde_json::json!({"echo": {"text": "hi"}})
+    );
+    assert_eq!(lines[2]["data"], serde_json::json!({"echo": "again"}));
+}
+
+#[test]
+fn call_stream_stops_when_the_stream_ends() {
+    // The ticker refuses anonymous clients: the reply, then the end of the
+    // stream, well before `--for`.
+    let started = std::time::Instant::now();
+    let (ok, lines, stderr) = follow_ticker(
+        &["--request", r#"{"channel":"ticks:a"}"#, "--for", "60s"],
+        "",
+    );
+    assert!(ok, "{stderr}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(lines[0]["error"]["code"], 103, "{lines:?}");
+}
+
+#[test]
+fn call_says_how_to_follow_a_stream() {
+    let ticker = plugin("stream-ticker");
+    let ticker = ticker.to_str().expect("a UTF-8 path");
+    let (ok, _, stderr) = rotor(&["call", "subscribe_stream", "--plugin", ticker]);
+    assert!(!ok);
+    assert!(stderr.contains("--stream"), "{stderr}");
+    let router = plugin("rpc-router");
+    let (ok, _, stderr) = rotor(&[
+        "call",
+        "rpc",
+        "--stream",
+        "--plugin",
+        router.to_str().expect("a UTF-8 path"),
+    ]);
+    assert!(!ok);
+    assert!(stderr.contains("subscribe_stream"), "{stderr}");
+    let (ok, _, stderr) = rotor(&[
+        "call",
+        "subscribe_stream",
+        "--stream",
+        "--for",
+        "soon",
+        "--plugin",
+        ticker,
+    ]);
+    assert!(!ok);
+    assert!(stderr.contains("soon"), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn call_stream_to_follows_a_stream_of_a_running_rotor() {
+    let server = crate::support::TestServer::start(
+        "[handlers]\nsubscribe_stream = \"stream-ticker.wasm\"\n[settings.\"stream-ticker.wasm\"]\ninterval_ms = \"100\"\n",
+    )
+    .await;
+    let address = server.address.to_string();
+    let (ok, stdout, stderr) = tokio::task::spawn_blocking(move || {
+        rotor(&[
+            "call",
+            "subscribe_stream",
+            "--stream",
+            "--to",
+            &address,
+            "--for",
+            "1s",
+            "--request",
+            r#"{"user":"42","channel":"ticks:b"}"#,
+        ])
+    })
+    .await
+    .expect("the command ran");
+    assert!(ok, "{stderr}");
+    let lines: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("a JSON line"))
+        .collect();
+    assert!(lines[0]["result"].is_object(), "{stdout}");
+    assert!(lines.len() >= 4, "the reply and a few ticks: {stdout}");
+    assert_eq!(
+        lines[1]["data"],
+        serde_json::json!({"tick": 1, "channel": "ticks:b"})
+    );
+}

@@ -554,6 +554,114 @@ rpc = [{{ plugin = "{plugin}", settings = {{ keys = "k1=alice, k2=bob" }} }}]
     assert_eq!(response.error, error(1004, "rpc failed", true));
 }
 
+/// The JS or Python stream ticker, served alone (its open-stream gauge
+/// tells when a client's leaving ended the guest's stream), with the same
+/// assertions as the Rust `stream-ticker`: ticks in order on the
+/// unidirectional form, echoes on the bidirectional one, anonymous clients
+/// refused, and a client that leaves ends its instance.
+pub(crate) async fn check_stream_ticker(plugin: &str) {
+    use crate::streams::{
+        eventually, first, next, open, open_bidirectional, open_streams, publication, send,
+        subscribe,
+    };
+
+    let server = TestServer::start(&format!(
+        "[handlers]\nsubscribe_stream = \"{plugin}\"\n[settings.\"{plugin}\"]\ninterval_ms = \"100\"\n"
+    ))
+    .await;
+
+    let mut ticks = open(&server, "ticks:a", "").await;
+    let opened = first(&mut ticks).await;
+    assert_eq!((opened.error, opened.disconnect), (None, None), "{plugin}");
+    assert!(opened.result.is_some(), "{plugin}: accepted");
+    for n in 1..=3 {
+        let tick = publication(&mut ticks).await;
+        assert_eq!(
+            json(tick.as_bytes()),
+            json!({"tick": n, "channel": "ticks:a"}),
+            "{plugin}"
+        );
+    }
+
+    let mut anonymous = server
+        .client
+        .clone()
+        .subscribe_unidirectional(pb::SubscribeRequest {
+            user: String::new(),
+            ..subscribe("ticks:b", "")
+        })
+        .await
+        .expect("the stream opens")
+        .into_inner();
+    let refused = first(&mut anonymous).await;
+    assert_eq!(
+        refused.error,
+        error(103, "permission denied", false),
+        "{plugin}"
+    );
+    assert_eq!(
+        next(&mut anonymous).await.expect("OK"),
+        None,
+        "then the end"
+    );
+
+    let (to_rotor, mut chat) = open_bidirectional(&server, subscribe("chat:a", "")).await;
+    assert!(first(&mut chat).await.result.is_some(), "{plugin}");
+    for data in [r#"{"text":"hi"}"#, r#""again""#] {
+        send(&to_rotor, data).await;
+        // Ticks interleave with the echoes; the echo comes before long.
+        let echo = loop {
+            let message = json(publication(&mut chat).await.as_bytes());
+            if message.get("tick").is_none() {
+                break message;
+            }
+        };
+        assert_eq!(echo, json!({"echo": json(data.as_bytes())}), "{plugin}");
+    }
+    assert_eq!(
+        open_streams(&server),
+        2.0,
+        "{plugin}: both streams are open"
+    );
+
+    // The unidirectional client leaves: its guest's stream ends, the other
+    // goes on; then Centrifugo ends the bidirectional one's side.
+    drop(ticks);
+    eventually("the ticker's stream is closed", || {
+        open_streams(&server) == 1.0
+    })
+    .await;
+    assert!(publication(&mut chat).await.contains("tick"), "{plugin}");
+    drop(to_rotor);
+    while let Some(message) = next(&mut chat).await.expect("OK") {
+        assert!(
+            message.publication.is_some(),
+            "{plugin}: ticks, then the end"
+        );
+    }
+    eventually("the chat's stream is closed", || {
+        open_streams(&server) == 0.0
+    })
+    .await;
+    assert_eq!(
+        crate::streams::events(&server, "client_left"),
+        2.0,
+        "{plugin}"
+    );
+}
+
+#[tokio::test]
+async fn js_stream_ticker_ticks_echoes_and_ends_when_the_client_leaves() {
+    let Some(_) = guest_dir() else { return };
+    check_stream_ticker("js-stream-ticker.wasm").await;
+}
+
+#[tokio::test]
+async fn py_stream_ticker_ticks_echoes_and_ends_when_the_client_leaves() {
+    let Some(_) = guest_dir() else { return };
+    check_stream_ticker("py-stream-ticker.wasm").await;
+}
+
 /// `rotor check` on a built component: its stdout, after asserting success.
 pub(crate) fn check(path: &Path) -> String {
     let output = Command::new(env!("CARGO_BIN_EXE_rotor"))
@@ -596,6 +704,16 @@ fn check_accepts_the_components_and_lists_what_they_use() {
         ),
         ("py-subscribe-acl", &["subscribe-handler"], &["config"]),
         ("py-rpc-router", &["rpc-handler"], &[]),
+        (
+            "js-stream-ticker",
+            &["stream-handler"],
+            &["config", "stream"],
+        ),
+        (
+            "py-stream-ticker",
+            &["stream-handler"],
+            &["config", "stream"],
+        ),
     ] {
         let stdout = check(&dist.join(format!("{name}.wasm")));
         for export in exports {
@@ -604,7 +722,7 @@ fn check_accepts_the_components_and_lists_what_they_use() {
                 "{name}: {stdout}"
             );
         }
-        for host in ["log", "config", "kv", "centrifugo-api"] {
+        for host in ["log", "config", "kv", "centrifugo-api", "stream"] {
             assert_eq!(
                 stdout.contains(&format!("imports  rotor:centrifugo/{host}@0.1.0")),
                 imports.contains(&host),

@@ -66,6 +66,33 @@ fn json(ran: &Ran) -> Value {
         .unwrap_or_else(|error| panic!("not JSON ({error}):\n{}", ran.stdout))
 }
 
+/// What a stream template's `rotor call --stream` printed, one JSON value a
+/// line, after asserting that the stream was accepted and then sent
+/// `{"count":1}`, `{"count":2}`, … in order: at least one within the
+/// suggested `--for`.
+fn assert_counts(ran: &Ran) {
+    let lines: Vec<Value> = ran
+        .stdout
+        .lines()
+        .map(|line| {
+            serde_json::from_str(line).unwrap_or_else(|error| panic!("not JSON ({error}): {line}"))
+        })
+        .collect();
+    let (reply, counts) = lines
+        .split_first()
+        .unwrap_or_else(|| panic!("no reply: {}", ran.stdout));
+    assert!(accepted(reply), "{reply}");
+    assert!(!counts.is_empty(), "no publication: {}", ran.stdout);
+    for (n, publication) in (1..).zip(counts) {
+        assert_eq!(
+            publication["data"],
+            serde_json::json!({"count": n}),
+            "{}",
+            ran.stdout
+        );
+    }
+}
+
 #[test]
 fn every_rust_template_builds_and_answers() {
     if !tools_present(
@@ -90,6 +117,7 @@ fn every_rust_template_builds_and_answers() {
         "publish",
         "rpc",
         "sub_refresh",
+        "subscribe_stream",
         "interceptor",
     ] {
         let name = format!("rs-{}", kind.replace('_', "-"));
@@ -103,6 +131,10 @@ fn every_rust_template_builds_and_answers() {
                 "{}",
                 answer.stdout
             );
+            continue;
+        }
+        if kind == "subscribe_stream" {
+            assert_counts(&answer);
             continue;
         }
         let reply = json(&answer);
@@ -168,6 +200,56 @@ fn a_python_project_builds_and_answers() {
         &bin,
     ));
     assert_eq!(refused["error"]["code"], 107, "{refused}");
+}
+
+#[test]
+fn a_typescript_stream_project_builds_and_streams() {
+    if !tools_present(
+        "building a TypeScript stream template",
+        &[&["node", "--version"], &["npm", "--version"]],
+    ) {
+        return;
+    }
+    let bin = RotorOnPath::new();
+    let scratch = ScratchDir::new();
+    let try_it = new_and_build(
+        "subscribe_stream",
+        "ts",
+        "ts-ticks",
+        scratch.path(),
+        "",
+        &bin,
+    );
+    assert!(try_it.contains("--stream"), "{try_it}");
+    assert_counts(&run(&try_it, scratch.path(), &bin));
+}
+
+#[test]
+fn a_python_stream_project_builds_and_streams() {
+    if !tools_present(
+        "building a Python stream template",
+        &[&["python3", "-m", "venv", "--help"]],
+    ) {
+        return;
+    }
+    let bin = RotorOnPath::new();
+    let scratch = ScratchDir::new();
+    let try_it = new_and_build(
+        "subscribe-stream",
+        "python",
+        "py-ticks",
+        scratch.path(),
+        "",
+        &bin,
+    );
+    assert_counts(&run(&try_it, scratch.path(), &bin));
+    // Anonymous users are refused: the reply, then the end of the stream.
+    let refused = run(
+        "rotor call subscribe_stream --stream --for 30s --plugin py-ticks/py-ticks.wasm",
+        scratch.path(),
+        &bin,
+    );
+    assert_eq!(json(&refused)["error"]["code"], 103, "{}", refused.stdout);
 }
 
 #[test]

@@ -14,14 +14,14 @@ use tonic::Streaming;
 use crate::support::TestServer;
 
 /// The longest any one message may take to arrive.
-const WAIT: Duration = Duration::from_secs(5);
+pub(crate) const WAIT: Duration = Duration::from_secs(5);
 
 const FIXTURE: &str = r#"
 [handlers]
 subscribe_stream = "test-stream.wasm"
 "#;
 
-fn subscribe(channel: &str, data: &str) -> pb::SubscribeRequest {
+pub(crate) fn subscribe(channel: &str, data: &str) -> pb::SubscribeRequest {
     pb::SubscribeRequest {
         client: "c1".into(),
         transport: "websocket".into(),
@@ -35,7 +35,7 @@ fn subscribe(channel: &str, data: &str) -> pb::SubscribeRequest {
 }
 
 /// Opens a unidirectional stream as Centrifugo does: no deadline.
-async fn open(
+pub(crate) async fn open(
     server: &TestServer,
     channel: &str,
     data: &str,
@@ -49,9 +49,50 @@ async fn open(
         .into_inner()
 }
 
+/// Opens a bidirectional stream as Centrifugo does: the subscribe request
+/// first; the sender passes the client's publications on.
+pub(crate) async fn open_bidirectional(
+    server: &TestServer,
+    request: pb::SubscribeRequest,
+) -> (
+    mpsc::Sender<pb::StreamSubscribeRequest>,
+    Streaming<pb::StreamSubscribeResponse>,
+) {
+    let (to_rotor, outgoing) = mpsc::channel(8);
+    to_rotor
+        .send(pb::StreamSubscribeRequest {
+            subscribe_request: Some(request),
+            publication: None,
+        })
+        .await
+        .expect("the request is queued");
+    let stream = server
+        .client
+        .clone()
+        .subscribe_bidirectional(ReceiverStream::new(outgoing))
+        .await
+        .expect("the stream opens")
+        .into_inner();
+    (to_rotor, stream)
+}
+
+/// Sends `data` into a bidirectional stream as the client's publication.
+pub(crate) async fn send(to_rotor: &mpsc::Sender<pb::StreamSubscribeRequest>, data: &str) {
+    to_rotor
+        .send(pb::StreamSubscribeRequest {
+            subscribe_request: None,
+            publication: Some(pb::Publication {
+                data: data.as_bytes().to_vec(),
+                tags: Default::default(),
+            }),
+        })
+        .await
+        .expect("the stream takes client data");
+}
+
 /// The next message, `None` at the end of the stream, or the status that
 /// ended it.
-async fn next(
+pub(crate) async fn next(
     stream: &mut Streaming<pb::StreamSubscribeResponse>,
 ) -> Result<Option<pb::StreamSubscribeResponse>, tonic::Status> {
     tokio::time::timeout(WAIT, stream.message())
@@ -60,7 +101,9 @@ async fn next(
 }
 
 /// The first message's subscribe response.
-async fn first(stream: &mut Streaming<pb::StreamSubscribeResponse>) -> pb::SubscribeResponse {
+pub(crate) async fn first(
+    stream: &mut Streaming<pb::StreamSubscribeResponse>,
+) -> pb::SubscribeResponse {
     let message = next(stream).await.expect("OK").expect("a first message");
     assert!(message.publication.is_none());
     message
@@ -69,7 +112,7 @@ async fn first(stream: &mut Streaming<pb::StreamSubscribeResponse>) -> pb::Subsc
 }
 
 /// The next message's publication data, as text.
-async fn publication(stream: &mut Streaming<pb::StreamSubscribeResponse>) -> String {
+pub(crate) async fn publication(stream: &mut Streaming<pb::StreamSubscribeResponse>) -> String {
     let message = next(stream)
         .await
         .expect("OK")
@@ -88,11 +131,11 @@ fn metric(server: &TestServer, series: &str) -> f64 {
         .unwrap_or(0.0)
 }
 
-fn open_streams(server: &TestServer) -> f64 {
+pub(crate) fn open_streams(server: &TestServer) -> f64 {
     metric(server, "rotor_streams_open{tenant=\"default\"}")
 }
 
-fn events(server: &TestServer, event: &str) -> f64 {
+pub(crate) fn events(server: &TestServer, event: &str) -> f64 {
     metric(
         server,
         &format!("rotor_stream_events_total{{tenant=\"default\",event=\"{event}\"}}"),
@@ -100,7 +143,7 @@ fn events(server: &TestServer, event: &str) -> f64 {
 }
 
 /// Waits until `holds`, failing the test after [`WAIT`].
-async fn eventually(what: &str, holds: impl Fn() -> bool) {
+pub(crate) async fn eventually(what: &str, holds: impl Fn() -> bool) {
     let deadline = Instant::now() + WAIT;
     while !holds() {
         assert!(Instant::now() < deadline, "never happened: {what}");
@@ -185,33 +228,10 @@ namespaces = { ticks = "test-stream.wasm" }
 #[tokio::test]
 async fn the_bidirectional_form_echoes_client_data() {
     let server = TestServer::start(FIXTURE).await;
-    let (to_rotor, outgoing) = mpsc::channel(8);
-    to_rotor
-        .send(pb::StreamSubscribeRequest {
-            subscribe_request: Some(subscribe("chat:a", "silent")),
-            publication: None,
-        })
-        .await
-        .unwrap();
-    let mut stream = server
-        .client
-        .clone()
-        .subscribe_bidirectional(ReceiverStream::new(outgoing))
-        .await
-        .expect("the stream opens")
-        .into_inner();
+    let (to_rotor, mut stream) = open_bidirectional(&server, subscribe("chat:a", "silent")).await;
     assert!(first(&mut stream).await.result.is_some());
     for text in ["hi", "again"] {
-        to_rotor
-            .send(pb::StreamSubscribeRequest {
-                subscribe_request: None,
-                publication: Some(pb::Publication {
-                    data: text.as_bytes().to_vec(),
-                    tags: Default::default(),
-                }),
-            })
-            .await
-            .unwrap();
+        send(&to_rotor, text).await;
         assert_eq!(publication(&mut stream).await, format!("echo:{text}"));
     }
     // Centrifugo ending its side ends the stream, and the instance goes.

@@ -12,9 +12,10 @@ const USAGE = `usage:
 
 The module's named exports are its handlers: connect, refresh, subscribe,
 publish, rpc, subRefresh, mapPublish, mapRemove, sharedPollRefresh,
-notifyCacheEmpty, notifyChannelState, and before/after for an interceptor. The component
-imports only the host interfaces (log, config, kv, centrifugo-api) whose SDK
-modules the plugin uses.`;
+notifyCacheEmpty, notifyChannelState, subscribeStream (an object of
+open/onWake/onClientData), and before/after for an interceptor. The component
+imports only the host interfaces (log, config, kv, centrifugo-api, stream)
+whose SDK modules the plugin uses.`;
 
 async function main() {
   const { values, positionals } = parseArgs({

@@ -3,8 +3,9 @@
 // 1. esbuild bundles the module (TypeScript is stripped on the way) and
 //    reports its named exports;
 // 2. a generated entry wraps each handler export in its WIT export
-//    (`connect` → `connect-handler`, `before`/`after` → `interceptor`) and
-//    is bundled again into one ES module;
+//    (`connect` → `connect-handler`, `before`/`after` → `interceptor`,
+//    `subscribeStream` → `stream-handler`) and is bundled again into one ES
+//    module;
 // 3. the `rotor:centrifugo/*` modules that bundle imports become the world's
 //    imports, so the component asks for exactly the host interfaces it uses
 //    (a tenant is only granted some);
@@ -43,8 +44,20 @@ export const HANDLER_EXPORTS = {
   },
 };
 
+/**
+ * The stream handler export: an object of callbacks rather than one
+ * function, since one instance serves a stream for its whole life.
+ */
+export const STREAM_EXPORT = 'subscribeStream';
+
 /** Host interfaces a plugin may import, by the SDK module that wraps each. */
-export const HOST_INTERFACES = ['log', 'config', 'kv', 'centrifugo-api'];
+export const HOST_INTERFACES = ['log', 'config', 'kv', 'centrifugo-api', 'stream'];
+
+/** Host interfaces that only serve a stream handler: outside a stream, `publish` fails. */
+const STREAM_INTERFACES = ['stream'];
+
+/** A WIT name that is a keyword (`stream`) is written with a `%`. */
+const witName = (name) => (name === 'stream' ? '%stream' : name);
 
 const SDK_MODULES = {
   '@rotor/sdk': 'src/index.js',
@@ -53,6 +66,7 @@ const SDK_MODULES = {
   '@rotor/sdk/kv': 'src/kv.js',
   '@rotor/sdk/api': 'src/api.js',
   '@rotor/sdk/jwt': 'src/jwt.js',
+  '@rotor/sdk/stream': 'src/stream.js',
 };
 
 /**
@@ -99,10 +113,11 @@ async function bundle(esbuild, options) {
 /** The world for `exports` (handler export names, `before`/`after`) and host `imports`. */
 export function composeWorld(worldName, exports, imports) {
   const lines = [`package ${PACKAGE}@${VERSION};`, '', `world ${worldName} {`];
-  for (const name of imports) lines.push(`    import ${name};`);
+  for (const name of imports) lines.push(`    import ${witName(name)};`);
   for (const name of exports) {
     if (HANDLER_EXPORTS[name]) lines.push(`    export ${HANDLER_EXPORTS[name].wit};`);
   }
+  if (exports.includes(STREAM_EXPORT)) lines.push('    export stream-handler;');
   if (exports.includes('before') || exports.includes('after')) lines.push('    export interceptor;');
   lines.push('}', '');
   return lines.join('\n');
@@ -111,7 +126,7 @@ export function composeWorld(worldName, exports, imports) {
 function entrySource(modulePath, exports) {
   const lines = [
     `import * as plugin from ${JSON.stringify(modulePath)};`,
-    'import { exportHandler, exportInterceptor } from "@rotor/sdk";',
+    'import { exportHandler, exportInterceptor, exportStream } from "@rotor/sdk";',
   ];
   for (const name of exports) {
     const handler = HANDLER_EXPORTS[name];
@@ -121,6 +136,9 @@ function entrySource(modulePath, exports) {
   }
   if (exports.includes('before') || exports.includes('after')) {
     lines.push('export const interceptor = exportInterceptor(plugin.before, plugin.after);');
+  }
+  if (exports.includes(STREAM_EXPORT)) {
+    lines.push(`export const streamHandler = exportStream(plugin.${STREAM_EXPORT});`);
   }
   return `${lines.join('\n')}\n`;
 }
@@ -146,7 +164,7 @@ export async function build(input, output, options = {}) {
   if (!existsSync(witDir)) throw new Error(`no WIT directory at ${witDir} (pass --wit)`);
 
   const probe = await bundle(esbuild, { entryPoints: [modulePath] });
-  const known = [...Object.keys(HANDLER_EXPORTS), 'before', 'after'];
+  const known = [...Object.keys(HANDLER_EXPORTS), 'before', 'after', STREAM_EXPORT];
   const exports = probe.output.exports.filter((name) => known.includes(name));
   if (exports.length === 0) {
     throw new Error(`${input} exports no handler: export one of ${known.join(', ')}`);
@@ -166,6 +184,10 @@ export async function build(input, output, options = {}) {
     }
   }
   imports.sort((a, b) => HOST_INTERFACES.indexOf(a) - HOST_INTERFACES.indexOf(b));
+  const streamOnly = imports.filter((name) => STREAM_INTERFACES.includes(name));
+  if (streamOnly.length > 0 && !exports.includes(STREAM_EXPORT)) {
+    throw new Error(`${input} uses @rotor/sdk/${streamOnly[0]}, which only a stream handler may: export \`${STREAM_EXPORT}\``);
+  }
 
   const work = options.keep ? resolve(options.keep) : await mkdtemp(join(tmpdir(), 'rotor-build-'));
   try {

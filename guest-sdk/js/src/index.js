@@ -3,12 +3,15 @@
 // A plugin is an ES module whose named exports are its handlers: `connect`,
 // `refresh`, `subscribe`, `publish`, `rpc`, `subRefresh`, `mapPublish`,
 // `mapRemove`, `sharedPollRefresh`, `notifyCacheEmpty`,
-// `notifyChannelState`, and `before` / `after` for an interceptor. `rotor-build` finds them, composes the WIT
-// world the module needs and turns it into a component.
+// `notifyChannelState`, `subscribeStream` (an object of `open`, `onWake`,
+// `onClientData`) and `before` / `after` for an interceptor. `rotor-build`
+// finds them, composes the WIT world the module needs and turns it into a
+// component.
 //
 // This module imports nothing from the host, so it also runs under Node for
 // unit tests. Host imports live in their own modules (`@rotor/sdk/log`,
-// `/config`, `/kv`, `/api`), so a component imports only what it uses.
+// `/config`, `/kv`, `/api`, `/stream`), so a component imports only what it
+// uses.
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -249,6 +252,32 @@ export function exportHandler(kind, handler) {
     throw new TypeError(`export \`${kind}\` must be a function`);
   }
   return { handle: (request) => answer(kind, handler, request) };
+}
+
+/**
+ * The WIT `stream-handler` export for a `subscribeStream` object (used by
+ * `rotor-build`). `open` answers as a subscribe handler does; `onWake` and
+ * `onClientData` may be left out. An exception there traps the instance,
+ * and the host ends the stream as a fault: there is no call left to answer,
+ * so end a stream on purpose with `close()` from `@rotor/sdk/stream`.
+ */
+export function exportStream(handler) {
+  if (handler === null || typeof handler !== 'object' || typeof handler.open !== 'function') {
+    throw new TypeError('export `subscribeStream` must be an object with an `open(request)` function');
+  }
+  for (const name of ['onWake', 'onClientData']) {
+    if (handler[name] !== undefined && typeof handler[name] !== 'function') {
+      throw new TypeError(`subscribeStream.${name} must be a function`);
+    }
+  }
+  const callback = (name, ...args) => {
+    if (typeof handler[name] === 'function') handler[name].apply(handler, args);
+  };
+  return {
+    open: (request) => answer('subscribe', handler.open.bind(handler), request),
+    onWake: () => callback('onWake'),
+    onClientData: (data) => callback('onClientData', data),
+  };
 }
 
 /** The WIT `interceptor` export for `before` and `after` (used by `rotor-build`). */

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  CentrifugoError, allow, disconnect, expire, exportHandler, exportInterceptor, extend, header,
+  CentrifugoError, allow, disconnect, expire, exportHandler, exportInterceptor, exportStream, extend, header,
   json, methodNotFound, permissionDenied, rewrite, toReply,
 } from '../src/index.js';
 import { composeWorld } from '../src/build.js';
@@ -122,4 +122,33 @@ test('the composed world exports the handlers and imports what is used', () => {
   assert.match(world, /export sub-refresh-handler;/);
   assert.match(world, /export interceptor;/);
   assert.doesNotMatch(world, /import log;/);
+});
+
+test('a stream handler opens as a subscribe handler and gets its callbacks', () => {
+  const seen = [];
+  const handler = exportStream({
+    open(request) {
+      if (request.user === '') throw permissionDenied();
+      seen.push(['open', request.channel]);
+      return allow({ data: 'hi' });
+    },
+    onClientData(data) { seen.push(['data', data]); },
+  });
+  assert.deepEqual(handler.open({ user: '', channel: 'c' }), {
+    tag: 'reject', val: { code: 103, message: 'permission denied', temporary: false },
+  });
+  const opened = handler.open({ user: '42', channel: 'ticks:a' });
+  assert.equal(opened.tag, 'accept');
+  assert.deepEqual([...opened.val.data], [...encode('hi')]);
+  handler.onClientData(encode('x'));
+  handler.onWake(); // left out: nothing happens
+  assert.deepEqual(seen, [['open', 'ticks:a'], ['data', encode('x')]]);
+  assert.throws(() => exportStream((request) => allow()), /subscribeStream/);
+  assert.throws(() => exportStream({ open() {}, onWake: 1 }), /onWake/);
+});
+
+test('the composed world of a stream handler imports %stream', () => {
+  const world = composeWorld('w', ['subscribeStream'], ['config', 'stream']);
+  assert.match(world, /import %stream;/);
+  assert.match(world, /export stream-handler;/);
 });

@@ -144,3 +144,18 @@ export const KINDS: ReadonlyArray<
   'connect' | 'refresh' | 'subscribe' | 'publish' | 'rpc' | 'sub-refresh' | 'map-publish' | 'map-remove'
   | 'shared-poll-refresh' | 'notify-cache-empty' | 'notify-channel-state'
 >;
+
+/**
+ * `export const subscribeStream = { open(request) { … }, onWake() { … }, onClientData(data) { … } }`:
+ * a subscription stream. One instance serves one stream, so module-level
+ * variables keep its state between callbacks. `open` answers as a subscribe
+ * handler does; the others may be left out.
+ */
+export interface SubscribeStreamHandler {
+  /** The stream opens: `allow(…)` starts it, an error or a disconnect refuses it. */
+  open(request: wit.SubscribeRequest): Outcome<wit.SubscribeResult, wit.SubscribeReply>;
+  /** The timer asked for with `wakeAfter` fired. */
+  onWake?(): void;
+  /** The client published `data` (the bidirectional form only). */
+  onClientData?(data: Uint8Array): void;
+}

@@ -14,11 +14,13 @@ A plugin is a module with one decorated function per call kind it answers::
 Handlers return ``allow(...)`` (``extend(...)`` / ``expire()`` for refresh
 and sub-refresh, ``True``/``False`` for a cache-empty notice) and refuse by
 raising (or returning) a ``CentrifugoError`` or ``DisconnectError``.
-Interceptors are ``@rotor.before`` and ``@rotor.after``.
+Interceptors are ``@rotor.before`` and ``@rotor.after``. A subscription
+stream is a class decorated with ``@rotor.subscribe_stream``, whose ``open``,
+``on_wake`` and ``on_client_data`` methods are its callbacks.
 
 Requests and WIT records are the dataclasses componentize-py generates from
 the WIT (``rotor.types``). Host imports live in submodules (``rotor.log``,
-``rotor.config``, ``rotor.kv``, ``rotor.api``): the build gives the component
+``rotor.config``, ``rotor.kv``, ``rotor.api``, ``rotor.stream``): the build gives the component
 exactly the imports of the submodules the plugin loads.
 """
 
@@ -67,7 +69,7 @@ __all__ = [
     "SubscribeRequest", "PublishRequest", "RpcRequest", "SubRefreshRequest", "map_publish",
     "map_remove", "shared_poll_refresh", "notify_cache_empty", "notify_channel_state",
     "MapPublishRequest", "MapRemoveRequest", "SharedPollRefreshRequest", "SharedPollEntry",
-    "NotifyCacheEmptyRequest", "NotifyChannelStateRequest",
+    "NotifyCacheEmptyRequest", "NotifyChannelStateRequest", "subscribe_stream",
 ]
 
 
@@ -441,6 +443,48 @@ pass, ``rewrite(request)``, an answer (``allow(…)``, …) or raise an error.""
 after = _register("after")
 """Decorates an interceptor's ``after(context, reply)``: return nothing to keep
 the reply, or a replacement (``allow(…)``, an error, a reply variant)."""
+
+
+
+
+def subscribe_stream(cls: type) -> type:
+    """Decorates the subscription stream handler: a class whose instance
+    serves the stream. One component instance serves one stream, so the
+    instance (made at ``open``) keeps the stream's state in its attributes.
+
+    - ``open(self, request: SubscribeRequest)`` answers as a subscribe
+      handler does: ``allow(…)`` starts the stream, an error refuses it;
+    - ``on_wake(self)`` (optional): the timer of ``stream.wake_after`` fired;
+    - ``on_client_data(self, data: bytes)`` (optional): the client published
+      ``data`` (the bidirectional form only).
+
+    An exception in ``on_wake`` or ``on_client_data`` traps the instance and
+    the host ends the stream as a fault; end it on purpose with
+    ``rotor.stream.close()``.
+    """
+    if not isinstance(cls, type) or not callable(getattr(cls, "open", None)):
+        raise TypeError("@rotor.subscribe_stream decorates a class with an `open(self, request)` method")
+    return _register("subscribe-stream")(cls)
+
+
+# The instance of the registered stream class serving this component's stream.
+_stream: List[Any] = []
+
+
+def stream_open(request: Any) -> Any:
+    """Makes the stream handler's instance and answers ``open`` with its WIT reply."""
+    instance = _registered["subscribe-stream"]()
+    _stream[:] = [instance]
+    return to_reply("subscribe", _outcome(instance.open, request))
+
+
+def stream_callback(name: str, *args: Any) -> None:
+    """Runs the stream handler's ``name`` callback, if it has one."""
+    if not _stream:
+        raise RuntimeError(f"{name} before the stream opened")
+    method = getattr(_stream[0], name, None)
+    if method is not None:
+        method(*args)
 
 
 def handle(kind: str, request: Any) -> Any:

@@ -82,6 +82,19 @@ class NotifyChannelStateHandler:
         return rotor.handle("notify-channel-state", request)
 
 
+class StreamHandler:
+    """``stream-handler``."""
+
+    def open(self, request):
+        return rotor.stream_open(request)
+
+    def on_wake(self):
+        rotor.stream_callback("on_wake")
+
+    def on_client_data(self, data):
+        rotor.stream_callback("on_client_data", data)
+
+
 class Interceptor:
     """``interceptor``."""
 

@@ -140,6 +140,62 @@ class Interceptors(unittest.TestCase):
             rotor.rpc(lambda request: rotor.allow())
 
 
+def subscribe_request(user="42", channel="ticks:a"):
+    return types.SubscribeRequest(conn(), [], user, channel, "", b"", b"", [])
+
+
+class StreamHandlers(unittest.TestCase):
+    def setUp(self):
+        self.saved = dict(rotor._registered)
+        rotor._registered.clear()
+
+    def tearDown(self):
+        rotor._registered.clear()
+        rotor._registered.update(self.saved)
+
+    def test_open_answers_as_subscribe_and_callbacks_reach_the_instance(self):
+        seen = []
+
+        @rotor.subscribe_stream
+        class Recorder:
+            def open(self, request):
+                if request.user == "":
+                    raise rotor.permission_denied()
+                seen.append(("open", request.channel))
+                return rotor.allow(data={"hello": 1})
+
+            def on_client_data(self, data):
+                seen.append(("data", data, id(self)))
+
+        self.assertIn("subscribe-stream", rotor.registered())
+        refused = rotor.stream_open(subscribe_request(user=""))
+        self.assertEqual(refused, types.SubscribeReply_Reject(types.CentrifugoError(103, "permission denied", False)))
+        reply = rotor.stream_open(subscribe_request())
+        self.assertIsInstance(reply, types.SubscribeReply_Accept)
+        self.assertEqual(json.loads(reply.value.data), {"hello": 1})
+        rotor.stream_callback("on_client_data", b"hi")
+        rotor.stream_callback("on_wake")  # not defined: nothing happens
+        self.assertEqual(seen[0], ("open", "ticks:a"))
+        self.assertEqual(seen[1][:2], ("data", b"hi"))
+        self.assertIs(rotor._stream[0].__class__, Recorder)
+        self.assertEqual(seen[1][2], id(rotor._stream[0]))
+
+    def test_only_classes_with_open_register(self):
+        with self.assertRaises(TypeError):
+            rotor.subscribe_stream(lambda request: rotor.allow())
+        with self.assertRaises(TypeError):
+            rotor.subscribe_stream(type("NoOpen", (), {}))
+
+    def test_tags_become_pairs(self):
+        from rotor import stream
+
+        self.assertEqual(stream.tag_pairs(None), [])
+        self.assertEqual(stream.tag_pairs({"n": 1}), [("n", "1")])
+        self.assertEqual(stream.tag_pairs([("a", "b")]), [("a", "b")])
+        with self.assertRaises(ValueError):
+            stream.wake_after(-1)
+
+
 class Examples(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -147,6 +203,7 @@ class Examples(unittest.TestCase):
         rotor._registered.clear()
         cls.acl = load("py-subscribe-acl")
         cls.router = load("py-rpc-router")
+        cls.ticker = load("py-stream-ticker")
         cls.handlers = dict(rotor._registered)
         rotor._registered.clear()
         rotor._registered.update(saved)
@@ -170,6 +227,17 @@ class Examples(unittest.TestCase):
         for bad in [b"", b"[1]", b'{"numbers":[true]}', b'{"numbers":[9223372036854775807,1]}']:
             self.assertEqual(route("sum", bad).value.code, 107, bad)
         self.assertEqual(route("nope").value.code, 104)
+
+    def test_ticker_parts(self):
+        self.assertEqual(self.ticker.interval(None), 1000)
+        self.assertEqual(self.ticker.interval("x"), 1000)
+        self.assertEqual(self.ticker.interval(" 50 "), 50)
+        self.assertEqual(self.ticker.tick(2, "ticks:a"), b'{"tick":2,"channel":"ticks:a"}')
+        self.assertEqual(self.ticker.echo(b'{"a":1}'), b'{"echo":{"a":1}}')
+        # Anonymous clients are refused before the stream asks for a timer.
+        ticker = self.handlers["subscribe-stream"]()
+        reply = rotor.to_reply("subscribe", rotor._outcome(ticker.open, subscribe_request(user="")))
+        self.assertEqual(reply.value.code, 103)
 
 
 if __name__ == "__main__":
