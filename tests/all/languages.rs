@@ -40,7 +40,7 @@ fn runs(program: &str, arg: &str) -> bool {
 
 /// The directory of built plugins with the JS and Python examples in it, or
 /// `None` (after a notice) when the toolchains are missing and not required.
-fn guest_dir() -> Option<&'static Path> {
+pub(crate) fn guest_dir() -> Option<&'static Path> {
     static DIST: OnceLock<Option<PathBuf>> = OnceLock::new();
     DIST.get_or_init(|| {
         let missing: Vec<&str> = [("node", "node"), ("npm", "npm"), ("python3", "python3")]
