@@ -34,7 +34,34 @@ pub struct Micro {
     pub memory: Option<InstanceMemory>,
     /// The noop per-call cost under other pool sizes.
     pub pooling: Vec<PoolingVariant>,
+    /// Large guests (JS, Python) fresh under other `[pool] keep_resident`
+    /// sizes, against the same guest reused, measured one after another.
+    pub keep_resident: Vec<KeepResident>,
 }
+
+/// One large guest's noop cost, fresh with a `[pool] keep_resident` size,
+/// or reused.
+#[derive(Debug, Serialize)]
+pub struct KeepResident {
+    /// The Rotor system: plugin language and isolation mode.
+    pub system: &'static str,
+    /// The `[pool] keep_resident` it ran with.
+    pub keep_resident: &'static str,
+    /// Calls timed.
+    pub calls: usize,
+    /// Mean time per call, µs.
+    pub mean_us: f64,
+    /// Median time per call, µs.
+    pub p50_us: u32,
+    /// 99th percentile, µs.
+    pub p99_us: u32,
+    /// This process's resident memory after the calls, KiB.
+    pub rss_after_kib: u64,
+}
+
+/// The `[pool] keep_resident` sizes the large guests are measured with:
+/// Rotor's default before it was a setting, and larger ones.
+pub const KEEP_RESIDENT: [&str; 4] = ["1MiB", "8MiB", "16MiB", "64MiB"];
 
 /// Compiling one component.
 #[derive(Debug, Serialize)]
@@ -157,11 +184,40 @@ pub fn run(plugin_dir: &Path, systems: &[System], smoke: bool) -> Result<Micro, 
             p50_us,
         });
     }
+    let mut keep_resident = Vec::new();
+    for &system in systems {
+        let System::Rotor(guest @ (Guest::Js | Guest::Python), isolation) = system else {
+            continue;
+        };
+        let sizes: &[&'static str] = match isolation {
+            Isolation::Fresh => &KEEP_RESIDENT,
+            Isolation::Reuse => &["(default)"],
+        };
+        for &size in sizes {
+            let mut config = Scenario::Noop.rotor_config(None, plugin_dir, guest, isolation);
+            if isolation == Isolation::Fresh {
+                config.push_str(&format!("[pool]\nkeep_resident = {size:?}\n"));
+            }
+            let rotor = runtime.block_on(rotor_for(&config, plugin_dir))?;
+            let (done, mean_us, p50_us, p99_us) =
+                runtime.block_on(time_calls(&rotor, &Scenario::Noop.call(), calls, budget))?;
+            keep_resident.push(KeepResident {
+                system: system.name(),
+                keep_resident: size,
+                calls: done,
+                mean_us,
+                p50_us,
+                p99_us,
+                rss_after_kib: rss_kib(),
+            });
+        }
+    }
     Ok(Micro {
         compile,
         per_call,
         memory: Some(memory),
         pooling,
+        keep_resident,
     })
 }
 

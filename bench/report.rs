@@ -772,6 +772,34 @@ fn micro_markdown(micro: &Micro) -> String {
             let _ = writeln!(out, "| {} | {:.1} | {} |", p.limits, p.mean_us, p.p50_us);
         }
     }
+    if !micro.keep_resident.is_empty() {
+        out.push_str(
+            "\n| noop in process, large guest | `[pool] keep_resident` | calls | mean µs | p50 µs | p99 µs | / reused (means) | RSS after, MiB |\n|---|---|---:|---:|---:|---:|---:|---:|\n",
+        );
+        for k in &micro.keep_resident {
+            // The same language reused, measured in the same run.
+            let reused = System::from_name(k.system)
+                .and_then(|system| system.guest())
+                .and_then(|guest| {
+                    micro.keep_resident.iter().find(|r| {
+                        System::from_name(r.system)
+                            == Some(System::Rotor(guest, crate::server::Isolation::Reuse))
+                    })
+                });
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {:.1} | {} | {} | {} | {:.1} |",
+                label(k.system),
+                k.keep_resident,
+                k.calls,
+                k.mean_us,
+                k.p50_us,
+                k.p99_us,
+                reused.map_or("—".into(), |r| format!("{:.1} ×", k.mean_us / r.mean_us)),
+                k.rss_after_kib as f64 / 1024.0
+            );
+        }
+    }
     out
 }
 

@@ -16,7 +16,7 @@ use crate::error::{CallError, FailureReply, GuestFault};
 use crate::pipeline::{Origin, Pipeline};
 use crate::streams::Streams;
 use crate::telemetry::otlp;
-use crate::telemetry::{CALL_TARGET, TenantCalls, TraceParent};
+use crate::telemetry::{CALL_TARGET, TraceParent, wanted};
 
 /// Answers proxy calls with the live plugins: what a proxy listener hands
 /// each call to. Cheap to clone.
@@ -92,7 +92,7 @@ impl Responder {
         listener: Option<&str>,
     ) -> Result<C::Response, tonic::Status> {
         let trace = TraceParent::from_headers(&headers);
-        let span = tracing::info_span!(
+        let span = wanted(tracing::info_span!(
             target: CALL_TARGET,
             "call",
             otel.kind = "server",
@@ -103,7 +103,7 @@ impl Responder {
             outcome = tracing::field::Empty,
             trace_id = trace.as_ref().map(|t| t.trace_id.as_str()),
             parent_id = trace.as_ref().map(|t| t.parent_id.as_str()),
-        );
+        ));
         if let Some(parent) = &trace {
             otlp::continue_trace(&span, parent);
         }
@@ -189,8 +189,10 @@ impl Responder {
         let reply_size = answered.as_ref().ok().map(|response| {
             u64::try_from(prost::Message::encoded_len(response)).unwrap_or(u64::MAX)
         });
-        let tenant = tenant.as_deref().map_or("", TenantCalls::tenant);
-        metrics.bytes(tenant, C::KIND, size, reply_size);
+        match &tenant {
+            Some(calls) => calls.bytes(C::KIND, size, reply_size),
+            None => metrics.bytes("", C::KIND, size, reply_size),
+        }
         answered
     }
 }

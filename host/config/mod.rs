@@ -554,6 +554,7 @@ impl Config {
             instances: needs.instances.max(self.pool.instances),
             memory: needs.memory.max(self.pool.memory),
             fuel: needs.fuel || self.pool.fuel,
+            keep_resident: self.pool.keep_resident,
         }
     }
 
@@ -564,6 +565,7 @@ impl Config {
             instances: CANARY_INSTANCES,
             memory: 0,
             fuel: false,
+            keep_resident: DEFAULT_KEEP_RESIDENT,
         };
         for tenant in self.tenants.values() {
             pool.instances = pool.instances.saturating_add(tenant.instance_share());

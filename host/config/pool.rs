@@ -1,7 +1,7 @@
 //! What the instance pool is sized for, and whether a running pool holds
 //! what a reloaded config needs.
 
-use super::Limits;
+use super::{DEFAULT_KEEP_RESIDENT, Limits};
 
 /// What the engine's instance pool is sized for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -12,6 +12,11 @@ pub struct PoolLimits {
     pub memory: u64,
     /// Whether any tenant meters fuel.
     pub fuel: bool,
+    /// Linear memory, in bytes, each slot of the pool keeps mapped between
+    /// instances (`[pool] keep_resident`): the pages an instance dirtied
+    /// within it are reset by copying, the rest are unmapped. How the pool
+    /// behaves, not what it holds: [`PoolLimits::lacks`] ignores it.
+    pub keep_resident: u64,
 }
 
 impl PoolLimits {
@@ -45,6 +50,7 @@ impl PoolLimits {
             instances: limits.concurrency.saturating_mul(per_call),
             memory: limits.memory,
             fuel: limits.fuel.is_some(),
+            keep_resident: DEFAULT_KEEP_RESIDENT,
         }
     }
 }

@@ -83,6 +83,8 @@ pub(super) struct RawPool {
     pub(super) memory: Option<String>,
     /// Whether the engine meters fuel, so tenants with `fuel` may be added.
     pub(super) fuel: Option<bool>,
+    /// Linear memory each pool slot keeps mapped between instances.
+    pub(super) keep_resident: Option<String>,
 }
 
 /// `[naming]`: Centrifugo's settings that say how namespaces are read out

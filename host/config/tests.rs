@@ -654,3 +654,23 @@ fn telemetry_errors_name_the_key() {
         );
     }
 }
+
+#[test]
+fn pool_keep_resident_is_a_size_with_a_default() {
+    let dir = dir_with(&["a.wasm"]);
+    let handlers = "[handlers]\nconnect = \"a.wasm\"\n";
+    let config = Config::parse(handlers, dir.path()).expect("valid");
+    assert_eq!(config.pool_limits().keep_resident, DEFAULT_KEEP_RESIDENT);
+    let text = format!("{handlers}[pool]\nkeep_resident = \"64MiB\"\n");
+    let config = Config::parse(&text, dir.path()).expect("valid");
+    assert_eq!(config.pool_limits().keep_resident, 64 << 20);
+    for (value, says) in [
+        ("\"lots\"", "pool.keep_resident"),
+        ("\"5GiB\"", "more than the largest linear memory"),
+        ("16", "keep_resident"),
+    ] {
+        let text = format!("{handlers}[pool]\nkeep_resident = {value}\n");
+        let error = Config::parse(&text, dir.path()).unwrap_err().to_string();
+        assert!(error.contains(says), "{value}: {error}");
+    }
+}

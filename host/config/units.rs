@@ -4,9 +4,14 @@
 
 use std::time::Duration;
 
+use crate::config::DEFAULT_KEEP_RESIDENT;
 use crate::config::raw::{RawLimits, RawPool, RawTransport};
 use crate::config::{ConfigError, Limits, PoolLimits, TransportLimits, invalid};
 use crate::policy::{CORE, MAX_MESSAGE};
+
+/// The most `[pool] keep_resident` may be: the largest linear memory of a
+/// 32-bit guest.
+const MAX_KEEP_RESIDENT: u64 = 4 << 30;
 
 impl RawTransport {
     pub(super) fn validate(self) -> Result<TransportLimits, ConfigError> {
@@ -250,10 +255,26 @@ impl RawPool {
             Some(text) => parse_size(&text).map_err(|message| invalid("pool.memory", &message))?,
             None => 0,
         };
+        let keep_resident = match self.keep_resident {
+            Some(text) => {
+                parse_size(&text).map_err(|message| invalid("pool.keep_resident", &message))?
+            }
+            None => DEFAULT_KEEP_RESIDENT,
+        };
+        if keep_resident > MAX_KEEP_RESIDENT {
+            return Err(invalid(
+                "pool.keep_resident",
+                &format!(
+                    "{keep_resident} bytes is more than the largest linear memory a slot can \
+                     have ({MAX_KEEP_RESIDENT} bytes, 4 GiB)"
+                ),
+            ));
+        }
         Ok(PoolLimits {
             instances: self.instances.unwrap_or(0),
             memory,
             fuel: self.fuel.unwrap_or(false),
+            keep_resident,
         })
     }
 }

@@ -16,8 +16,8 @@
 //!   call like a failing handler, unless it is `fail_open`: then it is
 //!   skipped (its `after` does not run) and the call goes on.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use tracing::Instrument as _;
@@ -36,7 +36,7 @@ use crate::runtime::plugin::{InterceptorInstance, Live};
 use crate::runtime::store::{self, CallState};
 use crate::runtime::warm::{Acquired, Retired, Warm, WarmState};
 use crate::telemetry::otlp;
-use crate::telemetry::{Metrics, STEP_TARGET, TenantCalls};
+use crate::telemetry::{Metrics, PluginMetrics, STEP_TARGET, TenantCalls, wanted};
 
 mod replies;
 
@@ -142,10 +142,8 @@ impl Pipeline {
                     kind,
                     limits,
                     deadline: origin.deadline,
-                    context: CallContext {
-                        tenant: tenant.name().to_owned(),
-                        call_id: self.next_call_id.fetch_add(1, Ordering::Relaxed),
-                    },
+                    tenant: tenant.name(),
+                    context: OnceLock::new(),
                 };
                 let result = call
                     .run(tenant.chain(kind), tenant, request, |reply| {
@@ -207,10 +205,22 @@ struct Call<'a> {
     kind: RequestKind,
     limits: &'a Limits,
     deadline: Option<Instant>,
-    context: CallContext,
+    tenant: &'a str,
+    /// What interceptors see of the call, made when the first one runs: a
+    /// call without interceptors needs no copy of its tenant's name, nor
+    /// an id.
+    context: OnceLock<CallContext>,
 }
 
 impl Call<'_> {
+    /// What the call's interceptors see of it.
+    fn context(&self) -> &CallContext {
+        self.context.get_or_init(|| CallContext {
+            tenant: self.tenant.to_owned(),
+            call_id: self.pipeline.next_call_id.fetch_add(1, Ordering::Relaxed),
+        })
+    }
+
     fn step_deadline(&self) -> Instant {
         // Validated configs keep `timeout` within `MAX_TIMEOUT`; limits built
         // in code are held to it here, so the sum is always an instant.
@@ -221,16 +231,16 @@ impl Call<'_> {
 }
 
 /// Where a reply came from, so a refused reply is blamed on its plugin.
-struct Answer {
+struct Answer<'r> {
     reply: Reply,
-    from: String,
+    from: &'r str,
 }
 
 impl Call<'_> {
-    async fn run<R>(
+    async fn run<'r, R>(
         &self,
-        chain: &[Step],
-        routes: &TenantRoutes,
+        chain: &'r [Step],
+        routes: &'r TenantRoutes,
         mut request: Request,
         respond: impl FnOnce(Reply) -> Result<R, GuestFault>,
     ) -> Result<R, CallError> {
@@ -301,7 +311,7 @@ impl Call<'_> {
             );
             answer = Some(Answer {
                 reply: refused,
-                from: step.target.guest.plugin.clone(),
+                from: &step.target.guest.plugin,
             });
             break;
         }
@@ -323,7 +333,7 @@ impl Call<'_> {
                 settle(&mut reply, decided.as_ref());
                 Answer {
                     reply,
-                    from: target.guest.plugin.clone(),
+                    from: &target.guest.plugin,
                 }
             }
         };
@@ -336,7 +346,7 @@ impl Call<'_> {
         };
         if reply_kind(&answer.reply) != self.kind {
             return Err(CallError::Guest {
-                plugin: answer.from,
+                plugin: answer.from.to_owned(),
                 fault: GuestFault::InvalidReply(format!(
                     "answered a {} request with a {} reply",
                     self.kind,
@@ -361,7 +371,7 @@ impl Call<'_> {
                     decided = reply_decided(&reply);
                     answer = Answer {
                         reply,
-                        from: step.target.guest.plugin.clone(),
+                        from: &step.target.guest.plugin,
                     };
                     None
                 }
@@ -384,7 +394,7 @@ impl Call<'_> {
 
         let Answer { reply, from } = answer;
         respond(reply).map_err(|fault| CallError::Guest {
-            plugin: from,
+            plugin: from.to_owned(),
             fault,
         })
     }
@@ -414,10 +424,9 @@ impl Call<'_> {
     }
 
     /// Starts timing `step` of `target`: see [`StepTimer`].
-    fn timer<'t>(&'t self, step: &'static str, target: &'t Target) -> StepTimer<'t> {
+    fn timer<'t>(&self, step: &'static str, target: &'t Target) -> StepTimer<'t> {
         StepTimer {
-            metrics: &self.pipeline.metrics,
-            plugin: &target.guest.plugin,
+            metrics: &target.metrics,
             step,
             started: Instant::now(),
         }
@@ -434,7 +443,7 @@ impl Call<'_> {
             Ok(instance) => instance,
             Err(error) => return Err(GuestFault::Instantiate(format!("{error:#}"))),
         };
-        match instance.before(&self.context, request).await {
+        match instance.before(self.context(), request).await {
             Ok(decision) => Ok((
                 Entered {
                     instance,
@@ -496,9 +505,7 @@ impl Call<'_> {
             Err(error) => return Err(classify(error, &store)),
         };
         drop(building);
-        self.pipeline
-            .metrics
-            .instantiated(&target.guest.plugin, started.elapsed().as_secs_f64());
+        target.metrics.instantiated(started.elapsed().as_secs_f64());
         let state = target.warm.as_ref().map(|pool| pool.new_state());
         tracing::Span::current().record("instance", "fresh");
         Ok((Live { store, instance }, state, "fresh"))
@@ -539,7 +546,7 @@ impl Call<'_> {
         // A fresh budget for the after hook: the inner steps used their own.
         let deadline = self.step_deadline();
         store::refill(&mut instance.store, self.limits, deadline);
-        instance.after(&self.context, reply).await
+        instance.after(self.context(), reply).await
     }
 
     async fn handle(&self, target: &Target, request: Request) -> Result<Reply, CallError> {
@@ -570,8 +577,7 @@ impl Call<'_> {
 /// Times one step of a call (instantiation included) into
 /// `rotor_step_duration_seconds` when dropped, whatever the step's end.
 struct StepTimer<'a> {
-    metrics: &'a Metrics,
-    plugin: &'a str,
+    metrics: &'a PluginMetrics,
     step: &'static str,
     started: Instant,
 }
@@ -579,7 +585,7 @@ struct StepTimer<'a> {
 impl Drop for StepTimer<'_> {
     fn drop(&mut self) {
         self.metrics
-            .step(self.plugin, self.step, self.started.elapsed().as_secs_f64());
+            .step(self.step, self.started.elapsed().as_secs_f64());
     }
 }
 
@@ -595,7 +601,7 @@ struct Entered {
 /// `target`'s plugin: a child of the `call` span, exported with
 /// `[telemetry] otlp` and otherwise never built (see [`STEP_TARGET`]).
 fn step_span(step: &'static str, target: &Target) -> tracing::Span {
-    tracing::info_span!(
+    wanted(tracing::info_span!(
         target: STEP_TARGET,
         "step",
         otel.name = step,
@@ -604,7 +610,7 @@ fn step_span(step: &'static str, target: &Target) -> tracing::Span {
         version = &target.plugin.sha256()[..12],
         instance = tracing::field::Empty,
         fault = tracing::field::Empty,
-    )
+    ))
 }
 
 /// Records on a step's span that the step failed, and how.

@@ -20,12 +20,6 @@ use crate::runtime::store::CallState;
 /// often a running guest yields to other tasks.
 pub const EPOCH_TICK: Duration = Duration::from_millis(1);
 
-/// Linear memory a pool slot keeps mapped between instances. With
-/// `pagemap_scan`, only the pages the last instance dirtied are reset, so a
-/// fresh instance costs neither an `madvise` (a TLB shootdown across cores)
-/// nor a page fault per touched page. 1 MiB covers a small guest's stack and
-/// heap; larger guests reset the rest the ordinary way.
-const MEMORY_KEEP_RESIDENT: usize = 1 << 20;
 /// Table bytes a pool slot keeps mapped between instances.
 const TABLE_KEEP_RESIDENT: usize = 64 << 10;
 
@@ -67,7 +61,15 @@ impl Engine {
             .total_stacks(instances)
             .table_elements(MAX_TABLE_ELEMENTS)
             .max_memory_size(usize::try_from(limits.memory).unwrap_or(usize::MAX))
-            .linear_memory_keep_resident(MEMORY_KEEP_RESIDENT)
+            // Linear memory a slot keeps mapped between instances
+            // (`[pool] keep_resident`). With `pagemap_scan`, only the pages
+            // the last instance dirtied are reset, by copy, so a fresh
+            // instance costs neither an `madvise` (a TLB shootdown across
+            // cores) nor a page fault per page it touches; dirtied pages
+            // past this amount are unmapped the ordinary way.
+            .linear_memory_keep_resident(
+                usize::try_from(limits.keep_resident).unwrap_or(usize::MAX),
+            )
             .table_keep_resident(TABLE_KEEP_RESIDENT)
             .pagemap_scan(Enabled::Auto);
 
@@ -249,6 +251,7 @@ mod tests {
             instances: 2,
             memory: 1 << 20,
             fuel: false,
+            keep_resident: crate::config::DEFAULT_KEEP_RESIDENT,
         };
         let engine = Engine::with_pool(&pool, &CompileCache::Off).expect("an engine");
         let with_memory = core_module(true);

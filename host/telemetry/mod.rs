@@ -12,7 +12,7 @@ pub mod otlp;
 mod trace;
 
 pub use self::labels::*;
-pub use self::trace::{CALL_TARGET, STEP_TARGET, TraceParent};
+pub use self::trace::{CALL_TARGET, STEP_TARGET, TraceParent, wanted};
 
 use std::collections::HashMap;
 use std::sync::atomic::AtomicI64;
@@ -206,42 +206,22 @@ impl Metrics {
         }
     }
 
-    /// Records how long making a new instance of `plugin` took.
-    pub fn instantiated(&self, plugin: &str, seconds: f64) {
-        self.instantiate
-            .get_or_create(&PluginLabels {
-                plugin: plugin.to_owned(),
-            })
-            .observe(seconds);
-    }
-
-    /// Records how long a `step` of `plugin` took.
-    pub fn step(&self, plugin: &str, step: &'static str, seconds: f64) {
-        self.steps
-            .get_or_create(&StepLabels {
-                plugin: plugin.to_owned(),
-                step,
-            })
-            .observe(seconds);
-    }
-
     /// Records the encoded sizes of a call's request and, if one went back,
-    /// its reply.
+    /// its reply. Looks its labels up: calls of a known tenant record their
+    /// sizes through [`TenantCalls`] instead.
     pub fn bytes(&self, tenant: &str, kind: RequestKind, request: u64, reply: Option<u64>) {
         let labels = KindLabels {
             tenant: tenant.to_owned(),
             kind: kind.name().to_owned(),
         };
         // Sizes are far below 2^52 bytes, so the conversion is exact.
-        #[allow(clippy::cast_precision_loss, reason = "sizes are far below 2^52")]
-        let as_f64 = |bytes: u64| bytes as f64;
         self.request_bytes
             .get_or_create(&labels)
-            .observe(as_f64(request));
+            .observe(bytes_f64(request));
         if let Some(reply) = reply {
             self.reply_bytes
                 .get_or_create(&labels)
-                .observe(as_f64(reply));
+                .observe(bytes_f64(reply));
         }
     }
 
@@ -336,11 +316,27 @@ impl Metrics {
             tenant: tenant.to_owned(),
             calls: self.calls.clone(),
             latency: self.latency.clone(),
+            request_bytes: self.request_bytes.clone(),
+            reply_bytes: self.reply_bytes.clone(),
             counters: std::array::from_fn(|_| std::array::from_fn(|_| OnceLock::new())),
             histograms: std::array::from_fn(|_| OnceLock::new()),
+            request_sizes: std::array::from_fn(|_| OnceLock::new()),
+            reply_sizes: std::array::from_fn(|_| OnceLock::new()),
         });
         known.insert(tenant.to_owned(), calls.clone());
         calls
+    }
+
+    /// The step and instantiation histograms of `plugin` (see
+    /// [`PluginMetrics`]): what each route to it resolves once.
+    pub fn plugin_metrics(&self, plugin: &str) -> PluginMetrics {
+        PluginMetrics {
+            plugin: plugin.to_owned(),
+            steps: self.steps.clone(),
+            instantiate: self.instantiate.clone(),
+            step_histograms: std::array::from_fn(|_| OnceLock::new()),
+            instantiated: OnceLock::new(),
+        }
     }
 
     /// The warm-instance counters of `plugin` (see [`WarmCounters`]).
@@ -495,16 +491,27 @@ pub const OUTCOMES: [&str; 11] = [
     "bad_request",
 ];
 
-/// One tenant's call counters and latency histograms. Each is taken from
-/// its labelled family the first time a call needs it and kept, so that
-/// counting a call neither builds labels nor hashes them. Only the
+/// A size in bytes as a histogram sample: sizes are far below 2^52 bytes,
+/// so the conversion is exact.
+#[allow(clippy::cast_precision_loss, reason = "sizes are far below 2^52")]
+fn bytes_f64(bytes: u64) -> f64 {
+    bytes as f64
+}
+
+/// One tenant's call counters, latency and size histograms. Each is taken
+/// from its labelled family the first time a call needs it and kept, so
+/// that counting a call neither builds labels nor hashes them. Only the
 /// combinations that occur appear in `/metrics`, as with the families.
 pub struct TenantCalls {
     tenant: String,
     calls: Family<CallLabels, Counter>,
     latency: Family<KindLabels, Histogram>,
+    request_bytes: Family<KindLabels, Histogram>,
+    reply_bytes: Family<KindLabels, Histogram>,
     counters: [[OnceLock<Counter>; OUTCOMES.len()]; RequestKind::ALL.len()],
     histograms: [OnceLock<Histogram>; RequestKind::ALL.len()],
+    request_sizes: [OnceLock<Histogram>; RequestKind::ALL.len()],
+    reply_sizes: [OnceLock<Histogram>; RequestKind::ALL.len()],
 }
 
 impl std::fmt::Debug for TenantCalls {
@@ -547,11 +554,83 @@ impl TenantCalls {
                 .inc(),
         };
         self.histograms[k]
+            .get_or_init(|| self.by_kind(&self.latency, kind))
+            .observe(seconds);
+    }
+
+    /// Records the encoded sizes of a call's request and, if one went
+    /// back, its reply.
+    pub fn bytes(&self, kind: RequestKind, request: u64, reply: Option<u64>) {
+        let k = kind_index(kind);
+        self.request_sizes[k]
+            .get_or_init(|| self.by_kind(&self.request_bytes, kind))
+            .observe(bytes_f64(request));
+        if let Some(reply) = reply {
+            self.reply_sizes[k]
+                .get_or_init(|| self.by_kind(&self.reply_bytes, kind))
+                .observe(bytes_f64(reply));
+        }
+    }
+
+    /// The histogram of this tenant's calls of `kind` in `family`.
+    fn by_kind(&self, family: &Family<KindLabels, Histogram>, kind: RequestKind) -> Histogram {
+        family
+            .get_or_create(&KindLabels {
+                tenant: self.tenant.clone(),
+                kind: kind.name().to_owned(),
+            })
+            .clone()
+    }
+}
+
+/// The steps of a call a plugin's time is recorded under (`step` of
+/// `rotor_step_duration_seconds`).
+pub const STEPS: [&str; 3] = ["handler", "before", "after"];
+
+/// One plugin's step and instantiation histograms, as a route to it
+/// records them. Like [`TenantCalls`], each is taken from its family the
+/// first time it is needed and kept: timing a step builds no label and
+/// hashes nothing, and only the series that occur (or that were made at
+/// zero) appear in `/metrics`.
+pub struct PluginMetrics {
+    plugin: String,
+    steps: Family<StepLabels, Histogram>,
+    instantiate: Family<PluginLabels, Histogram>,
+    step_histograms: [OnceLock<Histogram>; STEPS.len()],
+    instantiated: OnceLock<Histogram>,
+}
+
+impl std::fmt::Debug for PluginMetrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PluginMetrics")
+            .field("plugin", &self.plugin)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PluginMetrics {
+    /// Records how long a `step` of the plugin took. A `step` outside
+    /// [`STEPS`] is recorded through the family, by its labels.
+    pub fn step(&self, step: &'static str, seconds: f64) {
+        let labels = || StepLabels {
+            plugin: self.plugin.clone(),
+            step,
+        };
+        match STEPS.iter().position(|known| *known == step) {
+            Some(s) => self.step_histograms[s]
+                .get_or_init(|| self.steps.get_or_create(&labels()).clone())
+                .observe(seconds),
+            None => self.steps.get_or_create(&labels()).observe(seconds),
+        }
+    }
+
+    /// Records how long making a new instance of the plugin took.
+    pub fn instantiated(&self, seconds: f64) {
+        self.instantiated
             .get_or_init(|| {
-                self.latency
-                    .get_or_create(&KindLabels {
-                        tenant: self.tenant.clone(),
-                        kind: kind.name().to_owned(),
+                self.instantiate
+                    .get_or_create(&PluginLabels {
+                        plugin: self.plugin.clone(),
                     })
                     .clone()
             })

@@ -274,3 +274,49 @@ async fn a_reused_instance_that_keeps_wasi_handles_is_retired() {
         "{metrics}"
     );
 }
+
+/// What `test-py-memory`'s `remember` answers: the calls its instance
+/// answered and the 256 KiB blocks it keeps at module level.
+async fn remember(server: &TestServer) -> serde_json::Value {
+    let response = server.rpc("remember", b"", &[]).await;
+    let data = response.result.expect("a result").data;
+    serde_json::from_slice(&data).expect("JSON")
+}
+
+/// The pool keeps up to 64 MiB of each slot's linear memory mapped between
+/// instances and resets only the pages the last instance dirtied: a fresh
+/// instance of a Python guest, which grew and wrote its heap in the last
+/// call (in a slot that kept those pages), sees none of it. The same guest
+/// reused does keep its module's state, so the guest would show a leak.
+#[tokio::test]
+async fn a_fresh_python_instance_sees_nothing_the_last_one_wrote_in_a_resident_slot() {
+    let Some(_) = crate::languages::guest_dir() else {
+        return;
+    };
+    let pool = "[pool]\nkeep_resident = \"64MiB\"\n";
+    let fresh = TestServer::start(&format!(
+        "{pool}[handlers]\nrpc = \"test-py-memory.wasm\"\n"
+    ))
+    .await;
+    for _ in 0..4 {
+        assert_eq!(
+            remember(&fresh).await,
+            serde_json::json!({"calls": 1, "kept": 262_144, "blocks": [1]})
+        );
+    }
+    let reused = TestServer::start(&format!(
+        "{pool}[handlers]\nrpc = \"test-py-memory.wasm\"\n\
+         [isolation.\"test-py-memory.wasm\"]\nmode = \"reuse\"\n"
+    ))
+    .await;
+    for calls in 1..=3 {
+        assert_eq!(
+            remember(&reused).await,
+            serde_json::json!({
+                "calls": calls,
+                "kept": calls * 262_144,
+                "blocks": (1..=calls).collect::<Vec<_>>(),
+            })
+        );
+    }
+}

@@ -42,6 +42,7 @@ impl RouteBuilder<'_> {
             })?;
         let warm = self.pools.get(&id).map(|(_, pool)| pool.clone());
         Ok(Target {
+            metrics: Arc::new(self.services.metrics.plugin_metrics(&id)),
             plugin: loaded,
             guest: Arc::new(Guest {
                 plugin: id,

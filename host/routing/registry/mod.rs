@@ -23,7 +23,7 @@ use crate::runtime::guest_log::LogRate;
 use crate::runtime::plugin::Plugin;
 use crate::runtime::store::{Guest, Services};
 use crate::runtime::warm::WarmPool;
-use crate::telemetry::{Metrics, TenantCalls};
+use crate::telemetry::{Metrics, PluginMetrics, TenantCalls};
 
 mod build;
 mod summary;
@@ -67,6 +67,8 @@ pub struct Target {
     /// Its warm instances, when the tenant reuses them; `None`: a fresh
     /// instance per call.
     pub warm: Option<Arc<WarmPool>>,
+    /// Where its steps and instantiations are timed, resolved once.
+    pub metrics: Arc<PluginMetrics>,
 }
 
 /// A call admitted by its tenant: it holds one of the tenant's concurrency
@@ -225,6 +227,7 @@ impl Routes {
                 instances: instances.clone(),
                 log_rate: log_rate.clone(),
             }),
+            metrics: Arc::new(services.metrics.plugin_metrics(plugin.name())),
             plugin: plugin.clone(),
             warm: None,
         };
