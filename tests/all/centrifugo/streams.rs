@@ -1,8 +1,9 @@
 //! Subscription streams through the real Centrifugo: a client of its
 //! JavaScript SDK subscribes to a channel of a namespace with
 //! `subscribe_stream_proxy_enabled`, and receives the ticks of the
-//! `stream-ticker` plugin; on the bidirectional form its publications come
-//! back echoed; unsubscribing closes the stream in Rotor.
+//! `stream-ticker` plugin (and of its JavaScript and Python twins); on the
+//! bidirectional form its publications come back echoed; unsubscribing
+//! closes the stream in Rotor.
 
 use std::time::{Duration, Instant};
 
@@ -12,9 +13,31 @@ use super::{
     Centrifugo, Client, RotorProcess, SECRET, WAIT, free_port, http_get, proxy, token_data, tools,
     user_token,
 };
+use crate::languages::guest_dir;
 
 #[test]
 fn a_client_receives_the_ticks_of_a_wasm_stream_and_its_echoes() {
+    ticks_and_echoes_of("stream-ticker.wasm");
+}
+
+#[test]
+fn a_client_receives_the_ticks_of_a_javascript_stream_and_its_echoes() {
+    if guest_dir().is_some() {
+        ticks_and_echoes_of("js-stream-ticker.wasm");
+    }
+}
+
+#[test]
+fn a_client_receives_the_ticks_of_a_python_stream_and_its_echoes() {
+    if guest_dir().is_some() {
+        ticks_and_echoes_of("py-stream-ticker.wasm");
+    }
+}
+
+/// A client subscribes to a stream `ticker` answers and gets its ticks in
+/// order, then its echoes on the bidirectional form; leaving closes the
+/// stream in Rotor.
+fn ticks_and_echoes_of(ticker: &str) {
     let Some(tools) = tools() else { return };
     let admin = free_port();
     let rotor = RotorProcess::start(&format!(
@@ -24,12 +47,12 @@ listen = "127.0.0.1:{admin}"
 
 [handlers]
 connect = "connect-jwt.wasm"
-subscribe_stream = "stream-ticker.wasm"
+subscribe_stream = "{ticker}"
 
 [settings."connect-jwt.wasm"]
 secret = "{SECRET}"
 
-[settings."stream-ticker.wasm"]
+[settings."{ticker}"]
 interval_ms = "100"
 "#
     ));
