@@ -44,6 +44,8 @@ pub struct Measured {
     pub ok: u64,
     /// Calls answered wrongly or with a non-OK status.
     pub errors: u64,
+    /// Of the errors, busy refusals (`111`).
+    pub busy: u64,
     /// Calls not answered within their deadline.
     pub timeouts: u64,
     /// The length of the window.
@@ -74,6 +76,10 @@ impl Measured {
                 self.latencies_us.push(micros(latency));
             }
             Outcome::Error => self.errors += 1,
+            Outcome::Busy => {
+                self.errors += 1;
+                self.busy += 1;
+            }
             Outcome::Timeout => self.timeouts += 1,
         }
     }
@@ -81,6 +87,7 @@ impl Measured {
     fn merge(&mut self, other: Measured) {
         self.ok += other.ok;
         self.errors += other.errors;
+        self.busy += other.busy;
         self.timeouts += other.timeouts;
         self.latencies_us.extend(other.latencies_us);
         self.dispatch_lag_us.extend(other.dispatch_lag_us);

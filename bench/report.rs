@@ -87,6 +87,8 @@ pub struct Row {
     pub p999_us: u32,
     /// Wrong answers and non-OK statuses.
     pub errors: u64,
+    /// Of the errors, busy refusals (`111`): the tenant at its concurrency limit.
+    pub busy: u64,
     /// Calls unanswered within the deadline.
     pub timeouts: u64,
     /// The server's peak resident memory over the scenario, KiB.
@@ -120,6 +122,7 @@ impl Row {
             p99_us: measured.percentile(0.99),
             p999_us: measured.percentile(0.999),
             errors: measured.errors,
+            busy: measured.busy,
             timeouts: measured.timeouts,
             peak_rss_kib: None,
             dispatch_lag_p99_us: (load != LoadKind::Saturation)
@@ -152,12 +155,13 @@ impl Row {
             )
         });
         format!(
-            "  {}: {:.0}/s, p50 {} µs, p99 {} µs, {} errors, {} timeouts{lag}{cpu}",
+            "  {}: {:.0}/s, p50 {} µs, p99 {} µs, {} errors ({} busy), {} timeouts{lag}{cpu}",
             self.load.label(),
             self.requests_per_sec,
             self.p50_us,
             self.p99_us,
             self.errors,
+            self.busy,
             self.timeouts,
         )
     }
@@ -413,11 +417,12 @@ impl Report {
             })
             .map(|r| {
                 format!(
-                    "{} / {} / {}: {} errors, {} timeouts",
+                    "{} / {} / {}: {} errors ({} of them busy refusals, 111), {} timeouts",
                     r.scenario,
                     r.system,
                     r.load.label(),
                     r.errors,
+                    r.busy,
                     r.timeouts
                 )
             })

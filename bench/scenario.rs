@@ -171,6 +171,9 @@ pub enum Outcome {
     Ok,
     /// An answer, but not the right one, or a non-OK gRPC status.
     Error,
+    /// A busy refusal (`111`): the tenant was at its concurrency limit.
+    /// Counted as an error too, and apart so a row can say why it failed.
+    Busy,
     /// No answer within the deadline.
     Timeout,
 }
@@ -227,27 +230,39 @@ impl Call {
             match &self.message {
                 Message::Rpc(message) => {
                     let reply = client.rpc(request(message, deadline, tenant)).await;
-                    outcome(reply, |r| {
-                        r.error.is_none()
-                            && r.disconnect.is_none()
-                            && r.result
-                                .as_ref()
-                                .is_some_and(|result| result.data == message.data)
-                    })
+                    outcome(
+                        reply,
+                        |r| r.error.as_ref().map(|e| e.code),
+                        |r| {
+                            r.error.is_none()
+                                && r.disconnect.is_none()
+                                && r.result
+                                    .as_ref()
+                                    .is_some_and(|result| result.data == message.data)
+                        },
+                    )
                 }
                 Message::Connect(message, expires) => {
                     let reply = client.connect(request(message, deadline, tenant)).await;
-                    outcome(reply, |r| {
-                        r.error.is_none()
-                            && r.disconnect.is_none()
-                            && r.result.as_ref().is_some_and(|result| {
-                                result.user == USER && result.expire_at == *expires
-                            })
-                    })
+                    outcome(
+                        reply,
+                        |r| r.error.as_ref().map(|e| e.code),
+                        |r| {
+                            r.error.is_none()
+                                && r.disconnect.is_none()
+                                && r.result.as_ref().is_some_and(|result| {
+                                    result.user == USER && result.expire_at == *expires
+                                })
+                        },
+                    )
                 }
                 Message::Publish(message) => {
                     let reply = client.publish(request(message, deadline, tenant)).await;
-                    outcome(reply, |r| r.error.is_none() && r.disconnect.is_none())
+                    outcome(
+                        reply,
+                        |r| r.error.as_ref().map(|e| e.code),
+                        |r| r.error.is_none() && r.disconnect.is_none(),
+                    )
                 }
             }
         })
@@ -308,11 +323,15 @@ fn request<M: Clone>(
     request
 }
 
+/// What `reply` came back as: `error_code` reads the reply's Centrifugo
+/// error code, `correct` checks the answer.
 fn outcome<R>(
     reply: Result<tonic::Response<R>, tonic::Status>,
+    error_code: impl FnOnce(&R) -> Option<u32>,
     correct: impl FnOnce(&R) -> bool,
 ) -> Outcome {
     match reply {
+        Ok(response) if error_code(response.get_ref()) == Some(TOO_MANY_REQUESTS) => Outcome::Busy,
         Ok(response) if correct(response.get_ref()) => Outcome::Ok,
         Ok(_) => Outcome::Error,
         Err(status) => match status.code() {
