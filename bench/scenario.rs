@@ -230,39 +230,24 @@ impl Call {
             match &self.message {
                 Message::Rpc(message) => {
                     let reply = client.rpc(request(message, deadline, tenant)).await;
-                    outcome(
-                        reply,
-                        |r| r.error.as_ref().map(|e| e.code),
-                        |r| {
-                            r.error.is_none()
-                                && r.disconnect.is_none()
-                                && r.result
-                                    .as_ref()
-                                    .is_some_and(|result| result.data == message.data)
-                        },
-                    )
+                    outcome(reply, |r: &pb::RpcResponse| {
+                        r.result
+                            .as_ref()
+                            .is_some_and(|result| result.data == message.data)
+                    })
                 }
                 Message::Connect(message, expires) => {
                     let reply = client.connect(request(message, deadline, tenant)).await;
-                    outcome(
-                        reply,
-                        |r| r.error.as_ref().map(|e| e.code),
-                        |r| {
-                            r.error.is_none()
-                                && r.disconnect.is_none()
-                                && r.result.as_ref().is_some_and(|result| {
-                                    result.user == USER && result.expire_at == *expires
-                                })
-                        },
-                    )
+                    outcome(reply, |r: &pb::ConnectResponse| {
+                        r.result.as_ref().is_some_and(|result| {
+                            result.user == USER && result.expire_at == *expires
+                        })
+                    })
                 }
                 Message::Publish(message) => {
                     let reply = client.publish(request(message, deadline, tenant)).await;
-                    outcome(
-                        reply,
-                        |r| r.error.as_ref().map(|e| e.code),
-                        |r| r.error.is_none() && r.disconnect.is_none(),
-                    )
+                    // Any publish neither refused nor disconnecting is right.
+                    outcome(reply, |_: &pb::PublishResponse| true)
                 }
             }
         })
@@ -323,17 +308,45 @@ fn request<M: Clone>(
     request
 }
 
-/// What `reply` came back as: `error_code` reads the reply's Centrifugo
-/// error code, `correct` checks the answer.
-fn outcome<R>(
+/// The fields of a proxy response that replace its result.
+trait Refusal {
+    /// The Centrifugo error the call was answered with, if any.
+    fn error(&self) -> Option<&pb::Error>;
+    /// Whether the answer disconnects the client.
+    fn disconnects(&self) -> bool;
+}
+
+macro_rules! refusal {
+    ($($response:ident),*) => {$(
+        impl Refusal for pb::$response {
+            fn error(&self) -> Option<&pb::Error> {
+                self.error.as_ref()
+            }
+            fn disconnects(&self) -> bool {
+                self.disconnect.is_some()
+            }
+        }
+    )*};
+}
+
+refusal!(RpcResponse, ConnectResponse, PublishResponse);
+
+/// What `reply` came back as: a busy refusal, any other error or a
+/// disconnect, or an answer whose result `correct` checks.
+fn outcome<R: Refusal>(
     reply: Result<tonic::Response<R>, tonic::Status>,
-    error_code: impl FnOnce(&R) -> Option<u32>,
     correct: impl FnOnce(&R) -> bool,
 ) -> Outcome {
     match reply {
-        Ok(response) if error_code(response.get_ref()) == Some(TOO_MANY_REQUESTS) => Outcome::Busy,
-        Ok(response) if correct(response.get_ref()) => Outcome::Ok,
-        Ok(_) => Outcome::Error,
+        Ok(response) => {
+            let response = response.get_ref();
+            match response.error() {
+                Some(error) if error.code == TOO_MANY_REQUESTS => Outcome::Busy,
+                Some(_) => Outcome::Error,
+                None if !response.disconnects() && correct(response) => Outcome::Ok,
+                None => Outcome::Error,
+            }
+        }
         Err(status) => match status.code() {
             // tonic's client reports its own expired timer as `Cancelled`.
             tonic::Code::DeadlineExceeded | tonic::Code::Cancelled => Outcome::Timeout,
