@@ -35,6 +35,18 @@ pub fn plugin(name: &str) -> PathBuf {
     plugin_dir().join(format!("{name}.wasm"))
 }
 
+/// Creates `dir/plugins` holding a copy of each example `(name, file)`
+/// under `file`, and returns its path: one plugin can serve as several
+/// files, which a test may then replace one by one.
+pub fn plugin_copies(dir: &Path, copies: &[(&str, &str)]) -> PathBuf {
+    let plugins = dir.join("plugins");
+    std::fs::create_dir_all(&plugins).expect("a plugin dir");
+    for (name, file) in copies {
+        std::fs::copy(plugin(name), plugins.join(file)).expect("copying a plugin");
+    }
+    plugins
+}
+
 /// A scratch directory, removed on drop.
 pub struct ScratchDir(PathBuf);
 

@@ -17,7 +17,7 @@ use super::{
     user_token,
 };
 use crate::languages::guest_dir;
-use crate::support::{ScratchDir, plugin};
+use crate::support::{ScratchDir, plugin, plugin_copies};
 
 /// The HMAC key Centrifugo checks shared poll track signatures with.
 const POLL_SECRET: &str = "e2e-poll-secret-of-a-decent-length";
@@ -78,6 +78,30 @@ fn map_remove(
         "mapRemove",
         json!({ "client": user, "channel": channel, "key": key }),
     )
+}
+
+/// Subscribes `user` to the map `channel` and returns the `sync` event
+/// that carries the map's state.
+fn subscribe_to_map(client: &mut Client, user: &str, channel: &str) -> Json {
+    let outcome = client.subscription(user, channel, json!({ "type": "map" }));
+    assert_eq!(outcome["event"], "subscribed", "{outcome}");
+    client.event(user, "sync", Some(channel))
+}
+
+/// Has `user` track `key` of the shared poll `channel` from version 0,
+/// with a signature made out to `signer`.
+fn track(client: &mut Client, user: &str, channel: &str, key: &str, signer: &str) {
+    client
+        .command(
+            "track",
+            json!({
+                "client": user,
+                "channel": channel,
+                "items": [{ "key": key, "version": 0 }],
+                "signature": track_signature(signer, channel, &[key]),
+            }),
+        )
+        .expect("the driver tracks");
 }
 
 /// Connect data for `user`, as the connect-jwt example reads it.
@@ -205,9 +229,7 @@ own_keys = "true"
     for user in ["alice", "bob"] {
         client.connected(user, &url, login(user));
     }
-    let outcome = client.subscription("alice", channel, json!({ "type": "map" }));
-    assert_eq!(outcome["event"], "subscribed", "{outcome}");
-    let sync = client.event("alice", "sync", Some(channel));
+    let sync = subscribe_to_map(&mut client, "alice", channel);
     assert_eq!(sync["entries"], json!([]), "an empty map: {sync}");
 
     // Bob's own key with a small JSON object: the validator accepts, and
@@ -253,9 +275,7 @@ own_keys = "true"
 
     // A client subscribing later reads the map's state: bob's key alone.
     client.connected("carol", &url, login("carol"));
-    let outcome = client.subscription("carol", channel, json!({ "type": "map" }));
-    assert_eq!(outcome["event"], "subscribed", "{outcome}");
-    let sync = client.event("carol", "sync", Some(channel));
+    let sync = subscribe_to_map(&mut client, "carol", channel);
     let entries = sync["entries"].as_array().expect("entries");
     assert_eq!(entries.len(), 1, "{sync}");
     assert_eq!(entries[0]["key"], "bob", "{sync}");
@@ -333,9 +353,7 @@ secret = "{SECRET}"
     for user in ["alice", "bob"] {
         client.connected(user, &url, login(user));
     }
-    let outcome = client.subscription("alice", channel, json!({ "type": "map" }));
-    assert_eq!(outcome["event"], "subscribed", "{outcome}");
-    client.event("alice", "sync", Some(channel));
+    subscribe_to_map(&mut client, "alice", channel);
 
     applied_but_answered_bad_request(
         map_publish(&mut client, "bob", channel, "bob", json!({ "score": 5 })),
@@ -393,15 +411,14 @@ fn tracked_keys_follow_kv_on_refresh_and_a_failing_plugin_changes_nothing() {
     // stays. Its replacement, the `test-channel-calls` fixture, panics on
     // every refresh of a channel named `trap`, so that is the channel.
     let dir = ScratchDir::new();
-    let plugins = dir.path().join("plugins");
-    std::fs::create_dir_all(&plugins).expect("a plugin dir");
-    for (name, file) in [
-        ("connect-jwt", "connect-jwt.wasm"),
-        ("shared-poll-state", "poll-writer.wasm"),
-        ("shared-poll-state", "poll-state.wasm"),
-    ] {
-        std::fs::copy(plugin(name), plugins.join(file)).expect("copying a plugin");
-    }
+    let plugins = plugin_copies(
+        dir.path(),
+        &[
+            ("connect-jwt", "connect-jwt.wasm"),
+            ("shared-poll-state", "poll-writer.wasm"),
+            ("shared-poll-state", "poll-state.wasm"),
+        ],
+    );
     let rotor = RotorProcess::start_in(
         dir,
         &format!(
@@ -542,17 +559,7 @@ fn tracked_keys_follow_kv(client: &mut Client, centrifugo: &Centrifugo, channel:
     let outcome = client.subscription("alice", channel, json!({ "type": "shared_poll" }));
     assert_eq!(outcome["event"], "subscribed", "{outcome}");
     // A forged signature: Centrifugo refuses the track, 103.
-    client
-        .command(
-            "track",
-            json!({
-                "client": "alice",
-                "channel": channel,
-                "items": [{ "key": "silver", "version": 0 }],
-                "signature": track_signature("mallory", channel, &["silver"]),
-            }),
-        )
-        .expect("the driver tracks");
+    track(client, "alice", channel, "silver", "mallory");
     let error = client.event("alice", "error", Some(channel));
     assert_eq!(error["type"], "track", "{error}");
     assert_eq!(error["error"]["code"], 103, "{error}");
@@ -561,17 +568,7 @@ fn tracked_keys_follow_kv(client: &mut Client, centrifugo: &Centrifugo, channel:
     assert_eq!(dropped["key"], "silver", "{dropped}");
     assert_eq!(dropped["removed"], true, "{dropped}");
 
-    client
-        .command(
-            "track",
-            json!({
-                "client": "alice",
-                "channel": channel,
-                "items": [{ "key": "gold", "version": 0 }],
-                "signature": track_signature("alice", channel, &["gold"]),
-            }),
-        )
-        .expect("the driver tracks");
+    track(client, "alice", channel, "gold", "alice");
     let update = client.event("alice", "update", Some(channel));
     assert_eq!(update["key"], "gold", "{update}");
     assert_eq!(update["version"], 1, "{update}");

@@ -7,21 +7,20 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use super::{Centrifugo, Client, RotorProcess, SECRET, all_proxies, token_data, tools, user_token};
-use crate::support::{ScratchDir, plugin};
+use crate::support::{ScratchDir, plugin, plugin_copies};
 
 #[test]
 fn a_plugin_swapped_between_two_calls_changes_the_answer_and_no_client_notices() {
     let Some(tools) = tools() else { return };
     let dir = ScratchDir::new();
-    let plugins = dir.path().join("plugins");
-    std::fs::create_dir_all(&plugins).expect("a plugin dir");
-    for (name, file) in [
-        ("connect-jwt", "connect-jwt.wasm"),
-        ("subscribe-acl", "subscribe-acl.wasm"),
-        ("rpc-router", "router.wasm"),
-    ] {
-        std::fs::copy(plugin(name), plugins.join(file)).expect("copying a plugin");
-    }
+    let plugins = plugin_copies(
+        dir.path(),
+        &[
+            ("connect-jwt", "connect-jwt.wasm"),
+            ("subscribe-acl", "subscribe-acl.wasm"),
+            ("rpc-router", "router.wasm"),
+        ],
+    );
     let config = format!(
         r#"
 listen = "127.0.0.1:0"
