@@ -99,7 +99,9 @@ class Replies(unittest.TestCase):
         self.assertIsNone(rotor.header([], "a"))
 
 
-class Interceptors(unittest.TestCase):
+class WithEmptyRegistry(unittest.TestCase):
+    """A test that registers handlers of its own, on an empty registry it puts back after."""
+
     def setUp(self):
         self.saved = dict(rotor._registered)
         rotor._registered.clear()
@@ -108,6 +110,8 @@ class Interceptors(unittest.TestCase):
         rotor._registered.clear()
         rotor._registered.update(self.saved)
 
+
+class Interceptors(WithEmptyRegistry):
     def test_before_passes_rewrites_answers_and_rejects(self):
         context = wit.CallContext("default", 1)
         request = types.Request_Rpc(rpc_request("ping"))
@@ -144,15 +148,7 @@ def subscribe_request(user="42", channel="ticks:a"):
     return types.SubscribeRequest(conn(), [], user, channel, "", b"", b"", [])
 
 
-class StreamHandlers(unittest.TestCase):
-    def setUp(self):
-        self.saved = dict(rotor._registered)
-        rotor._registered.clear()
-
-    def tearDown(self):
-        rotor._registered.clear()
-        rotor._registered.update(self.saved)
-
+class StreamHandlers(WithEmptyRegistry):
     def test_open_answers_as_subscribe_and_callbacks_reach_the_instance(self):
         seen = []
 
