@@ -532,26 +532,16 @@ impl TenantCalls {
     /// [`OUTCOMES`] is counted through the family, by its labels.
     pub fn count(&self, kind: RequestKind, outcome: &str, seconds: f64) {
         let k = kind_index(kind);
+        let labels = || CallLabels {
+            tenant: self.tenant.clone(),
+            kind: kind.name().to_owned(),
+            outcome: outcome.to_owned(),
+        };
         match OUTCOMES.iter().position(|known| *known == outcome) {
             Some(o) => self.counters[k][o]
-                .get_or_init(|| {
-                    self.calls
-                        .get_or_create(&CallLabels {
-                            tenant: self.tenant.clone(),
-                            kind: kind.name().to_owned(),
-                            outcome: outcome.to_owned(),
-                        })
-                        .clone()
-                })
+                .get_or_init(|| self.calls.get_or_create(&labels()).clone())
                 .inc(),
-            None => self
-                .calls
-                .get_or_create(&CallLabels {
-                    tenant: self.tenant.clone(),
-                    kind: kind.name().to_owned(),
-                    outcome: outcome.to_owned(),
-                })
-                .inc(),
+            None => self.calls.get_or_create(&labels()).inc(),
         };
         self.histograms[k]
             .get_or_init(|| self.by_kind(&self.latency, kind))
