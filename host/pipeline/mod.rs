@@ -380,7 +380,7 @@ impl Call<'_> {
                     self.kind,
                     reply_kind(&reply)
                 ))),
-                Err(error) => Some(classify(error, &this.instance.store)),
+                Err(error) => Some(classify(error, this.instance.store())),
             };
             match fault {
                 None => self.keep(&step.target, this.instance.into_live(), this.warm),
@@ -453,7 +453,7 @@ impl Call<'_> {
                 decision,
             )),
             Err(error) => {
-                let fault = classify(error, &instance.store);
+                let fault = classify(error, instance.store());
                 self.discard(&step.target, &fault);
                 Err(fault)
             }
@@ -508,7 +508,7 @@ impl Call<'_> {
         target.metrics.instantiated(started.elapsed().as_secs_f64());
         let state = target.warm.as_ref().map(|pool| pool.new_state());
         tracing::Span::current().record("instance", "fresh");
-        Ok((Live { store, instance }, state, "fresh"))
+        Ok((Live::new(store, instance), state, "fresh"))
     }
 
     /// Returns an instance that ended its call cleanly to its pool, if its
@@ -545,7 +545,7 @@ impl Call<'_> {
     ) -> wasmtime::Result<Option<Reply>> {
         // A fresh budget for the after hook: the inner steps used their own.
         let deadline = self.step_deadline();
-        store::refill(&mut instance.store, self.limits, deadline);
+        store::refill(instance.store_mut(), self.limits, deadline);
         instance.after(self.context(), reply).await
     }
 
@@ -556,11 +556,7 @@ impl Call<'_> {
         };
         let _timer = self.timer("handler", target);
         let (mut live, warm, _) = self.live(target).await.map_err(failed)?;
-        match target
-            .plugin
-            .call_handler(&mut live.store, &live.instance, request)
-            .await
-        {
+        match target.plugin.call_handler(&mut live, request).await {
             Ok(reply) => {
                 self.keep(target, live, warm);
                 Ok(reply)

@@ -223,7 +223,12 @@ impl Plugin {
         request: Request,
     ) -> wasmtime::Result<Reply> {
         let instance = self.instantiate(store).await?;
-        self.call_handler(store, &instance, request).await
+        let deadline = store.data().deadline();
+        by_deadline(
+            deadline,
+            self.call_handler_unbounded(store, instance, &mut None, request),
+        )
+        .await
     }
 
     /// Instantiates the component in `store`, by the store's deadline.
@@ -232,40 +237,47 @@ impl Plugin {
         by_deadline(deadline, self.pre.instantiate_async(&mut *store)).await
     }
 
-    /// Calls the handler of the request's kind on `instance`, an instance of
-    /// this component in `store`; the call ends by the store's deadline,
-    /// host imports included.
-    pub async fn call_handler(
-        &self,
-        store: &mut Store<CallState>,
-        instance: &Instance,
-        request: Request,
-    ) -> wasmtime::Result<Reply> {
-        let deadline = store.data().deadline();
+    /// Calls the handler of the request's kind on `live`, an instance of
+    /// this component; the call ends by the store's deadline, host imports
+    /// included.
+    pub async fn call_handler(&self, live: &mut Live, request: Request) -> wasmtime::Result<Reply> {
+        let deadline = live.store.data().deadline();
         by_deadline(
             deadline,
-            self.call_handler_unbounded(store, instance, request),
+            self.call_handler_unbounded(&mut live.store, live.instance, &mut live.handler, request),
         )
         .await
     }
 
+    /// Calls the handler of the request's kind on `instance`. `loaded` is
+    /// the handler export already looked up on this instance, if any: it is
+    /// used when it is of the request's kind, and otherwise replaced.
     async fn call_handler_unbounded(
         &self,
         store: &mut Store<CallState>,
-        instance: &Instance,
+        instance: Instance,
+        loaded: &mut Option<LoadedHandler>,
         request: Request,
     ) -> wasmtime::Result<Reply> {
-        let instance = *instance;
         let h = &self.handlers;
         let missing = || wasmtime::format_err!("the plugin has no handler for this request type");
-        // Loads the export of one handler interface and calls its `handle`.
+        // Finds the export of one handler interface (on this instance's
+        // first call of that kind: looking it up type-checks its functions)
+        // and calls its `handle`.
         macro_rules! call {
             ($export:ident, $variant:ident, $request:expr) => {{
-                let guest = h
-                    .$export
-                    .as_ref()
-                    .ok_or_else(missing)?
-                    .load(&mut *store, &instance)?;
+                let guest = match loaded {
+                    Some(LoadedHandler::$variant(guest)) => guest.clone(),
+                    _ => {
+                        let guest = h
+                            .$export
+                            .as_ref()
+                            .ok_or_else(missing)?
+                            .load(&mut *store, &instance)?;
+                        *loaded = Some(LoadedHandler::$variant(guest.clone()));
+                        guest
+                    }
+                };
                 Reply::$variant(guest.call_handle(&mut *store, &$request).await?)
             }};
         }
@@ -300,59 +312,97 @@ impl Plugin {
             .load(store, instance)
     }
 
-    /// The interceptor of `live`, an instance of this component.
+    /// The interceptor of `live`, an instance of this component (looked up
+    /// once per instance: a warm one keeps it).
     pub fn interceptor_of(&self, mut live: Live) -> wasmtime::Result<InterceptorInstance> {
-        let indices = self
-            .interceptor
-            .as_ref()
-            .ok_or_else(|| wasmtime::format_err!("the plugin is not an interceptor"))?;
-        let guest = indices.load(&mut live.store, &live.instance)?;
-        Ok(InterceptorInstance {
-            store: live.store,
-            instance: live.instance,
-            guest,
-        })
+        let guest = match live.interceptor.take() {
+            Some(guest) => guest,
+            None => self
+                .interceptor
+                .as_ref()
+                .ok_or_else(|| wasmtime::format_err!("the plugin is not an interceptor"))?
+                .load(&mut live.store, &live.instance)?,
+        };
+        Ok(InterceptorInstance { live, guest })
     }
 }
 
-/// An instance with its store: what a warm pool keeps between calls.
+/// An instance with its store: what a warm pool keeps between calls, with
+/// the exports already looked up on it, so that a warm instance's calls do
+/// not look them up (and type-check them) again.
 pub struct Live {
     /// The instance's store.
     pub store: Store<CallState>,
     /// The instance.
     pub instance: Instance,
+    handler: Option<LoadedHandler>,
+    interceptor: Option<wit::interceptor::Guest>,
+}
+
+impl Live {
+    /// A new instance in its store, nothing looked up on it yet.
+    pub fn new(store: Store<CallState>, instance: Instance) -> Live {
+        Live {
+            store,
+            instance,
+            handler: None,
+            interceptor: None,
+        }
+    }
+}
+
+/// The handler export last called on an instance.
+enum LoadedHandler {
+    Connect(wit::connect_handler::Guest),
+    Refresh(wit::refresh_handler::Guest),
+    Subscribe(wit::subscribe_handler::Guest),
+    Publish(wit::publish_handler::Guest),
+    Rpc(wit::rpc_handler::Guest),
+    SubRefresh(wit::sub_refresh_handler::Guest),
+    MapPublish(wit::map_publish_handler::Guest),
+    MapRemove(wit::map_remove_handler::Guest),
+    SharedPollRefresh(wit::shared_poll_refresh_handler::Guest),
+    NotifyCacheEmpty(wit::notify_cache_empty_handler::Guest),
+    NotifyChannelState(wit::notify_channel_state_handler::Guest),
 }
 
 /// An interceptor's instance for one call: `before` and `after` run on the
 /// same instance, so the guest may keep per-call state between them.
 pub struct InterceptorInstance {
-    /// The instance's store.
-    pub store: Store<CallState>,
-    instance: Instance,
+    live: Live,
     guest: wit::interceptor::Guest,
 }
 
 impl InterceptorInstance {
-    /// The instance and its store, to keep warm.
-    pub fn into_live(self) -> Live {
-        Live {
-            store: self.store,
-            instance: self.instance,
-        }
+    /// The instance's store.
+    pub fn store(&self) -> &Store<CallState> {
+        &self.live.store
     }
-}
 
-impl InterceptorInstance {
+    /// The instance's store, to prepare it for a step.
+    pub fn store_mut(&mut self) -> &mut Store<CallState> {
+        &mut self.live.store
+    }
+
+    /// The instance and its store, to keep warm, with its interceptor
+    /// export.
+    pub fn into_live(self) -> Live {
+        let mut live = self.live;
+        live.interceptor = Some(self.guest);
+        live
+    }
+
     /// Calls `before`, by the store's deadline.
     pub async fn before(
         &mut self,
         context: &wit::interceptor::CallContext,
         request: &Request,
     ) -> wasmtime::Result<wit::interceptor::Decision> {
-        let deadline = self.store.data().deadline();
+        let deadline = self.live.store.data().deadline();
         by_deadline(
             deadline,
-            self.guest.call_before(&mut self.store, context, request),
+            self.guest
+                .call_before(&mut self.live.store, context, request),
         )
         .await
     }
@@ -363,10 +413,10 @@ impl InterceptorInstance {
         context: &wit::interceptor::CallContext,
         reply: &Reply,
     ) -> wasmtime::Result<Option<Reply>> {
-        let deadline = self.store.data().deadline();
+        let deadline = self.live.store.data().deadline();
         by_deadline(
             deadline,
-            self.guest.call_after(&mut self.store, context, reply),
+            self.guest.call_after(&mut self.live.store, context, reply),
         )
         .await
     }

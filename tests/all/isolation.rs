@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use rotor::proto::proxy as pb;
 
-use crate::support::{ScratchDir, TestServer, internal_error, plugin};
+use crate::support::{ScratchDir, TestServer, internal_error, json, plugin, request, warm_events};
 
 /// What `test-faulty`'s `count` answers: how many `count` calls the
 /// instance that answered has served.
@@ -181,6 +181,56 @@ async fn a_reload_of_the_plugin_retires_its_pool() {
         server.rotor.reload_config().await.expect("reloaded");
     }
     assert_eq!(count(&server, None).await, 1, "a new pool");
+}
+
+/// A warm instance keeps the handler it last served ready (looked up once,
+/// not per call); a plugin that handles several kinds shares one pool, so
+/// the same instance must serve each kind with that kind's handler.
+#[tokio::test]
+async fn one_warm_instance_serves_each_kind_its_plugin_handles() {
+    let server = TestServer::start(
+        r#"
+        [handlers]
+        connect = "test-mirror.wasm"
+        rpc = "test-mirror.wasm"
+        [isolation."test-mirror.wasm"]
+        mode = "reuse"
+        max_idle = 1
+        "#,
+    )
+    .await;
+    for round in 0..3 {
+        let method = format!("round-{round}");
+        let rpc = server.rpc(&method, b"{}", &[]).await;
+        let data = json(&rpc.result.expect("an RPC result").data);
+        assert_eq!(data["method"], method.as_str());
+        let connect = pb::ConnectRequest {
+            client: format!("client-{round}"),
+            ..Default::default()
+        };
+        let connected = server
+            .client
+            .clone()
+            .connect(request(connect, &[]))
+            .await
+            .expect("an OK response")
+            .into_inner();
+        assert_eq!(
+            connected.result.expect("a connect result").user,
+            format!("client-{round}")
+        );
+    }
+    let metrics = server.rotor.metrics_text();
+    assert_eq!(
+        warm_events(&metrics, "test-mirror.wasm", "miss"),
+        1,
+        "{metrics}"
+    );
+    assert_eq!(
+        warm_events(&metrics, "test-mirror.wasm", "hit"),
+        5,
+        "{metrics}"
+    );
 }
 
 #[tokio::test]

@@ -10,7 +10,7 @@ use rotor::proto::proxy as pb;
 use rotor::proto::proxy::centrifugo_proxy_client::CentrifugoProxyClient;
 use tonic::transport::Channel;
 
-use crate::support::{ScratchDir, TestServer, internal_error, plugin, request};
+use crate::support::{ScratchDir, TestServer, internal_error, plugin, request, warm_events};
 
 /// Centrifugo's "too many requests" error code, what a busy tenant answers.
 const TOO_MANY_REQUESTS: u32 = 111;
@@ -284,15 +284,6 @@ async fn calls_in_flight_finish_and_new_limits_hold_at_once() {
     let finished = in_flight.await.expect("the caller").expect("a reply");
     assert_eq!(finished.error, internal_error());
     assert!(started.elapsed() >= Duration::from_secs(2));
-}
-
-/// The count of `event` warm-instance events of `plugin` in `metrics`.
-fn warm_events(metrics: &str, plugin: &str, event: &str) -> u64 {
-    let series = format!("rotor_warm_instances_total{{plugin=\"{plugin}\",event=\"{event}\"}} ");
-    metrics
-        .lines()
-        .find_map(|line| line.strip_prefix(&series))
-        .map_or(0, |count| count.trim().parse().expect("a count"))
 }
 
 /// A component with the same code and other bytes: a custom section appended.

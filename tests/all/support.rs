@@ -217,6 +217,16 @@ pub fn json(bytes: &[u8]) -> serde_json::Value {
         .unwrap_or_else(|error| panic!("not JSON ({error}): {}", String::from_utf8_lossy(bytes)))
 }
 
+/// The count of `event` warm-instance events of `plugin` in `metrics`
+/// (Prometheus text), 0 if it has none.
+pub fn warm_events(metrics: &str, plugin: &str, event: &str) -> u64 {
+    let series = format!("rotor_warm_instances_total{{plugin=\"{plugin}\",event=\"{event}\"}} ");
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix(&series))
+        .map_or(0, |count| count.trim().parse().expect("a count"))
+}
+
 /// The reply of a call that failed inside Rotor: `100 internal server error`, temporary.
 pub fn internal_error() -> Option<rotor::proto::proxy::Error> {
     Some(rotor::proto::proxy::Error {
