@@ -27,7 +27,30 @@ pub enum LogFormat {
 /// Each has its own filter: `RUST_LOG` says what is logged, never what is
 /// exported, and the spans of a call's steps are exported, never logged.
 pub fn init(format: LogFormat, export: Option<&OtlpExport>) {
-    let logs = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let level =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    subscriber(format, level, export, std::io::stderr).init();
+}
+
+/// The subscriber [`init`] installs, writing log lines to `writer`.
+///
+/// Without an export it has the log layer alone. A layer that is there
+/// but empty (an `Option` that is `None`) would say it wants every span
+/// and event; beside the log layer's own filter, that makes every
+/// callsite the filter refuses one that is asked again on each use, and
+/// every span of the libraries under the server (h2 opens several per
+/// frame) gets built and closed in the registry: that was most of a
+/// served call's CPU.
+fn subscriber<W>(
+    format: LogFormat,
+    level: tracing_subscriber::EnvFilter,
+    export: Option<&OtlpExport>,
+    writer: W,
+) -> Box<dyn tracing::Subscriber + Send + Sync>
+where
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
+    let logs = tracing_subscriber::fmt::layer().with_writer(writer);
     let logs = match format {
         LogFormat::Text => logs
             .with_ansi(colour(
@@ -37,13 +60,12 @@ pub fn init(format: LogFormat, export: Option<&OtlpExport>) {
             .boxed(),
         LogFormat::Json => logs.json().with_current_span(true).boxed(),
     };
-    let level =
-        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
     let logged = level.and(filter_fn(|meta| meta.target() != STEP_TARGET));
-    tracing_subscriber::registry()
-        .with(logs.with_filter(logged))
-        .with(export.map(OtlpExport::layer))
-        .init();
+    let logging = tracing_subscriber::registry().with(logs.with_filter(logged));
+    match export {
+        Some(export) => Box::new(logging.with(export.layer())),
+        None => Box::new(logging),
+    }
 }
 
 /// Whether text logs are coloured: only on a terminal, and not when
@@ -55,6 +77,23 @@ fn colour(terminal: bool, no_color: Option<OsString>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A served call's h2 and hyper spans (trace level, other targets)
+    /// must never be built when nothing logs or exports them.
+    #[test]
+    fn spans_nobody_wants_are_never_built() {
+        for format in [LogFormat::Text, LogFormat::Json] {
+            let subscriber = subscriber(format, "info".into(), None, std::io::sink);
+            tracing::subscriber::with_default(subscriber, || {
+                let library = tracing::trace_span!(target: "h2::proto", "poll");
+                assert!(library.is_disabled(), "{format:?}: {library:?}");
+                let debug = tracing::debug_span!(target: "rotor", "step");
+                assert!(debug.is_disabled(), "{format:?}: {debug:?}");
+                let logged = tracing::info_span!(target: "rotor", "call");
+                assert!(!logged.is_disabled(), "{format:?}: {logged:?}");
+            });
+        }
+    }
 
     #[test]
     fn colour_only_on_a_terminal_without_no_color() {
