@@ -283,7 +283,7 @@ impl H2loadRow {
             peak_rss_kib: None,
             cpu: run.cpu,
             attempts,
-            problem: run.problem(answer_bytes),
+            problem: s.problem(answer_bytes),
         }
     }
 

@@ -224,23 +224,3 @@ impl H2load {
         Ok(Run { summary, cpu })
     }
 }
-
-impl Run {
-    /// Why this run's throughput is not a valid figure, if it is not:
-    /// requests that failed or got another status than 2xx, or responses
-    /// shorter in all than one right answer (`answer_bytes`, a protobuf
-    /// message) per request, which means some carried no answer.
-    pub fn problem(&self, answer_bytes: usize) -> Option<String> {
-        if let Some(problem) = self.summary.problem() {
-            return Some(problem);
-        }
-        let frame = (answer_bytes + 5) as u64;
-        let s = &self.summary;
-        (s.data_bytes < s.succeeded * frame).then(|| {
-            format!(
-                "{} response bytes for {} requests, less than one {frame}-byte answer each: some were gRPC errors",
-                s.data_bytes, s.succeeded
-            )
-        })
-    }
-}

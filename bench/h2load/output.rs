@@ -118,11 +118,14 @@ impl Summary {
         })
     }
 
-    /// Requests that did not end in a complete 2xx response, and why, or
-    /// `None` if every one did. h2load counts a failed request as
-    /// `failed` and once more as `errored` or `timeout`, so those two are
-    /// not added to it.
-    pub fn problem(&self) -> Option<String> {
+    /// Why the run's throughput is not a valid figure, or `None` if it is:
+    /// requests that failed or got another status than 2xx, or response
+    /// bytes fewer than one right answer (`answer_bytes`, a protobuf
+    /// message, as one gRPC frame) per request, which means some carried
+    /// none: a gRPC error status alone comes in headers, without a message.
+    /// h2load counts a failed request as `failed` and once more as
+    /// `errored` or `timeout`, so those two are not added to it.
+    pub fn problem(&self, answer_bytes: usize) -> Option<String> {
         let [ok, redirect, client, server] = self.status;
         let mut problems = Vec::new();
         if self.failed > 0 {
@@ -134,6 +137,13 @@ impl Summary {
         if redirect + client + server > 0 {
             problems.push(format!(
                 "HTTP status 3xx {redirect}, 4xx {client}, 5xx {server}"
+            ));
+        }
+        let frame = answer_bytes as u64 + 5;
+        if self.data_bytes < self.succeeded * frame {
+            problems.push(format!(
+                "{} response bytes for {} requests, less than one {frame}-byte answer each: some were gRPC errors",
+                self.data_bytes, self.succeeded
             ));
         }
         if ok == 0 && problems.is_empty() {
@@ -190,6 +200,12 @@ mod tests {
     const ANSWERED: &str = include_str!("testdata/answered.txt");
     /// 20 requests (`-n 20`) sent to a loopback port where nothing listens.
     const REFUSED: &str = include_str!("testdata/refused.txt");
+    /// 20 requests to the native handler for a method it does not have:
+    /// each answered `200` with the gRPC status `UNIMPLEMENTED` and no
+    /// message.
+    const UNIMPLEMENTED: &str = include_str!("testdata/unimplemented.txt");
+    /// The size of the right `noop` answer of the benchmark.
+    const ECHO_ANSWER: usize = 33;
 
     #[test]
     fn a_grpc_frame_is_a_zero_flag_the_big_endian_length_and_the_message() {
@@ -243,7 +259,7 @@ mod tests {
                 }),
             }
         );
-        assert_eq!(summary.problem(), None);
+        assert_eq!(summary.problem(ECHO_ANSWER), None);
     }
 
     #[test]
@@ -252,7 +268,7 @@ mod tests {
         assert_eq!((summary.failed, summary.errored, summary.done), (20, 20, 0));
         assert_eq!(summary.request_time, None);
         assert_eq!(
-            summary.problem().as_deref(),
+            summary.problem(ECHO_ANSWER).as_deref(),
             Some("20 failed (20 errored, 0 timed out)")
         );
     }
@@ -265,9 +281,26 @@ mod tests {
         );
         let summary = Summary::parse(&text).expect("h2load's summary");
         assert_eq!(
-            summary.problem().as_deref(),
+            summary.problem(ECHO_ANSWER).as_deref(),
             Some("HTTP status 3xx 0, 4xx 70, 5xx 3")
         );
+    }
+
+    #[test]
+    fn answers_without_a_message_are_a_problem_though_http_says_2xx() {
+        let summary = Summary::parse(UNIMPLEMENTED).expect("h2load's summary");
+        assert_eq!((summary.succeeded, summary.status[0]), (20, 20));
+        assert_eq!(
+            summary.problem(ECHO_ANSWER).as_deref(),
+            Some(
+                "0 response bytes for 20 requests, less than one 38-byte answer each: some were gRPC errors"
+            )
+        );
+        // The answered run's bytes hold one answer per request, and more
+        // (its warm-up's), but not a larger answer each.
+        let answered = Summary::parse(ANSWERED).expect("h2load's summary");
+        assert_eq!(answered.problem(ECHO_ANSWER), None);
+        assert!(answered.problem(60).is_some());
     }
 
     #[test]
