@@ -10,6 +10,7 @@
 //! cargo bench --bench pipeline -- --scenario noop --system languages --system python
 //! cargo bench --bench pipeline -- --noisy      # only the noisy neighbour
 //! cargo bench --bench pipeline -- --imports    # only the cost of host imports
+//! cargo bench --bench pipeline -- --h2load --scenario noop --scenario connect-hs256
 //! cargo test --bench pipeline                  # the smoke check, on the test build
 //! ```
 //!
@@ -22,7 +23,14 @@
 //! saturation throughput, then an open loop at half of Rotor's. The systems
 //! are Rotor with Rust plugins, fresh and reused instances; the RPC router
 //! in JS, Python, Go and C, both modes (`noop` only); the native handler and the
-//! Python backend. Last, two tenants share one Rotor while one is flooded
+//! Python backend. With `--h2load`, every saturation row is measured a
+//! second time with h2load (nghttp2's client, `h2load/`), which takes far
+//! less CPU per call than the tonic client, on the same server process after
+//! the tonic rows (the `h2load` key of the JSON); a smoke run does that for
+//! `noop` on Rotor (fresh) and native. h2load counts HTTP/2 responses, not
+//! gRPC statuses: one tonic call checks the answer first, and too few
+//! response bytes, a failed request or a status other than 2xx make the
+//! row an error. Last, two tenants share one Rotor while one is flooded
 //! with misbehaving calls (`noisy.rs`). Apart from those, in process, it
 //! times `kv` and `centrifugo-api` calls from a guest against the same
 //! operations called directly (`imports.rs`). It prints Markdown tables and
@@ -43,8 +51,15 @@
 //! - `ROTOR_BENCH_FLOOD_CALLERS`: noisy-neighbour flood callers per kind, 8;
 //! - `ROTOR_BENCH_NOISY_CONCURRENCY`: the noisy tenant's concurrency limit, 4;
 //! - `ROTOR_BENCH_RETRIES`: attempts per row at most (when disturbed), 3;
+//! - `ROTOR_BENCH_H2LOAD`: the h2load program, `h2load` on the `PATH`;
+//! - `ROTOR_BENCH_H2LOAD_CONNECTIONS`: h2load's connections, 8;
+//! - `ROTOR_BENCH_H2LOAD_STREAMS`: h2load's concurrent streams per
+//!   connection, 16;
+//! - `ROTOR_BENCH_H2LOAD_THREADS`: h2load's threads, 1;
 //! - `ROTOR_REQUIRE_GUESTS`: fail, rather than skip the JS, Python, Go and
-//!   C rows, when their toolchains are missing (CI sets it).
+//!   C rows, when their toolchains are missing (CI sets it);
+//! - `ROTOR_REQUIRE_H2LOAD`: fail, rather than skip the h2load rows, when
+//!   h2load is missing.
 
 mod cpu;
 mod h2load;
