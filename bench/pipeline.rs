@@ -59,7 +59,7 @@
 //! - `ROTOR_REQUIRE_GUESTS`: fail, rather than skip the JS, Python, Go and
 //!   C rows, when their toolchains are missing (CI sets it);
 //! - `ROTOR_REQUIRE_H2LOAD`: fail, rather than skip the h2load rows, when
-//!   h2load is missing.
+//!   h2load is missing (CI sets it).
 
 mod cpu;
 mod h2load;
