@@ -19,9 +19,9 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    /// Reads the counters of the machine, this process and the process
-    /// tree of `server`.
-    pub fn take(server: u32) -> Snapshot {
+    /// Reads the counters of the machine, the process tree of `server`,
+    /// and the load generator: the process `client`, or this one.
+    pub fn take(server: u32, client: Option<u32>) -> Snapshot {
         let Machine {
             busy,
             interrupts,
@@ -32,10 +32,13 @@ impl Snapshot {
                 .into_iter()
                 .filter_map(process_ticks)
                 .sum(),
-            client: std::fs::read_to_string("/proc/self/stat")
-                .ok()
-                .and_then(|stat| ticks_of_stat(&stat))
-                .unwrap_or(0),
+            client: match client {
+                Some(pid) => process_ticks(pid),
+                None => std::fs::read_to_string("/proc/self/stat")
+                    .ok()
+                    .and_then(|stat| ticks_of_stat(&stat)),
+            }
+            .unwrap_or(0),
             interrupts,
             busy,
             total,
@@ -80,17 +83,19 @@ impl CpuSplit {
     }
 }
 
-/// Takes a snapshot at `from` and one at `to` on a thread of its own.
+/// Takes a snapshot at `from` and one at `to` on a thread of its own;
+/// `client` is the load generator's process, if not this one.
 pub fn probe(
     server: u32,
+    client: Option<u32>,
     from: Instant,
     to: Instant,
 ) -> std::thread::JoinHandle<(Snapshot, Snapshot)> {
     std::thread::spawn(move || {
         std::thread::sleep(from.saturating_duration_since(Instant::now()));
-        let before = Snapshot::take(server);
+        let before = Snapshot::take(server, client);
         std::thread::sleep(to.saturating_duration_since(Instant::now()));
-        (before, Snapshot::take(server))
+        (before, Snapshot::take(server, client))
     })
 }
 

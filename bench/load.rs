@@ -145,7 +145,7 @@ pub async fn closed_loop(address: &str, server: u32, call: &Call, load: &Load) -
     let start = Instant::now();
     let measure_from = start + load.warm_up;
     let end = measure_from + load.duration;
-    let probe = cpu::probe(server, measure_from, end);
+    let probe = cpu::probe(server, None, measure_from, end);
     let mut callers = Vec::with_capacity(load.callers);
     for caller in 0..load.callers {
         let mut client = clients[caller % clients.len()].clone();
@@ -192,7 +192,7 @@ pub fn open_loop(
     let start = Instant::now() + Duration::from_millis(5);
     let measure_from = start + load.warm_up;
     let end = measure_from + load.duration;
-    let probe = cpu::probe(server, measure_from, end);
+    let probe = cpu::probe(server, None, measure_from, end);
     let mut lags = Vec::new();
     for index in 0..total {
         let due = start + Duration::from_nanos(index * period_ns);

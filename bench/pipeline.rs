@@ -10,6 +10,7 @@
 //! cargo bench --bench pipeline -- --scenario noop --system languages --system python
 //! cargo bench --bench pipeline -- --noisy      # only the noisy neighbour
 //! cargo bench --bench pipeline -- --imports    # only the cost of host imports
+//! cargo bench --bench pipeline -- --h2load --scenario noop --scenario connect-hs256
 //! cargo test --bench pipeline                  # the smoke check, on the test build
 //! ```
 //!
@@ -22,7 +23,14 @@
 //! saturation throughput, then an open loop at half of Rotor's. The systems
 //! are Rotor with Rust plugins, fresh and reused instances; the RPC router
 //! in JS, Python, Go and C, both modes (`noop` only); the native handler and the
-//! Python backend. Last, two tenants share one Rotor while one is flooded
+//! Python backend. With `--h2load`, every saturation row is measured a
+//! second time with h2load (nghttp2's client, `h2load/`), which takes far
+//! less CPU per call than the tonic client, on the same server process after
+//! the tonic rows (the `h2load` key of the JSON); a smoke run does that for
+//! `noop` on Rotor (fresh) and native. h2load counts HTTP/2 responses, not
+//! gRPC statuses: one tonic call checks the answer first, and too few
+//! response bytes, a failed request or a status other than 2xx make the
+//! row an error. Last, two tenants share one Rotor while one is flooded
 //! with misbehaving calls (`noisy.rs`). Apart from those, in process, it
 //! times `kv` and `centrifugo-api` calls from a guest against the same
 //! operations called directly (`imports.rs`). It prints Markdown tables and
@@ -43,10 +51,18 @@
 //! - `ROTOR_BENCH_FLOOD_CALLERS`: noisy-neighbour flood callers per kind, 8;
 //! - `ROTOR_BENCH_NOISY_CONCURRENCY`: the noisy tenant's concurrency limit, 4;
 //! - `ROTOR_BENCH_RETRIES`: attempts per row at most (when disturbed), 3;
+//! - `ROTOR_BENCH_H2LOAD`: the h2load program, `h2load` on the `PATH`;
+//! - `ROTOR_BENCH_H2LOAD_CONNECTIONS`: h2load's connections, 8;
+//! - `ROTOR_BENCH_H2LOAD_STREAMS`: h2load's concurrent streams per
+//!   connection, 16;
+//! - `ROTOR_BENCH_H2LOAD_THREADS`: h2load's threads, 1;
 //! - `ROTOR_REQUIRE_GUESTS`: fail, rather than skip the JS, Python, Go and
-//!   C rows, when their toolchains are missing (CI sets it).
+//!   C rows, when their toolchains are missing (CI sets it);
+//! - `ROTOR_REQUIRE_H2LOAD`: fail, rather than skip the h2load rows, when
+//!   h2load is missing (CI sets it).
 
 mod cpu;
+mod h2load;
 mod imports;
 mod load;
 mod micro;
@@ -63,9 +79,10 @@ use std::time::Duration;
 
 use serde_json::value::RawValue;
 
-use report::{LoadKind, Report, Row, Setup};
-use scenario::Scenario;
-use server::{Guest, Launcher, System};
+use h2load::H2load;
+use report::{H2loadRow, H2loadRows, LoadKind, Report, Row, Setup};
+use scenario::{Call, Scenario};
+use server::{Guest, Launcher, Server, System};
 
 /// Centrifugo's default proxy timeout, sent as every call's gRPC deadline.
 const DEADLINE: Duration = Duration::from_secs(1);
@@ -97,6 +114,10 @@ struct Options {
     flood_callers: usize,
     noisy_concurrency: u32,
     retries: usize,
+    h2load: bool,
+    h2load_connections: usize,
+    h2load_streams: usize,
+    h2load_threads: usize,
 }
 
 impl Options {
@@ -109,6 +130,7 @@ impl Options {
         let mut micro = true;
         let mut noisy = false;
         let mut imports = false;
+        let mut h2load = false;
         let mut scenarios = Vec::new();
         let mut systems = Vec::new();
         let mut args = args.iter();
@@ -119,6 +141,7 @@ impl Options {
                 "--no-micro" => micro = false,
                 "--noisy" => noisy = true,
                 "--imports" => imports = true,
+                "--h2load" => h2load = true,
                 "--scenario" => {
                     let name = args.next().ok_or("--scenario needs a name")?;
                     scenarios.push(Scenario::from_name(name).ok_or_else(|| {
@@ -191,6 +214,14 @@ impl Options {
                 (env_number("ROTOR_BENCH_RETRIES", ROW_RETRIES as f64 + 1.0) as usize)
                     .saturating_sub(1)
             },
+            h2load,
+            h2load_connections: env_number(
+                "ROTOR_BENCH_H2LOAD_CONNECTIONS",
+                h2load::CONNECTIONS as f64,
+            ) as usize,
+            h2load_streams: env_number("ROTOR_BENCH_H2LOAD_STREAMS", h2load::STREAMS as f64)
+                as usize,
+            h2load_threads: env_number("ROTOR_BENCH_H2LOAD_THREADS", 1.0) as usize,
         })
     }
 
@@ -205,6 +236,28 @@ impl Options {
             .into_iter()
             .filter_map(|(key, ran)| ran.then_some(key))
             .collect()
+    }
+
+    /// Whether `system`'s saturation in `scenario` is measured with h2load
+    /// too: with `--h2load`, all of them; in a smoke run, `noop` on Rotor
+    /// and native, so that path is checked as well.
+    fn measures_with_h2load(&self, scenario: Scenario, system: System) -> bool {
+        self.h2load
+            || (self.smoke
+                && scenario == Scenario::Noop
+                && matches!(system, System::ROTOR | System::Native))
+    }
+
+    /// The shape of an h2load run.
+    fn h2load_shape(&self) -> h2load::Shape {
+        h2load::Shape {
+            connections: self.h2load_connections.max(1),
+            streams: self.h2load_streams.max(1),
+            threads: self.h2load_threads.max(1),
+            warm_up: self.warm_up,
+            duration: Duration::from_secs_f64(self.seconds),
+            deadline: DEADLINE,
+        }
     }
 }
 
@@ -229,15 +282,33 @@ fn env_number(name: &str, default: f64) -> f64 {
         .unwrap_or(default)
 }
 
+/// A measurement over a window whose CPU split was recorded.
+pub(crate) trait Windowed {
+    /// Where the CPU time went in the window, if it was read.
+    fn cpu(&self) -> Option<cpu::CpuSplit>;
+}
+
+impl Windowed for load::Measured {
+    fn cpu(&self) -> Option<cpu::CpuSplit> {
+        self.cpu
+    }
+}
+
+impl Windowed for Result<h2load::Run, String> {
+    fn cpu(&self) -> Option<cpu::CpuSplit> {
+        self.as_ref().ok()?.cpu
+    }
+}
+
 /// Measures with `measure`, and again (up to `retries` times, after waiting
 /// for the machine to go idle) while other processes used more than
 /// [`BUSY_PERCENT`] of the CPU during the measurement. Keeps the attempt
 /// they disturbed least; returns it with the number of attempts.
-pub(crate) fn measure_row(
+pub(crate) fn measure_row<M: Windowed>(
     retries: usize,
-    mut measure: impl FnMut() -> load::Measured,
-) -> (load::Measured, usize) {
-    let disturbed = |m: &load::Measured| m.cpu.map_or(0.0, |c| c.other_percent);
+    mut measure: impl FnMut() -> M,
+) -> (M, usize) {
+    let disturbed = |m: &M| m.cpu().map_or(0.0, |c| c.other_percent);
     let mut best = measure();
     let mut attempts = 1;
     while attempts <= retries && disturbed(&best) > BUSY_PERCENT {
@@ -324,6 +395,15 @@ fn run(options: &Options) -> Result<Report, String> {
         &options.systems[..]
     };
     let systems = with_guests_built(root, wanted, &mut notices)?;
+    let h2load = if options.scenarios.iter().any(|&scenario| {
+        systems.iter().any(|&system| {
+            system.serves(scenario) && options.measures_with_h2load(scenario, system)
+        })
+    }) {
+        find_h2load(&mut notices)?
+    } else {
+        None
+    };
     let python = if systems.contains(&System::Python) {
         Some(python::prepare(root, &root.join("target"))?)
     } else {
@@ -385,6 +465,7 @@ fn run(options: &Options) -> Result<Report, String> {
         deadline: DEADLINE,
     };
     let mut results = Vec::new();
+    let mut h2load_rows = Vec::new();
     for &scenario in &options.scenarios {
         let call = scenario.call();
         let mut half_rate = None;
@@ -423,12 +504,30 @@ fn run(options: &Options) -> Result<Report, String> {
                 rows.push(row.attempts(attempts));
             }
             let peak = server.peak_rss_kib();
-            server.stop();
-            for mut row in rows {
+            for row in &mut rows {
                 row.peak_rss_kib = peak;
                 progress(&row.summary());
-                results.push(row);
             }
+            results.extend(rows);
+            // Last, so the tonic rows are measured as without it.
+            if let Some(h2load) = h2load
+                .as_ref()
+                .filter(|_| options.measures_with_h2load(scenario, system))
+            {
+                let mut row = measure_with_h2load(
+                    h2load,
+                    &runtime,
+                    &server,
+                    (scenario, &call),
+                    options.h2load_shape(),
+                    &work_dir,
+                    retries,
+                )?;
+                row.peak_rss_kib = server.peak_rss_kib();
+                progress(&row.summary());
+                h2load_rows.push(row);
+            }
+            server.stop();
         }
     }
     let noisy = if options.noisy {
@@ -458,6 +557,13 @@ fn run(options: &Options) -> Result<Report, String> {
         micro,
         noisy,
         imports,
+        h2load: h2load.map(|h2load| H2loadRows {
+            version: h2load.version,
+            connections: options.h2load_connections.max(1),
+            streams: options.h2load_streams.max(1),
+            threads: options.h2load_threads.max(1),
+            rows: h2load_rows,
+        }),
     };
     report.check_targets();
     println!("{}", report.markdown());
@@ -546,6 +652,70 @@ impl serde::Serialize for KeptReport {
         }
         map.end()
     }
+}
+
+/// h2load, or `None` with a notice in `notices` if it is missing; an error
+/// instead when `ROTOR_REQUIRE_H2LOAD` is set.
+fn find_h2load(notices: &mut Vec<String>) -> Result<Option<H2load>, String> {
+    match H2load::find() {
+        Ok(h2load) => Ok(Some(h2load)),
+        Err(problem) if std::env::var_os("ROTOR_REQUIRE_H2LOAD").is_some() => {
+            Err(format!("{problem} (ROTOR_REQUIRE_H2LOAD is set)"))
+        }
+        Err(problem) => {
+            let notice = format!(
+                "skipping the h2load rows: {problem}; install it with nghttp2's client (Debian: nghttp2-client)"
+            );
+            progress(&notice);
+            notices.push(notice);
+            Ok(None)
+        }
+    }
+}
+
+/// The saturation of `server` in `scenario` measured with h2load sending
+/// `call`'s request. One tonic call checks the answer first: h2load reads
+/// no gRPC status. A check that fails makes the row an error without a run.
+fn measure_with_h2load(
+    h2load: &H2load,
+    runtime: &tokio::runtime::Runtime,
+    server: &Server,
+    (scenario, call): (Scenario, &Call),
+    shape: h2load::Shape,
+    work_dir: &Path,
+    retries: usize,
+) -> Result<H2loadRow, String> {
+    let system = server.system;
+    let checked = runtime.block_on(async {
+        let mut clients = load::connect(&server.address, 1)
+            .await
+            .map_err(|error| format!("connecting: {error}"))?;
+        call.answer_size(&mut clients[0], DEADLINE)
+            .await
+            .map_err(|outcome| format!("{outcome:?}"))
+    });
+    let answer_bytes = match checked {
+        Ok(size) => size,
+        Err(problem) => {
+            return Ok(H2loadRow::unchecked(
+                scenario,
+                system,
+                format!("the tonic call that checks the answer before h2load runs: {problem}"),
+            ));
+        }
+    };
+    let body = work_dir.join(format!("{}-{}.grpc", scenario.name(), system.name()));
+    let target = h2load::Target::new(&server.address, call, &body)?;
+    let (run, attempts) = measure_row(retries, || h2load.run(server.pid(), &target, shape));
+    let run =
+        run.map_err(|error| format!("{} / {} / h2load: {error}", scenario.name(), system.name()))?;
+    Ok(H2loadRow::new(
+        scenario,
+        system,
+        &run,
+        answer_bytes,
+        attempts,
+    ))
 }
 
 /// Builds every plugin into `plugin_dir` and checks the ones the

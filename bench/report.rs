@@ -167,6 +167,150 @@ impl Row {
     }
 }
 
+/// The saturation rows measured again with h2load, on the same server
+/// processes, right after the tonic client's rows.
+#[derive(Debug, Clone, Serialize)]
+pub struct H2loadRows {
+    /// h2load's version, e.g. `nghttp2/1.52.0`.
+    pub version: String,
+    /// HTTP/2 connections.
+    pub connections: usize,
+    /// Concurrent streams per connection.
+    pub streams: usize,
+    /// h2load's threads.
+    pub threads: usize,
+    /// One row per scenario and system.
+    pub rows: Vec<H2loadRow>,
+}
+
+/// One saturation row measured with h2load. Its counts are HTTP/2
+/// outcomes: h2load does not read the gRPC status.
+#[derive(Debug, Clone, Serialize)]
+pub struct H2loadRow {
+    /// The scenario.
+    pub scenario: &'static str,
+    /// The system.
+    pub system: &'static str,
+    /// Requests done per second of the window, h2load's figure; valid
+    /// only when `problem` is `None`.
+    pub requests_per_sec: f64,
+    /// Requests done in the window.
+    pub done: u64,
+    /// Requests answered with a complete response.
+    pub succeeded: u64,
+    /// Requests without a complete response (`errored` and `timeout`
+    /// included).
+    pub failed: u64,
+    /// Of those, connection or protocol errors.
+    pub errored: u64,
+    /// Of those, timeouts.
+    pub timeout: u64,
+    /// Responses by HTTP status class: 2xx, 3xx, 4xx, 5xx.
+    pub status: [u64; 4],
+    /// Response body bytes, warm-up included.
+    pub data_bytes: u64,
+    /// The size of the right answer's message, from the tonic call that
+    /// checked it before the run.
+    pub answer_bytes: Option<usize>,
+    /// Request time: mean, standard deviation and longest, µs (h2load
+    /// keeps no percentiles).
+    pub mean_us: Option<f64>,
+    /// The standard deviation of the request time, µs.
+    pub sd_us: Option<f64>,
+    /// The longest request time, µs.
+    pub max_us: Option<f64>,
+    /// The server's peak resident memory after the run, KiB.
+    pub peak_rss_kib: Option<u64>,
+    /// Where the CPU time went in the window; the client is h2load.
+    pub cpu: Option<CpuSplit>,
+    /// How often the row was measured.
+    pub attempts: usize,
+    /// Why the row is an error rather than a throughput figure, if it is.
+    pub problem: Option<String>,
+}
+
+impl H2loadRow {
+    /// A row for `system` in `scenario` that the check call failed, so
+    /// h2load did not run.
+    pub fn unchecked(scenario: Scenario, system: System, problem: String) -> H2loadRow {
+        H2loadRow {
+            scenario: scenario.name(),
+            system: system.name(),
+            requests_per_sec: 0.0,
+            done: 0,
+            succeeded: 0,
+            failed: 0,
+            errored: 0,
+            timeout: 0,
+            status: [0; 4],
+            data_bytes: 0,
+            answer_bytes: None,
+            mean_us: None,
+            sd_us: None,
+            max_us: None,
+            peak_rss_kib: None,
+            cpu: None,
+            attempts: 0,
+            problem: Some(problem),
+        }
+    }
+
+    /// A row from an h2load run, whose right answer has `answer_bytes`.
+    pub fn new(
+        scenario: Scenario,
+        system: System,
+        run: &crate::h2load::Run,
+        answer_bytes: usize,
+        attempts: usize,
+    ) -> H2loadRow {
+        let s = &run.summary;
+        let time = s.request_time;
+        H2loadRow {
+            scenario: scenario.name(),
+            system: system.name(),
+            requests_per_sec: s.requests_per_sec.round(),
+            done: s.done,
+            succeeded: s.succeeded,
+            failed: s.failed,
+            errored: s.errored,
+            timeout: s.timeout,
+            status: s.status,
+            data_bytes: s.data_bytes,
+            answer_bytes: Some(answer_bytes),
+            mean_us: time.map(|t| t.mean_us.round()),
+            sd_us: time.map(|t| t.sd_us.round()),
+            max_us: time.map(|t| t.max_us.round()),
+            peak_rss_kib: None,
+            cpu: run.cpu,
+            attempts,
+            problem: s.problem(answer_bytes),
+        }
+    }
+
+    /// One line for the progress log.
+    pub fn summary(&self) -> String {
+        let cpu = self.cpu.map_or(String::new(), |c| {
+            format!(
+                "; CPU per call: server {:.1} µs, h2load {:.1} µs; others {:.0}%, idle {:.0}%",
+                c.server_us_per_call, c.client_us_per_call, c.other_percent, c.idle_percent
+            )
+        });
+        match &self.problem {
+            Some(problem) => format!("  h2load: ERROR: {problem}"),
+            None => format!(
+                "  h2load: {:.0}/s, mean {} µs{cpu}",
+                self.requests_per_sec,
+                self.mean_us.map_or("—".into(), |m| format!("{m:.0}"))
+            ),
+        }
+    }
+
+    /// The throughput, when it is a valid figure.
+    fn rate(&self) -> Option<f64> {
+        (self.problem.is_none() && self.requests_per_sec > 0.0).then_some(self.requests_per_sec)
+    }
+}
+
 /// A target and whether this run met it.
 #[derive(Debug, Clone, Serialize)]
 pub struct Target {
@@ -235,6 +379,8 @@ pub struct Report {
     pub noisy: Option<Noisy>,
     /// The cost of host imports called from a guest.
     pub imports: Option<Imports>,
+    /// The saturation rows measured again with h2load (`--h2load`).
+    pub h2load: Option<H2loadRows>,
 }
 
 impl Report {
@@ -426,6 +572,10 @@ impl Report {
                     r.timeouts
                 )
             })
+            .chain(self.h2load.iter().flat_map(|h| &h.rows).filter_map(|r| {
+                let problem = r.problem.as_ref()?;
+                Some(format!("{} / {} / h2load: {problem}", r.scenario, r.system))
+            }))
             .chain(self.noisy.iter().flat_map(|n| {
                 [
                     ("alone", &n.alone),
@@ -536,6 +686,9 @@ impl Report {
             }
         }
 
+        if let Some(h2load) = &self.h2load {
+            out.push_str(&self.h2load_markdown(h2load));
+        }
         out.push_str(&self.languages_markdown());
         if let Some(noisy) = &self.noisy {
             out.push_str(&noisy_markdown(noisy));
@@ -593,6 +746,70 @@ impl Report {
                         .map_or("—".into(), |a| format!("{a:.1}")),
                 );
             }
+        }
+        out
+    }
+
+    /// The saturation rows of both load generators side by side, each
+    /// system's throughput as a fraction of native's measured with the same
+    /// generator, and the CPU per call of server and client under each.
+    fn h2load_markdown(&self, h2load: &H2loadRows) -> String {
+        let mut out = format!(
+            "\nAt saturation, the tonic client ({} callers over {} connections) against h2load ({}, {} connections × {} streams, {} thread(s)) on the same server process. h2load counts HTTP/2 responses only, not gRPC statuses: one tonic call checked the answer before each h2load run, and the response bytes must hold at least one such answer per request. Ratios to native are taken with the same generator in this run:\n\n| scenario | system | tonic req/s | h2load req/s | / native, tonic | / native, h2load | server µs/call, tonic | server µs/call, h2load | client µs/call, tonic | client µs/call, h2load | h2load mean µs | h2load errors |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n",
+            self.setup.callers,
+            self.setup.connections,
+            h2load.version,
+            h2load.connections,
+            h2load.streams,
+            h2load.threads,
+        );
+        let h2load_row = |scenario: &str, system: &str| {
+            h2load
+                .rows
+                .iter()
+                .find(|r| r.scenario == scenario && r.system == system)
+        };
+        let cpu = |c: Option<CpuSplit>, client: bool| {
+            c.map_or("—".into(), |c| {
+                format!(
+                    "{:.1}",
+                    if client {
+                        c.client_us_per_call
+                    } else {
+                        c.server_us_per_call
+                    }
+                )
+            })
+        };
+        for row in &h2load.rows {
+            let system = System::from_name(row.system);
+            let scenario = Scenario::from_name(row.scenario);
+            let tonic = scenario
+                .zip(system)
+                .and_then(|(scenario, system)| self.row(scenario, system, LoadKind::Saturation));
+            let tonic_native = scenario.zip(system).and_then(|(scenario, system)| {
+                self.throughput_ratio(scenario, system, System::Native)
+            });
+            let h2load_native = row
+                .rate()
+                .zip(h2load_row(row.scenario, System::Native.name()).and_then(H2loadRow::rate))
+                .map(|(own, native)| own / native);
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                row.scenario,
+                label(row.system),
+                tonic.map_or("—".into(), |r| format!("{:.0}", r.requests_per_sec)),
+                row.rate().map_or("—".into(), |r| format!("{r:.0}")),
+                tonic_native.map_or("—".into(), |r| format!("{r:.2}")),
+                h2load_native.map_or("—".into(), |r| format!("{r:.2}")),
+                cpu(tonic.and_then(|r| r.cpu), false),
+                cpu(row.cpu, false),
+                cpu(tonic.and_then(|r| r.cpu), true),
+                cpu(row.cpu, true),
+                row.mean_us.map_or("—".into(), |m| format!("{m:.0}")),
+                row.problem.as_deref().unwrap_or("0"),
+            );
         }
         out
     }

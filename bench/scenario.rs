@@ -11,6 +11,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, KeyInit as _, Mac as _};
 use hmac_sha2::Sha256;
+use prost::Message as _;
 use rotor::proto::proxy as pb;
 use rotor::proto::proxy::centrifugo_proxy_client::CentrifugoProxyClient;
 use tonic::transport::Channel;
@@ -215,6 +216,24 @@ impl Call {
         }
     }
 
+    /// The method of `CentrifugoProxy` the call goes to, as in its path.
+    pub fn grpc_method(&self) -> &'static str {
+        match &self.message {
+            Message::Rpc(_) => "RPC",
+            Message::Connect(..) => "Connect",
+            Message::Publish(_) => "Publish",
+        }
+    }
+
+    /// The request as protobuf bytes, as the tonic client sends it.
+    pub fn request_bytes(&self) -> Vec<u8> {
+        match &self.message {
+            Message::Rpc(message) => message.encode_to_vec(),
+            Message::Connect(message, _) => message.encode_to_vec(),
+            Message::Publish(message) => message.encode_to_vec(),
+        }
+    }
+
     /// Sends the request on `client` with `deadline` as its gRPC timeout,
     /// as Centrifugo does, and checks the answer.
     pub async fn send(
@@ -222,6 +241,32 @@ impl Call {
         client: &mut CentrifugoProxyClient<Channel>,
         deadline: Duration,
     ) -> Outcome {
+        self.exchange(client, deadline, false).await.0
+    }
+
+    /// Sends the request once, as [`Call::send`] does, and returns the size
+    /// of the right answer's protobuf message, or what the call came back
+    /// as if it was not right.
+    pub async fn answer_size(
+        &self,
+        client: &mut CentrifugoProxyClient<Channel>,
+        deadline: Duration,
+    ) -> Result<usize, Outcome> {
+        match self.exchange(client, deadline, true).await {
+            (Outcome::Ok, Some(size)) => Ok(size),
+            (Outcome::Ok, None) => Err(Outcome::Error),
+            (outcome, _) => Err(outcome),
+        }
+    }
+
+    /// The call's outcome, and with `sized` the size of the answer's
+    /// message.
+    async fn exchange(
+        &self,
+        client: &mut CentrifugoProxyClient<Channel>,
+        deadline: Duration,
+        sized: bool,
+    ) -> (Outcome, Option<usize>) {
         // The gRPC timeout is enforced by the server and the client; this
         // bound only guards the benchmark against a transport that hangs.
         let hard_stop = deadline + Duration::from_millis(250);
@@ -230,30 +275,48 @@ impl Call {
             match &self.message {
                 Message::Rpc(message) => {
                     let reply = client.rpc(request(message, deadline, tenant)).await;
-                    outcome(reply, |r: &pb::RpcResponse| {
+                    let size = size_of(&reply, sized);
+                    let outcome = outcome(reply, |r: &pb::RpcResponse| {
                         r.result
                             .as_ref()
                             .is_some_and(|result| result.data == message.data)
-                    })
+                    });
+                    (outcome, size)
                 }
                 Message::Connect(message, expires) => {
                     let reply = client.connect(request(message, deadline, tenant)).await;
-                    outcome(reply, |r: &pb::ConnectResponse| {
+                    let size = size_of(&reply, sized);
+                    let outcome = outcome(reply, |r: &pb::ConnectResponse| {
                         r.result.as_ref().is_some_and(|result| {
                             result.user == USER && result.expire_at == *expires
                         })
-                    })
+                    });
+                    (outcome, size)
                 }
                 Message::Publish(message) => {
                     let reply = client.publish(request(message, deadline, tenant)).await;
+                    let size = size_of(&reply, sized);
                     // Any publish neither refused nor disconnecting is right.
-                    outcome(reply, |_: &pb::PublishResponse| true)
+                    (outcome(reply, |_: &pb::PublishResponse| true), size)
                 }
             }
         })
         .await;
-        result.unwrap_or(Outcome::Timeout)
+        result.unwrap_or((Outcome::Timeout, None))
     }
+}
+
+/// With `sized`, the size of `reply`'s message as protobuf bytes, if it has
+/// one.
+fn size_of<M: prost::Message>(
+    reply: &Result<tonic::Response<M>, tonic::Status>,
+    sized: bool,
+) -> Option<usize> {
+    reply
+        .as_ref()
+        .ok()
+        .filter(|_| sized)
+        .map(|response| response.get_ref().encoded_len())
 }
 
 /// What a call to a misbehaving guest came back as.

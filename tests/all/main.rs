@@ -11,6 +11,11 @@ mod deploy;
 mod examples;
 mod faults;
 mod go_and_c;
+// The benchmark's reading of h2load's output: the benchmark has no test
+// harness, so its tests run here.
+#[path = "../../bench/h2load/output.rs"]
+#[allow(dead_code, reason = "the benchmark uses what these tests do not")]
+mod h2load_output;
 mod interceptors;
 mod isolation;
 mod kv;
