@@ -16,7 +16,8 @@
 //! It builds the plugins (the JS, Python, Go and C ones too, when node and
 //! npm, python3, go, and clang and wasm-ld are there), prepares a Python interpreter with the pinned grpcio
 //! (`python.rs`), measures in-process figures (`micro.rs`; skip them with
-//! `--no-micro`), then for each scenario starts each system as a child
+//! `--no-micro`; they include `noop` through a bare wasmtime embedding,
+//! `bare.rs`, the baseline of Rotor's host path), then for each scenario starts each system as a child
 //! process on a loopback port, one at a time (`server.rs`), and loads it
 //! with this process's tonic client (`load.rs`): a closed loop for the
 //! saturation throughput, then an open loop at half of Rotor's. The systems
@@ -46,6 +47,7 @@
 //! - `ROTOR_REQUIRE_GUESTS`: fail, rather than skip the JS, Python, Go and
 //!   C rows, when their toolchains are missing (CI sets it).
 
+mod bare;
 mod cpu;
 mod imports;
 mod load;
