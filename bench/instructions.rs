@@ -2,7 +2,11 @@
 //! (`scripts/instruction-guard`) holds to `bench/budget.json`.
 //!
 //! Each case builds a Rotor in process, warms it up with a few calls, then
-//! makes `--calls` steady calls. The guard runs a case twice under callgrind,
+//! makes `--calls` steady calls. The `bare-` cases make the same calls of
+//! the same component through a bare wasmtime embedding instead
+//! (`bare.rs`): the guard reports them beside the matching Rotor case, and
+//! the difference is Rotor's own path; they are not held to the budget,
+//! since they count wasmtime, not Rotor. The guard runs a case twice under callgrind,
 //! with N and 2N calls, and divides the difference of the two totals by N:
 //! what both runs share cancels out. Every call is made on the main thread
 //! (a current-thread runtime), so the guard reads that thread's count alone
@@ -31,6 +35,10 @@ use rotor::proto::proxy as pb;
 use rotor::{Config, Rotor};
 use tokio::runtime::Runtime;
 
+use crate::bare::{BareRpc, Mode};
+
+mod bare;
+
 /// Calls made before the measured ones: the first instance of each
 /// component, lazily built metrics and the like are not steady state.
 const WARMUP_CALLS: usize = 20;
@@ -39,11 +47,14 @@ const SECRET: &str = "rotor-instructions-hs256-secret";
 /// A fixed expiry far ahead (2100-01-01), so every run signs the same token.
 const EXPIRES: i64 = 4_102_444_800;
 
-/// One measured case: a configuration and the call it answers.
+/// One measured case: a configuration and the call it answers, by Rotor
+/// or, in `bare` mode, by a bare wasmtime embedding of the handler under
+/// the same configuration's pool.
 struct Case {
     name: &'static str,
     config: String,
     call: Message,
+    bare: Option<Mode>,
 }
 
 /// The request of a case.
@@ -104,6 +115,10 @@ fn run() -> Result<(), String> {
         .filter(|case| only.as_deref().is_none_or(|name| name == case.name));
     for case in cases {
         let config = Config::parse(&case.config, &plugins).map_err(|error| error.to_string())?;
+        if let Some(mode) = case.bare {
+            bare_case(&runtime, &config, &plugins, &case, mode, calls)?;
+            continue;
+        }
         let rotor = runtime
             .block_on(Rotor::new(&config))
             .map_err(|error| format!("{}: {error}", case.name))?;
@@ -116,6 +131,38 @@ fn run() -> Result<(), String> {
         let per_call = started.elapsed().as_secs_f64() * 1e6 / calls.max(1) as f64;
         println!("{}\t{calls} calls\t{per_call:.1} µs per call", case.name);
     }
+    Ok(())
+}
+
+/// Counts a bare case: the RPC handler of `rpc-router.wasm` called as
+/// [`steady_calls`] calls Rotor, after as many warm-up calls.
+fn bare_case(
+    runtime: &Runtime,
+    config: &Config,
+    plugins: &Path,
+    case: &Case,
+    mode: Mode,
+    calls: usize,
+) -> Result<(), String> {
+    let Message::Rpc(request) = &case.call else {
+        return Err(format!("{}: a bare case makes RPC calls", case.name));
+    };
+    let path = plugins.join("rpc-router.wasm");
+    let mut rpc = runtime.block_on(BareRpc::new(config, &path, request, mode))?;
+    for _ in 0..WARMUP_CALLS {
+        runtime.block_on(rpc.call())?;
+    }
+    let started = Instant::now();
+    runtime
+        .block_on(async {
+            for _ in 0..calls {
+                std::hint::black_box(&mut rpc).call().await?;
+            }
+            Ok::<(), String>(())
+        })
+        .map_err(|error| format!("{}: {error}", case.name))?;
+    let per_call = started.elapsed().as_secs_f64() * 1e6 / calls.max(1) as f64;
+    println!("{}\t{calls} calls\t{per_call:.1} µs per call", case.name);
     Ok(())
 }
 
@@ -140,17 +187,20 @@ fn cases(plugins: &Path, cache: Option<&Path>) -> Vec<Case> {
             name: "noop-fresh",
             config: head("rpc = \"rpc-router.wasm\""),
             call: Message::Rpc(rpc_echo()),
+            bare: None,
         },
         Case {
             name: "noop-reuse",
             config: head("rpc = \"rpc-router.wasm\"") + &reuse("rpc-router.wasm"),
             call: Message::Rpc(rpc_echo()),
+            bare: None,
         },
         Case {
             name: "noop-1-interceptor-fresh",
             config: head("rpc = \"rpc-router.wasm\"")
                 + "[interceptors]\nrpc = [\"test-interceptor.wasm\"]\n",
             call: Message::Rpc(rpc_echo()),
+            bare: None,
         },
         Case {
             name: "noop-1-interceptor-reuse",
@@ -159,12 +209,14 @@ fn cases(plugins: &Path, cache: Option<&Path>) -> Vec<Case> {
                 + &reuse("rpc-router.wasm")
                 + &reuse("test-interceptor.wasm"),
             call: Message::Rpc(rpc_echo()),
+            bare: None,
         },
         Case {
             name: "connect-hs256-fresh",
             config: head("connect = \"connect-jwt.wasm\"")
                 + &format!("[settings.\"connect-jwt.wasm\"]\nsecret = {SECRET:?}\n"),
             call: Message::Connect(connect_with_token()),
+            bare: None,
         },
         Case {
             name: "connect-hs256-reuse",
@@ -172,6 +224,21 @@ fn cases(plugins: &Path, cache: Option<&Path>) -> Vec<Case> {
                 + &format!("[settings.\"connect-jwt.wasm\"]\nsecret = {SECRET:?}\n")
                 + &reuse("connect-jwt.wasm"),
             call: Message::Connect(connect_with_token()),
+            bare: None,
+        },
+        // The noop cases' calls of the same component by bare wasmtime,
+        // with the same pool: what Rotor's path is measured against.
+        Case {
+            name: "bare-noop-fresh",
+            config: head("rpc = \"rpc-router.wasm\""),
+            call: Message::Rpc(rpc_echo()),
+            bare: Some(Mode::Fresh),
+        },
+        Case {
+            name: "bare-noop-reuse",
+            config: head("rpc = \"rpc-router.wasm\"") + &reuse("rpc-router.wasm"),
+            call: Message::Rpc(rpc_echo()),
+            bare: Some(Mode::Reuse),
         },
     ]
 }

@@ -2,6 +2,8 @@
 //! each component, one call through `Rotor::answer` per scenario and Rotor
 //! system (fresh or reused instances, Rust, JS or Python plugins), memory
 //! per instance in flight, and the per-call cost under a few pool sizes.
+//! Beside the Rust `noop` rows, the same calls through a bare wasmtime
+//! embedding (`bare.rs`): `Rotor::answer` minus that is Rotor's host path.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -10,6 +12,7 @@ use rotor::proto::proxy as pb;
 use rotor::{Config, Engine, Limits, Plugin, Rotor};
 use serde::Serialize;
 
+use crate::bare::{BareRpc, Mode};
 use crate::cpu::own_cpu_seconds;
 use crate::load::percentile;
 use crate::scenario::{Call, Message, Scenario};
@@ -30,6 +33,12 @@ pub struct Micro {
     pub compile: Vec<CompileTime>,
     /// One fresh instance and call, per scenario.
     pub per_call: Vec<PerCall>,
+    /// `noop` through `Rotor::answer` against a bare wasmtime call of the
+    /// same component, fresh and reused (Rust plugin).
+    pub host_path: Vec<HostPath>,
+    /// `RUST_BACKTRACE` in this run (`None`: unset): with backtraces on, an
+    /// error built on the success path would cost a stack capture.
+    pub rust_backtrace: Option<String>,
     /// Memory per instance in flight.
     pub memory: Option<InstanceMemory>,
     /// The noop per-call cost under other pool sizes.
@@ -97,6 +106,37 @@ pub struct PerCall {
     pub parallel_cpu_us: f64,
 }
 
+/// `Rotor::answer` against a bare wasmtime call of the same component and
+/// request (`bare.rs`), timed in alternating blocks in one run. Times are
+/// of the call alone: Rotor's request is cloned before the clock starts,
+/// and both replies are checked after it stops.
+#[derive(Debug, Serialize)]
+pub struct HostPath {
+    /// The scenario.
+    pub scenario: &'static str,
+    /// The Rotor system: its isolation mode is the bare call's.
+    pub system: &'static str,
+    /// Calls timed of each.
+    pub calls: usize,
+    /// `Rotor::answer`: mean time per call, µs.
+    pub rotor_mean_us: f64,
+    /// `Rotor::answer`: median, µs.
+    pub rotor_p50_us: f64,
+    /// The bare wasmtime call: mean time per call, µs.
+    pub bare_mean_us: f64,
+    /// The bare wasmtime call: median, µs.
+    pub bare_p50_us: f64,
+    /// Rotor's p50 minus the bare call's, µs: the host path.
+    pub host_path_p50_us: f64,
+    /// Rotor's mean minus the bare call's, µs.
+    pub host_path_mean_us: f64,
+}
+
+/// Calls of each side in one block of [`against_bare`]: short enough that
+/// both sides see the same machine, long enough that switching between
+/// them (caches, branch predictors) stays a small part of each block.
+pub const BLOCK: usize = 100;
+
 /// Resident memory with many instances alive at once.
 #[derive(Debug, Serialize)]
 pub struct InstanceMemory {
@@ -142,6 +182,7 @@ pub fn run(plugin_dir: &Path, systems: &[System], smoke: bool) -> Result<Micro, 
     let guests: Vec<Guest> = systems.iter().filter_map(|s| s.guest()).collect();
     let compile = compile_times(plugin_dir, &guests, smoke)?;
     let mut per_call = Vec::new();
+    let mut host_path = Vec::new();
     for &system in systems {
         let System::Rotor(guest, isolation) = system else {
             continue;
@@ -162,6 +203,12 @@ pub fn run(plugin_dir: &Path, systems: &[System], smoke: bool) -> Result<Micro, 
                 p99_us,
                 parallel_cpu_us,
             });
+            if scenario == Scenario::Noop && guest == Guest::Rust {
+                let measured = runtime.block_on(host_path_of(
+                    &rotor, &config, plugin_dir, system, &call, calls, budget,
+                ))?;
+                host_path.push(measured);
+            }
         }
     }
     let memory = runtime.block_on(instance_memory(plugin_dir, if smoke { 32 } else { 200 }))?;
@@ -215,6 +262,8 @@ pub fn run(plugin_dir: &Path, systems: &[System], smoke: bool) -> Result<Micro, 
     Ok(Micro {
         compile,
         per_call,
+        host_path,
+        rust_backtrace: std::env::var("RUST_BACKTRACE").ok(),
         memory: Some(memory),
         pooling,
         keep_resident,
@@ -300,6 +349,111 @@ async fn time_calls(
         percentile(&times, 0.50),
         percentile(&times, 0.99),
     ))
+}
+
+/// `noop` through `rotor`, a Rotor of `system` (the Rust RPC router) built
+/// from `config`, against a bare wasmtime call of the same component and
+/// request, in the same isolation mode and with the same pool.
+async fn host_path_of(
+    rotor: &Rotor,
+    config: &str,
+    plugin_dir: &Path,
+    system: System,
+    call: &Call,
+    calls: usize,
+    budget: Duration,
+) -> Result<HostPath, String> {
+    let (System::Rotor(guest, isolation), Message::Rpc(request)) = (system, &call.message) else {
+        return Err("the host path is measured on Rotor's RPC calls".into());
+    };
+    let mode = match isolation {
+        Isolation::Fresh => Mode::Fresh,
+        Isolation::Reuse => Mode::Reuse,
+    };
+    let parsed = Config::parse(config, plugin_dir).map_err(|error| error.to_string())?;
+    let path = plugin_dir.join(guest.rpc_router());
+    let mut bare = BareRpc::new(&parsed, &path, request, mode).await?;
+    let (rotor_times, bare_times) =
+        against_bare(rotor, call, request, &mut bare, calls, budget).await?;
+    let (rotor_p50, bare_p50) = (median_us(&rotor_times), median_us(&bare_times));
+    let (rotor_mean, bare_mean) = (mean_us(&rotor_times), mean_us(&bare_times));
+    Ok(HostPath {
+        scenario: Scenario::Noop.name(),
+        system: system.name(),
+        calls: rotor_times.len(),
+        rotor_mean_us: rotor_mean,
+        rotor_p50_us: rotor_p50,
+        bare_mean_us: bare_mean,
+        bare_p50_us: bare_p50,
+        host_path_p50_us: rotor_p50 - bare_p50,
+        host_path_mean_us: rotor_mean - bare_mean,
+    })
+}
+
+/// Times `Rotor::answer` of `request` against `bare`'s call of the same
+/// request, alternating blocks of [`BLOCK`] calls of each, up to `calls` of
+/// each or as many as fit in `budget`, after a tenth as many of each to
+/// warm up: (Rotor's times, the bare call's times), in ns, as many of
+/// each. Only the call is timed: Rotor's request is cloned before, as the
+/// transport hands it a decoded message of its own, and each reply is
+/// checked after.
+async fn against_bare(
+    rotor: &Rotor,
+    call: &Call,
+    request: &pb::RpcRequest,
+    bare: &mut BareRpc,
+    calls: usize,
+    budget: Duration,
+) -> Result<(Vec<u64>, Vec<u64>), String> {
+    let warm_until = Instant::now() + budget / 10;
+    for _ in 0..calls / 10 {
+        answer(rotor, call).await?;
+        bare.call().await?;
+        if Instant::now() >= warm_until {
+            break;
+        }
+    }
+    let mut rotor_times = Vec::with_capacity(calls);
+    let mut bare_times = Vec::with_capacity(calls);
+    let started = Instant::now();
+    while rotor_times.len() < calls && (rotor_times.is_empty() || started.elapsed() < budget) {
+        let block = BLOCK.min(calls - rotor_times.len());
+        for _ in 0..block {
+            let message = request.clone();
+            let one = Instant::now();
+            let response = rotor.answer(message, Vec::new(), None).await;
+            rotor_times.push(nanos(one.elapsed()));
+            match response {
+                Ok(r) if r.result.as_ref().is_some_and(|r| r.data == request.data) => {}
+                Ok(r) => return Err(format!("an in-process call was refused: {r:?}")),
+                Err(status) => return Err(format!("an in-process call failed: {status}")),
+            }
+        }
+        for _ in 0..block {
+            let one = Instant::now();
+            let reply = bare.reply().await?;
+            bare_times.push(nanos(one.elapsed()));
+            bare.check(&reply)?;
+        }
+    }
+    Ok((rotor_times, bare_times))
+}
+
+fn nanos(elapsed: Duration) -> u64 {
+    u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// The median of `times` in ns, in µs (the element `percentile` takes).
+fn median_us(times: &[u64]) -> f64 {
+    let mut sorted = times.to_vec();
+    sorted.sort_unstable();
+    let index = (sorted.len().saturating_sub(1) as f64 * 0.5).round() as usize;
+    sorted.get(index).map_or(0.0, |ns| *ns as f64 / 1e3)
+}
+
+/// The mean of `times` in ns, in µs.
+fn mean_us(times: &[u64]) -> f64 {
+    times.iter().sum::<u64>() as f64 / times.len().max(1) as f64 / 1e3
 }
 
 /// Runs up to `calls` calls, or as many as fit in `budget`, split over one

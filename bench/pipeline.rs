@@ -17,7 +17,8 @@
 //! It builds the plugins (the JS, Python, Go and C ones too, when node and
 //! npm, python3, go, and clang and wasm-ld are there), prepares a Python interpreter with the pinned grpcio
 //! (`python.rs`), measures in-process figures (`micro.rs`; skip them with
-//! `--no-micro`), then for each scenario starts each system as a child
+//! `--no-micro`; they include `noop` through a bare wasmtime embedding,
+//! `bare.rs`, the baseline of Rotor's host path), then for each scenario starts each system as a child
 //! process on a loopback port, one at a time (`server.rs`), and loads it
 //! with this process's tonic client (`load.rs`): a closed loop for the
 //! saturation throughput, then an open loop at half of Rotor's. The systems
@@ -61,6 +62,7 @@
 //! - `ROTOR_REQUIRE_H2LOAD`: fail, rather than skip the h2load rows, when
 //!   h2load is missing (CI sets it).
 
+mod bare;
 mod cpu;
 mod h2load;
 mod imports;

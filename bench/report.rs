@@ -24,6 +24,9 @@ const INTERCEPTOR_STEP_US: f64 = 50.0;
 /// Server CPU per call that a fresh instance of a Rust plugin may add to
 /// the native handler's, at most, µs.
 const FRESH_ADDED_CPU_US: f64 = 8.0;
+/// `Rotor::answer` minus a bare wasmtime call of the same component, p50 in
+/// process, at most, µs: the host path around the guest.
+const HOST_PATH_US: f64 = 3.0;
 /// Throughput of a plugin in any language with reused instances, as a
 /// multiple of Python grpcio's, at least.
 const REUSE_PYTHON_RATIO: f64 = 2.0;
@@ -526,6 +529,21 @@ impl Report {
             measured: step.map_or("—".into(), |s| format!("{s:.0} µs")),
             met: step.map(|s| s <= INTERCEPTOR_STEP_US),
         });
+        for system in [rotor, reuse] {
+            let row = self.micro.as_ref().and_then(|m| {
+                m.host_path
+                    .iter()
+                    .find(|h| h.scenario == Scenario::Noop.name() && h.system == system.name())
+            });
+            targets.push(Target {
+                target: format!(
+                    "noop: `Rotor::answer` − bare wasmtime call ≤ {HOST_PATH_US} µs p50 ({}, in process)",
+                    system.label()
+                ),
+                measured: row.map_or("—".into(), |h| format!("{:.1} µs", h.host_path_p50_us)),
+                met: row.map(|h| h.host_path_p50_us <= HOST_PATH_US),
+            });
+        }
         let in_process = self
             .micro_call(Scenario::NoopInterceptors, rotor)
             .zip(self.micro_call(Scenario::Noop, rotor))
@@ -960,6 +978,33 @@ fn micro_markdown(micro: &Micro) -> String {
             p.p99_us,
             p.parallel_cpu_us
         );
+    }
+    if !micro.host_path.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nHost path: `Rotor::answer` against a bare wasmtime call of the same component and request (`bench/bare.rs`), timed in alternating blocks of {} calls; only the call is timed (Rotor's request is cloned before, both replies checked after); {}:\n\n| noop in process | calls each | Rotor mean µs | Rotor p50 µs | bare mean µs | bare p50 µs | host path µs, p50 | host path µs, mean |\n|---|---:|---:|---:|---:|---:|---:|---:|",
+            crate::micro::BLOCK,
+            micro
+                .rust_backtrace
+                .as_ref()
+                .map_or("`RUST_BACKTRACE` unset".into(), |value| format!(
+                    "`RUST_BACKTRACE={value}`"
+                )),
+        );
+        for h in &micro.host_path {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} |",
+                label(h.system),
+                h.calls,
+                h.rotor_mean_us,
+                h.rotor_p50_us,
+                h.bare_mean_us,
+                h.bare_p50_us,
+                h.host_path_p50_us,
+                h.host_path_mean_us
+            );
+        }
     }
     let find = |scenario: Scenario| {
         micro

@@ -7,6 +7,12 @@ its number of calls and the total instructions of the calling thread
 is the difference of the totals over the difference of the calls, so what
 both runs share (start-up, loading, warm-up) cancels out.
 
+Cases named `bare-<case>` count the same calls through a bare wasmtime
+embedding (bench/bare.rs). They are not held to the budget, nor written
+into it: they count wasmtime, not Rotor, and must not fail the guard. They
+are printed after the comparison with the matching Rotor case `<case>` and
+the difference of the two, Rotor's own path per call.
+
 Usage: instruction-budget.py TOTALS_TSV BUDGET_JSON [--update REASON]
 """
 
@@ -15,6 +21,8 @@ import sys
 
 # How far over its budget a case may go before the guard fails.
 TOLERANCE = 0.10
+# The name of a baseline case: the matching Rotor case's, with this before it.
+BARE = "bare-"
 
 
 def counts(totals):
@@ -27,6 +35,27 @@ def counts(totals):
                 sys.exit(f"{case}: the second run must make more calls than the first")
             found[case] = round((int(total2) - int(total1)) / calls)
     return found
+
+
+def split(measured):
+    """The guarded cases, and the bare baselines by the Rotor case they match."""
+    guarded = {case: count for case, count in measured.items() if not case.startswith(BARE)}
+    bare = {case[len(BARE):]: count for case, count in measured.items() if case.startswith(BARE)}
+    return guarded, bare
+
+
+def report_bare(guarded, bare):
+    """Prints each bare baseline beside its Rotor case, and Rotor's own path."""
+    if not bare:
+        return
+    print("Rotor's own path: each Rotor case minus the same calls through bare wasmtime (not budgeted)")
+    print(f"{'case':<28} {'Rotor':>12} {'bare':>12} {'Rotor - bare':>13} {'Rotor / bare':>13}")
+    for case, baseline in sorted(bare.items()):
+        rotor = guarded.get(case)
+        if rotor is None:
+            print(f"{case:<28} {'-':>12} {baseline:>12,}")
+            continue
+        print(f"{case:<28} {rotor:>12,} {baseline:>12,} {rotor - baseline:>+13,} {rotor / baseline:>12.2f}x")
 
 
 def update(budget_path, measured, reason):
@@ -76,14 +105,19 @@ def main():
     if len(args) < 2:
         sys.exit(__doc__)
     totals, budget_path = args[0], args[1]
-    measured = counts(totals)
+    measured, bare = split(counts(totals))
     if not measured:
         sys.exit(f"no case in {totals}: did the runs under callgrind fail?")
     if args[2:3] == ["--update"]:
         if len(args) < 4 or not args[3].strip():
             sys.exit("--update takes the reason for the new budget, in one line")
         update(budget_path, measured, args[3].strip())
+        print()
+        report_bare(measured, bare)
     else:
+        # Printed first: a failed comparison exits.
+        report_bare(measured, bare)
+        print()
         compare(budget_path, measured)
 
 
