@@ -8,7 +8,7 @@ use std::io::IsTerminal as _;
 
 use rotor::{OtlpExport, STEP_TARGET};
 use tracing_subscriber::Layer as _;
-use tracing_subscriber::filter::{FilterExt as _, filter_fn};
+use tracing_subscriber::filter::{FilterExt as _, LevelFilter, filter_fn};
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
 
@@ -60,7 +60,13 @@ where
             .boxed(),
         LogFormat::Json => logs.json().with_current_span(true).boxed(),
     };
-    let logged = level.and(filter_fn(|meta| meta.target() != STEP_TARGET));
+    // The step filter adds no bound of its own, and says so: without a
+    // hint the pair would have none, and the `log` records of the crates
+    // below (wasmtime's, at trace level) would all be made and then
+    // refused one by one.
+    let not_steps =
+        filter_fn(|meta| meta.target() != STEP_TARGET).with_max_level_hint(LevelFilter::TRACE);
+    let logged = level.and(not_steps);
     let logging = tracing_subscriber::registry().with(logs.with_filter(logged));
     match export {
         Some(export) => Box::new(logging.with(export.layer())),
@@ -92,6 +98,16 @@ mod tests {
                 let logged = tracing::info_span!(target: "rotor", "call");
                 assert!(!logged.is_disabled(), "{format:?}: {logged:?}");
             });
+        }
+    }
+
+    /// The most verbose level logged bounds what the `log` crate's records
+    /// may be: below it they are refused before they are made.
+    #[test]
+    fn the_log_level_is_a_hint_the_log_crate_can_use() {
+        for (level, hint) in [("info", LevelFilter::INFO), ("debug", LevelFilter::DEBUG)] {
+            let subscriber = subscriber(LogFormat::Text, level.into(), None, std::io::sink);
+            assert_eq!(subscriber.max_level_hint(), Some(hint), "{level}");
         }
     }
 

@@ -151,9 +151,14 @@ where
         .with_level(false)
         .with_target(false)
         .with_tracked_inactivity(false)
-        .with_filter(filter_fn(|meta| {
-            meta.is_span() && (meta.target() == CALL_TARGET || meta.target() == STEP_TARGET)
-        }))
+        .with_filter(
+            filter_fn(|meta| {
+                meta.is_span() && (meta.target() == CALL_TARGET || meta.target() == STEP_TARGET)
+            })
+            // Call and step spans are `info` spans: nothing below that
+            // level is exported, and the `log` crate may know it.
+            .with_max_level_hint(tracing::level_filters::LevelFilter::INFO),
+        )
 }
 
 impl Drop for OtlpExport {
