@@ -19,9 +19,7 @@ use rotor::Config;
 use rotor::config::{CompileCache, PoolLimits};
 use rotor::proto::proxy as pb;
 use wasmtime::component::{Component, InstancePre, Linker, ResourceTable};
-use wasmtime::{
-    Cache, CacheConfig, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store,
-};
+use wasmtime::{Engine, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use self::wit::exports::rotor::centrifugo::rpc_handler;
@@ -37,14 +35,6 @@ mod wit {
     });
 }
 
-/// Rotor's per-component maxima (`host/policy.rs`, private to the host):
-/// the pool's slots are laid out the same way.
-const CORE_INSTANCES_PER_COMPONENT: u32 = 16;
-const MEMORIES_PER_COMPONENT: u32 = 2;
-const TABLES_PER_COMPONENT: u32 = 4;
-const MAX_TABLE_ELEMENTS: usize = 100_000;
-/// Table bytes a slot keeps mapped between instances, as Rotor's engine.
-const TABLE_KEEP_RESIDENT: usize = 64 << 10;
 /// Epoch ticks until a store's deadline: never reached, since nothing
 /// advances this engine's epoch. Epoch interruption is on only so that the
 /// guest runs the same compiled code as under Rotor.
@@ -168,8 +158,8 @@ impl BareRpc {
     }
 }
 
-/// An engine configured as Rotor's (`host/runtime/engine.rs`) wherever that
-/// changes what a guest call costs:
+/// An engine with Rotor's wasmtime configuration (`Engine::wasmtime_config`),
+/// which is what changes what a guest call costs:
 /// - the pooling allocator, sized as Rotor's pool for the same config
 ///   (instances, memory, the per-component maxima), keeping as much memory
 ///   and table resident per slot and resetting slots the same way
@@ -187,38 +177,7 @@ impl BareRpc {
 /// limiter, the epoch callback and its ticker thread, the CPU meter, the
 /// tenant's semaphore, the deadline around each call.
 fn engine(pool: &PoolLimits, cache: &CompileCache) -> wasmtime::Result<Engine> {
-    let instances = pool.instances.max(1);
-    let mut pooling = PoolingAllocationConfig::default();
-    pooling
-        .total_component_instances(instances)
-        .max_core_instances_per_component(CORE_INSTANCES_PER_COMPONENT)
-        .max_memories_per_component(MEMORIES_PER_COMPONENT)
-        .max_tables_per_component(TABLES_PER_COMPONENT)
-        .total_core_instances(instances.saturating_mul(CORE_INSTANCES_PER_COMPONENT))
-        .total_memories(instances.saturating_mul(MEMORIES_PER_COMPONENT))
-        .total_tables(instances.saturating_mul(TABLES_PER_COMPONENT))
-        .total_stacks(instances)
-        .table_elements(MAX_TABLE_ELEMENTS)
-        .max_memory_size(usize::try_from(pool.memory).unwrap_or(usize::MAX))
-        .linear_memory_keep_resident(usize::try_from(pool.keep_resident).unwrap_or(usize::MAX))
-        .table_keep_resident(TABLE_KEEP_RESIDENT)
-        .pagemap_scan(Enabled::Auto);
-    let cache = match cache {
-        CompileCache::Off => None,
-        CompileCache::Default => Some(Cache::new(CacheConfig::new())?),
-        CompileCache::Dir(dir) => {
-            let mut config = CacheConfig::new();
-            config.with_directory(dir);
-            Some(Cache::new(config)?)
-        }
-    };
-    let mut config = wasmtime::Config::new();
-    config
-        .wasm_component_model(true)
-        .epoch_interruption(true)
-        .consume_fuel(pool.fuel)
-        .cache(cache)
-        .allocation_strategy(InstanceAllocationStrategy::Pooling(pooling));
+    let (config, _cache) = rotor::Engine::wasmtime_config(pool, cache);
     Engine::new(&config)
 }
 

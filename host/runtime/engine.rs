@@ -45,8 +45,34 @@ impl Engine {
         cache: &CompileCache,
         link: impl FnOnce(&mut Linker<CallState>) -> wasmtime::Result<()>,
     ) -> Result<Engine, PluginError> {
-        let mut pool = PoolingAllocationConfig::default();
+        let (config, cache) = Engine::wasmtime_config(limits, cache);
+        let wasmtime = wasmtime::Engine::new(&config).map_err(PluginError::engine)?;
+
+        let mut linker = Linker::new(&wasmtime);
+        link(&mut linker).map_err(PluginError::engine)?;
+
+        let ticker = EpochTicker::start(wasmtime.clone());
+        Ok(Engine {
+            wasmtime,
+            linker,
+            cache,
+            fuel: limits.fuel,
+            pool: *limits,
+            _ticker: ticker,
+        })
+    }
+
+    /// The wasmtime configuration of an engine whose pool is sized by
+    /// `limits`, with its compile cache: the pooling allocator laid out by
+    /// the per-component maxima, epoch interruption, fuel if metered. The
+    /// benchmark's bare wasmtime baseline builds its engine from it too, so
+    /// both run the same compiled guest in the same kind of slot.
+    pub fn wasmtime_config(
+        limits: &PoolLimits,
+        cache: &CompileCache,
+    ) -> (wasmtime::Config, Option<Cache>) {
         let instances = limits.instances.max(1);
+        let mut pool = PoolingAllocationConfig::default();
         // Every component is held to the per-component maxima and the pool
         // holds them for every instance it is sized for: however a tenant's
         // components are built, its instances fit in the slots its share
@@ -81,20 +107,7 @@ impl Engine {
             .consume_fuel(limits.fuel)
             .cache(cache.clone())
             .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
-        let wasmtime = wasmtime::Engine::new(&config).map_err(PluginError::engine)?;
-
-        let mut linker = Linker::new(&wasmtime);
-        link(&mut linker).map_err(PluginError::engine)?;
-
-        let ticker = EpochTicker::start(wasmtime.clone());
-        Ok(Engine {
-            wasmtime,
-            linker,
-            cache,
-            fuel: limits.fuel,
-            pool: *limits,
-            _ticker: ticker,
-        })
+        (config, cache)
     }
 
     /// What its instance pool was sized for: a config reload must fit it.
