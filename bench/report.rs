@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use crate::cpu::CpuSplit;
+use crate::h2load::Summary;
 use crate::imports::Imports;
 use crate::load::{Measured, percentile};
 use crate::micro::Micro;
@@ -194,34 +195,14 @@ pub struct H2loadRow {
     pub scenario: &'static str,
     /// The system.
     pub system: &'static str,
-    /// Requests done per second of the window, h2load's figure; valid
-    /// only when `problem` is `None`.
-    pub requests_per_sec: f64,
-    /// Requests done in the window.
-    pub done: u64,
-    /// Requests answered with a complete response.
-    pub succeeded: u64,
-    /// Requests without a complete response (`errored` and `timeout`
-    /// included).
-    pub failed: u64,
-    /// Of those, connection or protocol errors.
-    pub errored: u64,
-    /// Of those, timeouts.
-    pub timeout: u64,
-    /// Responses by HTTP status class: 2xx, 3xx, 4xx, 5xx.
-    pub status: [u64; 4],
-    /// Response body bytes, warm-up included.
-    pub data_bytes: u64,
+    /// What h2load reported; `None` when the call that checks the answer
+    /// failed, so h2load did not run. Its throughput is valid only when
+    /// `problem` is `None`.
+    #[serde(flatten)]
+    pub run: Option<Summary>,
     /// The size of the right answer's message, from the tonic call that
     /// checked it before the run.
     pub answer_bytes: Option<usize>,
-    /// Request time: mean, standard deviation and longest, µs (h2load
-    /// keeps no percentiles).
-    pub mean_us: Option<f64>,
-    /// The standard deviation of the request time, µs.
-    pub sd_us: Option<f64>,
-    /// The longest request time, µs.
-    pub max_us: Option<f64>,
     /// The server's peak resident memory after the run, KiB.
     pub peak_rss_kib: Option<u64>,
     /// Where the CPU time went in the window; the client is h2load.
@@ -239,18 +220,8 @@ impl H2loadRow {
         H2loadRow {
             scenario: scenario.name(),
             system: system.name(),
-            requests_per_sec: 0.0,
-            done: 0,
-            succeeded: 0,
-            failed: 0,
-            errored: 0,
-            timeout: 0,
-            status: [0; 4],
-            data_bytes: 0,
+            run: None,
             answer_bytes: None,
-            mean_us: None,
-            sd_us: None,
-            max_us: None,
             peak_rss_kib: None,
             cpu: None,
             attempts: 0,
@@ -266,27 +237,15 @@ impl H2loadRow {
         answer_bytes: usize,
         attempts: usize,
     ) -> H2loadRow {
-        let s = &run.summary;
-        let time = s.request_time;
         H2loadRow {
             scenario: scenario.name(),
             system: system.name(),
-            requests_per_sec: s.requests_per_sec.round(),
-            done: s.done,
-            succeeded: s.succeeded,
-            failed: s.failed,
-            errored: s.errored,
-            timeout: s.timeout,
-            status: s.status,
-            data_bytes: s.data_bytes,
+            run: Some(run.summary.clone()),
             answer_bytes: Some(answer_bytes),
-            mean_us: time.map(|t| t.mean_us.round()),
-            sd_us: time.map(|t| t.sd_us.round()),
-            max_us: time.map(|t| t.max_us.round()),
             peak_rss_kib: None,
             cpu: run.cpu,
             attempts,
-            problem: s.problem(answer_bytes),
+            problem: run.summary.problem(answer_bytes),
         }
     }
 
@@ -298,19 +257,31 @@ impl H2loadRow {
                 c.server_us_per_call, c.client_us_per_call, c.other_percent, c.idle_percent
             )
         });
-        match &self.problem {
-            Some(problem) => format!("  h2load: ERROR: {problem}"),
-            None => format!(
+        match (&self.problem, &self.run) {
+            (None, Some(run)) => format!(
                 "  h2load: {:.0}/s, mean {} µs{cpu}",
-                self.requests_per_sec,
-                self.mean_us.map_or("—".into(), |m| format!("{m:.0}"))
+                run.requests_per_sec,
+                self.mean_us()
+            ),
+            (problem, _) => format!(
+                "  h2load: ERROR: {}",
+                problem.as_deref().unwrap_or("h2load did not run")
             ),
         }
     }
 
+    /// The mean request time, µs, as the tables print it.
+    fn mean_us(&self) -> String {
+        self.run
+            .as_ref()
+            .and_then(|run| run.request_time)
+            .map_or("—".into(), |time| format!("{:.0}", time.mean_us))
+    }
+
     /// The throughput, when it is a valid figure.
     fn rate(&self) -> Option<f64> {
-        (self.problem.is_none() && self.requests_per_sec > 0.0).then_some(self.requests_per_sec)
+        let run = self.run.as_ref().filter(|_| self.problem.is_none())?;
+        (run.requests_per_sec > 0.0).then_some(run.requests_per_sec)
     }
 }
 
@@ -825,7 +796,7 @@ impl Report {
                 cpu(row.cpu, false),
                 cpu(tonic.and_then(|r| r.cpu), true),
                 cpu(row.cpu, true),
-                row.mean_us.map_or("—".into(), |m| format!("{m:.0}")),
+                row.mean_us(),
                 row.problem.as_deref().unwrap_or("0"),
             );
         }

@@ -1,12 +1,15 @@
 //! What h2load is given and what it prints: the gRPC frame of a request
 //! body, and the summary h2load writes at the end of a run.
 //!
-//! This file needs nothing but the standard library (its tests use the
-//! crate's protobuf types), so the integration test binary includes it too
+//! This file needs nothing but the standard library and serde's derive
+//! (its tests use the crate's protobuf types), so the integration test
+//! binary includes it too
 //! and runs its tests (the benchmark itself has no test harness):
 //! `cargo test --test all h2load`.
 
 use std::time::Duration;
+
+use serde::Serialize;
 
 /// `message`, protobuf bytes, as one gRPC message on the wire: a zero
 /// compression flag, the length as a big-endian `u32`, then the bytes.
@@ -28,7 +31,7 @@ pub fn duration_argument(duration: Duration) -> String {
 
 /// The figures of h2load's summary. Requests count HTTP/2 streams: h2load
 /// cannot read the gRPC status, which comes in trailers.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Summary {
     /// Requests done per second of the measured window (`finished in ...`).
     pub requests_per_sec: f64,
@@ -54,7 +57,7 @@ pub struct Summary {
 }
 
 /// The request times h2load reports (it keeps no percentiles).
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct RequestTime {
     /// The shortest, µs.
     pub min_us: f64,
